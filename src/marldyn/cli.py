@@ -1,0 +1,99 @@
+"""The ``marldyn`` command line (typer). User mistakes exit with code 2 and one line, no traceback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+try:  # recent typer vendors click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exceptions
+
+from .errors import ConfigError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Learning dynamics of many Q-learning agents on a network: simulation and theory.",
+)
+
+
+@app.callback()
+def _root() -> None:
+    """marldyn command line."""
+
+
+@app.command()
+def simulate(
+    config: Annotated[Path, typer.Argument(help="TOML configuration file.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="netCDF file to write.")] = None,
+    workers: Annotated[int, typer.Option(help="Processes for independent runs (result does not depend on it).")] = 1,
+    steps: Annotated[int | None, typer.Option(help="Override [run] steps.")] = None,
+    runs: Annotated[int | None, typer.Option(help="Override [run] runs.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override [run] seed.")] = None,
+    snapshots: Annotated[bool, typer.Option(help="Also record every agent's Q and every edge's state.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")] = None,
+) -> None:
+    """Run Algorithm 1 (exact agent-based simulation) and write the records as netCDF."""
+    from .config import load_config
+    from .io import write_dataset
+    from .simulation.runner import simulate as run_simulation
+
+    settings = load_config(config).with_overrides(steps=steps, runs=runs, seed=seed)
+    output = output or Path(f"{config.stem}.nc")
+    if output.exists() and not overwrite:
+        raise ConfigError(f"output {output} exists; choose another name or pass --overwrite")
+    dataset = run_simulation(settings, workers=workers, snapshots=snapshots, progress=progress)
+    write_dataset(dataset, output, overwrite=overwrite)
+    final = dataset["policy"].isel(time=-1).mean("run").sel(action=0).values
+    cooperation = ", ".join(f"s{s + 1}: {value:.3f}" for s, value in enumerate(final))
+    typer.echo(
+        f"wrote {output}: {dataset.sizes['run']} runs x {int(dataset['time'][-1])} steps; "
+        f"final mean probability of action 0 per state: {cooperation}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; turn user errors into exit code 2 and a single line on stderr."""
+    from .simulation.runner import SimulationError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except ConfigError as exc:
+        print(f"marldyn: error: {exc}", file=sys.stderr)
+        return 2
+    except click_exceptions.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            print(exc.format_message())
+            return 0
+        message = " ".join(exc.format_message().split())
+        print(f"marldyn: error: {message} (see --help)", file=sys.stderr)
+        return 2
+    except click_exceptions.ClickException as exc:
+        print(f"marldyn: error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        return 2
+    except typer.Abort:
+        print("marldyn: aborted", file=sys.stderr)
+        return 130
+    except SimulationError as exc:
+        print(f"marldyn: error: {exc}", file=sys.stderr)
+        return 1
+    except typer.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,261 @@
+"""The validated configuration: the TOML schema as frozen pydantic models.
+
+Every field is checked once, here, before any work starts; the rest of marldyn trusts it.
+Errors are :class:`ConfigError` (a ``ValueError``) naming the field and the allowed values.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError, did_you_mean
+from .games import Game, load_game, two_state_pd
+from .graphs import Graph, barabasi_albert, complete, erdos_renyi, lattice, random_regular, read_edgelist
+from .learning import RULES
+
+GRAPH_KINDS = ("lattice", "random_regular", "complete", "erdos_renyi", "barabasi_albert", "edgelist")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class GameConfig(_Section):
+    """``[game]``: the built-in two-state prisoner's dilemma or a custom game."""
+
+    name: Literal["two_state_pd", "custom"] = "two_state_pd"
+    b: tuple[float, float] | None = None
+    c: tuple[float, float] | None = None
+    p: tuple[float, float] | None = None
+    payoff: list | None = None
+    transition: list | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_name(self):
+        pd_fields = [f for f in ("b", "c", "p") if getattr(self, f) is not None]
+        custom_fields = [f for f in ("payoff", "transition", "file") if getattr(self, f) is not None]
+        if self.name == "two_state_pd" and custom_fields:
+            raise ValueError(f"{custom_fields[0]} is only allowed with name = 'custom'")
+        if self.name == "custom":
+            if pd_fields:
+                raise ValueError(f"{pd_fields[0]} is only allowed with name = 'two_state_pd'")
+            has_arrays = self.payoff is not None or self.transition is not None
+            if self.file is not None and has_arrays:
+                raise ValueError("give either file or payoff + transition, not both")
+            if self.file is None and (self.payoff is None or self.transition is None):
+                raise ValueError("name = 'custom' needs payoff and transition, or file")
+        return self
+
+    def build(self, base_dir: Path | None = None) -> Game:
+        """The :class:`~marldyn.games.Game` this section describes."""
+        if self.name == "two_state_pd":
+            defaults = {"b": (5.0, 1.2), "c": (0.5, 0.5), "p": (0.7, 0.2)}
+            return two_state_pd(**{k: getattr(self, k) or v for k, v in defaults.items()})
+        if self.file is not None:
+            return load_game(_resolve(self.file, base_dir))
+        return Game(self.payoff, self.transition)
+
+
+class GraphConfig(_Section):
+    """``[graph]``: the interaction graph."""
+
+    kind: Literal[GRAPH_KINDS] = "lattice"  # type: ignore[valid-type]
+    n: int | None = Field(default=100, ge=2)
+    degree: int | None = Field(default=None, ge=1)
+    edge_probability: float | None = Field(default=None, gt=0.0, le=1.0)
+    m: int | None = Field(default=None, ge=1)
+    path: str | None = None
+    seed: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self):
+        needed = {"random_regular": "degree", "erdos_renyi": "edge_probability", "barabasi_albert": "m",
+                  "edgelist": "path"}
+        for kind, field in needed.items():
+            if getattr(self, field) is not None and self.kind != kind:
+                raise ValueError(f"{field} is only allowed with kind = '{kind}'")
+        if self.kind in needed and getattr(self, needed[self.kind]) is None:
+            raise ValueError(f"kind = '{self.kind}' needs {needed[self.kind]}")
+        return self
+
+    def build(self, default_seed: int = 0, base_dir: Path | None = None) -> Graph:
+        """The :class:`~marldyn.graphs.Graph` this section describes (``seed`` defaults to the run seed)."""
+        seed = default_seed if self.seed is None else self.seed
+        if self.kind == "lattice":
+            return lattice(self.n)
+        if self.kind == "complete":
+            return complete(self.n)
+        if self.kind == "random_regular":
+            return random_regular(self.n, self.degree, seed)
+        if self.kind == "erdos_renyi":
+            return erdos_renyi(self.n, self.edge_probability, seed)
+        if self.kind == "barabasi_albert":
+            return barabasi_albert(self.n, self.m, seed)
+        return read_edgelist(_resolve(self.path, base_dir), self.n if "n" in self.model_fields_set else None)
+
+
+class LearningConfig(_Section):
+    """``[learning]``: the TD rule and its parameters."""
+
+    rule: Literal[RULES] = "q_learning"  # type: ignore[valid-type]
+    alpha: float = Field(default=0.001, gt=0.0, le=1.0, allow_inf_nan=False)
+    beta: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    gamma: float = Field(default=0.8, ge=0.0, lt=1.0, allow_inf_nan=False)
+
+
+class InitConfig(_Section):
+    """``[init]``: the initial Q-table and edge states (recorded in every output)."""
+
+    q: list[list[float]] | None = None
+    q_noise: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    q_noise_distribution: Literal["normal", "uniform"] = "normal"
+    edge_state: Literal["uniform"] | int = "uniform"
+
+
+class RunConfig(_Section):
+    """``[run]``: horizon, replicas, seed and recording."""
+
+    steps: int = Field(default=20000, ge=1)
+    runs: int = Field(default=10, ge=1)
+    seed: int = Field(default=0, ge=0)
+    record_every: int = Field(default=100, ge=1)
+
+
+class Config(_Section):
+    """A complete, validated marldyn configuration (the TOML file's five tables)."""
+
+    game: GameConfig = GameConfig()
+    graph: GraphConfig = GraphConfig()
+    learning: LearningConfig = LearningConfig()
+    init: InitConfig = InitConfig()
+    run: RunConfig = RunConfig()
+    base_dir: str | None = Field(default=None, exclude=True)
+
+    def build_game(self) -> Game:
+        return self.game.build(_base(self))
+
+    def build_graph(self) -> Graph:
+        return self.graph.build(self.run.seed, _base(self))
+
+    def initial_q_table(self, game: Game) -> np.ndarray:
+        """The (state, action) initial table, zeros by default; checked against the game's shape."""
+        if self.init.q is None:
+            return np.zeros((game.n_states, game.n_actions))
+        table = np.array(self.init.q, dtype=np.float64)
+        if table.shape != (game.n_states, game.n_actions):
+            raise ConfigError(
+                f"init.q must have shape (state, action) = {(game.n_states, game.n_actions)}, got {table.shape}"
+            )
+        if not np.all(np.isfinite(table)):
+            raise ConfigError("init.q contains NaN or infinite values")
+        return table
+
+    def with_overrides(self, **run_fields) -> Config:
+        """A copy with some ``[run]`` fields replaced (``None`` values are ignored), validated again."""
+        data = self.model_dump(exclude_none=True)
+        data["run"].update({k: v for k, v in run_fields.items() if v is not None})
+        return parse_config(data, base_dir=self.base_dir)
+
+    def to_toml(self) -> str:
+        """The configuration as TOML text (round-trips through :func:`parse_config`)."""
+        return dumps_toml(self.model_dump(exclude_none=True))
+
+
+def _base(config: Config) -> Path | None:
+    return Path(config.base_dir) if config.base_dir else None
+
+
+def _resolve(path: str, base_dir: Path | None) -> Path:
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() or base_dir is None else base_dir / candidate
+
+
+def parse_config(data: dict[str, Any], base_dir: str | Path | None = None) -> Config:
+    """Validate a nested dict (as read from TOML) into a :class:`Config`.
+
+    Raises
+    ------
+    ConfigError
+        With the first problem, naming its field (e.g. ``learning.alpha``) and the allowed values.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"the configuration must be a table of tables, got {type(data).__name__}")
+    try:
+        config = Config(**data, base_dir=str(base_dir) if base_dir is not None else None)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0], data)) from None
+    except TypeError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
+    game = config.build_game()
+    config.initial_q_table(game)
+    if isinstance(config.init.edge_state, int) and not 0 <= config.init.edge_state < game.n_states:
+        raise ConfigError(
+            f"init.edge_state = {config.init.edge_state} must be 'uniform' or a state in 0..{game.n_states - 1}"
+        )
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML configuration file; relative paths inside resolve next to it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_config(data, base_dir=path.parent)
+
+
+def _describe(error: dict, data: dict) -> str:
+    location = [str(part) for part in error["loc"]]
+    field = ".".join(location)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        section = location[:-1]
+        model = Config
+        for part in section:
+            model = model.model_fields[part].annotation
+        allowed = [name for name in model.model_fields if name != "base_dir"]
+        where = f"[{'.'.join(section)}]" if section else "the top level"
+        return (
+            f"unknown key '{location[-1]}' in {where}{did_you_mean(location[-1], allowed)}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    message = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    if "input" in error and kind != "value_error" and not isinstance(error["input"], dict):
+        return f"{field} = {error['input']!r}: {message}"
+    return f"{field}: {message}" if field else message
+
+
+def dumps_toml(data: dict) -> str:
+    """Serialise a two-level dict of scalars and (nested) lists as TOML."""
+    lines: list[str] = []
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            lines.append(f"{section} = {_toml_value(values)}")
+    for section, values in data.items():
+        if isinstance(values, dict):
+            lines.append(f"\n[{section}]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+    return "\n".join(lines).strip() + "\n"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if np.isfinite(value) else ("nan" if np.isnan(value) else ("inf" if value > 0 else "-inf"))
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")

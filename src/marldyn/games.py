@@ -1,0 +1,197 @@
+"""Symmetric two-player stochastic games: ``Game(payoff, transition)``.
+
+Shapes (K states, M actions):
+
+- ``payoff`` (state, action, action): U[s, a, b], reward of the player choosing ``a`` against ``b``
+  in state ``s`` (paper eq. 1).
+- ``transition`` (state, action, action, state): T[s, a, b, s'], probability of the next state
+  ``s'`` after joint action (a, b) in ``s``. The game is symmetric, so T[s, a, b] == T[s, b, a].
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+PROBABILITY_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class Game:
+    """A symmetric two-player stochastic game.
+
+    Parameters
+    ----------
+    payoff : array_like, shape (state, action, action)
+        U[s, a, b]: reward of the row player choosing ``a`` against ``b`` in state ``s``.
+    transition : array_like, shape (state, action, action, state)
+        T[s, a, b, s']: probability that the edge moves from ``s`` to ``s'``; rows sum to 1.
+    name : str
+        A label, recorded in outputs.
+
+    Raises
+    ------
+    ConfigError
+        If shapes disagree, a value is not finite, a transition row is not a probability vector,
+        or T[s, a, b] != T[s, b, a].
+    """
+
+    payoff: np.ndarray
+    transition: np.ndarray
+    name: str = "custom"
+
+    def __post_init__(self):
+        payoff = _as_float_array(self.payoff, "game.payoff")
+        transition = _as_float_array(self.transition, "game.transition")
+        if payoff.ndim != 3 or payoff.shape[1] != payoff.shape[2] or min(payoff.shape) < 1:
+            raise ConfigError(
+                f"game.payoff must have shape (state, action, action) with K, M >= 1, got {payoff.shape}"
+            )
+        n_states, n_actions = payoff.shape[0], payoff.shape[1]
+        expected = (n_states, n_actions, n_actions, n_states)
+        if transition.shape != expected:
+            raise ConfigError(
+                f"game.transition must have shape (state, action, action, state) = {expected} "
+                f"to match game.payoff, got {transition.shape}"
+            )
+        if np.any(transition < 0):
+            s, a, b, t = np.argwhere(transition < 0)[0]
+            raise ConfigError(f"game.transition[{s}, {a}, {b}, {t}] = {transition[s, a, b, t]} is negative")
+        row_sums = transition.sum(axis=-1)
+        bad = np.abs(row_sums - 1.0) > PROBABILITY_TOLERANCE
+        if np.any(bad):
+            s, a, b = np.argwhere(bad)[0]
+            raise ConfigError(
+                f"game.transition[{s}, {a}, {b}, :] sums to {row_sums[s, a, b]!r}, must sum to 1 (within 1e-9)"
+            )
+        asym = np.abs(transition - transition.transpose(0, 2, 1, 3)) > PROBABILITY_TOLERANCE
+        if np.any(asym):
+            s, a, b, _ = np.argwhere(asym)[0]
+            raise ConfigError(
+                f"game.transition must be symmetric in the two actions: transition[{s}, {a}, {b}] != "
+                f"transition[{s}, {b}, {a}]"
+            )
+        payoff.setflags(write=False)
+        transition.setflags(write=False)
+        object.__setattr__(self, "payoff", payoff)
+        object.__setattr__(self, "transition", transition)
+
+    @property
+    def n_states(self) -> int:
+        """K, the number of states."""
+        return self.payoff.shape[0]
+
+    @property
+    def n_actions(self) -> int:
+        """M, the number of actions (the same in every state)."""
+        return self.payoff.shape[1]
+
+    def cumulative_transition(self) -> np.ndarray:
+        """Cumulative transition table used for sampling, shape (state, action, action, state).
+
+        ``cum[s, a, b, k] = sum_{k' <= k} T[s, a, b, k']``, with every entry from the last state of
+        positive probability on set to exactly 1.0, so a uniform draw ``u`` in [0, 1) selects
+        ``s' = #{k : cum[k] <= u}`` and never a state of probability zero.
+        """
+        cum = np.cumsum(self.transition, axis=-1)
+        positive = self.transition > 0
+        last_positive = self.n_states - 1 - np.argmax(positive[..., ::-1], axis=-1)
+        index = np.arange(self.n_states)
+        cum[index >= last_positive[..., None]] = 1.0
+        return cum
+
+    def to_dict(self) -> dict:
+        """Plain lists, for JSON/TOML records."""
+        return {"payoff": self.payoff.tolist(), "transition": self.transition.tolist()}
+
+
+def _as_float_array(value, field: str) -> np.ndarray:
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{field} must be a nested list of numbers ({exc})") from None
+    if not np.all(np.isfinite(array)):
+        raise ConfigError(f"{field} contains NaN or infinite values")
+    return array
+
+
+def two_state_pd(b=(5.0, 1.2), c=(0.5, 0.5), p=(0.7, 0.2)) -> Game:
+    """The two-state prisoner's dilemma of the paper, eq. (21).
+
+    Actions are (cooperate, defect); states are (s1, s2).
+
+    Parameters
+    ----------
+    b : (float, float)
+        Benefit of being cooperated with, in s1 and s2 (b1, b2).
+    c : (float, float)
+        Cost of cooperating, in s1 and s2 (c1, c2).
+    p : (float, float)
+        (p1, p2): the next state is s1 with probability p1 when both cooperate and p2 when at least
+        one defects, whatever the current state (shared/NOTES.md 9). The paper's Fig. 3 used
+        p1 = 0.7, p2 = 0.2 (its caption's 0.8 / 0.3 is a typo, NOTES.md 2).
+
+    Returns
+    -------
+    Game
+        ``payoff[s] = [[b_s - c_s, -c_s], [b_s, 0]]``.
+    """
+    b = _pair(b, "game.b")
+    c = _pair(c, "game.c")
+    p = _pair(p, "game.p")
+    for k, value in enumerate(p):
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"game.p[{k}] = {value} must be a probability in [0, 1]")
+    payoff = np.array([[[b[s] - c[s], -c[s]], [b[s], 0.0]] for s in range(2)])
+    transition = np.empty((2, 2, 2, 2))
+    for a in range(2):
+        for o in range(2):
+            p_s1 = p[0] if a == 0 and o == 0 else p[1]
+            transition[:, a, o] = [p_s1, 1.0 - p_s1]
+    return Game(payoff, transition, name="two_state_pd")
+
+
+def _pair(value, field: str) -> tuple[float, float]:
+    try:
+        pair = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{field} must be a list of two numbers, got {value!r}") from None
+    if len(pair) != 2 or not all(np.isfinite(pair)):
+        raise ConfigError(f"{field} must be a list of two finite numbers (one per state), got {value!r}")
+    return pair
+
+
+def load_game(path: str | Path) -> Game:
+    """Read a custom game from ``.npz`` (arrays ``payoff``, ``transition``) or ``.json``.
+
+    Files are parsed without pickle or code execution.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"game.file: no such file: {path}")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        elif path.suffix == ".json":
+            arrays = json.loads(path.read_text())
+            if not isinstance(arrays, dict):
+                raise ConfigError(f"game.file {path}: must hold a JSON object with payoff and transition")
+        else:
+            raise ConfigError(f"game.file must end in .npz or .json, got {path.name}")
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"game.file {path}: cannot be read ({exc})") from None
+    missing = {"payoff", "transition"} - set(arrays)
+    if missing:
+        raise ConfigError(f"game.file {path}: missing {sorted(missing)} (needs payoff and transition)")
+    extra = set(arrays) - {"payoff", "transition"}
+    if extra:
+        raise ConfigError(f"game.file {path}: unknown entries {sorted(extra)} (allowed: payoff, transition)")
+    return Game(arrays["payoff"], arrays["transition"], name=path.stem)

@@ -1,0 +1,219 @@
+"""Interaction graphs: undirected, simple, as edge arrays and CSR adjacency.
+
+networkx is used only at the boundary (``from_networkx`` and some generators); inside marldyn a
+graph is a :class:`Graph` of integer arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """An undirected simple graph on agents ``0 .. n_agents - 1``.
+
+    Attributes
+    ----------
+    n_agents : int
+        N, the number of agents (nodes).
+    edges : ndarray of int64, shape (edge, 2)
+        Each undirected edge once, as ``(i, j)`` with ``i < j``, sorted lexicographically.
+    indptr, indices : ndarray of int64
+        CSR adjacency: the neighbours of agent ``i`` are ``indices[indptr[i]:indptr[i + 1]]`` (sorted).
+    name : str
+        A label, recorded in outputs.
+    """
+
+    n_agents: int
+    edges: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    name: str = "graph"
+
+    @property
+    def n_edges(self) -> int:
+        """E, the number of undirected edges."""
+        return int(self.edges.shape[0])
+
+    @property
+    def degree(self) -> np.ndarray:
+        """k_i, the degree of every agent, shape (agent,)."""
+        return np.diff(self.indptr)
+
+    def neighbors(self, agent: int) -> np.ndarray:
+        """The neighbours of one agent, sorted."""
+        return self.indices[self.indptr[agent] : self.indptr[agent + 1]]
+
+    def to_networkx(self):
+        """The same graph as a :class:`networkx.Graph`."""
+        import networkx as nx
+
+        graph = nx.Graph()
+        graph.add_nodes_from(range(self.n_agents))
+        graph.add_edges_from(self.edges.tolist())
+        return graph
+
+
+def from_edges(edges, n_agents: int | None = None, name: str = "edgelist", field: str = "graph") -> Graph:
+    """Build a :class:`Graph` from an (edge, 2) array of agent ids, validating it.
+
+    Raises
+    ------
+    ConfigError
+        On non-integer or negative ids, ids ``>= n_agents``, self-loops, duplicate edges
+        (``(i, j)`` and ``(j, i)`` count as the same edge) or an empty graph.
+    """
+    raw = np.asarray(edges)
+    if raw.size == 0:
+        raise ConfigError(f"{field}: the graph has no edges")
+    if raw.ndim != 2 or raw.shape[1] != 2:
+        raise ConfigError(f"{field}: edges must be pairs of agent ids, shape (edge, 2), got {raw.shape}")
+    if raw.dtype.kind == "f":
+        if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
+            raise ConfigError(f"{field}: agent ids must be integers")
+    elif raw.dtype.kind not in "iu":
+        raise ConfigError(f"{field}: agent ids must be integers, got {raw.dtype}")
+    pairs = raw.astype(np.int64)
+    if np.any(pairs < 0):
+        raise ConfigError(f"{field}: agent ids must be >= 0, found {pairs.min()}")
+    if n_agents is None:
+        n_agents = int(pairs.max()) + 1
+    elif np.any(pairs >= n_agents):
+        raise ConfigError(f"{field}: agent id {pairs.max()} out of range for n = {n_agents} agents")
+    loops = pairs[:, 0] == pairs[:, 1]
+    if np.any(loops):
+        raise ConfigError(f"{field}: self-loop at agent {pairs[loops][0, 0]} (self-loops are not allowed)")
+    ordered = np.sort(pairs, axis=1)
+    ordered = ordered[np.lexsort((ordered[:, 1], ordered[:, 0]))]
+    duplicate = np.all(ordered[1:] == ordered[:-1], axis=1)
+    if np.any(duplicate):
+        i, j = ordered[1:][duplicate][0]
+        raise ConfigError(f"{field}: duplicate edge ({i}, {j}) (multi-edges are not allowed)")
+    both = np.concatenate([ordered, ordered[:, ::-1]])
+    both = both[np.lexsort((both[:, 1], both[:, 0]))]
+    indptr = np.zeros(n_agents + 1, dtype=np.int64)
+    np.cumsum(np.bincount(both[:, 0], minlength=n_agents), out=indptr[1:])
+    graph = Graph(int(n_agents), ordered, indptr, both[:, 1].copy(), name)
+    isolated = int(np.sum(graph.degree == 0))
+    if isolated:
+        warnings.warn(f"{field}: {isolated} isolated agent(s) have no neighbours and never learn", stacklevel=2)
+    for array in (graph.edges, graph.indptr, graph.indices):
+        array.setflags(write=False)
+    return graph
+
+
+def lattice(n: int) -> Graph:
+    """Periodic square lattice (torus) with von Neumann neighbourhood, degree 4.
+
+    Parameters
+    ----------
+    n : int
+        Number of agents; must be a perfect square L*L with L >= 3. Agent ``r * L + c`` sits at row r,
+        column c.
+    """
+    side = math.isqrt(n) if isinstance(n, int) and n > 0 else 0
+    if side * side != n or side < 3:
+        raise ConfigError(f"graph.n = {n}: a lattice needs a perfect square number of agents, at least 9")
+    ids = np.arange(n, dtype=np.int64).reshape(side, side)
+    right = np.stack([ids.ravel(), np.roll(ids, -1, axis=1).ravel()], axis=1)
+    down = np.stack([ids.ravel(), np.roll(ids, -1, axis=0).ravel()], axis=1)
+    return from_edges(np.concatenate([right, down]), n, name=f"lattice{side}x{side}")
+
+
+def complete(n: int) -> Graph:
+    """Complete graph on ``n >= 2`` agents (degree n - 1)."""
+    _check_n(n, 2)
+    i, j = np.triu_indices(n, k=1)
+    return from_edges(np.stack([i, j], axis=1), n, name=f"complete{n}")
+
+
+def random_regular(n: int, degree: int, seed: int | None = 0) -> Graph:
+    """Uniform random ``degree``-regular graph on ``n`` agents (networkx generator).
+
+    Requires ``0 < degree < n`` and ``n * degree`` even.
+    """
+    import networkx as nx
+
+    _check_n(n, 2)
+    if not isinstance(degree, int) or not 0 < degree < n or (n * degree) % 2:
+        raise ConfigError(
+            f"graph.degree = {degree}: a random regular graph needs 0 < degree < n = {n} and n * degree even"
+        )
+    return from_networkx(nx.random_regular_graph(degree, n, seed=seed), name=f"random_regular{n}d{degree}")
+
+
+def erdos_renyi(n: int, edge_probability: float, seed: int | None = 0) -> Graph:
+    """Erdős–Rényi G(n, p) graph (isolated agents possible: they are warned about)."""
+    import networkx as nx
+
+    _check_n(n, 2)
+    if not 0.0 < edge_probability <= 1.0:
+        raise ConfigError(f"graph.edge_probability = {edge_probability} must be in (0, 1]")
+    graph = nx.fast_gnp_random_graph(n, edge_probability, seed=seed)
+    return from_networkx(graph, name=f"erdos_renyi{n}p{edge_probability:g}")
+
+
+def barabasi_albert(n: int, m: int, seed: int | None = 0) -> Graph:
+    """Barabási–Albert preferential-attachment graph; each new agent attaches ``m`` edges (1 <= m < n)."""
+    import networkx as nx
+
+    _check_n(n, 2)
+    if not isinstance(m, int) or not 1 <= m < n:
+        raise ConfigError(f"graph.m = {m} must be an integer with 1 <= m < n = {n}")
+    return from_networkx(nx.barabasi_albert_graph(n, m, seed=seed), name=f"barabasi_albert{n}m{m}")
+
+
+def from_networkx(graph, name: str | None = None) -> Graph:
+    """Convert a networkx graph; agents are numbered in the graph's node order."""
+    import networkx as nx
+
+    if graph.is_directed():
+        raise ConfigError("graph: a directed networkx graph was given; use graph.to_undirected()")
+    if graph.is_multigraph():
+        multi = [e for e in graph.edges(keys=True) if e[2] != 0]
+        if multi:
+            raise ConfigError(f"graph: multi-edge between {multi[0][0]} and {multi[0][1]} is not allowed")
+        graph = nx.Graph(graph)
+    index = {node: k for k, node in enumerate(graph.nodes())}
+    if graph.number_of_nodes() == 0:
+        raise ConfigError("graph: the networkx graph has no nodes")
+    edges = np.array([(index[u], index[v]) for u, v in graph.edges()], dtype=np.int64).reshape(-1, 2)
+    return from_edges(edges, len(index), name=name or "networkx")
+
+
+def read_edgelist(path: str | Path, n_agents: int | None = None) -> Graph:
+    """Read a whitespace- or comma-separated edge list (one ``i j`` pair per line, ``#`` comments).
+
+    Agent ids are integers from 0; ``n_agents`` (default: largest id + 1) allows isolated agents.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"graph.path: no such file: {path}")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.split("#", 1)[0].replace(",", " ").strip()
+        if not text:
+            continue
+        fields = text.split()
+        if len(fields) != 2:
+            raise ConfigError(f"graph.path {path.name}:{number}: expected two agent ids, got {line.strip()!r}")
+        try:
+            rows.append((int(fields[0]), int(fields[1])))
+        except ValueError:
+            raise ConfigError(
+                f"graph.path {path.name}:{number}: agent ids must be integers, got {line.strip()!r}"
+            ) from None
+    return from_edges(np.array(rows, dtype=np.int64).reshape(-1, 2), n_agents, name=path.stem, field="graph.path")
+
+
+def _check_n(n, minimum: int) -> None:
+    if not isinstance(n, int) or isinstance(n, bool) or n < minimum:
+        raise ConfigError(f"graph.n = {n!r} must be an integer >= {minimum}")

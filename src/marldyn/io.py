@@ -1,0 +1,51 @@
+"""Results on disk: xarray Datasets as netCDF (h5netcdf), written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import xarray as xr
+
+from .errors import ConfigError
+
+
+def write_dataset(dataset: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
+    """Write ``dataset`` to ``path`` as netCDF-4 (h5netcdf engine), atomically.
+
+    The data go to a temporary file in the target directory, which is renamed onto ``path`` only
+    once complete, so a partial file never carries the final name.
+
+    Raises
+    ------
+    ConfigError
+        If ``path`` exists and ``overwrite`` is false, or its directory does not exist.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ConfigError(f"output {path} exists; choose another name or pass --overwrite")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise ConfigError(f"output directory {directory} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    os.close(handle)
+    try:
+        dataset.to_netcdf(temporary, engine="h5netcdf")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_dataset(path: str | Path) -> xr.Dataset:
+    """Load a dataset written by marldyn fully into memory (the file is closed on return)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no such result file: {path}")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as dataset:
+            return dataset.load()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable netCDF result ({exc})") from None
