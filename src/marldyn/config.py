@@ -75,8 +75,12 @@ class GraphConfig(_Section):
 
     @model_validator(mode="after")
     def _fields_match_kind(self):
-        needed = {"random_regular": "degree", "erdos_renyi": "edge_probability", "barabasi_albert": "m",
-                  "edgelist": "path"}
+        needed = {
+            "random_regular": "degree",
+            "erdos_renyi": "edge_probability",
+            "barabasi_albert": "m",
+            "edgelist": "path",
+        }
         for kind, field in needed.items():
             if getattr(self, field) is not None and self.kind != kind:
                 raise ValueError(f"{field} is only allowed with kind = '{kind}'")
@@ -255,7 +259,11 @@ def _toml_value(value) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return repr(value) if np.isfinite(value) else ("nan" if np.isnan(value) else ("inf" if value > 0 else "-inf"))
+        return (
+            repr(value)
+            if np.isfinite(value)
+            else ("nan" if np.isnan(value) else ("inf" if value > 0 else "-inf"))
+        )
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")

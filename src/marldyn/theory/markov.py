@@ -1,0 +1,331 @@
+"""The edge-state Markov chain: transition matrix λ (eq. 12), master equation (eqs. 13-14, 17) and
+stationary distribution p* (eq. 18).
+
+For fixed policies, the state of one edge between a focal agent (policy X) and a neighbour
+(policy X̃) is a Markov chain on the K states with one-step transition matrix
+
+    λ[s, s'] = Σ_{a, ã} X(s, a) X̃(s, ã) T(s, a, ã, s'),                         (eq. 12)
+
+because in Algorithm 1 both agents draw their action for the edge's current state from their
+policies and the edge moves to ``s'`` with probability T. One simulator step is one application of
+λ, so the *exact* evolution of the edge-state distribution at fixed policies is the discrete map
+``p_{t+1} = p_t λ`` (:func:`master_equation_step`); the paper's continuous master equation (14, 17)
+is its rate form ``dp/dt = p (λ - I)``.
+
+Everything here is batched over leading dimensions: ``policy (..., state, action)`` gives
+``λ (..., state, state)``, and :func:`stationary_distribution` accepts ``(..., state, state)``.
+The small ``@njit`` functions with a leading underscore are the single implementation shared with
+the homogeneous integrators (``marldyn.theory.homogeneous``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..errors import ConfigError
+
+__all__ = ["edge_transition_matrix", "master_equation_step", "stationary_distribution"]
+
+ROW_SUM_TOLERANCE = 1e-8
+
+# Status codes of the numba stationary-distribution routine.
+_OK = 0
+_NEEDS_INITIAL = 1
+
+
+# ----------------------------------------------------------------------------------------------
+# λ, eq. (12)
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _edge_transition_into(policy, neighbor_policy, transition, out):
+    """λ[s, s'] = Σ_{a, b} X[s, a] X̃[s, b] T[s, a, b, s'] for one pair, written into ``out`` (K, K)."""
+    n_states, n_actions = policy.shape
+    for s in range(n_states):
+        for t in range(n_states):
+            out[s, t] = 0.0
+        for a in range(n_actions):
+            x = policy[s, a]
+            if x == 0.0:
+                continue
+            for b in range(n_actions):
+                weight = x * neighbor_policy[s, b]
+                if weight == 0.0:
+                    continue
+                for t in range(n_states):
+                    out[s, t] += weight * transition[s, a, b, t]
+
+
+@njit(cache=True)
+def _edge_transition_batch(policy, neighbor_policy, transition):
+    n_pairs, n_states, _ = policy.shape
+    out = np.empty((n_pairs, n_states, n_states))
+    for n in range(n_pairs):
+        _edge_transition_into(policy[n], neighbor_policy[n], transition, out[n])
+    return out
+
+
+def edge_transition_matrix(policy, neighbor_policy, transition) -> np.ndarray:
+    """λ(Q, Q̃), the one-step transition matrix of an edge's state, eq. (12).
+
+    λ[s, s'] = Σ_{a, ã} X(Q, s, a) X(Q̃, s, ã) T(s, a, ã, s').
+
+    Parameters
+    ----------
+    policy : array_like, shape (..., state, action)
+        X(Q, s, a), the focal agent's policy (rows are probability vectors).
+    neighbor_policy : array_like, shape (..., state, action)
+        X(Q̃, s, ã), the neighbour's policy; its leading dimensions broadcast against ``policy``'s.
+    transition : array_like, shape (state, action, action, state)
+        T(s, a, ã, s') of the game (``Game.transition``).
+
+    Returns
+    -------
+    ndarray, shape (..., state, state)
+        λ[..., s, s'], row-stochastic; the broadcast of the two leading shapes. Time unit: one
+        simulator step (λ is the probability per step, so it doubles as the rate in eq. 14).
+    """
+    policy = np.asarray(policy, dtype=np.float64)
+    neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
+    transition = np.ascontiguousarray(transition, dtype=np.float64)
+    if policy.shape[-2:] != neighbor_policy.shape[-2:] or policy.shape[-2:] != transition.shape[:2]:
+        raise ConfigError(
+            f"edge_transition_matrix: policy {policy.shape}, neighbor_policy {neighbor_policy.shape} and "
+            f"transition {transition.shape} disagree on (state, action)"
+        )
+    batch = np.broadcast_shapes(policy.shape[:-2], neighbor_policy.shape[:-2])
+    n_states, n_actions = policy.shape[-2:]
+    flat_policy = np.ascontiguousarray(np.broadcast_to(policy, batch + (n_states, n_actions)))
+    flat_neighbor = np.ascontiguousarray(np.broadcast_to(neighbor_policy, batch + (n_states, n_actions)))
+    out = _edge_transition_batch(
+        flat_policy.reshape(-1, n_states, n_actions),
+        flat_neighbor.reshape(-1, n_states, n_actions),
+        transition,
+    )
+    return out.reshape(batch + (n_states, n_states))
+
+
+# ----------------------------------------------------------------------------------------------
+# Master equation, eqs. (13)-(14), (17)
+# ----------------------------------------------------------------------------------------------
+def master_equation_step(distribution, matrix) -> np.ndarray:
+    """One simulator step of the edge-state distribution at fixed policies: p_{t+1} = p_t λ.
+
+    p_{t+1}(s') = Σ_s p_t(s) λ[s, s'] is the exact discrete-time form of the master equation
+    (eqs. 13-14; its rate form is dp/dt = p (λ - I), eq. 17 with α = 0): the fluxes J_{ss'} = p(s) λ_{ss'}
+    of one step, applied once.
+
+    Parameters
+    ----------
+    distribution : array_like, shape (..., state)
+        p_t(s), a probability vector (or a batch of them).
+    matrix : array_like, shape (..., state, state)
+        λ[s, s'] from :func:`edge_transition_matrix`.
+
+    Returns
+    -------
+    ndarray, shape (..., state)
+        p_{t+1}.
+    """
+    distribution = np.asarray(distribution, dtype=np.float64)
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return np.einsum("...s,...st->...t", distribution, matrix)
+
+
+# ----------------------------------------------------------------------------------------------
+# Stationary distribution, eq. (18)
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _gth_stationary(sub):
+    """Stationary vector of an irreducible stochastic matrix by Grassmann-Taksar-Heyman elimination.
+
+    GTH uses no subtractions, so it stays accurate for nearly reducible chains (tiny but positive
+    transition probabilities, as Boltzmann policies produce at large β ΔQ).
+    """
+    size = sub.shape[0]
+    work = sub.copy()
+    for n in range(size - 1, 0, -1):
+        total = 0.0
+        for j in range(n):
+            total += work[n, j]
+        for i in range(n):
+            work[i, n] /= total
+        for i in range(n):
+            factor = work[i, n]
+            if factor != 0.0:
+                for j in range(n):
+                    work[i, j] += factor * work[n, j]
+    result = np.empty(size)
+    result[0] = 1.0
+    for n in range(1, size):
+        value = 0.0
+        for i in range(n):
+            value += result[i] * work[i, n]
+        result[n] = value
+    return result / result.sum()
+
+
+@njit(cache=True)
+def _stationary_into(matrix, initial, has_initial, out):
+    """Long-run (Cesàro) distribution of one chain, written into ``out``; returns a status code.
+
+    Returns ``_NEEDS_INITIAL`` (and leaves ``out`` undefined) if the chain has several closed classes
+    and ``has_initial`` is False.
+    """
+    size = matrix.shape[0]
+    reach = np.zeros((size, size), dtype=np.bool_)
+    for i in range(size):
+        reach[i, i] = True
+        for j in range(size):
+            if matrix[i, j] > 0.0:
+                reach[i, j] = True
+    for m in range(size):  # Warshall transitive closure
+        for i in range(size):
+            if reach[i, m]:
+                for j in range(size):
+                    if reach[m, j]:
+                        reach[i, j] = True
+    # A state is recurrent iff every state it reaches reaches it back (its class is closed).
+    label = np.full(size, -1, dtype=np.int64)
+    n_classes = 0
+    for i in range(size):
+        if label[i] >= 0:
+            continue
+        closed = True
+        for j in range(size):
+            if reach[i, j] and not reach[j, i]:
+                closed = False
+                break
+        if closed:
+            for j in range(size):
+                if reach[i, j]:
+                    label[j] = n_classes
+            n_classes += 1
+    for i in range(size):
+        out[i] = 0.0
+    if n_classes > 1 and not has_initial:
+        return _NEEDS_INITIAL
+    # Weight of each closed class: the probability of ending in it from ``initial``.
+    weight = np.zeros(n_classes)
+    if n_classes == 1:
+        weight[0] = 1.0
+    else:
+        n_transient = 0
+        for i in range(size):
+            if label[i] < 0:
+                n_transient += 1
+            else:
+                weight[label[i]] += initial[i]
+        if n_transient > 0:
+            transient = np.empty(n_transient, dtype=np.int64)
+            k = 0
+            for i in range(size):
+                if label[i] < 0:
+                    transient[k] = i
+                    k += 1
+            system = np.eye(n_transient)
+            exits = np.zeros((n_transient, n_classes))
+            for r in range(n_transient):
+                for c in range(n_transient):
+                    system[r, c] -= matrix[transient[r], transient[c]]
+                for j in range(size):
+                    if label[j] >= 0:
+                        exits[r, label[j]] += matrix[transient[r], j]
+            absorption = np.linalg.solve(system, exits)
+            for r in range(n_transient):
+                for c in range(n_classes):
+                    weight[c] += initial[transient[r]] * absorption[r, c]
+        total = weight.sum()
+        if total > 0.0:
+            weight /= total
+    for c in range(n_classes):
+        if weight[c] == 0.0 and n_classes > 1:
+            continue
+        members = np.flatnonzero(label == c)
+        sub = np.empty((members.size, members.size))
+        for r in range(members.size):
+            for q in range(members.size):
+                sub[r, q] = matrix[members[r], members[q]]
+        local = _gth_stationary(sub)
+        for r in range(members.size):
+            out[members[r]] += weight[c] * local[r]
+    return _OK
+
+
+@njit(cache=True)
+def _stationary_batch(matrix, initial, has_initial):
+    n_chains, size, _ = matrix.shape
+    out = np.empty((n_chains, size))
+    status = np.zeros(n_chains, dtype=np.int64)
+    for n in range(n_chains):
+        status[n] = _stationary_into(matrix[n], initial[n], has_initial, out[n])
+    return out, status
+
+
+def stationary_distribution(matrix, initial=None) -> np.ndarray:
+    """p*(s | Q, Q̃), the stationary edge-state distribution, eq. (18); robust for any finite chain.
+
+    What is returned, exactly: the long-run time average (Cesàro limit)
+    ``lim_{T→∞} (1/T) Σ_{t<T} p_0 λ^t`` of the master equation started from ``p_0 = initial``.
+
+    - If the chain has **one closed communicating class** (irreducible chains, and chains with
+      transient states that all drain into one class), this is the unique solution of p = p λ,
+      Σ p = 1 (eq. 18), supported on that class; ``initial`` is ignored. Periodic chains are included:
+      p_t then oscillates forever, but its time average converges to this p*.
+    - If there are **several closed classes**, the solution of eq. (18) is not unique; the result is
+      the mixture of the classes' stationary distributions weighted by the probability of being
+      absorbed into each one from ``initial`` (which is then required).
+
+    Classes are found from the support of λ (entries > 0, exactly), and each class's distribution is
+    computed by Grassmann-Taksar-Heyman elimination (no subtractions: accurate also for nearly
+    reducible chains with tiny positive entries).
+
+    Parameters
+    ----------
+    matrix : array_like, shape (..., state, state)
+        Row-stochastic λ (rows sum to 1 within 1e-8, entries >= 0).
+    initial : array_like, shape (..., state), optional
+        Initial edge-state distribution p_0; broadcasts against ``matrix``'s leading dimensions. Needed
+        only for chains with more than one closed class.
+
+    Returns
+    -------
+    ndarray, shape (..., state)
+        Probability vectors.
+
+    Raises
+    ------
+    ConfigError
+        If ``matrix`` is not square and row-stochastic, or a chain has several closed classes and
+        ``initial`` is None.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim < 2 or matrix.shape[-1] != matrix.shape[-2]:
+        raise ConfigError(
+            f"stationary_distribution: matrix must have shape (..., state, state), got {matrix.shape}"
+        )
+    if np.any(matrix < 0) or np.any(np.abs(matrix.sum(axis=-1) - 1.0) > ROW_SUM_TOLERANCE):
+        raise ConfigError(
+            "stationary_distribution: matrix must be row-stochastic (entries >= 0, rows sum to 1)"
+        )
+    size = matrix.shape[-1]
+    batch = matrix.shape[:-2]
+    if initial is not None:
+        initial = np.asarray(initial, dtype=np.float64)
+        if initial.shape[-1:] != (size,) or np.any(initial < 0):
+            raise ConfigError(
+                f"stationary_distribution: initial must be a distribution of shape (..., {size}), got {initial.shape}"
+            )
+        batch = np.broadcast_shapes(batch, initial.shape[:-1])
+        initial_flat = np.ascontiguousarray(np.broadcast_to(initial, batch + (size,))).reshape(-1, size)
+        initial_flat = initial_flat / initial_flat.sum(axis=-1, keepdims=True)
+    matrix_flat = np.ascontiguousarray(np.broadcast_to(matrix, batch + (size, size))).reshape(-1, size, size)
+    if initial is None:
+        initial_flat = np.zeros((matrix_flat.shape[0], size))
+    out, status = _stationary_batch(matrix_flat, initial_flat, initial is not None)
+    if np.any(status == _NEEDS_INITIAL):
+        raise ConfigError(
+            "stationary_distribution: the chain has several closed classes, so its long-run distribution "
+            "depends on where it starts; pass initial= (the initial edge-state distribution)"
+        )
+    return out.reshape(batch + (size,))
