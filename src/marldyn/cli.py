@@ -33,15 +33,11 @@ def _root() -> None:
 def simulate(
     config: Annotated[Path, typer.Argument(help="TOML configuration file.")],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="netCDF file to write.")] = None,
-    workers: Annotated[
-        int, typer.Option(help="Processes for independent runs (result does not depend on it).")
-    ] = 1,
+    workers: Annotated[int, typer.Option(help="Processes for independent runs (result does not depend on it).")] = 1,
     steps: Annotated[int | None, typer.Option(help="Override [run] steps.")] = None,
     runs: Annotated[int | None, typer.Option(help="Override [run] runs.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override [run] seed.")] = None,
-    snapshots: Annotated[
-        bool, typer.Option(help="Also record every agent's Q and every edge's state.")
-    ] = False,
+    snapshots: Annotated[bool, typer.Option(help="Also record every agent's Q and every edge's state.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")] = None,
 ) -> None:

@@ -259,11 +259,7 @@ def _toml_value(value) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return (
-            repr(value)
-            if np.isfinite(value)
-            else ("nan" if np.isnan(value) else ("inf" if value > 0 else "-inf"))
-        )
+        return repr(value) if np.isfinite(value) else ("nan" if np.isnan(value) else ("inf" if value > 0 else "-inf"))
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")

@@ -49,9 +49,7 @@ class Game:
         payoff = _as_float_array(self.payoff, "game.payoff")
         transition = _as_float_array(self.transition, "game.transition")
         if payoff.ndim != 3 or payoff.shape[1] != payoff.shape[2] or min(payoff.shape) < 1:
-            raise ConfigError(
-                f"game.payoff must have shape (state, action, action) with K, M >= 1, got {payoff.shape}"
-            )
+            raise ConfigError(f"game.payoff must have shape (state, action, action) with K, M >= 1, got {payoff.shape}")
         n_states, n_actions = payoff.shape[0], payoff.shape[1]
         expected = (n_states, n_actions, n_actions, n_states)
         if transition.shape != expected:

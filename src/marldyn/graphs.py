@@ -104,9 +104,7 @@ def from_edges(edges, n_agents: int | None = None, name: str = "edgelist", field
     graph = Graph(int(n_agents), ordered, indptr, both[:, 1].copy(), name)
     isolated = int(np.sum(graph.degree == 0))
     if isolated:
-        warnings.warn(
-            f"{field}: {isolated} isolated agent(s) have no neighbours and never learn", stacklevel=2
-        )
+        warnings.warn(f"{field}: {isolated} isolated agent(s) have no neighbours and never learn", stacklevel=2)
     for array in (graph.edges, graph.indptr, graph.indices):
         array.setflags(write=False)
     return graph
@@ -206,18 +204,14 @@ def read_edgelist(path: str | Path, n_agents: int | None = None) -> Graph:
             continue
         fields = text.split()
         if len(fields) != 2:
-            raise ConfigError(
-                f"graph.path {path.name}:{number}: expected two agent ids, got {line.strip()!r}"
-            )
+            raise ConfigError(f"graph.path {path.name}:{number}: expected two agent ids, got {line.strip()!r}")
         try:
             rows.append((int(fields[0]), int(fields[1])))
         except ValueError:
             raise ConfigError(
                 f"graph.path {path.name}:{number}: agent ids must be integers, got {line.strip()!r}"
             ) from None
-    return from_edges(
-        np.array(rows, dtype=np.int64).reshape(-1, 2), n_agents, name=path.stem, field="graph.path"
-    )
+    return from_edges(np.array(rows, dtype=np.int64).reshape(-1, 2), n_agents, name=path.stem, field="graph.path")
 
 
 def _check_n(n, minimum: int) -> None:

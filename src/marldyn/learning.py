@@ -26,9 +26,7 @@ Q_LEARNING, SARSA, EXPECTED_SARSA = 0, 1, 2
 def rule_code(rule: str) -> int:
     """Integer code of a rule name, as the numba kernel takes it."""
     if rule not in RULES:
-        raise ConfigError(
-            f"learning.rule = {rule!r} is not one of {', '.join(RULES)}{did_you_mean(rule, RULES)}"
-        )
+        raise ConfigError(f"learning.rule = {rule!r} is not one of {', '.join(RULES)}{did_you_mean(rule, RULES)}")
     return RULES.index(rule)
 
 

@@ -72,7 +72,7 @@ def test_uniform_policy_expected_change_of_mean_q():
     rng = np.random.default_rng(3)
     q0 = np.zeros((graph.n_agents, 2, 2))
     samples = []
-    for r in range(8):
+    for _ in range(8):
         state0 = rng.integers(0, 2, size=graph.n_edges)
         samples.append(_one_step_changes(game, graph, q0, state0, alpha, 0.0, 0.8, "q_learning", 1))
     changes = np.concatenate(samples)

@@ -6,8 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import random_game
 
+from conftest import random_game
 from marldyn.games import two_state_pd
 from marldyn.graphs import barabasi_albert, complete, erdos_renyi, lattice, random_regular
 from marldyn.learning import RULES, rule_code
@@ -49,9 +49,7 @@ def _trajectories(game, graph, rule, beta, steps=25, alpha=0.2, gamma=0.8, seed=
 @pytest.mark.parametrize("graph_name", list(GRAPHS))
 @pytest.mark.parametrize("game_name", list(GAMES))
 def test_bit_identical_trajectories(game_name, graph_name, rule):
-    q0, (q_ref, state_ref), (q_fast, state_fast) = _trajectories(
-        GAMES[game_name], GRAPHS[graph_name], rule, 1.0
-    )
+    q0, (q_ref, state_ref), (q_fast, state_fast) = _trajectories(GAMES[game_name], GRAPHS[graph_name], rule, 1.0)
     assert np.array_equal(q_ref, q_fast)
     assert np.array_equal(state_ref, state_fast)
     assert not np.array_equal(q_ref, q0)  # something happened

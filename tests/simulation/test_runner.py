@@ -71,9 +71,7 @@ def test_api_initial_arrays_and_networkx_graph():
     dataset = marldyn.simulate(SMALL, graph=graph, initial_q=q, initial_edge_state=states, snapshots=True)
     np.testing.assert_array_equal(dataset["agent_q"].isel(run=1, time=0).values, q)
     np.testing.assert_array_equal(dataset["agent_edge_state"].isel(run=0, time=0).values, states)
-    np.testing.assert_allclose(
-        dataset["q"].isel(run=0, time=-1), dataset["agent_q"].isel(run=0, time=-1).mean("agent")
-    )
+    np.testing.assert_allclose(dataset["q"].isel(run=0, time=-1), dataset["agent_q"].isel(run=0, time=-1).mean("agent"))
     with pytest.raises(ConfigError, match="initial_q must have shape"):
         marldyn.simulate(SMALL, graph=graph, initial_q=np.zeros((3, 2, 2)))
     with pytest.raises(ConfigError, match="initial_edge_state"):
@@ -97,9 +95,7 @@ def test_record_times():
 
 def test_paper_case_learns_cooperation():
     """The paper's Fig. 3 setting for 3000 steps: cooperation in s1 rises from 0.62 (s2 turns up only later)."""
-    config = marldyn.load_config(
-        __import__("pathlib").Path(__file__).parents[2] / "examples" / "pd_lattice.toml"
-    )
+    config = marldyn.load_config(__import__("pathlib").Path(__file__).parents[2] / "examples" / "pd_lattice.toml")
     dataset = marldyn.simulate(config.with_overrides(steps=3000, runs=2))
     cooperation = dataset["policy"].sel(action=0).mean("run")
     assert cooperation.isel(time=-1, state=0) > cooperation.isel(time=0, state=0) + 0.1

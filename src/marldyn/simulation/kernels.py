@@ -11,9 +11,7 @@ from .counter_rng import uniform
 
 
 @njit(cache=True)
-def run_steps(
-    q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps
-):
+def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps):
     """Advance ``q`` and ``edge_state`` in place by ``n_steps`` steps, starting at step ``first_step``.
 
     Arguments are those of :func:`marldyn.simulation.reference.step`; ``q`` (agent, state, action)

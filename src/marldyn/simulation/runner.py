@@ -247,9 +247,7 @@ def _disable(progress: bool | None) -> bool | None:
     return not progress
 
 
-def make_problem(
-    config, game, graph, initial_q=None, initial_edge_state=None, snapshots=False, backend="numba"
-):
+def make_problem(config, game, graph, initial_q=None, initial_edge_state=None, snapshots=False, backend="numba"):
     """Validate API-level inputs against the game and graph and pack them into a :class:`Problem`."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend = {backend!r} must be one of {', '.join(BACKENDS)}")
@@ -337,9 +335,7 @@ def describe_initial_condition(problem: Problem) -> str:
     else:
         q_text = f"Q = {problem.q_table.tolist()}"
         if problem.q_noise > 0:
-            q_text += (
-                f" + {problem.q_noise_distribution} noise of scale {problem.q_noise} per agent and entry"
-            )
+            q_text += f" + {problem.q_noise_distribution} noise of scale {problem.q_noise} per agent and entry"
     if isinstance(problem.edge_state, np.ndarray):
         state_text = "edge states given as an array"
     elif problem.edge_state == "uniform":
