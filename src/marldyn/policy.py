@@ -35,7 +35,8 @@ def softmax_row(q_row, beta, out):
             largest = q_row[a]
     total = 0.0
     for a in range(n_actions):
-        weight = math.exp(beta * (q_row[a] - largest))
+        # exp(0) == 1 exactly: the maximal entries need no exponential (half the work when M = 2)
+        weight = 1.0 if q_row[a] == largest else math.exp(beta * (q_row[a] - largest))
         out[a] = weight
         total += weight
     for a in range(n_actions):

@@ -32,7 +32,7 @@ def uniform(key, counter):
     z = (z ^ (z >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     z = z ^ (z >> _S31)
-    return float(z >> _S11) * _UNIT
+    return float(np.int64(z >> _S11)) * _UNIT  # < 2**53: the signed conversion is exact and fast
 
 
 def uniforms(key, first_counter: int, count: int) -> np.ndarray:

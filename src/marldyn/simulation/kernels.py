@@ -1,4 +1,9 @@
-"""The numba kernel of Algorithm 1: many steps in place, bit-identical to ``reference.step``."""
+"""The numba kernel of Algorithm 1: many steps in place, bit-identical to ``reference.step``.
+
+Per step three sweeps: (A) every agent draws its actions and computes its bootstrap values,
+(B) every edge plays and moves, accumulating TD targets per (agent, state), (C) every agent updates
+the chosen Q entries. Sweep C of one step and sweep A of the next are fused, so Q is read once per step.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,17 @@ from ..policy import sample_index, softmax_row
 from .counter_rng import uniform
 
 
+@njit(cache=True, inline="always")
+def _draw_agent(i, q, beta, rule, key, base, policy, actions, values):
+    """Sweep A for agent i: one action per state from X_i(s, ·), then V_i(s) for every state."""
+    n_states = q.shape[1]
+    for s in range(n_states):
+        softmax_row(q[i, s], beta, policy[s])
+        actions[i, s] = sample_index(policy[s], uniform(key, base + np.uint64(i * n_states + s)))
+    for s in range(n_states):
+        values[i, s] = bootstrap_value(rule, q[i, s], policy[s], actions[i, s])
+
+
 @njit(cache=True)
 def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps):
     """Advance ``q`` and ``edge_state`` in place by ``n_steps`` steps, starting at step ``first_step``.
@@ -17,25 +33,24 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
     Arguments are those of :func:`marldyn.simulation.reference.step`; ``q`` (agent, state, action)
     and ``edge_state`` (edge,) are modified in place.
     """
+    if n_steps <= 0:
+        return
     n_agents, n_states, n_actions = q.shape
     n_edges = edges.shape[0]
-    policy = np.empty((n_agents, n_states, n_actions))
-    actions = np.empty((n_agents, n_states), dtype=np.int64)
+    policy = np.empty((n_states, n_actions))
+    actions = np.empty((n_agents, n_states), dtype=np.int32)
     values = np.empty((n_agents, n_states))
     target_sum = np.zeros((n_agents, n_states))
-    count = np.zeros((n_agents, n_states), dtype=np.int64)
+    count = np.zeros((n_agents, n_states), dtype=np.int32)
     agent_draws = np.uint64(n_agents * n_states)
     draws_per_step = np.uint64(n_agents * n_states + n_edges)
+    base = np.uint64(first_step) * draws_per_step
+    for i in range(n_agents):
+        _draw_agent(i, q, beta, rule, key, base, policy, actions, values)
+    last_step = first_step + n_steps - 1
     for t in range(first_step, first_step + n_steps):
         base = np.uint64(t) * draws_per_step
-        for i in range(n_agents):
-            for s in range(n_states):
-                softmax_row(q[i, s], beta, policy[i, s])
-                actions[i, s] = sample_index(policy[i, s], uniform(key, base + np.uint64(i * n_states + s)))
-        for i in range(n_agents):
-            for s in range(n_states):
-                values[i, s] = bootstrap_value(rule, q[i, s], policy[i, s], actions[i, s])
-        for e in range(n_edges):
+        for e in range(n_edges):  # sweep B
             i = edges[e, 0]
             j = edges[e, 1]
             s = edge_state[e]
@@ -50,7 +65,8 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
             target_sum[j, s] += payoff[s, action_j, action_i] + gamma * values[j, nxt]
             count[j, s] += 1
             edge_state[e] = nxt
-        for i in range(n_agents):
+        next_base = base + draws_per_step
+        for i in range(n_agents):  # sweep C, fused with sweep A of the next step
             for s in range(n_states):
                 if count[i, s] > 0:
                     a = actions[i, s]
@@ -58,3 +74,5 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
                     q[i, s, a] = old + alpha * (target_sum[i, s] / count[i, s] - old)
                     target_sum[i, s] = 0.0
                     count[i, s] = 0
+            if t < last_step:
+                _draw_agent(i, q, beta, rule, key, next_base, policy, actions, values)
