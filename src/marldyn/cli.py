@@ -60,6 +60,64 @@ def simulate(
     )
 
 
+@app.command()
+def theory(
+    config: Annotated[Path, typer.Argument(help="TOML configuration file (the same as for simulate).")],
+    method: Annotated[str, typer.Option(help="reduced | full | full-discrete | particles | sde")] = "reduced",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="netCDF file to write.")] = None,
+    particles: Annotated[int | None, typer.Option(help="Number of particles (particles method).")] = None,
+    timescale: Annotated[str, typer.Option(help="reduced | full pair distributions (particles method).")] = "reduced",
+    dt: Annotated[float, typer.Option(help="SDE time step in simulator steps (sde method).")] = 10.0,
+    steps: Annotated[int | None, typer.Option(help="Override [run] steps.")] = None,
+    runs: Annotated[int | None, typer.Option(help="Override [run] runs (sde ensemble members).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override [run] seed.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")] = None,
+) -> None:
+    """Predict the dynamics from theory, on the simulator's time grid, and write it as netCDF."""
+    from .config import load_config
+    from .io import write_dataset
+    from .theory import theory as run_theory
+
+    settings = load_config(config).with_overrides(steps=steps, runs=runs, seed=seed)
+    output = output or Path(f"{config.stem}_{method}.nc")
+    if output.exists() and not overwrite:
+        raise ConfigError(f"output {output} exists; choose another name or pass --overwrite")
+    dataset = run_theory(settings, method, particles=particles, timescale=timescale, dt=dt, progress=progress)
+    write_dataset(dataset, output, overwrite=overwrite)
+    final = dataset["policy"].isel(time=-1)
+    if "run" in final.dims:
+        final = final.mean("run")
+    cooperation = ", ".join(f"s{s + 1}: {value:.3f}" for s, value in enumerate(final.sel(action=0).values))
+    typer.echo(
+        f"wrote {output}: {method} theory to step {int(dataset['time'][-1])}; "
+        f"final probability of action 0 per state: {cooperation}"
+    )
+
+
+@app.command()
+def compare(
+    simulation: Annotated[Path, typer.Argument(help="Simulation result (.nc).")],
+    theory_result: Annotated[Path, typer.Argument(metavar="THEORY", help="Theory result (.nc).")],
+    plot: Annotated[Path | None, typer.Option(help="Also draw the comparison into this PNG/PDF file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the error table as JSON.")] = False,
+) -> None:
+    """Compare a simulation with a theory: max and mean absolute errors of policy and state fractions."""
+    import json
+
+    from .compare import compare as compare_datasets
+    from .compare import error_table
+    from .io import read_dataset
+
+    simulated, predicted = read_dataset(simulation), read_dataset(theory_result)
+    result = compare_datasets(simulated, predicted)
+    typer.echo(json.dumps(result, indent=2) if as_json else error_table(result))
+    if plot is not None:
+        from .plots import plot_comparison
+
+        plot_comparison(simulated, {predicted.attrs.get("method", "theory"): predicted}, path=plot)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; turn user errors into exit code 2 and a single line on stderr."""
     from .simulation.runner import SimulationError

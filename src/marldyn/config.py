@@ -6,18 +6,21 @@ Errors are :class:`ConfigError` (a ``ValueError``) naming the field and the allo
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt, ValidationError, model_validator
 
 from .errors import ConfigError, did_you_mean
 from .games import Game, load_game, two_state_pd
 from .graphs import Graph, barabasi_albert, complete, erdos_renyi, lattice, random_regular, read_edgelist
 from .learning import RULES
 
+MAX_STEPS = 2**53
+MAX_RECORDS = 10_000_000
 GRAPH_KINDS = ("lattice", "random_regular", "complete", "erdos_renyi", "barabasi_albert", "edgelist")
 
 
@@ -29,9 +32,9 @@ class GameConfig(_Section):
     """``[game]``: the built-in two-state prisoner's dilemma or a custom game."""
 
     name: Literal["two_state_pd", "custom"] = "two_state_pd"
-    b: tuple[float, float] | None = None
-    c: tuple[float, float] | None = None
-    p: tuple[float, float] | None = None
+    b: tuple[StrictFloat, StrictFloat] | None = None
+    c: tuple[StrictFloat, StrictFloat] | None = None
+    p: tuple[StrictFloat, StrictFloat] | None = None
     payoff: list | None = None
     transition: list | None = None
     file: str | None = None
@@ -66,12 +69,12 @@ class GraphConfig(_Section):
     """``[graph]``: the interaction graph."""
 
     kind: Literal[GRAPH_KINDS] = "lattice"  # type: ignore[valid-type]
-    n: int | None = Field(default=100, ge=2)
-    degree: int | None = Field(default=None, ge=1)
-    edge_probability: float | None = Field(default=None, gt=0.0, le=1.0)
-    m: int | None = Field(default=None, ge=1)
+    n: StrictInt | None = Field(default=100, ge=2)
+    degree: StrictInt | None = Field(default=None, ge=1)
+    edge_probability: StrictFloat | None = Field(default=None, gt=0.0, le=1.0)
+    m: StrictInt | None = Field(default=None, ge=1)
     path: str | None = None
-    seed: int | None = Field(default=None, ge=0)
+    seed: StrictInt | None = Field(default=None, ge=0, lt=2**63)
 
     @model_validator(mode="after")
     def _fields_match_kind(self):
@@ -85,7 +88,16 @@ class GraphConfig(_Section):
             if getattr(self, field) is not None and self.kind != kind:
                 raise ValueError(f"{field} is only allowed with kind = '{kind}'")
         if self.kind in needed and getattr(self, needed[self.kind]) is None:
-            raise ValueError(f"kind = '{self.kind}' needs {needed[self.kind]}")
+            raise ValueError(f"{needed[self.kind]} is required with kind = '{self.kind}'")
+        n = self.n
+        if self.kind == "lattice" and (math.isqrt(n) ** 2 != n or n < 9):
+            raise ValueError(f"n = {n}: a lattice needs a perfect square number of agents, at least 9")
+        if self.kind == "random_regular" and (self.degree >= n or (n * self.degree) % 2):
+            raise ValueError(
+                f"degree = {self.degree}: a random regular graph needs degree < n = {n} and n * degree even"
+            )
+        if self.kind == "barabasi_albert" and self.m >= n:
+            raise ValueError(f"m = {self.m} must be smaller than n = {n}")
         return self
 
     def build(self, default_seed: int = 0, base_dir: Path | None = None) -> Graph:
@@ -108,27 +120,37 @@ class LearningConfig(_Section):
     """``[learning]``: the TD rule and its parameters."""
 
     rule: Literal[RULES] = "q_learning"  # type: ignore[valid-type]
-    alpha: float = Field(default=0.001, gt=0.0, le=1.0, allow_inf_nan=False)
-    beta: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
-    gamma: float = Field(default=0.8, ge=0.0, lt=1.0, allow_inf_nan=False)
+    alpha: StrictFloat = Field(default=0.001, gt=0.0, le=1.0, allow_inf_nan=False)
+    beta: StrictFloat = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    gamma: StrictFloat = Field(default=0.8, ge=0.0, lt=1.0, allow_inf_nan=False)
 
 
 class InitConfig(_Section):
     """``[init]``: the initial Q-table and edge states (recorded in every output)."""
 
-    q: list[list[float]] | None = None
-    q_noise: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    q: list[list[StrictFloat]] | None = None
+    q_noise: StrictFloat = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     q_noise_distribution: Literal["normal", "uniform"] = "normal"
-    edge_state: Literal["uniform"] | int = "uniform"
+    edge_state: Literal["uniform"] | StrictInt = "uniform"
 
 
 class RunConfig(_Section):
     """``[run]``: horizon, replicas, seed and recording."""
 
-    steps: int = Field(default=20000, ge=1)
-    runs: int = Field(default=10, ge=1)
-    seed: int = Field(default=0, ge=0)
-    record_every: int = Field(default=100, ge=1)
+    steps: StrictInt = Field(default=20000, ge=1, le=MAX_STEPS)
+    runs: StrictInt = Field(default=10, ge=1, le=100_000)
+    seed: StrictInt = Field(default=0, ge=0, lt=2**63)
+    record_every: StrictInt = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _records_fit(self):
+        records = self.steps // self.record_every + 2
+        if records > MAX_RECORDS:
+            raise ValueError(
+                f"record_every = {self.record_every} gives {records} records of {self.steps} steps; "
+                f"at most {MAX_RECORDS} (raise record_every)"
+            )
+        return self
 
 
 class Config(_Section):
@@ -139,7 +161,12 @@ class Config(_Section):
     learning: LearningConfig = LearningConfig()
     init: InitConfig = InitConfig()
     run: RunConfig = RunConfig()
-    base_dir: str | None = Field(default=None, exclude=True)
+    _base_dir: str | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> str | None:
+        """The directory relative paths (``game.file``, ``graph.path``) resolve against."""
+        return self._base_dir
 
     def build_game(self) -> Game:
         return self.game.build(_base(self))
@@ -151,7 +178,10 @@ class Config(_Section):
         """The (state, action) initial table, zeros by default; checked against the game's shape."""
         if self.init.q is None:
             return np.zeros((game.n_states, game.n_actions))
-        table = np.array(self.init.q, dtype=np.float64)
+        try:
+            table = np.array(self.init.q, dtype=np.float64)
+        except ValueError:
+            raise ConfigError("init.q must be a rectangular (state, action) table of numbers") from None
         if table.shape != (game.n_states, game.n_actions):
             raise ConfigError(
                 f"init.q must have shape (state, action) = {(game.n_states, game.n_actions)}, got {table.shape}"
@@ -169,6 +199,9 @@ class Config(_Section):
     def to_toml(self) -> str:
         """The configuration as TOML text (round-trips through :func:`parse_config`)."""
         return dumps_toml(self.model_dump(exclude_none=True))
+
+
+SECTIONS = {"game": GameConfig, "graph": GraphConfig, "learning": LearningConfig, "init": InitConfig, "run": RunConfig}
 
 
 def _base(config: Config) -> Path | None:
@@ -191,11 +224,16 @@ def parse_config(data: dict[str, Any], base_dir: str | Path | None = None) -> Co
     if not isinstance(data, dict):
         raise ConfigError(f"the configuration must be a table of tables, got {type(data).__name__}")
     try:
-        config = Config(**data, base_dir=str(base_dir) if base_dir is not None else None)
+        config = Config(**data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc.errors()[0], data)) from None
     except TypeError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None
+    config._base_dir = str(base_dir) if base_dir is not None else None
+    if config.graph.kind == "edgelist":
+        path = _resolve(config.graph.path, _base(config))
+        if not path.is_file():
+            raise ConfigError(f"graph.path: no such file: {path}")
     game = config.build_game()
     config.initial_q_table(game)
     if isinstance(config.init.edge_state, int) and not 0 <= config.init.edge_state < game.n_states:
@@ -219,20 +257,26 @@ def load_config(path: str | Path) -> Config:
 
 def _describe(error: dict, data: dict) -> str:
     location = [str(part) for part in error["loc"]]
-    field = ".".join(location)
     kind = error["type"]
     if kind == "extra_forbidden":
         section = location[:-1]
         model = Config
         for part in section:
             model = model.model_fields[part].annotation
-        allowed = [name for name in model.model_fields if name != "base_dir"]
+        allowed = list(model.model_fields)
         where = f"[{'.'.join(section)}]" if section else "the top level"
         return (
             f"unknown key '{location[-1]}' in {where}{did_you_mean(location[-1], allowed)}; "
             f"allowed: {', '.join(allowed)}"
         )
     message = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    if location[:2] == ["init", "edge_state"]:
+        return f"init.edge_state = {error.get('input')!r} must be 'uniform' or an integer state"
+    location = [part for part in location if not part.startswith(("literal[", "tuple[", "list["))]
+    field = ".".join(location)
+    first_word = message.split(" ", 1)[0]
+    if kind == "value_error" and field in SECTIONS and first_word in SECTIONS[field].model_fields:
+        return f"{field}.{message}"
     if "input" in error and kind != "value_error" and not isinstance(error["input"], dict):
         return f"{field} = {error['input']!r}: {message}"
     return f"{field}: {message}" if field else message

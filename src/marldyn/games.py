@@ -65,7 +65,8 @@ class Game:
         if np.any(bad):
             s, a, b = np.argwhere(bad)[0]
             raise ConfigError(
-                f"game.transition[{s}, {a}, {b}, :] sums to {row_sums[s, a, b]!r}, must sum to 1 (within 1e-9)"
+                f"game.transition[{s}, {a}, {b}, :] sums to {float(row_sums[s, a, b]):.12g}, "
+                "must sum to 1 (within 1e-9)"
             )
         asym = np.abs(transition - transition.transpose(0, 2, 1, 3)) > PROBABILITY_TOLERANCE
         if np.any(asym):
@@ -174,7 +175,10 @@ def load_game(path: str | Path) -> Game:
         raise ConfigError(f"game.file: no such file: {path}")
     try:
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ConfigError(f"game.file {path}: not an .npz archive (use numpy.savez)")
+            with data:
                 arrays = {key: data[key] for key in data.files}
         elif path.suffix == ".json":
             arrays = json.loads(path.read_text())

@@ -7,6 +7,7 @@ graph is a :class:`Graph` of integer arrays.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,20 +200,22 @@ def read_edgelist(path: str | Path, n_agents: int | None = None) -> Graph:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"graph.path: no such file: {path}")
+    try:
+        text_lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise ConfigError(f"graph.path {path.name}: not a UTF-8 text file") from None
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        text = line.split("#", 1)[0].replace(",", " ").strip()
+    for number, line in enumerate(text_lines, start=1):
+        raw = line.split("#", 1)[0]
+        text = raw.replace(",", " ").strip()
         if not text:
             continue
         fields = text.split()
         if len(fields) != 2:
             raise ConfigError(f"graph.path {path.name}:{number}: expected two agent ids, got {line.strip()!r}")
-        try:
-            rows.append((int(fields[0]), int(fields[1])))
-        except ValueError:
-            raise ConfigError(
-                f"graph.path {path.name}:{number}: agent ids must be integers, got {line.strip()!r}"
-            ) from None
+        if not all(_INTEGER.fullmatch(field) for field in fields) or raw.count(",") > 1:
+            raise ConfigError(f"graph.path {path.name}:{number}: agent ids must be integers, got {line.strip()!r}")
+        rows.append((int(fields[0]), int(fields[1])))
     return from_edges(np.array(rows, dtype=np.int64).reshape(-1, 2), n_agents, name=path.stem, field="graph.path")
 
 

@@ -136,11 +136,11 @@ def master_equation_step(distribution, matrix) -> np.ndarray:
 # Stationary distribution, eq. (18)
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def _gth_stationary(sub):
+def _gth_into(sub, out):
     """Stationary vector of an irreducible stochastic matrix by Grassmann-Taksar-Heyman elimination.
 
-    GTH uses no subtractions, so it stays accurate for nearly reducible chains (tiny but positive
-    transition probabilities, as Boltzmann policies produce at large β ΔQ).
+    Writes into ``out`` (size,). GTH uses no subtractions, so it stays accurate for nearly reducible
+    chains (tiny but positive transition probabilities, as Boltzmann policies produce at large β ΔQ).
     """
     size = sub.shape[0]
     work = sub.copy()
@@ -155,14 +155,53 @@ def _gth_stationary(sub):
             if factor != 0.0:
                 for j in range(n):
                     work[i, j] += factor * work[n, j]
-    result = np.empty(size)
-    result[0] = 1.0
+    out[0] = 1.0
+    norm = 1.0
     for n in range(1, size):
         value = 0.0
         for i in range(n):
-            value += result[i] * work[i, n]
-        result[n] = value
-    return result / result.sum()
+            value += out[i] * work[i, n]
+        out[n] = value
+        norm += value
+    for n in range(size):
+        out[n] /= norm
+
+
+@njit(cache=True)
+def _solve_linear(system, right):
+    """Solve ``system @ x = right`` (n, n) x (n, m) by Gaussian elimination with partial pivoting.
+
+    Small and quick to compile (``np.linalg.solve`` costs seconds of numba compilation). Used for the
+    absorption probabilities, where ``system = I - P_TT`` is a nonsingular M-matrix.
+    """
+    size = system.shape[0]
+    width = right.shape[1]
+    matrix = system.copy()
+    result = right.copy()
+    for col in range(size):
+        pivot = col
+        for row in range(col + 1, size):
+            if abs(matrix[row, col]) > abs(matrix[pivot, col]):
+                pivot = row
+        if pivot != col:
+            for j in range(size):
+                matrix[col, j], matrix[pivot, j] = matrix[pivot, j], matrix[col, j]
+            for j in range(width):
+                result[col, j], result[pivot, j] = result[pivot, j], result[col, j]
+        for row in range(col + 1, size):
+            factor = matrix[row, col] / matrix[col, col]
+            if factor != 0.0:
+                for j in range(col, size):
+                    matrix[row, j] -= factor * matrix[col, j]
+                for j in range(width):
+                    result[row, j] -= factor * result[col, j]
+    for col in range(size - 1, -1, -1):
+        for j in range(width):
+            value = result[col, j]
+            for k in range(col + 1, size):
+                value -= matrix[col, k] * result[k, j]
+            result[col, j] = value / matrix[col, col]
+    return result
 
 
 @njit(cache=True)
@@ -173,12 +212,19 @@ def _stationary_into(matrix, initial, has_initial, out):
     and ``has_initial`` is False.
     """
     size = matrix.shape[0]
-    reach = np.zeros((size, size), dtype=np.bool_)
+    positive = True  # fast path: all off-diagonal entries > 0, so the chain is irreducible
     for i in range(size):
-        reach[i, i] = True
         for j in range(size):
-            if matrix[i, j] > 0.0:
-                reach[i, j] = True
+            if i != j and not matrix[i, j] > 0.0:
+                positive = False
+    if positive:
+        _gth_into(matrix, out)
+        return _OK
+    # (Only plain loops and np.empty below: numba compiles them quickly.)
+    reach = np.empty((size, size), dtype=np.bool_)
+    for i in range(size):
+        for j in range(size):
+            reach[i, j] = i == j or matrix[i, j] > 0.0
     for m in range(size):  # Warshall transitive closure
         for i in range(size):
             if reach[i, m]:
@@ -186,7 +232,9 @@ def _stationary_into(matrix, initial, has_initial, out):
                     if reach[m, j]:
                         reach[i, j] = True
     # A state is recurrent iff every state it reaches reaches it back (its class is closed).
-    label = np.full(size, -1, dtype=np.int64)
+    label = np.empty(size, dtype=np.int64)
+    for i in range(size):
+        label[i] = -1
     n_classes = 0
     for i in range(size):
         if label[i] >= 0:
@@ -206,10 +254,10 @@ def _stationary_into(matrix, initial, has_initial, out):
     if n_classes > 1 and not has_initial:
         return _NEEDS_INITIAL
     # Weight of each closed class: the probability of ending in it from ``initial``.
-    weight = np.zeros(n_classes)
-    if n_classes == 1:
-        weight[0] = 1.0
-    else:
+    weight = np.empty(n_classes)
+    for c in range(n_classes):
+        weight[c] = 1.0 if n_classes == 1 else 0.0
+    if n_classes > 1:
         n_transient = 0
         for i in range(size):
             if label[i] < 0:
@@ -218,36 +266,47 @@ def _stationary_into(matrix, initial, has_initial, out):
                 weight[label[i]] += initial[i]
         if n_transient > 0:
             transient = np.empty(n_transient, dtype=np.int64)
-            k = 0
+            r = 0
             for i in range(size):
                 if label[i] < 0:
-                    transient[k] = i
-                    k += 1
-            system = np.eye(n_transient)
-            exits = np.zeros((n_transient, n_classes))
+                    transient[r] = i
+                    r += 1
+            system = np.empty((n_transient, n_transient))
+            exits = np.empty((n_transient, n_classes))
             for r in range(n_transient):
                 for c in range(n_transient):
-                    system[r, c] -= matrix[transient[r], transient[c]]
+                    system[r, c] = (1.0 if r == c else 0.0) - matrix[transient[r], transient[c]]
+                for c in range(n_classes):
+                    exits[r, c] = 0.0
                 for j in range(size):
                     if label[j] >= 0:
                         exits[r, label[j]] += matrix[transient[r], j]
-            absorption = np.linalg.solve(system, exits)
+            absorption = _solve_linear(system, exits)
             for r in range(n_transient):
                 for c in range(n_classes):
                     weight[c] += initial[transient[r]] * absorption[r, c]
-        total = weight.sum()
+        total = 0.0
+        for c in range(n_classes):
+            total += weight[c]
         if total > 0.0:
-            weight /= total
+            for c in range(n_classes):
+                weight[c] /= total
+    members = np.empty(size, dtype=np.int64)
     for c in range(n_classes):
-        if weight[c] == 0.0 and n_classes > 1:
+        if weight[c] == 0.0:
             continue
-        members = np.flatnonzero(label == c)
-        sub = np.empty((members.size, members.size))
-        for r in range(members.size):
-            for q in range(members.size):
+        n_members = 0
+        for i in range(size):
+            if label[i] == c:
+                members[n_members] = i
+                n_members += 1
+        sub = np.empty((n_members, n_members))
+        for r in range(n_members):
+            for q in range(n_members):
                 sub[r, q] = matrix[members[r], members[q]]
-        local = _gth_stationary(sub)
-        for r in range(members.size):
+        local = np.empty(n_members)
+        _gth_into(sub, local)
+        for r in range(n_members):
             out[members[r]] += weight[c] * local[r]
     return _OK
 
@@ -301,13 +360,9 @@ def stationary_distribution(matrix, initial=None) -> np.ndarray:
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim < 2 or matrix.shape[-1] != matrix.shape[-2]:
-        raise ConfigError(
-            f"stationary_distribution: matrix must have shape (..., state, state), got {matrix.shape}"
-        )
+        raise ConfigError(f"stationary_distribution: matrix must have shape (..., state, state), got {matrix.shape}")
     if np.any(matrix < 0) or np.any(np.abs(matrix.sum(axis=-1) - 1.0) > ROW_SUM_TOLERANCE):
-        raise ConfigError(
-            "stationary_distribution: matrix must be row-stochastic (entries >= 0, rows sum to 1)"
-        )
+        raise ConfigError("stationary_distribution: matrix must be row-stochastic (entries >= 0, rows sum to 1)")
     size = matrix.shape[-1]
     batch = matrix.shape[:-2]
     if initial is not None:

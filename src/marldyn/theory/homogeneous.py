@@ -1,0 +1,440 @@
+"""Homogeneous (point-mass) theory: every agent has the same Q, so a neighbour is the focal agent itself.
+
+In a population concentrated at one Q (a point mass of p_t(Q), all neighbours Q̃ = Q), the
+neighbour's action distribution is X(Q) itself and every edge is a chain with λ(Q, Q) (eq. 12).
+Diffusion is dropped (it is O(α²), eqs. 15-16), so a point mass stays a point mass and Q(t) follows
+the drift. Three versions, all with time in simulator steps (shared/NOTES.md 1):
+
+- ``reduced`` (eq. 19 with eq. 18, time-scale separation): dQ/dt = μ*(Q) = μ(Q, X(Q), p*(·|Q, Q), k),
+  with p* the stationary distribution of λ(Q, Q) (:func:`stationary_drift`). An ODE in Q alone,
+  integrated with scipy's explicit ``solve_ivp`` (DOP853 by default).
+- ``full`` (eq. 15 without diffusion, for a point mass): the ODE in (Q, p) with dp/dt = p (λ(Q, Q) - I)
+  (eq. 14/17) and dQ/dt = μ(Q, X(Q), p, k). The edge states relax on a time scale of O(1) steps while
+  Q moves on O(1/α) steps, so the system is stiff; it is integrated with LSODA by default.
+- ``full_discrete``: the exact one-step map of the expected dynamics of a point mass,
+  Q_{t+1} = Q_t + μ(Q_t, X(Q_t), p_t, k), p_{t+1} = p_t λ(Q_t, Q_t)
+  (:func:`marldyn.theory.markov.master_equation_step`), iterated step by step (numba loop).
+
+Degree (NOTES.md 4): one degree k for the whole population (a k-regular graph, e.g. the 10x10 lattice
+with k = 4, or a complete graph with k = N - 1). On a graph with unequal degrees, agents of different
+degree learn at different speeds, so the population is not a point mass; use the heterogeneous
+(particle) theory, which gives each agent its own degree.
+
+Outputs are :class:`HomogeneousTrajectory` objects with arrays named as in the simulation's Dataset:
+``time`` (time,), ``q`` (time, state, action), ``policy`` (time, state, action),
+``state_fraction`` (time, state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+from scipy.integrate import solve_ivp
+
+from ..errors import ConfigError
+from ..learning import RULES
+from ..policy import boltzmann, softmax_row
+from .markov import _edge_transition_into, _stationary_into, edge_transition_matrix, stationary_distribution
+from .moments import _drift_into, _game_arrays, _rule_code, drift
+
+__all__ = [
+    "METHODS",
+    "HomogeneousTrajectory",
+    "solve_full",
+    "solve_full_discrete",
+    "solve_homogeneous",
+    "solve_reduced",
+    "stationary_drift",
+]
+
+METHODS = ("reduced", "full", "full_discrete")
+
+
+@dataclass(frozen=True, eq=False)
+class HomogeneousTrajectory:
+    """A point-mass theory trajectory on a time grid (time in simulator steps).
+
+    Attributes
+    ----------
+    time : ndarray, shape (time,)
+        The requested times t (steps since the initial condition).
+    q : ndarray, shape (time, state, action)
+        Q(t).
+    policy : ndarray, shape (time, state, action)
+        X(t) = softmax(β Q(t)), eq. (2).
+    state_fraction : ndarray, shape (time, state)
+        Fraction of edges in each state: p*(·|Q(t), Q(t)) for ``reduced``, p(t) otherwise.
+    method : str
+        ``"reduced"``, ``"full"`` or ``"full_discrete"``.
+    attrs : dict
+        Parameters, initial condition and horizon (degree, alpha, beta, gamma, rule, q0,
+        initial_state_fraction, horizon, and the integrator settings).
+    """
+
+    time: np.ndarray
+    q: np.ndarray
+    policy: np.ndarray
+    state_fraction: np.ndarray
+    method: str
+    attrs: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """The arrays by name (``time``, ``q``, ``policy``, ``state_fraction``) plus ``method`` and ``attrs``."""
+        return {
+            "time": self.time,
+            "q": self.q,
+            "policy": self.policy,
+            "state_fraction": self.state_fraction,
+            "method": self.method,
+            "attrs": dict(self.attrs),
+        }
+
+
+# ----------------------------------------------------------------------------------------------
+# numba right-hand sides
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _policy_of(q, beta):
+    policy = np.empty_like(q)
+    for s in range(q.shape[0]):
+        softmax_row(q[s], beta, policy[s])
+    return policy
+
+
+@njit(cache=True)
+def _reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial):
+    """dQ/dt = μ*(Q) for the point mass, flattened (K*M,)."""
+    q = q_flat.reshape(n_states, n_actions)
+    policy = _policy_of(q, beta)
+    matrix = np.empty((n_states, n_states))
+    _edge_transition_into(policy, policy, transition, matrix)
+    distribution = np.empty(n_states)
+    _stationary_into(matrix, initial, True, distribution)
+    rate = np.empty((n_states, n_actions))
+    _drift_into(q, policy, policy, distribution, degree, payoff, transition, alpha, gamma, rule, rate)
+    return rate.ravel()
+
+
+@njit(cache=True)
+def _full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule):
+    """d(Q, p)/dt = (μ(Q, p), p (λ - I)) for the point mass, flattened (K*M + K,)."""
+    size = n_states * n_actions
+    q = y[:size].copy().reshape(n_states, n_actions)
+    distribution = y[size:]
+    policy = _policy_of(q, beta)
+    matrix = np.empty((n_states, n_states))
+    _edge_transition_into(policy, policy, transition, matrix)
+    out = np.empty(size + n_states)
+    rate = np.empty((n_states, n_actions))
+    _drift_into(q, policy, policy, distribution, degree, payoff, transition, alpha, gamma, rule, rate)
+    out[:size] = rate.ravel()
+    for t in range(n_states):
+        flow = -distribution[t]
+        for s in range(n_states):
+            flow += distribution[s] * matrix[s, t]
+        out[size + t] = flow
+    return out
+
+
+@njit(cache=True)
+def _full_discrete_run(q0, p0, record_steps, degree, payoff, transition, alpha, beta, gamma, rule):
+    """Iterate Q_{t+1} = Q_t + μ(Q_t, p_t), p_{t+1} = p_t λ(Q_t); record at the sorted ``record_steps``."""
+    n_states, n_actions = q0.shape
+    n_records = record_steps.shape[0]
+    q_out = np.empty((n_records, n_states, n_actions))
+    p_out = np.empty((n_records, n_states))
+    q = q0.copy()
+    distribution = p0.copy()
+    nxt = np.empty(n_states)
+    policy = np.empty((n_states, n_actions))
+    matrix = np.empty((n_states, n_states))
+    rate = np.empty((n_states, n_actions))
+    record = 0
+    last = record_steps[n_records - 1] if n_records > 0 else 0
+    for t in range(last + 1):
+        while record < n_records and record_steps[record] == t:
+            q_out[record] = q
+            p_out[record] = distribution
+            record += 1
+        if t == last:
+            break
+        for s in range(n_states):
+            softmax_row(q[s], beta, policy[s])
+        _edge_transition_into(policy, policy, transition, matrix)
+        _drift_into(q, policy, policy, distribution, degree, payoff, transition, alpha, gamma, rule, rate)
+        for t_state in range(n_states):
+            value = 0.0
+            for s in range(n_states):
+                value += distribution[s] * matrix[s, t_state]
+            nxt[t_state] = value
+        distribution[:] = nxt
+        for s in range(n_states):
+            for a in range(n_actions):
+                q[s, a] += rate[s, a]
+    return q_out, p_out
+
+
+# ----------------------------------------------------------------------------------------------
+# argument handling
+# ----------------------------------------------------------------------------------------------
+def _setup(q0, game, degree, initial_state_distribution):
+    payoff, transition = _game_arrays(game)
+    n_states, n_actions = payoff.shape[:2]
+    q0 = np.array(q0, dtype=np.float64)
+    if q0.shape != (n_states, n_actions) or not np.all(np.isfinite(q0)):
+        raise ConfigError(
+            f"q0 must be a finite array of shape (state, action) = ({n_states}, {n_actions}), got {q0.shape}"
+        )
+    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
+        raise ConfigError(f"degree = {degree!r} must be a non-negative integer (one degree for the point mass)")
+    if initial_state_distribution is None:
+        initial = np.full(n_states, 1.0 / n_states)
+    else:
+        initial = np.array(initial_state_distribution, dtype=np.float64)
+        if initial.shape != (n_states,) or np.any(initial < 0) or abs(initial.sum() - 1.0) > 1e-9:
+            raise ConfigError(
+                f"initial_state_distribution must be a probability vector of length {n_states}, got {initial!r}"
+            )
+    return payoff, transition, q0, int(degree), initial
+
+
+def _time_grid(time, integer=False) -> np.ndarray:
+    grid = np.atleast_1d(np.asarray(time, dtype=np.float64))
+    if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
+        raise ConfigError("time must be a non-empty 1-d array of finite times (in steps)")
+    if np.any(grid < 0) or np.any(np.diff(grid) < 0):
+        raise ConfigError("time must be non-negative and non-decreasing (steps since the initial condition)")
+    if integer and np.any(grid != np.round(grid)):
+        raise ConfigError("time must hold whole steps for the full_discrete theory")
+    return grid
+
+
+def _attrs(method, q0, initial, degree, alpha, beta, gamma, rule, grid, **extra):
+    return {
+        "method": method,
+        "degree": degree,
+        "alpha": float(alpha),
+        "beta": float(beta),
+        "gamma": float(gamma),
+        "rule": RULES[_rule_code(rule)],
+        "q0": q0.tolist(),
+        "initial_state_fraction": initial.tolist(),
+        "horizon": float(grid[-1]),
+        "time_unit": "simulator steps",
+        **extra,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# public functions
+# ----------------------------------------------------------------------------------------------
+def stationary_drift(
+    q, game, *, degree, alpha, beta, gamma, rule="q_learning", initial_state_distribution=None
+) -> np.ndarray:
+    """μ*(Q), the point-mass drift at the stationary edge-state distribution (eqs. 9, 18-19).
+
+    μ*(Q) = μ(Q, X(Q), p*(·|Q, Q), k): the neighbour is the focal agent itself and the edge states are
+    at the stationary distribution of λ(Q, Q). Its zeros are the fixed points of the reduced theory.
+
+    Parameters
+    ----------
+    q : array_like, shape (..., state, action)
+        Q-values of the point mass (a batch of them).
+    game : Game
+    degree : int
+        k.
+    alpha, beta, gamma : float
+    rule : str or int
+    initial_state_distribution : array_like, shape (state,), optional
+        Only used when λ(Q, Q) has several closed classes (see
+        :func:`marldyn.theory.markov.stationary_distribution`); default uniform.
+
+    Returns
+    -------
+    ndarray, shape (..., state, action)
+        μ* in Q units per step.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    n_states = game.n_states
+    initial = (
+        np.full(n_states, 1.0 / n_states)
+        if initial_state_distribution is None
+        else np.asarray(initial_state_distribution, dtype=np.float64)
+    )
+    policy = boltzmann(q, beta)
+    distribution = stationary_distribution(edge_transition_matrix(policy, policy, game.transition), initial)
+    return drift(q, policy, distribution, degree, game, alpha=alpha, beta=beta, gamma=gamma, rule=rule)
+
+
+def solve_reduced(
+    q0,
+    game,
+    time,
+    *,
+    degree,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    initial_state_distribution=None,
+    integrator="DOP853",
+    rtol=1e-8,
+    atol=1e-10,
+) -> HomogeneousTrajectory:
+    """Reduced point-mass theory (eq. 19 with 18): dQ/dt = μ*(Q), edge states always stationary.
+
+    Parameters
+    ----------
+    q0 : array_like, shape (state, action)
+        Q(0).
+    game : Game
+    time : array_like, shape (time,)
+        Output times in simulator steps, non-negative and non-decreasing (integration starts at 0).
+    degree : int
+        k, the degree of every agent.
+    alpha, beta, gamma : float
+        α, β, γ.
+    rule : str or int
+    initial_state_distribution : array_like, shape (state,), optional
+        Recorded, and used only if λ(Q, Q) has several closed classes (default uniform, NOTES.md 7).
+    integrator : str
+        An explicit ``scipy.integrate.solve_ivp`` method ("DOP853", "RK45", "RK23").
+    rtol, atol : float
+        Integrator tolerances.
+
+    Returns
+    -------
+    HomogeneousTrajectory
+        ``state_fraction`` is p*(·|Q(t), Q(t)).
+    """
+    payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
+    grid = _time_grid(time)
+    n_states, n_actions = q0.shape
+    args = (
+        n_states,
+        n_actions,
+        degree,
+        payoff,
+        transition,
+        float(alpha),
+        float(beta),
+        float(gamma),
+        _rule_code(rule),
+        initial,
+    )
+
+    def rate(_, y):
+        return _reduced_rate(np.ascontiguousarray(y), *args)
+
+    q = _integrate(rate, q0.ravel(), grid, integrator, rtol, atol)[:, : n_states * n_actions]
+    q = q.reshape(grid.size, n_states, n_actions)
+    policy = boltzmann(q, beta)
+    state_fraction = stationary_distribution(edge_transition_matrix(policy, policy, transition), initial)
+    attrs = _attrs(
+        "reduced", q0, initial, degree, alpha, beta, gamma, rule, grid, integrator=integrator, rtol=rtol, atol=atol
+    )
+    return HomogeneousTrajectory(grid, q, policy, state_fraction, "reduced", attrs)
+
+
+def solve_full(
+    q0,
+    game,
+    time,
+    *,
+    degree,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    initial_state_distribution=None,
+    integrator="LSODA",
+    rtol=1e-8,
+    atol=1e-10,
+) -> HomogeneousTrajectory:
+    """Full point-mass theory (eq. 15 without diffusion): the ODE in (Q, p), edge states dynamic.
+
+    dp/dt = p (λ(Q, Q) - I) (eq. 17), dQ/dt = μ(Q, X(Q), p, k) (eq. 9). Stiff (fast edge states, slow
+    Q), hence LSODA by default; any ``solve_ivp`` method is accepted.
+
+    Parameters
+    ----------
+    (as :func:`solve_reduced`; ``initial_state_distribution`` is p(0), default uniform.)
+
+    Returns
+    -------
+    HomogeneousTrajectory
+        ``state_fraction`` is p(t).
+    """
+    payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
+    grid = _time_grid(time)
+    n_states, n_actions = q0.shape
+    size = n_states * n_actions
+    args = (n_states, n_actions, degree, payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule))
+
+    def rate(_, y):
+        return _full_rate(np.ascontiguousarray(y), *args)
+
+    y = _integrate(rate, np.concatenate([q0.ravel(), initial]), grid, integrator, rtol, atol)
+    q = y[:, :size].reshape(grid.size, n_states, n_actions)
+    state_fraction = y[:, size:]
+    policy = boltzmann(q, beta)
+    attrs = _attrs(
+        "full", q0, initial, degree, alpha, beta, gamma, rule, grid, integrator=integrator, rtol=rtol, atol=atol
+    )
+    return HomogeneousTrajectory(grid, q, policy, state_fraction, "full", attrs)
+
+
+def solve_full_discrete(
+    q0, game, time, *, degree, alpha, beta, gamma, rule="q_learning", initial_state_distribution=None
+) -> HomogeneousTrajectory:
+    """Full-discrete point-mass theory: the exact expected one-step map, iterated.
+
+    Q_{t+1} = Q_t + μ(Q_t, X(Q_t), p_t, k) (eq. 9), p_{t+1} = p_t λ(Q_t, Q_t) (eq. 12): one simulator
+    step per iteration, edge states dynamic, no time-scale separation and no continuum limit.
+
+    Parameters
+    ----------
+    (as :func:`solve_reduced`; ``time`` must hold whole steps.)
+
+    Returns
+    -------
+    HomogeneousTrajectory
+        ``state_fraction`` is p_t.
+    """
+    payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
+    grid = _time_grid(time, integer=True)
+    steps = grid.astype(np.int64)
+    q, state_fraction = _full_discrete_run(
+        q0, initial, steps, degree, payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule)
+    )
+    policy = boltzmann(q, beta)
+    attrs = _attrs("full_discrete", q0, initial, degree, alpha, beta, gamma, rule, grid)
+    return HomogeneousTrajectory(grid, q, policy, state_fraction, "full_discrete", attrs)
+
+
+def solve_homogeneous(q0, game, time, *, method="reduced", **parameters) -> HomogeneousTrajectory:
+    """One entry point for the three point-mass theories: ``method`` in :data:`METHODS`.
+
+    ``parameters`` are those of :func:`solve_reduced` / :func:`solve_full` / :func:`solve_full_discrete`.
+    """
+    solvers = {"reduced": solve_reduced, "full": solve_full, "full_discrete": solve_full_discrete}
+    if method not in solvers:
+        raise ConfigError(f"method = {method!r} must be one of {', '.join(METHODS)}")
+    return solvers[method](q0, game, time, **parameters)
+
+
+def _integrate(rate, y0, grid, integrator, rtol, atol) -> np.ndarray:
+    """Integrate dy/dt = rate(t, y) from t = 0 and return y at the times of ``grid`` (time, dim)."""
+    horizon = float(grid[-1])
+    if horizon == 0.0:
+        return np.repeat(y0[None, :], grid.size, axis=0)
+    unique, inverse = np.unique(grid, return_inverse=True)
+    try:
+        solution = solve_ivp(rate, (0.0, horizon), y0, method=integrator, t_eval=unique, rtol=rtol, atol=atol)
+    except ValueError as exc:
+        raise ConfigError(f"integrator = {integrator!r}: {exc}") from None
+    if not solution.success:
+        raise RuntimeError(f"solve_ivp ({integrator}) failed: {solution.message}")
+    return solution.y.T[inverse].copy()

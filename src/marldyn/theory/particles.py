@@ -1,0 +1,411 @@
+"""Heterogeneous populations: a particle representation of p_t(Q), coupled by the pair approximation.
+
+The population density p_t(Q) is represented by P particles Q_p (state, action) with weights w_p (the
+fraction of agents each stands for, Σ w_p = 1) and degrees k_p (NOTES.md 4: each agent's own degree).
+A neighbour met by any agent is particle q with probability v_q = w_q k_q / Σ_r w_r k_r (an edge end
+falls on an agent in proportion to its degree; v = w on a regular graph), independently of the focal
+agent (pair approximation, eq. 11: a neighbour's neighbour is distributed like a neighbour).
+
+For a focal particle p and a neighbour q the edge state is a Markov chain with λ(Q_p, Q_q) (eq. 12).
+
+- ``reduced`` (eqs. 19-20): the pair is at its stationary distribution p*(s | Q_p, Q_q) (eq. 18), so
+  p(s | Q_p) = Σ_q v_q p*(s | Q_p, Q_q) and the neighbour met in s has the action distribution
+  X̃_p(s, ·) = Σ_q v_q p*(s | Q_p, Q_q) X_q(s, ·) / p(s | Q_p) (eq. 20 with 8); dQ_p/dt = μ(Q_p) (eq. 9).
+- ``full`` (eq. 15 without diffusion): every pair (p, q) carries its own edge-state distribution
+  p_t(s | Q_p, Q_q), moved one simulator step at a time by λ (the exact discrete master equation),
+  and Q_p moves by μ(Q_p) computed from the current pair distributions, step by step.
+
+Cost: O(P² K² M²) per drift evaluation (reduced) or per step (full); memory O(P² K) for ``full``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from scipy.integrate import solve_ivp
+
+from ..errors import ConfigError
+from ..policy import softmax_row
+from .markov import _edge_transition_into, _stationary_into
+from .moments import _drift_into
+
+TIMESCALES = ("reduced", "full")
+
+
+@dataclass(frozen=True, eq=False)
+class ParticleTrajectory:
+    """A heterogeneous-theory trajectory; arrays named as in the simulation's Dataset.
+
+    Attributes
+    ----------
+    time : ndarray, shape (time,)
+        Times in simulator steps.
+    q, policy : ndarray, shape (time, state, action)
+        Population (weight-averaged) mean of Q and of the Boltzmann policy X.
+    q_std : ndarray, shape (time, state, action)
+        Weighted standard deviation of Q across particles (the spread across agents).
+    state_fraction : ndarray, shape (time, state)
+        Fraction of edges in each state, Σ_p v_p p(s | Q_p).
+    particle_q : ndarray, shape (time, particle, state, action)
+        Every particle's Q.
+    """
+
+    time: np.ndarray
+    q: np.ndarray
+    policy: np.ndarray
+    q_std: np.ndarray
+    state_fraction: np.ndarray
+    particle_q: np.ndarray
+
+
+@njit(cache=True)
+def _chain_is_irreducible(transition):
+    """Whether λ is irreducible for every pair of strictly positive policies (depends on T's support only)."""
+    n_states = transition.shape[0]
+    reach = np.zeros((n_states, n_states), dtype=np.bool_)
+    for s in range(n_states):
+        reach[s, s] = True
+        for t in range(n_states):
+            if transition[s, :, :, t].max() > 0.0:
+                reach[s, t] = True
+    for m in range(n_states):
+        for i in range(n_states):
+            if reach[i, m]:
+                for j in range(n_states):
+                    if reach[m, j]:
+                        reach[i, j] = True
+    for i in range(n_states):
+        for j in range(n_states):
+            if not reach[i, j]:
+                return False
+    return True
+
+
+@njit(cache=True)
+def _gth_into(matrix, work, out):
+    """Stationary vector of an irreducible stochastic matrix (GTH elimination, no allocation)."""
+    size = matrix.shape[0]
+    for i in range(size):
+        for j in range(size):
+            work[i, j] = matrix[i, j]
+    for n in range(size - 1, 0, -1):
+        total = 0.0
+        for j in range(n):
+            total += work[n, j]
+        if total <= 0.0:  # not irreducible after all (an underflowed policy): let the caller fall back
+            return False
+        for i in range(n):
+            work[i, n] /= total
+        for i in range(n):
+            factor = work[i, n]
+            if factor != 0.0:
+                for j in range(n):
+                    work[i, j] += factor * work[n, j]
+    out[0] = 1.0
+    norm = 1.0
+    for n in range(1, size):
+        value = 0.0
+        for i in range(n):
+            value += out[i] * work[i, n]
+        out[n] = value
+        norm += value
+    for n in range(size):
+        out[n] /= norm
+    return True
+
+
+@njit(cache=True)
+def _policies(q, beta):
+    policy = np.empty_like(q)
+    for p in range(q.shape[0]):
+        for s in range(q.shape[1]):
+            softmax_row(q[p, s], beta, policy[p, s])
+    return policy
+
+
+@njit(cache=True)
+def _stationary_pairs(policy, transition, irreducible, initial):
+    """p*(s | Q_p, Q_q) for every ordered pair of particles, shape (particle, particle, state) (eq. 18)."""
+    n_particles, n_states, _ = policy.shape
+    pairs = np.empty((n_particles, n_particles, n_states))
+    chain = np.empty((n_states, n_states))
+    work = np.empty((n_states, n_states))
+    for p in range(n_particles):
+        for q in range(n_particles):
+            _edge_transition_into(policy[p], policy[q], transition, chain)
+            if not (irreducible and _gth_into(chain, work, pairs[p, q])):
+                _stationary_into(chain, initial, True, pairs[p, q])
+    return pairs
+
+
+@njit(cache=True)
+def _advance_pairs(policy, transition, pairs):
+    """One simulator step of every pair's edge-state distribution, p ← p λ(Q_p, Q_q), in place."""
+    n_particles, n_states, _ = policy.shape
+    chain = np.empty((n_states, n_states))
+    current = np.empty(n_states)
+    for p in range(n_particles):
+        for q in range(n_particles):
+            _edge_transition_into(policy[p], policy[q], transition, chain)
+            for s in range(n_states):
+                current[s] = pairs[p, q, s]
+            for t in range(n_states):
+                value = 0.0
+                for s in range(n_states):
+                    value += current[s] * chain[s, t]
+                pairs[p, q, t] = value
+
+
+@njit(cache=True)
+def _marginals(policy, neighbor_weight, pairs):
+    """p(s | Q_p) = Σ_q v_q p(s|p,q) and X̃_p(s, ·) = Σ_q v_q p(s|p,q) X_q(s, ·) / p(s | Q_p) (eqs. 8, 20).
+
+    ``neighbor_weight`` v sums to 1. Where p(s | Q_p) = 0 (never met in s) X̃ is the v-mean policy; μ and Σ
+    multiply it by P(n_s >= 1) = 0 anyway.
+    """
+    n_particles, n_states, n_actions = policy.shape
+    state_distribution = np.zeros((n_particles, n_states))
+    numerator = np.zeros((n_particles, n_states, n_actions))
+    mean_policy = np.zeros((n_states, n_actions))
+    for q in range(n_particles):
+        for s in range(n_states):
+            for a in range(n_actions):
+                mean_policy[s, a] += neighbor_weight[q] * policy[q, s, a]
+    for p in range(n_particles):
+        for q in range(n_particles):
+            weight = neighbor_weight[q]
+            if weight == 0.0:
+                continue
+            for s in range(n_states):
+                mass = weight * pairs[p, q, s]
+                state_distribution[p, s] += mass
+                for a in range(n_actions):
+                    numerator[p, s, a] += mass * policy[q, s, a]
+    neighbor_policy = np.empty_like(numerator)
+    for p in range(n_particles):
+        for s in range(n_states):
+            mass = state_distribution[p, s]
+            for a in range(n_actions):
+                neighbor_policy[p, s, a] = numerator[p, s, a] / mass if mass > 0.0 else mean_policy[s, a]
+    return state_distribution, neighbor_policy
+
+
+@njit(cache=True)
+def _drifts(q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule):
+    """μ(Q_p) of every particle (eq. 9), shape (particle, state, action)."""
+    out = np.empty_like(q)
+    for p in range(q.shape[0]):
+        _drift_into(
+            q[p],
+            policy[p],
+            neighbor_policy[p],
+            state_distribution[p],
+            degree[p],
+            payoff,
+            transition,
+            alpha,
+            gamma,
+            rule,
+            out[p],
+        )
+    return out
+
+
+@njit(cache=True)
+def _reduced_rate(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, irreducible, initial):
+    policy = _policies(q, beta)
+    pairs = _stationary_pairs(policy, transition, irreducible, initial)
+    distribution, neighbor_policy = _marginals(policy, neighbor_weight, pairs)
+    rate = _drifts(q, policy, neighbor_policy, distribution, degree, payoff, transition, alpha, gamma, rule)
+    return rate, distribution, neighbor_policy
+
+
+@njit(cache=True)
+def _full_run(q, pairs, record_steps, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule):
+    """Iterate the full particle map; return Q and p(s | Q_p) at ``record_steps`` (sorted, from 0).
+
+    One step: X_t = X(Q_t); marginals from the pair distributions p_t; Q_{t+1} = Q_t + μ(Q_t; p_t);
+    p_{t+1} = p_t λ(Q_t) — the same order as Algorithm 1, where the edges play in their state at the
+    start of the step.
+    """
+    n_records = record_steps.shape[0]
+    q_records = np.empty((n_records,) + q.shape)
+    state_records = np.empty((n_records, q.shape[0], q.shape[1]))
+    q = q.copy()
+    step = 0
+    for r in range(n_records):
+        while True:
+            policy = _policies(q, beta)
+            distribution, neighbor_policy = _marginals(policy, neighbor_weight, pairs)
+            if step == record_steps[r]:
+                q_records[r] = q
+                state_records[r] = distribution
+                break
+            rate = _drifts(q, policy, neighbor_policy, distribution, degree, payoff, transition, alpha, gamma, rule)
+            _advance_pairs(policy, transition, pairs)
+            q += rate
+            step += 1
+    return q_records, state_records
+
+
+def initial_particles(q_table, q_noise, n_particles, *, graph_degrees, distribution="normal", sampling="sobol", seed=0):
+    """Particles drawn from the simulator's per-agent initial distribution.
+
+    Parameters
+    ----------
+    q_table : array_like, shape (state, action)
+        The common initial table.
+    q_noise : float
+        Scale of the independent noise per particle and entry (std for ``normal``, half-width for ``uniform``).
+    n_particles : int
+        P.
+    graph_degrees : array_like of int, shape (agent,)
+        The graph's degree sequence. Particle degrees are its quantiles (P = N gives the degree sequence
+        itself, sorted), so degree classes appear in proportion.
+    distribution : {"normal", "uniform"}
+    sampling : {"sobol", "random"}
+        Scrambled Sobol points (low-discrepancy: the particle cloud matches the initial distribution's
+        moments far better than P random draws) or plain random draws.
+    seed : int or numpy.random.SeedSequence
+
+    Returns
+    -------
+    q : ndarray, shape (particle, state, action)
+    degree : ndarray of int64, shape (particle,)
+    """
+    import warnings
+
+    from scipy.stats import norm, qmc
+
+    if isinstance(n_particles, bool) or not isinstance(n_particles, int | np.integer) or n_particles < 1:
+        raise ConfigError(f"particles = {n_particles!r} must be an integer >= 1")
+    if sampling not in ("sobol", "random"):
+        raise ConfigError(f"sampling = {sampling!r} must be 'sobol' or 'random'")
+    table = np.asarray(q_table, dtype=np.float64)
+    shape = (int(n_particles),) + table.shape
+    rng = np.random.default_rng(seed)
+    if sampling == "sobol":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # balance warning when P is not a power of 2
+            unit = qmc.Sobol(d=table.size, scramble=True, seed=rng).random(int(n_particles)).reshape(shape)
+    else:
+        unit = rng.random(shape)
+    unit = np.clip(unit, 1e-12, 1 - 1e-12)
+    if q_noise == 0:
+        q = np.broadcast_to(table, shape).copy()
+    elif distribution == "normal":
+        q = table + q_noise * norm.ppf(unit)
+    else:
+        q = table + q_noise * (2.0 * unit - 1.0)
+    ordered = np.sort(np.asarray(graph_degrees, dtype=np.int64))
+    index = np.minimum(((np.arange(n_particles) + 0.5) / n_particles * ordered.size).astype(np.int64), ordered.size - 1)
+    return q, ordered[index]
+
+
+def neighbor_weights(degree, weight=None) -> np.ndarray:
+    """v_q = w_q k_q / Σ_r w_r k_r: the probability that a neighbour is particle q, shape (particle,)."""
+    degree = np.asarray(degree, dtype=np.float64)
+    weight = np.full(degree.shape, 1.0 / degree.size) if weight is None else np.asarray(weight, dtype=np.float64)
+    total = np.sum(weight * degree)
+    if total <= 0:
+        raise ConfigError("the particles have no edges (all degrees are 0)")
+    return weight * degree / total
+
+
+def solve_particles(
+    q0,
+    game,
+    time,
+    *,
+    degree,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    weight=None,
+    timescale="reduced",
+    initial_state_distribution=None,
+    rtol=1e-6,
+    atol=1e-9,
+) -> ParticleTrajectory:
+    """Heterogeneous theory: P particles coupled by the pair approximation (eqs. 11, 15, 19-20).
+
+    Parameters
+    ----------
+    q0 : array_like, shape (particle, state, action)
+        Initial Q of every particle (e.g. :func:`initial_particles`).
+    game : Game
+    time : array_like, shape (time,)
+        Output times in simulator steps (from 0, non-decreasing; whole steps for ``full``).
+    degree : array_like of int, shape (particle,)
+        k_p of every particle.
+    alpha, beta, gamma : float
+    rule : str or int
+    weight : array_like, shape (particle,), optional
+        Fraction of agents per particle (default equal).
+    timescale : {"reduced", "full"}
+        Stationary pair distributions (ODE, eq. 19) or the exact per-step master equation of every pair
+        (eq. 15, discrete in time like the simulator).
+    initial_state_distribution : array_like, shape (state,), optional
+        Edge-state distribution at t = 0 of every pair (``full``; default uniform).
+    rtol, atol : float
+        Tolerances of the ODE solver (``reduced``).
+    """
+    from .homogeneous import _time_grid
+    from .moments import _game_arrays, _rule_code
+
+    payoff, transition = _game_arrays(game)
+    q0 = np.ascontiguousarray(q0, dtype=np.float64)
+    n_particles = q0.shape[0]
+    if q0.ndim != 3 or q0.shape[1:] != payoff.shape[:2] or not np.all(np.isfinite(q0)):
+        raise ConfigError(
+            f"q0 must be finite with shape (particle, state, action) = (P, {game.n_states}, {game.n_actions})"
+        )
+    degree = np.asarray(degree, dtype=np.int64).reshape(-1)
+    if degree.shape != (n_particles,) or np.any(degree < 0):
+        raise ConfigError(f"degree must hold one non-negative integer per particle ({n_particles})")
+    if timescale not in TIMESCALES:
+        raise ConfigError(f"timescale = {timescale!r} must be one of {', '.join(TIMESCALES)}")
+    weight = np.full(n_particles, 1.0 / n_particles) if weight is None else np.asarray(weight, dtype=np.float64)
+    weight = weight / weight.sum()
+    neighbor_weight = neighbor_weights(degree, weight)
+    initial = (
+        np.full(game.n_states, 1.0 / game.n_states)
+        if initial_state_distribution is None
+        else np.asarray(initial_state_distribution, dtype=np.float64)
+    )
+    grid = _time_grid(time, integer=timescale == "full")
+    parameters = (payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule))
+    if timescale == "full":
+        pairs = np.ascontiguousarray(np.broadcast_to(initial, (n_particles, n_particles, game.n_states)))
+        q_path, distribution_path = _full_run(q0, pairs, grid.astype(np.int64), neighbor_weight, degree, *parameters)
+    else:
+        irreducible = _chain_is_irreducible(transition)
+        shape = q0.shape
+
+        def rate(_, flat):
+            return _reduced_rate(flat.reshape(shape), neighbor_weight, degree, *parameters, irreducible, initial)[
+                0
+            ].ravel()
+
+        solution = solve_ivp(rate, (0.0, grid[-1]), q0.ravel(), method="RK45", t_eval=grid, rtol=rtol, atol=atol)
+        if not solution.success:
+            raise RuntimeError(f"particle ODE failed: {solution.message}")
+        q_path = solution.y.T.reshape((grid.size,) + shape)
+        distribution_path = np.stack(
+            [_reduced_rate(q, neighbor_weight, degree, *parameters, irreducible, initial)[1] for q in q_path]
+        )
+    return _summarise(grid, q_path, distribution_path, weight, neighbor_weight, beta)
+
+
+def _summarise(grid, q_path, distribution_path, weight, neighbor_weight, beta) -> ParticleTrajectory:
+    """Population means and spreads of a particle path (time, particle, state, action)."""
+    from ..policy import boltzmann
+
+    mean_q = np.einsum("p,tpsa->tsa", weight, q_path)
+    spread = np.sqrt(np.maximum(np.einsum("p,tpsa->tsa", weight, (q_path - mean_q[:, None]) ** 2), 0.0))
+    policy = np.einsum("p,tpsa->tsa", weight, boltzmann(q_path, beta))
+    state_fraction = np.einsum("p,tps->ts", neighbor_weight, distribution_path)
+    return ParticleTrajectory(grid, mean_q, policy, spread, state_fraction, q_path)

@@ -1,0 +1,398 @@
+"""The TOML schema: every bad input is a ConfigError naming its field; defaults, round trip, paths."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from marldyn.config import Config, load_config, parse_config
+from marldyn.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pd_lattice.toml"
+
+PAYOFF = [[[1.0, 0.0], [2.0, 0.5]], [[0.5, 0.0], [1.0, 0.0]]]
+UNIFORM = [[[[0.5, 0.5], [0.5, 0.5]], [[0.5, 0.5], [0.5, 0.5]]]] * 2
+SHORT_ROW = [[[[0.5, 0.4], [0.5, 0.5]], [[0.5, 0.5], [0.5, 0.5]]]] * 2
+ASYMMETRIC = [[[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]]] * 2
+NEGATIVE = [[[[1.5, -0.5], [0.5, 0.5]], [[0.5, 0.5], [0.5, 0.5]]]] * 2
+
+
+def custom(payoff=PAYOFF, transition=UNIFORM, **extra):
+    return {"game": {"name": "custom", "payoff": payoff, "transition": transition, **extra}}
+
+
+def case(data, match, name):
+    """One table row: the input, a regex the ConfigError message must match, an id."""
+    return pytest.param(data, match, id=name)
+
+
+BAD_CONFIGS = [
+    # unknown keys, at the top level and in every section, with a suggestion
+    case({"gmae": {}}, r"unknown key 'gmae' in the top level \(did you mean 'game'\?\)", "top-typo"),
+    case({"output": "x.nc"}, r"unknown key 'output' in the top level; allowed: game, graph", "top-extra"),
+    case({"game": {"nmae": "custom"}}, r"unknown key 'nmae' in \[game\] \(did you mean 'name'\?\)", "game"),
+    case({"graph": {"degre": 4}}, r"unknown key 'degre' in \[graph\] \(did you mean 'degree'\?\)", "graph"),
+    case({"learning": {"alpah": 0.1}}, r"unknown key 'alpah' in \[learning\] \(did you mean 'alpha'\?\)", "learning"),
+    case({"init": {"qnoise": 0.1}}, r"unknown key 'qnoise' in \[init\] \(did you mean 'q_noise'\?\)", "init"),
+    case({"run": {"step": 10}}, r"unknown key 'step' in \[run\] \(did you mean 'steps'\?\)", "run"),
+    case({"run": {"zzz": 1}}, r"unknown key 'zzz' in \[run\]; allowed: steps, runs, seed", "no-suggestion"),
+    case(
+        {"base_dir": "/tmp"},
+        r"unknown key 'base_dir' in the top level",
+        "top-base_dir",
+    ),
+    # wrong types
+    case({"learning": 0.1}, r"^learning = 0\.1: must be a valid dictionary", "section-not-table"),
+    case({"learning": {"alpha": "big"}}, r"^learning\.alpha = 'big': must be a valid number", "alpha-str"),
+    case({"learning": {"alpha": [0.1]}}, r"^learning\.alpha = \[0\.1\]: must be a valid number", "alpha-list"),
+    case({"run": {"steps": 1.5}}, r"^run\.steps = 1\.5: must be a valid integer", "steps-fraction"),
+    case({"graph": {"n": "ten"}}, r"^graph\.n = 'ten': must be a valid integer", "n-str"),
+    case({"learning": {"rule": 1}}, r"^learning\.rule = 1: must be 'q_learning'", "rule-int"),
+    case({"init": {"q": "zeros"}}, r"^init\.q = 'zeros': must be a valid list", "q-str"),
+    case({"game": {"b": "5"}}, r"^game\.b", "b-str"),
+    case({"learning": {"alpha": True}}, r"learning\.alpha", "alpha-bool"),
+    case({"run": {"runs": True}}, r"run\.runs", "runs-bool"),
+    case({"init": {"edge_state": True}}, r"init\.edge_state", "edge-bool"),
+    case({"learning": {"alpha": "0.5"}}, r"learning\.alpha", "alpha-numstr"),
+    case({"run": {"steps": "10"}}, r"run\.steps", "steps-numstr"),
+    # learning parameters out of range
+    case({"learning": {"alpha": 0.0}}, r"^learning\.alpha = 0\.0: must be greater than 0", "alpha-0"),
+    case({"learning": {"alpha": 1.5}}, r"^learning\.alpha = 1\.5: must be less than or equal to 1", "alpha>1"),
+    case({"learning": {"alpha": -0.1}}, r"^learning\.alpha = -0\.1: must be greater than 0", "alpha<0"),
+    case({"learning": {"gamma": 1.0}}, r"^learning\.gamma = 1\.0: must be less than 1", "gamma-1"),
+    case({"learning": {"gamma": -0.1}}, r"^learning\.gamma = -0\.1: must be greater than or equal to 0", "g<0"),
+    case({"learning": {"beta": -1.0}}, r"^learning\.beta = -1\.0: must be greater than or equal to 0", "beta"),
+    case({"learning": {"alpha": math.nan}}, r"^learning\.alpha = nan: must be a finite number", "alpha-nan"),
+    case({"learning": {"beta": math.inf}}, r"^learning\.beta = inf: must be a finite number", "beta-inf"),
+    case({"learning": {"gamma": math.nan}}, r"^learning\.gamma = nan: must be a finite", "gamma-nan"),
+    case(
+        {"learning": {"rule": "q-learning"}},
+        r"^learning\.rule = 'q-learning': must be 'q_learning', 'sarsa' or 'expected_sarsa'",
+        "rule",
+    ),
+    # run
+    case({"run": {"steps": 0}}, r"^run\.steps = 0: must be greater than or equal to 1", "steps-0"),
+    case({"run": {"steps": -5}}, r"^run\.steps = -5: must be greater than or equal to 1", "steps-neg"),
+    case({"run": {"runs": 0}}, r"^run\.runs = 0: must be greater than or equal to 1", "runs-0"),
+    case({"run": {"record_every": 0}}, r"^run\.record_every = 0: must be greater than or equal to 1", "rec"),
+    case({"run": {"seed": -1}}, r"^run\.seed = -1: must be greater than or equal to 0", "seed-neg"),
+    # graph
+    case({"graph": {"kind": "latice"}}, r"^graph\.kind = 'latice': must be 'lattice', 'random_regular'", "kind"),
+    case(
+        {"graph": {"kind": "random_regular", "n": 10}}, r"^graph\.degree is required with kind = 'random_regular'", "rr"
+    ),
+    case({"graph": {"kind": "erdos_renyi"}}, r"^graph\.edge_probability is required with kind = 'erdos_renyi'", "er"),
+    case({"graph": {"kind": "barabasi_albert"}}, r"^graph\.m is required with kind = 'barabasi_albert'", "ba"),
+    case({"graph": {"kind": "edgelist"}}, r"^graph\.path is required with kind = 'edgelist'", "edgelist"),
+    case(
+        {"graph": {"kind": "lattice", "n": 16, "degree": 4}},
+        r"^graph\.degree is only allowed with kind = 'random_regular'",
+        "lattice-degree",
+    ),
+    case({"graph": {"kind": "complete", "m": 2}}, r"^graph\.m is only allowed with kind = 'barabasi_albert'", "c-m"),
+    case({"graph": {"n": 1}}, r"^graph\.n = 1: must be greater than or equal to 2", "n-1"),
+    case({"graph": {"kind": "random_regular", "degree": 0}}, r"^graph\.degree = 0: must be greater", "deg-0"),
+    case(
+        {"graph": {"kind": "erdos_renyi", "edge_probability": 1.5}},
+        r"^graph\.edge_probability = 1\.5: must be less than or equal to 1",
+        "er-p",
+    ),
+    case({"graph": {"seed": -3}}, r"^graph\.seed = -3: must be greater than or equal to 0", "graph-seed"),
+    case(
+        {"graph": {"kind": "lattice", "n": 10}},
+        r"graph\.n = 10",
+        "lattice-non-square",
+    ),
+    case(
+        {"graph": {"kind": "random_regular", "n": 9, "degree": 3}},
+        r"graph\.degree = 3",
+        "rr-odd",
+    ),
+    case(
+        {"graph": {"kind": "random_regular", "n": 6, "degree": 6}},
+        r"graph\.degree = 6",
+        "rr-degree-n",
+    ),
+    case(
+        {"graph": {"kind": "barabasi_albert", "n": 5, "m": 5}},
+        r"graph\.m = 5",
+        "ba-m-n",
+    ),
+    case(
+        {"graph": {"kind": "edgelist", "path": "/nonexistent/marldyn/edges.txt"}},
+        r"graph\.path",
+        "edgelist-missing",
+    ),
+    # game
+    case({"game": {"name": "pd"}}, r"^game\.name = 'pd': must be 'two_state_pd' or 'custom'", "game-name"),
+    case({"game": {"p": [1.2, 0.2]}}, r"^game\.p\[0\] = 1\.2 must be a probability", "pd-p"),
+    case({"game": {"b": [1.0, 2.0, 3.0]}}, r"^game\.b = \[1\.0, 2\.0, 3\.0\]", "pd-b-length"),
+    case({"game": {"c": [math.nan, 0.5]}}, r"^game\.c must be a list of two finite numbers", "pd-c-nan"),
+    case({"game": {"payoff": PAYOFF}}, r"^game\.payoff is only allowed with name = 'custom'", "pd-with-payoff"),
+    case(
+        {"game": {"name": "custom", "payoff": PAYOFF}},
+        r"^game\.name = 'custom' needs payoff and transition, or file",
+        "custom-no-transition",
+    ),
+    case(custom(b=[1.0, 2.0]), r"^game\.b is only allowed with name = 'two_state_pd'", "custom-with-b"),
+    case(custom(file="g.npz"), r"^game: give either file or payoff \+ transition", "custom-file-and-arrays"),
+    case(custom(transition=[[[[1.0]]]]), r"^game\.transition must have shape .* = \(2, 2, 2, 2\)", "custom-shape"),
+    case(custom(payoff=[[1.0, 0.0]]), r"^game\.payoff must have shape", "custom-payoff-2d"),
+    case(custom(payoff=[[[1.0, 0.0], [2.0]]]), r"^game\.payoff must be a nested list", "custom-ragged"),
+    case(custom(payoff=[[[math.inf]]]), r"^game\.payoff contains NaN or infinite", "custom-inf"),
+    case(custom(transition=SHORT_ROW), r"^game\.transition\[0, 0, 0, :\] sums to", "custom-row-sum"),
+    case(custom(transition=NEGATIVE), r"^game\.transition\[0, 0, 0, 1\] = -0\.5 is negative", "custom-neg"),
+    case(custom(transition=ASYMMETRIC), r"^game\.transition must be symmetric", "custom-asym"),
+    case(
+        {"game": {"name": "custom", "file": "/nonexistent/marldyn/game.npz"}},
+        r"^game\.file: no such file: /nonexistent/marldyn/game\.npz",
+        "game-file-missing",
+    ),
+    # init
+    case(
+        {"init": {"q": [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]}},
+        r"^init\.q must have shape .* \(2, 2\), got \(2, 3\)",
+        "q-shape",
+    ),
+    case({"init": {"q": [[0.0, 0.0]]}}, r"^init\.q must have shape .* got \(1, 2\)", "q-one-row"),
+    case({"init": {"q": [0.0, 0.0]}}, r"^init\.q\.0 = 0\.0: must be a valid list", "q-1d"),
+    case({"init": {"q": [[math.nan, 0.0], [0.0, 0.0]]}}, r"^init\.q contains NaN or infinite", "q-nan"),
+    case(
+        {"init": {"q": [[0.0, 0.0], [0.0]]}},
+        r"init\.q",
+        "q-ragged",
+    ),
+    case({"init": {"q_noise": -0.1}}, r"^init\.q_noise = -0\.1: must be greater than or equal to 0", "qn"),
+    case({"init": {"q_noise": math.inf}}, r"^init\.q_noise = inf: must be a finite number", "q_noise-inf"),
+    case(
+        {"init": {"q_noise_distribution": "gauss"}},
+        r"^init\.q_noise_distribution = 'gauss': must be 'normal' or 'uniform'",
+        "q_noise_distribution",
+    ),
+    case({"init": {"edge_state": 2}}, r"^init\.edge_state = 2 must be 'uniform' or a state in 0\.\.1", "es-2"),
+    case({"init": {"edge_state": -1}}, r"^init\.edge_state = -1 must be 'uniform' or a state", "es-neg"),
+    case({"init": {"edge_state": "random"}}, r"^init\.edge_state.*'random'", "edge_state-str"),
+]
+
+
+@pytest.mark.parametrize(("data", "match"), BAD_CONFIGS)
+def test_bad_config_is_rejected_naming_the_field(data, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_config(data)
+
+
+def test_the_table_is_large():
+    assert len(BAD_CONFIGS) >= 30
+
+
+@pytest.mark.parametrize("data", [None, [], "game", 3])
+def test_top_level_must_be_a_table(data):
+    with pytest.raises(ConfigError, match=r"must be a table of tables"):
+        parse_config(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"graph": {"kind": "lattice", "n": 10}}, r"graph\.n = 10: a lattice needs a perfect square"),
+        ({"graph": {"kind": "random_regular", "n": 9, "degree": 3}}, r"graph\.degree = 3: a random regular graph"),
+        ({"graph": {"kind": "barabasi_albert", "n": 5, "m": 5}}, r"graph\.m = 5 must be"),
+        ({"graph": {"kind": "edgelist", "path": "/nonexistent/marldyn/e.txt"}}, r"graph\.path: no such file"),
+    ],
+)
+def test_impossible_graphs_are_rejected_by_build_at_the_latest(data, match):
+    """Impossible graphs give a ConfigError naming the field (at parse time, and from build_graph())."""
+    with pytest.raises(ConfigError, match=match):
+        parse_config(data).build_graph()
+
+
+# ---------------------------------------------------------------- TOML files
+
+
+TOML_CASES = [
+    case("[learning\nalpha = 0.1\n", r"not valid TOML", "syntax-table"),
+    case("[learning]\nalpha = \n", r"not valid TOML", "syntax-value"),
+    case("[run]\nsteps = 10\nsteps = 20\n", r"not valid TOML", "duplicate-key"),
+    case("[learning]\nalpha = nan\n", r"^learning\.alpha = nan: must be a finite number", "nan"),
+    case("[learning]\nbeta = inf\n", r"^learning\.beta = inf: must be a finite number", "inf"),
+    case("[learning]\ngamma = -inf\n", r"^learning\.gamma = -inf: must be a finite number", "-inf"),
+    case("[init]\nq_noise = nan\n", r"^init\.q_noise = nan: must be a finite number", "q_noise-nan"),
+    case("[init]\nq = [[nan, 0.0], [0.0, 0.0]]\n", r"^init\.q contains NaN", "q-nan"),
+    case("[learning]\nalpah = 0.1\n", r"unknown key 'alpah' in \[learning\] \(did you mean 'alpha'\?\)", "key"),
+    case("[runs]\nsteps = 10\n", r"unknown key 'runs' in the top level \(did you mean 'run'\?\)", "section"),
+    case("[run]\nsteps = 'ten'\n", r"^run\.steps = 'ten': must be a valid integer", "steps-text"),
+    case("[graph]\nkind = 'lattice'\ndegree = 4\n", r"degree is only allowed with kind", "lattice-degree"),
+    case("[game]\nname = 'custom'\nfile = 'absent.npz'\n", r"^game\.file: no such file: .*absent\.npz", "game-file"),
+]
+
+
+@pytest.mark.parametrize(("text", "match"), TOML_CASES)
+def test_bad_toml_file(tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(path)
+
+
+def test_missing_game_file_is_reported_at_its_resolved_path(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[game]\nname = 'custom'\nfile = 'sub/absent.json'\n")
+    with pytest.raises(ConfigError, match=rf"game\.file: no such file: {tmp_path}/sub/absent\.json"):
+        load_config(path)
+
+
+def test_non_utf8_toml(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("[game]\n# caf\xe9\nname = 'two_state_pd'\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.toml: not valid TOML"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("name", ["absent.toml", "."])
+def test_missing_config_file(tmp_path, name):
+    with pytest.raises(ConfigError, match=r"config file not found"):
+        load_config(tmp_path / name)
+
+
+# ---------------------------------------------------------------- valid configs
+
+
+def test_defaults():
+    config = parse_config({})
+    assert config == Config()
+    assert config.game.name == "two_state_pd" and config.game.b is None
+    assert (config.graph.kind, config.graph.n, config.graph.degree) == ("lattice", 100, None)
+    assert config.learning.rule == "q_learning"
+    assert (config.learning.alpha, config.learning.beta, config.learning.gamma) == (0.001, 1.0, 0.8)
+    assert (config.init.q, config.init.q_noise, config.init.edge_state) == (None, 0.0, "uniform")
+    assert (config.run.steps, config.run.runs, config.run.seed, config.run.record_every) == (20000, 10, 0, 100)
+    game = config.build_game()
+    np.testing.assert_array_equal(config.initial_q_table(game), np.zeros((2, 2)))
+    np.testing.assert_allclose(game.transition[0, 0, 0, 0], 0.7)
+
+
+def test_config_is_frozen():
+    config = parse_config({})
+    with pytest.raises(ValidationError):
+        config.run = None
+
+
+def test_example_config():
+    config = load_config(EXAMPLE)
+    assert config.base_dir == str(EXAMPLE.parent)
+    assert (config.graph.kind, config.graph.n, config.run.steps, config.run.runs) == ("lattice", 100, 20000, 10)
+    assert config.init.q == [[0.5, 0.0], [0.0, 0.5]] and config.init.q_noise == 0.1
+    assert config.game.p == (0.7, 0.2)
+    assert config.build_graph().n_edges == 200
+
+
+ROUND_TRIP = [
+    pytest.param({}, id="defaults"),
+    pytest.param(tomllib.loads(EXAMPLE.read_text()), id="example"),
+    pytest.param(
+        {
+            **custom(),
+            "init": {"q": [[1.0, -2.5], [0.0, 1e-300]], "edge_state": 1, "q_noise_distribution": "uniform"},
+            "learning": {"rule": "expected_sarsa", "alpha": 1.0, "gamma": 0.0, "beta": 0.0},
+        },
+        id="custom-game",
+    ),
+    pytest.param(
+        {"graph": {"kind": "random_regular", "n": 12, "degree": 3, "seed": 4}, "run": {"seed": 2**62}}, id="random"
+    ),
+    pytest.param({"graph": {"kind": "erdos_renyi", "n": 12, "edge_probability": 0.25}}, id="erdos_renyi"),
+    pytest.param({"graph": {"kind": "barabasi_albert", "n": 12, "m": 2}, "learning": {"rule": "sarsa"}}, id="ba"),
+    pytest.param({"game": {"b": [3.0, 1.0], "c": [0.1, 0.2], "p": [1.0, 0.0]}}, id="pd-parameters"),
+]
+
+
+@pytest.mark.parametrize("data", ROUND_TRIP)
+def test_toml_round_trip(data):
+    config = parse_config(data)
+    text = config.to_toml()
+    assert parse_config(tomllib.loads(text)) == config
+    assert parse_config(tomllib.loads(text)).to_toml() == text
+
+
+def test_with_overrides():
+    config = parse_config({"run": {"steps": 100, "runs": 3, "seed": 1, "record_every": 10}})
+    changed = config.with_overrides(steps=50, runs=None, seed=9)
+    assert (changed.run.steps, changed.run.runs, changed.run.seed, changed.run.record_every) == (50, 3, 9, 10)
+    assert config.run.steps == 100 and config.run.seed == 1  # the original is untouched
+    assert changed.learning == config.learning and changed.graph == config.graph
+    assert config.with_overrides() == config
+    with pytest.raises(ConfigError, match=r"^run\.steps = -1: must be greater than or equal to 1"):
+        config.with_overrides(steps=-1)
+    with pytest.raises(ConfigError, match=r"^run\.seed = -2"):
+        config.with_overrides(seed=-2)
+
+
+def test_with_overrides_keeps_the_base_directory(tmp_path, monkeypatch):
+    write_game(tmp_path / "game.json")
+    config_path = tmp_path / "c.toml"
+    config_path.write_text("[game]\nname = 'custom'\nfile = 'game.json'\n")
+    monkeypatch.chdir(Path(__file__).parent)
+    changed = load_config(config_path).with_overrides(runs=2)
+    assert changed.base_dir == str(tmp_path) and changed.build_game().name == "game"
+
+
+def write_game(path: Path) -> None:
+    if path.suffix == ".npz":
+        np.savez(path, payoff=np.array(PAYOFF), transition=np.array(UNIFORM))
+    else:
+        path.write_text(f'{{"payoff": {PAYOFF}, "transition": {UNIFORM}}}')
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".json"])
+def test_relative_paths_resolve_next_to_the_config_file(tmp_path, monkeypatch, suffix):
+    folder = tmp_path / "project"
+    (folder / "data").mkdir(parents=True)
+    write_game(folder / "data" / f"mygame{suffix}")
+    (folder / "data" / "ring.txt").write_text("0 1\n1 2\n2 3\n3 0\n")
+    config_path = folder / "config.toml"
+    config_path.write_text(
+        f"[game]\nname = 'custom'\nfile = 'data/mygame{suffix}'\n\n[graph]\nkind = 'edgelist'\npath = 'data/ring.txt'\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(config_path)
+    game, graph = config.build_game(), config.build_graph()
+    assert game.name == "mygame" and game.n_states == 2
+    np.testing.assert_array_equal(game.payoff, PAYOFF)
+    assert graph.n_agents == 4 and graph.edges.tolist() == [[0, 1], [0, 3], [1, 2], [2, 3]]
+    assert "data/mygame" in config.to_toml()  # the file keeps the path as written
+    assert parse_config(tomllib.loads(config.to_toml()), base_dir=config.base_dir) == config
+
+
+def test_relative_game_file_is_not_resolved_against_the_working_directory(tmp_path, monkeypatch):
+    write_game(tmp_path / "game.json")  # in the working directory, not next to the config
+    (tmp_path / "configs").mkdir()
+    config_path = tmp_path / "configs" / "c.toml"
+    config_path.write_text("[game]\nname = 'custom'\nfile = 'game.json'\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"game\.file: no such file: .*configs/game\.json"):
+        load_config(config_path)
+
+
+def test_edgelist_n_allows_isolated_agents(tmp_path):
+    (tmp_path / "e.txt").write_text("0 1\n1 2\n")
+    (tmp_path / "c.toml").write_text("[graph]\nkind = 'edgelist'\npath = 'e.txt'\nn = 5\n")
+    with pytest.warns(UserWarning, match=r"2 isolated agent"):
+        graph = load_config(tmp_path / "c.toml").build_graph()
+    assert graph.n_agents == 5
+
+
+def test_init_checked_against_the_custom_game_shape():
+    one_by_three = {"name": "custom", "payoff": [[[1.0, 0.0, 0.0]] * 3], "transition": [[[[1.0]] * 3] * 3]}
+    config = parse_config({"game": one_by_three, "init": {"q": [[0.1, 0.2, 0.3]], "edge_state": 0}})
+    np.testing.assert_array_equal(config.initial_q_table(config.build_game()), [[0.1, 0.2, 0.3]])
+    with pytest.raises(ConfigError, match=r"init\.q must have shape \(state, action\) = \(1, 3\), got \(2, 2\)"):
+        parse_config({"game": one_by_three, "init": {"q": [[0.0, 0.0], [0.0, 0.0]]}})
+    with pytest.raises(ConfigError, match=r"init\.edge_state = 1 must be 'uniform' or a state in 0\.\.0"):
+        parse_config({"game": one_by_three, "init": {"edge_state": 1}})
