@@ -7,10 +7,12 @@ the chosen Q entries. Sweep C of one step and sweep A of the next are fused, so 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
-from ..learning import bootstrap_value
+from ..learning import Q_LEARNING, SARSA, bootstrap_value
 from ..policy import sample_index, softmax_row
 from .counter_rng import uniform
 
@@ -18,12 +20,52 @@ from .counter_rng import uniform
 @njit(cache=True, inline="always")
 def _draw_agent(i, q, beta, rule, key, base, policy, actions, values):
     """Sweep A for agent i: one action per state from X_i(s, ·), then V_i(s) for every state."""
-    n_states = q.shape[1]
+    n_states, n_actions = q.shape[1], q.shape[2]
+    if n_actions == 2:
+        _draw_agent_two_actions(i, q, beta, rule, key, base, policy, actions, values)
+        return
     for s in range(n_states):
         softmax_row(q[i, s], beta, policy[s])
         actions[i, s] = sample_index(policy[s], uniform(key, base + np.uint64(i * n_states + s)))
     for s in range(n_states):
         values[i, s] = bootstrap_value(rule, q[i, s], policy[s], actions[i, s])
+
+
+@njit(cache=True, inline="always")
+def _draw_agent_two_actions(i, q, beta, rule, key, base, policy, actions, values):
+    """:func:`_draw_agent` unrolled for M = 2, with the same floating-point operations in the same order
+    as ``softmax_row``, ``sample_index`` and ``bootstrap_value`` (so the result is bit-identical)."""
+    n_states = q.shape[1]
+    for s in range(n_states):
+        q0 = q[i, s, 0]
+        q1 = q[i, s, 1]
+        if q1 > q0:
+            w0 = math.exp(beta * (q0 - q1))
+            w1 = 1.0
+        else:
+            w0 = 1.0
+            w1 = 1.0 if q1 == q0 else math.exp(beta * (q1 - q0))
+        total = w0 + w1
+        x0 = w0 / total
+        x1 = w1 / total
+        policy[s, 0] = x0
+        policy[s, 1] = x1
+        u = uniform(key, base + np.uint64(i * n_states + s))
+        if u < x0:
+            actions[i, s] = 0
+        elif u < x0 + x1 or x1 > 0.0:
+            actions[i, s] = 1
+        else:
+            actions[i, s] = 0
+    for s in range(n_states):
+        q0 = q[i, s, 0]
+        q1 = q[i, s, 1]
+        if rule == Q_LEARNING:
+            values[i, s] = q1 if q1 > q0 else q0
+        elif rule == SARSA:
+            values[i, s] = q1 if actions[i, s] == 1 else q0
+        else:
+            values[i, s] = 0.0 + policy[s, 0] * q0 + policy[s, 1] * q1  # the loop order of bootstrap_value
 
 
 @njit(cache=True)

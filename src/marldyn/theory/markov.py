@@ -37,7 +37,7 @@ _NEEDS_INITIAL = 1
 # ----------------------------------------------------------------------------------------------
 # λ, eq. (12)
 # ----------------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _edge_transition_into(policy, neighbor_policy, transition, out):
     """λ[s, s'] = Σ_{a, b} X[s, a] X̃[s, b] T[s, a, b, s'] for one pair, written into ``out`` (K, K)."""
     n_states, n_actions = policy.shape

@@ -125,19 +125,45 @@ def _policies(q, beta):
     return policy
 
 
+@njit(cache=True, inline="always")
+def _stationary_pair_into(chain, work, irreducible, initial, out):
+    """p* of one pair's chain λ into ``out`` (eq. 18): two-state closed form, else GTH, else the general routine."""
+    if chain.shape[0] == 2 and chain[0, 1] + chain[1, 0] > 0.0:
+        out[0] = chain[1, 0] / (chain[0, 1] + chain[1, 0])
+        out[1] = chain[0, 1] / (chain[0, 1] + chain[1, 0])
+    elif not (irreducible and _gth_into(chain, work, out)):
+        _stationary_into(chain, initial, True, out)
+
+
 @njit(cache=True)
-def _stationary_pairs(policy, transition, irreducible, initial):
-    """p*(s | Q_p, Q_q) for every ordered pair of particles, shape (particle, particle, state) (eq. 18)."""
-    n_particles, n_states, _ = policy.shape
-    pairs = np.empty((n_particles, n_particles, n_states))
+def _stationary_marginals(policy, neighbor_weight, transition, irreducible, initial):
+    """Reduced pair-approximation marginals without storing the P x P pair distributions.
+
+    λ(Q_p, Q_q) = λ(Q_q, Q_p) because T is symmetric in the two actions, so p*(· | Q_p, Q_q) is solved once
+    per unordered pair and added to both ends: memory O(P K M), time O(P² K² M²) / 2.
+    Returns what :func:`_marginals` returns for the stationary pairs.
+    """
+    n_particles, n_states, n_actions = policy.shape
+    state_distribution = np.zeros((n_particles, n_states))
+    numerator = np.zeros((n_particles, n_states, n_actions))
     chain = np.empty((n_states, n_states))
     work = np.empty((n_states, n_states))
+    pair = np.empty(n_states)
     for p in range(n_particles):
-        for q in range(n_particles):
+        for q in range(p, n_particles):
             _edge_transition_into(policy[p], policy[q], transition, chain)
-            if not (irreducible and _gth_into(chain, work, pairs[p, q])):
-                _stationary_into(chain, initial, True, pairs[p, q])
-    return pairs
+            _stationary_pair_into(chain, work, irreducible, initial, pair)
+            for s in range(n_states):
+                mass_q = neighbor_weight[q] * pair[s]
+                state_distribution[p, s] += mass_q
+                for a in range(n_actions):
+                    numerator[p, s, a] += mass_q * policy[q, s, a]
+                if q != p:
+                    mass_p = neighbor_weight[p] * pair[s]
+                    state_distribution[q, s] += mass_p
+                    for a in range(n_actions):
+                        numerator[q, s, a] += mass_p * policy[p, s, a]
+    return _normalised_marginals(policy, neighbor_weight, state_distribution, numerator)
 
 
 @njit(cache=True)
@@ -162,17 +188,11 @@ def _advance_pairs(policy, transition, pairs):
 def _marginals(policy, neighbor_weight, pairs):
     """p(s | Q_p) = Σ_q v_q p(s|p,q) and X̃_p(s, ·) = Σ_q v_q p(s|p,q) X_q(s, ·) / p(s | Q_p) (eqs. 8, 20).
 
-    ``neighbor_weight`` v sums to 1. Where p(s | Q_p) = 0 (never met in s) X̃ is the v-mean policy; μ and Σ
-    multiply it by P(n_s >= 1) = 0 anyway.
+    ``neighbor_weight`` v sums to 1; ``pairs`` (particle, particle, state) are the pair distributions.
     """
     n_particles, n_states, n_actions = policy.shape
     state_distribution = np.zeros((n_particles, n_states))
     numerator = np.zeros((n_particles, n_states, n_actions))
-    mean_policy = np.zeros((n_states, n_actions))
-    for q in range(n_particles):
-        for s in range(n_states):
-            for a in range(n_actions):
-                mean_policy[s, a] += neighbor_weight[q] * policy[q, s, a]
     for p in range(n_particles):
         for q in range(n_particles):
             weight = neighbor_weight[q]
@@ -183,6 +203,19 @@ def _marginals(policy, neighbor_weight, pairs):
                 state_distribution[p, s] += mass
                 for a in range(n_actions):
                     numerator[p, s, a] += mass * policy[q, s, a]
+    return _normalised_marginals(policy, neighbor_weight, state_distribution, numerator)
+
+
+@njit(cache=True)
+def _normalised_marginals(policy, neighbor_weight, state_distribution, numerator):
+    """Divide the accumulated neighbour-policy mass by p(s | Q_p). Where p(s | Q_p) = 0 (never met in s)
+    X̃ is the v-mean policy; μ and Σ multiply it by P(n_s >= 1) = 0 anyway."""
+    n_particles, n_states, n_actions = policy.shape
+    mean_policy = np.zeros((n_states, n_actions))
+    for q in range(n_particles):
+        for s in range(n_states):
+            for a in range(n_actions):
+                mean_policy[s, a] += neighbor_weight[q] * policy[q, s, a]
     neighbor_policy = np.empty_like(numerator)
     for p in range(n_particles):
         for s in range(n_states):
@@ -216,8 +249,7 @@ def _drifts(q, policy, neighbor_policy, state_distribution, degree, payoff, tran
 @njit(cache=True)
 def _reduced_rate(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, irreducible, initial):
     policy = _policies(q, beta)
-    pairs = _stationary_pairs(policy, transition, irreducible, initial)
-    distribution, neighbor_policy = _marginals(policy, neighbor_weight, pairs)
+    distribution, neighbor_policy = _stationary_marginals(policy, neighbor_weight, transition, irreducible, initial)
     rate = _drifts(q, policy, neighbor_policy, distribution, degree, payoff, transition, alpha, gamma, rule)
     return rate, distribution, neighbor_policy
 
