@@ -31,7 +31,7 @@ def _root() -> None:
 
 @app.command()
 def simulate(
-    config: Annotated[Path, typer.Argument(help="TOML configuration file.")],
+    config: Annotated[Path | None, typer.Argument(help="TOML configuration file (not with --resume).")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="netCDF file to write.")] = None,
     workers: Annotated[int, typer.Option(help="Processes for independent runs (result does not depend on it).")] = 1,
     steps: Annotated[int | None, typer.Option(help="Override [run] steps.")] = None,
@@ -39,19 +39,47 @@ def simulate(
     seed: Annotated[int | None, typer.Option(help="Override [run] seed.")] = None,
     snapshots: Annotated[bool, typer.Option(help="Also record every agent's Q and every edge's state.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    checkpoint_every: Annotated[
+        int | None, typer.Option(help="Save the full state every N steps into OUT.checkpoint/ (atomic).")
+    ] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue from this checkpoint directory.")] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")] = None,
 ) -> None:
     """Run Algorithm 1 (exact agent-based simulation) and write the records as netCDF."""
+    import shutil
+
     from .config import load_config
     from .io import write_dataset
+    from .simulation.runner import resume as resume_simulation
     from .simulation.runner import simulate as run_simulation
 
-    settings = load_config(config).with_overrides(steps=steps, runs=runs, seed=seed)
-    output = output or Path(f"{config.stem}.nc")
+    if (config is None) == (resume is None):
+        raise ConfigError("give either CONFIG or --resume CHECKPOINT")
+    if resume is not None:
+        if any(value is not None for value in (steps, runs, seed, checkpoint_every)) or snapshots:
+            raise ConfigError("--resume continues with the checkpoint's own settings; drop the other options")
+        output = output or Path(resume.name.removesuffix(".checkpoint"))
+        checkpoint = resume
+    else:
+        output = output or Path(f"{config.stem}.nc")
+        checkpoint = output.with_name(output.name + ".checkpoint") if checkpoint_every is not None else None
     if output.exists() and not overwrite:
         raise ConfigError(f"output {output} exists; choose another name or pass --overwrite")
-    dataset = run_simulation(settings, workers=workers, snapshots=snapshots, progress=progress)
+    if resume is not None:
+        dataset = resume_simulation(resume, workers=workers, progress=progress)
+    else:
+        settings = load_config(config).with_overrides(steps=steps, runs=runs, seed=seed)
+        dataset = run_simulation(
+            settings,
+            workers=workers,
+            snapshots=snapshots,
+            progress=progress,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every or 0,
+        )
     write_dataset(dataset, output, overwrite=overwrite)
+    if checkpoint is not None:
+        shutil.rmtree(checkpoint, ignore_errors=True)
     final = dataset["policy"].isel(time=-1).mean("run").sel(action=0).values
     cooperation = ", ".join(f"s{s + 1}: {value:.3f}" for s, value in enumerate(final))
     typer.echo(

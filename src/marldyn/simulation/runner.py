@@ -15,11 +15,11 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..config import Config, load_config, parse_config
 from ..errors import ConfigError
-from ..games import Game
 from ..graphs import Graph, from_networkx
 from ..learning import rule_code
 from ..policy import boltzmann
 from . import kernels, reference
+from .checkpoint import load_run, read_problem, save_run, write_problem
 from .counter_rng import run_key
 
 BACKENDS = ("numba", "numpy")
@@ -131,33 +131,71 @@ def advance(problem: Problem, q, edge_state, key, first_step: int, n_steps: int)
         edge_state[...] = state_next
 
 
-def run_one(problem: Problem, run_seed: np.random.SeedSequence, run_index: int = 0, progress=None) -> dict:
-    """Simulate one run and return its records as arrays with a leading time axis."""
-    init_seed, dynamics_seed = run_seed.spawn(2)
-    key = run_key(dynamics_seed)
-    q, edge_state = initial_state(problem, init_seed)
-    times = problem.record_times
-    records = {name: [] for name in ("policy", "q", "q_std", "state_fraction")}
-    snapshots = {"agent_q": [], "agent_edge_state": []}
-    step = 0
-    for target in times:
-        if target > step:
+RECORDS = ("policy", "q", "q_std", "state_fraction")
+SNAPSHOTS = ("agent_q", "agent_edge_state")
+
+
+def run_streams(seed: int, runs: int) -> list[tuple[np.random.SeedSequence, np.uint64]]:
+    """Per run: the seed sequence of its initial condition and the key of its random stream.
+
+    Run r uses the child ``SeedSequence(seed).spawn(runs)[r]``, whose two children seed the initial
+    condition and the dynamics. Derived from the spawn keys, so calling this twice gives the same streams.
+    """
+    streams = []
+    for child in np.random.SeedSequence(seed).spawn(runs):
+        init_seed, dynamics_seed = (
+            np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key + (k,)) for k in range(2)
+        )
+        streams.append((init_seed, run_key(dynamics_seed)))
+    return streams
+
+
+def run_one(
+    problem: Problem,
+    stream: tuple[np.random.SeedSequence, np.uint64],
+    run_index: int = 0,
+    progress=None,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 0,
+) -> dict:
+    """Simulate one run and return its records as arrays with a leading time axis.
+
+    With ``checkpoint`` (a directory) the run's state is saved there every ``checkpoint_every`` steps (and
+    when it ends), and a run that already has a checkpoint continues from it.
+    """
+    init_seed, key = stream
+    saved = load_run(checkpoint, run_index) if checkpoint is not None else None
+    names = RECORDS + (SNAPSHOTS if problem.snapshots else ())
+    if saved is None:
+        q, edge_state = initial_state(problem, init_seed)
+        step, records = 0, {name: [] for name in names}
+    else:
+        step, q, edge_state, records = saved
+        if progress is not None:
+            progress(step)
+    due = checkpoint is not None and checkpoint_every > 0
+    last_saved = step
+    for target in problem.record_times[len(records["q"]) :]:
+        while step < target:
+            piece = int(target - step) if not due else min(int(target - step), checkpoint_every)
             start_q, start_state = q.copy(), edge_state.copy()
-            advance(problem, q, edge_state, key, step, int(target - step))
+            advance(problem, q, edge_state, key, step, piece)
             if not np.all(np.isfinite(q)):
                 _raise_non_finite(problem, start_q, start_state, key, step, run_index)
             if progress is not None:
-                progress(int(target - step))
-            step = int(target)
+                progress(piece)
+            step += piece
+            if due and step - last_saved >= checkpoint_every:
+                save_run(checkpoint, run_index, step, q, edge_state, records)
+                last_saved = step
         for name, value in population_summary(q, edge_state, problem.beta, problem.n_states).items():
             records[name].append(value)
         if problem.snapshots:
-            snapshots["agent_q"].append(q.copy())
-            snapshots["agent_edge_state"].append(edge_state.copy())
-    result = {name: np.stack(values) for name, values in records.items()}
-    if problem.snapshots:
-        result.update({name: np.stack(values) for name, values in snapshots.items()})
-    return result
+            records["agent_q"].append(q.copy())
+            records["agent_edge_state"].append(edge_state.copy())
+    if due:  # the finished run, so that a resumed simulation does not run it again
+        save_run(checkpoint, run_index, step, q, edge_state, records)
+    return {name: np.stack(values) for name, values in records.items()}
 
 
 def _raise_non_finite(problem, q, edge_state, key, first_step, run_index):
@@ -176,8 +214,8 @@ def _raise_non_finite(problem, q, edge_state, key, first_step, run_index):
 
 
 def _run_worker(args):
-    problem, run_seed, run_index = args
-    return run_one(problem, run_seed, run_index)
+    problem, stream, run_index, checkpoint, checkpoint_every = args
+    return run_one(problem, stream, run_index, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
 
 
 def simulate(
@@ -190,6 +228,8 @@ def simulate(
     snapshots: bool = False,
     backend: str = "numba",
     progress: bool | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 0,
 ) -> xr.Dataset:
     """Simulate Algorithm 1 for ``config.run.runs`` independent runs.
 
@@ -211,6 +251,11 @@ def simulate(
         The compiled kernel (default) or the plain numpy reference (bit-identical, slow).
     progress : bool, optional
         Show a progress bar; by default only on a terminal.
+    checkpoint : path, optional
+        A new directory where every run's full state is saved every ``checkpoint_every`` steps (atomically);
+        :func:`resume` continues from it to the result an uninterrupted call would give, bit for bit.
+    checkpoint_every : int
+        Steps between checkpoints (> 0 with ``checkpoint``).
 
     Returns
     -------
@@ -222,23 +267,94 @@ def simulate(
     game = config.build_game()
     graph = _as_graph(graph) if graph is not None else config.build_graph()
     problem = make_problem(config, game, graph, initial_q, initial_edge_state, snapshots, backend)
-    if not isinstance(workers, int) or workers < 1:
+    meta = {
+        "config": config.to_toml(),
+        "seed": config.run.seed,
+        "runs": config.run.runs,
+        "game": game.name,
+        "graph": graph.name,
+        "n_edges": graph.n_edges,
+        "checkpoint_every": int(checkpoint_every),
+    }
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+            raise ConfigError(f"checkpoint_every = {checkpoint_every!r} must be an integer >= 1 with a checkpoint")
+        if (checkpoint / "meta.json").exists():
+            raise ConfigError(f"checkpoint {checkpoint} exists already; resume it or remove it")
+        write_problem(checkpoint, problem, meta)
+    results = _execute(problem, meta, workers, progress, checkpoint, int(checkpoint_every))
+    return to_dataset(results, problem, meta)
+
+
+def resume(checkpoint: str | Path, *, workers: int = 1, progress: bool | None = None) -> xr.Dataset:
+    """Continue a checkpointed :func:`simulate` call to its result (bit-identical to an uninterrupted run).
+
+    Parameters
+    ----------
+    checkpoint : path
+        The directory given to ``simulate(..., checkpoint=...)``.
+    workers : int
+        Processes for the runs (the result does not depend on it).
+    progress : bool, optional
+        Progress bar (default: on a terminal).
+    """
+    problem, meta = read_problem(Path(checkpoint))
+    return to_dataset(
+        _execute(problem, meta, workers, progress, Path(checkpoint), meta["checkpoint_every"]), problem, meta
+    )
+
+
+def _execute(problem: Problem, meta: dict, workers, progress, checkpoint, checkpoint_every) -> list[dict]:
+    """Run all runs (serially or in worker processes) and return their records in run order."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers = {workers!r} must be an integer >= 1")
-    runs = config.run.runs
-    run_seeds = np.random.SeedSequence(config.run.seed).spawn(runs)
+    runs = meta["runs"]
+    check_memory(problem, runs, min(workers, runs))
+    streams = run_streams(meta["seed"], runs)
     total = runs * int(problem.record_times[-1])
-    show = progress if progress is not None else None
-    with tqdm(total=total, unit="step", desc="simulate", disable=_disable(show)) as bar:
+    with tqdm(total=total, unit="step", desc="simulate", disable=_disable(progress)) as bar:
         if workers == 1 or runs == 1:
-            results = [run_one(problem, run_seeds[r], r, bar.update) for r in range(runs)]
-        else:
-            context = get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, runs), mp_context=context) as pool:
-                results = []
-                for result in pool.map(_run_worker, [(problem, run_seeds[r], r) for r in range(runs)]):
-                    results.append(result)
-                    bar.update(int(problem.record_times[-1]))
-    return to_dataset(results, problem, config, game, graph)
+            return [run_one(problem, streams[r], r, bar.update, checkpoint, checkpoint_every) for r in range(runs)]
+        context = get_context("spawn")
+        results = []
+        with ProcessPoolExecutor(max_workers=min(workers, runs), mp_context=context) as pool:
+            jobs = [(problem, streams[r], r, checkpoint, checkpoint_every) for r in range(runs)]
+            for result in pool.map(_run_worker, jobs):
+                results.append(result)
+                bar.update(int(problem.record_times[-1]))
+        return results
+
+
+def estimate_memory(problem: Problem, runs: int, concurrent: int) -> int:
+    """Bytes a simulation needs: the state of the runs in flight plus the records of all runs.
+
+    Per run in flight: Q and its copy (2 N K M doubles), the kernel's per-(agent, state) arrays
+    (policy row, action, value, TD-target sum, count: about 32 bytes each), edges and edge states with a
+    copy (32 bytes per edge). Records: 3 K M + K doubles per record and run, plus N K M + E values per
+    record and run with snapshots.
+    """
+    n_agents, n_edges = problem.n_agents, problem.edges.shape[0]
+    n_states, n_actions = problem.n_states, problem.n_actions
+    state = 16 * n_agents * n_states * n_actions + 32 * n_agents * n_states + 32 * n_edges
+    per_record = 8 * (3 * n_states * n_actions + n_states)
+    if problem.snapshots:
+        per_record += 8 * (n_agents * n_states * n_actions + n_edges)
+    return concurrent * state + runs * problem.record_times.size * per_record
+
+
+def check_memory(problem: Problem, runs: int, concurrent: int) -> None:
+    """Refuse up front a simulation whose estimated memory exceeds the machine's available memory."""
+    needed = estimate_memory(problem, runs, concurrent)
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not on Linux
+        return
+    if needed > available:
+        raise ConfigError(
+            f"the simulation needs about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB are available "
+            "(fewer runs in parallel, fewer records, or no snapshots)"
+        )
 
 
 def _disable(progress: bool | None) -> bool | None:
@@ -285,14 +401,14 @@ def make_problem(config, game, graph, initial_q=None, initial_edge_state=None, s
     )
 
 
-def to_dataset(results: list[dict], problem: Problem, config: Config, game: Game, graph: Graph) -> xr.Dataset:
+def to_dataset(results: list[dict], problem: Problem, meta: dict) -> xr.Dataset:
     """Stack per-run records into the output Dataset (names and dims as documented in ``simulate``)."""
     stacked = {name: np.stack([r[name] for r in results]) for name in results[0]}
     coords = {
         "run": np.arange(len(results)),
         "time": problem.record_times,
-        "state": np.arange(game.n_states),
-        "action": np.arange(game.n_actions),
+        "state": np.arange(problem.n_states),
+        "action": np.arange(problem.n_actions),
     }
     variables = {
         "policy": (("run", "time", "state", "action"), stacked["policy"]),
@@ -301,8 +417,8 @@ def to_dataset(results: list[dict], problem: Problem, config: Config, game: Game
         "state_fraction": (("run", "time", "state"), stacked["state_fraction"]),
     }
     if "agent_q" in stacked:
-        coords["agent"] = np.arange(graph.n_agents)
-        coords["edge"] = np.arange(graph.n_edges)
+        coords["agent"] = np.arange(problem.n_agents)
+        coords["edge"] = np.arange(problem.edges.shape[0])
         variables["agent_q"] = (("run", "time", "agent", "state", "action"), stacked["agent_q"])
         variables["agent_edge_state"] = (("run", "time", "edge"), stacked["agent_edge_state"])
     dataset = xr.Dataset(variables, coords=coords)
@@ -314,13 +430,13 @@ def to_dataset(results: list[dict], problem: Problem, config: Config, game: Game
     dataset.attrs.update(
         kind="simulation",
         method="simulation",
-        config=config.to_toml(),
+        config=meta["config"],
         marldyn_version=__version__,
-        seed=config.run.seed,
-        game=game.name,
-        graph=graph.name,
-        n_agents=graph.n_agents,
-        n_edges=graph.n_edges,
+        seed=meta["seed"],
+        game=meta["game"],
+        graph=meta["graph"],
+        n_agents=problem.n_agents,
+        n_edges=problem.edges.shape[0],
         backend=problem.backend,
         initial_condition=describe_initial_condition(problem),
         horizon=int(problem.record_times[-1]),

@@ -67,7 +67,7 @@ def theory(
         and ``q_std`` for ``particles`` and ``sde``; attrs: method, config TOML, version, seed, initial
         condition, horizon.
     """
-    from ..simulation.runner import _as_config, _as_graph, initial_state, make_problem, record_times
+    from ..simulation.runner import _as_config, _as_graph, initial_state, make_problem, record_times, run_streams
     from .homogeneous import solve_full, solve_full_discrete, solve_reduced
     from .particles import initial_particles, solve_particles
     from .sde import solve_sde
@@ -144,8 +144,8 @@ def theory(
         extra.update(particles=int(count), timescale=timescale)
     else:
         problem = make_problem(config, game, graph)
-        seeds = np.random.SeedSequence(config.run.seed).spawn(config.run.runs)
-        q0 = np.stack([initial_state(problem, seed.spawn(2)[0])[0] for seed in seeds])
+        streams = run_streams(config.run.seed, config.run.runs)
+        q0 = np.stack([initial_state(problem, init_seed)[0] for init_seed, _ in streams])
         result = solve_sde(
             q0,
             game,
