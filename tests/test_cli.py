@@ -243,7 +243,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_config, extra, m
     ("args", "match"),
     [
         (["frobnicate"], r"No such command 'frobnicate'"),
-        (["simulate"], r"Missing argument '(CONFIG|config)'"),
+        (["simulate"], r"give either CONFIG or --resume CHECKPOINT"),
     ],
 )
 def test_bad_command_line_exits_2(capsys, args, match):
