@@ -61,6 +61,7 @@ def simulate(
         output = output or Path(resume.name.removesuffix(".checkpoint"))
         checkpoint = resume
     else:
+        settings = load_config(config).with_overrides(steps=steps, runs=runs, seed=seed)
         output = output or Path(f"{config.stem}.nc")
         checkpoint = output.with_name(output.name + ".checkpoint") if checkpoint_every is not None else None
     if output.exists() and not overwrite:
@@ -68,7 +69,6 @@ def simulate(
     if resume is not None:
         dataset = resume_simulation(resume, workers=workers, progress=progress)
     else:
-        settings = load_config(config).with_overrides(steps=steps, runs=runs, seed=seed)
         dataset = run_simulation(
             settings,
             workers=workers,
