@@ -4,7 +4,8 @@ Public API (everything else is private):
 
 - :func:`load_config`, :func:`parse_config`, :class:`Config`, :class:`ConfigError`
 - :class:`Game`, :func:`two_state_pd`; :class:`Graph` and the graph constructors
-- :func:`simulate` — Algorithm 1 of the paper, returning an ``xarray.Dataset``
+- :func:`simulate`, :func:`resume` — Algorithm 1 of the paper, returning an ``xarray.Dataset``
+- :func:`theory` — the paper's theories on the simulator's time grid, as a Dataset
 - :func:`write_dataset`, :func:`read_dataset`
 """
 
@@ -25,7 +26,8 @@ from .graphs import (
     read_edgelist,
 )
 from .io import read_dataset, write_dataset
-from .simulation.runner import SimulationError, simulate
+from .simulation.runner import SimulationError, resume, simulate
+from .theory import theory
 
 __all__ = [
     "Config",
@@ -46,7 +48,9 @@ __all__ = [
     "random_regular",
     "read_dataset",
     "read_edgelist",
+    "resume",
     "simulate",
+    "theory",
     "two_state_pd",
     "write_dataset",
 ]
