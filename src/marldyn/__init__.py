@@ -5,7 +5,7 @@ Public API (everything else is private):
 - :func:`load_config`, :func:`parse_config`, :class:`Config`, :class:`ConfigError`
 - :class:`Game`, :func:`two_state_pd`; :class:`Graph` and the graph constructors
 - :func:`simulate`, :func:`resume` — Algorithm 1 of the paper, returning an ``xarray.Dataset``
-- :func:`theory` — the paper's theories on the simulator's time grid, as a Dataset
+- :func:`predict` (= ``marldyn.theory.theory``) — the paper's theories on the simulator's time grid, as a Dataset
 - :func:`write_dataset`, :func:`read_dataset`
 """
 
@@ -27,7 +27,7 @@ from .graphs import (
 )
 from .io import read_dataset, write_dataset
 from .simulation.runner import SimulationError, resume, simulate
-from .theory import theory
+from .theory import theory as predict
 
 __all__ = [
     "Config",
@@ -45,12 +45,12 @@ __all__ = [
     "load_config",
     "load_game",
     "parse_config",
+    "predict",
     "random_regular",
     "read_dataset",
     "read_edgelist",
     "resume",
     "simulate",
-    "theory",
     "two_state_pd",
     "write_dataset",
 ]
