@@ -50,13 +50,8 @@ def _draw_agent_two_actions(i, q, beta, rule, key, base, policy, actions, values
         x1 = w1 / total
         policy[s, 0] = x0
         policy[s, 1] = x1
-        u = uniform(key, base + np.uint64(i * n_states + s))
-        if u < x0:
-            actions[i, s] = 0
-        elif u < x0 + x1 or x1 > 0.0:
-            actions[i, s] = 1
-        else:
-            actions[i, s] = 0
+        # sample_index: 0 if u < x0, else 1 (x1 = 0 forces x0 = 1 > u, so the fallback never differs)
+        actions[i, s] = uniform(key, base + np.uint64(i * n_states + s)) >= x0
     for s in range(n_states):
         q0 = q[i, s, 0]
         q1 = q[i, s, 1]
@@ -100,8 +95,8 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
             action_j = actions[j, s]
             u = uniform(key, base + agent_draws + np.uint64(e))
             nxt = 0
-            while cum_transition[s, action_i, action_j, nxt] <= u:
-                nxt += 1
+            for t in range(n_states - 1):  # #{t : cum[t] <= u}, branch-free (cum[K-1] = 1 > u)
+                nxt += cum_transition[s, action_i, action_j, t] <= u
             target_sum[i, s] += payoff[s, action_i, action_j] + gamma * values[i, nxt]
             count[i, s] += 1
             target_sum[j, s] += payoff[s, action_j, action_i] + gamma * values[j, nxt]
