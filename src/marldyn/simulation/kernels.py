@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..learning import Q_LEARNING, SARSA, bootstrap_value
 from ..policy import sample_index, softmax_row
@@ -95,8 +95,8 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
             action_j = actions[j, s]
             u = uniform(key, base + agent_draws + np.uint64(e))
             nxt = 0
-            for t in range(n_states - 1):  # #{t : cum[t] <= u}, branch-free (cum[K-1] = 1 > u)
-                nxt += cum_transition[s, action_i, action_j, t] <= u
+            for k in range(n_states - 1):  # #{k : cum[k] <= u}, branch-free (cum[K-1] = 1 > u)
+                nxt += cum_transition[s, action_i, action_j, k] <= u
             target_sum[i, s] += payoff[s, action_i, action_j] + gamma * values[i, nxt]
             count[i, s] += 1
             target_sum[j, s] += payoff[s, action_j, action_i] + gamma * values[j, nxt]
@@ -113,3 +113,85 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
                     count[i, s] = 0
             if t < last_step:
                 _draw_agent(i, q, beta, rule, key, next_base, policy, actions, values)
+
+
+def incidence(edges: np.ndarray, n_agents: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every agent's half-edges in increasing edge order, as CSR: ``pointer`` (agent + 1,), ``half_edge``.
+
+    Half-edge ``2 e + side`` is edge e seen from its first (side 0) or second (side 1) agent. Summing an
+    agent's TD targets in this order repeats the serial kernel's order exactly.
+    """
+    owner = edges.reshape(-1)  # half-edge h = 2 e + side belongs to edges[e, side]
+    half_edge = np.argsort(owner, kind="stable").astype(np.int64)
+    pointer = np.zeros(n_agents + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=n_agents), out=pointer[1:])
+    return pointer, half_edge
+
+
+@njit(cache=True, parallel=True)
+def run_steps_parallel(
+    q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps, pointer, half_edge
+):
+    """:func:`run_steps` on several threads, bit-identical to it for any number of threads.
+
+    Each step: (B) every edge, in parallel, draws its next state and writes the TD targets of its two ends
+    into its two half-edge slots; (C + A) every agent, in parallel, sums its own half-edges in edge order —
+    the serial kernel's order, so the floating-point sums are the same — updates its Q and draws the next
+    step's actions. No two threads write the same memory. ``pointer, half_edge`` come from :func:`incidence`.
+    """
+    if n_steps <= 0:
+        return
+    n_agents, n_states, n_actions = q.shape
+    n_edges = edges.shape[0]
+    actions = np.empty((n_agents, n_states), dtype=np.int32)
+    values = np.empty((n_agents, n_states))
+    half_target = np.empty(2 * n_edges)
+    next_state = np.empty_like(edge_state)
+    agent_draws = np.uint64(n_agents * n_states)
+    draws_per_step = np.uint64(n_agents * n_states + n_edges)
+    n_chunks = min(n_agents, 1024)
+    n_edge_chunks = min(n_edges, 1024)
+    last_step = first_step + n_steps - 1
+    base = np.uint64(first_step) * draws_per_step
+    for c in prange(n_chunks):
+        policy = np.empty((n_states, n_actions))
+        for i in range(c * n_agents // n_chunks, (c + 1) * n_agents // n_chunks):
+            _draw_agent(i, q, beta, rule, key, base, policy, actions, values)
+    for t in range(first_step, first_step + n_steps):
+        base = np.uint64(t) * draws_per_step
+        for c in prange(n_edge_chunks):  # sweep B
+            for e in range(c * n_edges // n_edge_chunks, (c + 1) * n_edges // n_edge_chunks):
+                i = edges[e, 0]
+                j = edges[e, 1]
+                s = edge_state[e]
+                action_i = actions[i, s]
+                action_j = actions[j, s]
+                u = uniform(key, base + agent_draws + np.uint64(e))
+                nxt = 0
+                for k in range(n_states - 1):
+                    nxt += cum_transition[s, action_i, action_j, k] <= u
+                half_target[2 * e] = payoff[s, action_i, action_j] + gamma * values[i, nxt]
+                half_target[2 * e + 1] = payoff[s, action_j, action_i] + gamma * values[j, nxt]
+                next_state[e] = nxt
+        next_base = base + draws_per_step
+        for c in prange(n_chunks):  # sweep C (gather in edge order), fused with sweep A of the next step
+            policy = np.empty((n_states, n_actions))
+            target_sum = np.empty(n_states)
+            count = np.empty(n_states, dtype=np.int64)
+            for i in range(c * n_agents // n_chunks, (c + 1) * n_agents // n_chunks):
+                for s in range(n_states):
+                    target_sum[s] = 0.0
+                    count[s] = 0
+                for h in range(pointer[i], pointer[i + 1]):
+                    half = half_edge[h]
+                    s = edge_state[half >> 1]
+                    target_sum[s] += half_target[half]
+                    count[s] += 1
+                for s in range(n_states):
+                    if count[s] > 0:
+                        a = actions[i, s]
+                        old = q[i, s, a]
+                        q[i, s, a] = old + alpha * (target_sum[s] / count[s] - old)
+                if t < last_step:
+                    _draw_agent(i, q, beta, rule, key, next_base, policy, actions, values)
+        edge_state[:] = next_state

@@ -111,8 +111,26 @@ def population_summary(q: np.ndarray, edge_state: np.ndarray, beta: float, n_sta
     }
 
 
-def advance(problem: Problem, q, edge_state, key, first_step: int, n_steps: int):
-    """Advance the state in place by ``n_steps`` steps with the chosen backend."""
+PARALLEL_THRESHOLD = 50_000  # agent-states per step from which the threaded kernel pays off
+
+
+def use_threads(problem: Problem) -> bool:
+    """Whether the threaded kernel is used: large populations only (a parallel section costs ~20 µs)."""
+    import numba
+
+    return (
+        problem.backend == "numba"
+        and numba.get_num_threads() > 1
+        and problem.n_agents * problem.n_states >= PARALLEL_THRESHOLD
+    )
+
+
+def advance(problem: Problem, q, edge_state, key, first_step: int, n_steps: int, incidence=None):
+    """Advance the state in place by ``n_steps`` steps with the chosen backend.
+
+    ``incidence`` (from :func:`kernels.incidence`) selects the threaded kernel; all three backends
+    (threaded, serial numba, numpy) give bit-identical results.
+    """
     args = (
         problem.payoff,
         problem.cum_transition,
@@ -122,13 +140,15 @@ def advance(problem: Problem, q, edge_state, key, first_step: int, n_steps: int)
         problem.rule,
         key,
     )
-    if problem.backend == "numba":
+    if problem.backend == "numba" and incidence is not None:
+        kernels.run_steps_parallel(q, edge_state, problem.edges, *args, first_step, n_steps, *incidence)
+    elif problem.backend == "numba":
         kernels.run_steps(q, edge_state, problem.edges, *args, first_step, n_steps)
-        return
-    for t in range(first_step, first_step + n_steps):
-        q_next, state_next = reference.step(q, edge_state, problem.edges, *args, t)
-        q[...] = q_next
-        edge_state[...] = state_next
+    else:
+        for t in range(first_step, first_step + n_steps):
+            q_next, state_next = reference.step(q, edge_state, problem.edges, *args, t)
+            q[...] = q_next
+            edge_state[...] = state_next
 
 
 RECORDS = ("policy", "q", "q_std", "state_fraction")
@@ -174,12 +194,13 @@ def run_one(
         if progress is not None:
             progress(step)
     due = checkpoint is not None and checkpoint_every > 0
+    threads = kernels.incidence(problem.edges, problem.n_agents) if use_threads(problem) else None
     last_saved = step
     for target in problem.record_times[len(records["q"]) :]:
         while step < target:
             piece = int(target - step) if not due else min(int(target - step), checkpoint_every)
             start_q, start_state = q.copy(), edge_state.copy()
-            advance(problem, q, edge_state, key, step, piece)
+            advance(problem, q, edge_state, key, step, piece, threads)
             if not np.all(np.isfinite(q)):
                 _raise_non_finite(problem, start_q, start_state, key, step, run_index)
             if progress is not None:
@@ -214,6 +235,9 @@ def _raise_non_finite(problem, q, edge_state, key, first_step, run_index):
 
 
 def _run_worker(args):
+    import numba
+
+    numba.set_num_threads(1)  # the runs are the parallelism here
     problem, stream, run_index, checkpoint, checkpoint_every = args
     return run_one(problem, stream, run_index, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
 
