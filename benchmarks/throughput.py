@@ -13,6 +13,7 @@ import argparse
 import platform
 import time
 
+import numba
 import numpy as np
 
 from marldyn.games import two_state_pd
@@ -26,23 +27,31 @@ def _state(graph, seed=0):
     return q, rng.integers(0, 2, size=graph.n_edges)
 
 
-def measure(graph, kernel_steps: int, reference_steps: int, rounds: int = 3) -> dict:
-    """Best-of-``rounds`` rates of both backends, timed alternately so both see the same machine load."""
+def _rate(graph, function, steps, extra=()):
     game = two_state_pd()
     args = (graph.edges, game.payoff, game.cumulative_transition(), 0.001, 1.0, 0.8, 0, np.uint64(1))
-    kernels.run_steps(*_state(graph), *args, 0, 1)  # compile outside the timing
-    kernel_best = reference_best = 0.0
-    for _ in range(rounds):
-        q, state = _state(graph)
-        start = time.perf_counter()
-        kernels.run_steps(q, state, *args, 0, kernel_steps)
-        kernel_best = max(kernel_best, graph.n_edges * kernel_steps / (time.perf_counter() - start))
-        q, state = _state(graph)
-        start = time.perf_counter()
-        for t in range(reference_steps):
+    q, state = _state(graph)
+    start = time.perf_counter()
+    if function is reference.step:
+        for t in range(steps):
             q, state = reference.step(q, state, *args, t)
-        reference_best = max(reference_best, graph.n_edges * reference_steps / (time.perf_counter() - start))
-    return {"kernel": kernel_best, "reference": reference_best, "ratio": kernel_best / reference_best}
+    else:
+        function(q, state, *args, 0, steps, *extra)
+    return graph.n_edges * steps / (time.perf_counter() - start)
+
+
+def measure(graph, kernel_steps: int, reference_steps: int, rounds: int = 3) -> dict:
+    """Best-of-``rounds`` rates of the backends, timed alternately so all see the same machine load."""
+    incidence = kernels.incidence(graph.edges, graph.n_agents)
+    _rate(graph, kernels.run_steps, 1)  # compile outside the timing
+    _rate(graph, kernels.run_steps_parallel, 1, incidence)
+    best = {"serial": 0.0, "threaded": 0.0, "reference": 0.0}
+    for _ in range(rounds):
+        best["serial"] = max(best["serial"], _rate(graph, kernels.run_steps, kernel_steps))
+        best["threaded"] = max(best["threaded"], _rate(graph, kernels.run_steps_parallel, kernel_steps, incidence))
+        best["reference"] = max(best["reference"], _rate(graph, reference.step, reference_steps))
+    best["ratio"] = max(best["serial"], best["threaded"]) / best["reference"]
+    return best
 
 
 def main() -> None:
@@ -53,10 +62,11 @@ def main() -> None:
     if quick:
         cases = [(name, graph, max(k // 10, 2), max(r // 3, 1)) for name, graph, k, r in cases]
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}")
-    print(f"{'graph':<20} {'kernel (edges/s)':>18} {'reference (edges/s)':>20} {'ratio':>8}")
+    print(f"# numba threads: {numba.get_num_threads()}; ratio = best kernel / numpy reference")
+    print(f"{'graph':<20} {'serial':>10} {'threaded':>10} {'reference':>10} {'ratio':>6}   (edges/s)")
     for name, graph, kernel_steps, reference_steps in cases:
-        result = measure(graph, kernel_steps, reference_steps)
-        print(f"{name:<20} {result['kernel']:>18.3e} {result['reference']:>20.3e} {result['ratio']:>8.1f}")
+        r = measure(graph, kernel_steps, reference_steps)
+        print(f"{name:<20} {r['serial']:>10.3e} {r['threaded']:>10.3e} {r['reference']:>10.3e} {r['ratio']:>6.1f}")
 
 
 if __name__ == "__main__":

@@ -3,54 +3,57 @@
 Public API (everything else is private):
 
 - :func:`load_config`, :func:`parse_config`, :class:`Config`, :class:`ConfigError`
-- :class:`Game`, :func:`two_state_pd`; :class:`Graph` and the graph constructors
+- :class:`Game`, :func:`two_state_pd`, :func:`load_game`; :class:`Graph` and the graph constructors
 - :func:`simulate`, :func:`resume` — Algorithm 1 of the paper, returning an ``xarray.Dataset``
 - :func:`predict` (= ``marldyn.theory.theory``) — the paper's theories on the simulator's time grid, as a Dataset
 - :func:`write_dataset`, :func:`read_dataset`
+
+Names are imported on first use, so ``import marldyn`` stays fast (numba, xarray and scipy load lazily).
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .config import Config, load_config, parse_config
-from .errors import ConfigError
-from .games import Game, load_game, two_state_pd
-from .graphs import (
-    Graph,
-    barabasi_albert,
-    complete,
-    erdos_renyi,
-    from_edges,
-    from_networkx,
-    lattice,
-    random_regular,
-    read_edgelist,
-)
-from .io import read_dataset, write_dataset
-from .simulation.runner import SimulationError, resume, simulate
-from .theory import theory as predict
+_LOCATIONS = {
+    "Config": "config",
+    "load_config": "config",
+    "parse_config": "config",
+    "ConfigError": "errors",
+    "Game": "games",
+    "load_game": "games",
+    "two_state_pd": "games",
+    "Graph": "graphs",
+    "barabasi_albert": "graphs",
+    "complete": "graphs",
+    "erdos_renyi": "graphs",
+    "from_edges": "graphs",
+    "from_networkx": "graphs",
+    "lattice": "graphs",
+    "random_regular": "graphs",
+    "read_edgelist": "graphs",
+    "read_dataset": "io",
+    "write_dataset": "io",
+    "SimulationError": "simulation.runner",
+    "resume": "simulation.runner",
+    "simulate": "simulation.runner",
+    "predict": "theory.entry",
+}
+_RENAMED = {"predict": "theory"}
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "Game",
-    "Graph",
-    "SimulationError",
-    "__version__",
-    "barabasi_albert",
-    "complete",
-    "erdos_renyi",
-    "from_edges",
-    "from_networkx",
-    "lattice",
-    "load_config",
-    "load_game",
-    "parse_config",
-    "predict",
-    "random_regular",
-    "read_dataset",
-    "read_edgelist",
-    "resume",
-    "simulate",
-    "two_state_pd",
-    "write_dataset",
-]
+__all__ = ["__version__", *sorted(_LOCATIONS)]
+
+
+def __getattr__(name: str):
+    if name not in _LOCATIONS:
+        raise AttributeError(f"module 'marldyn' has no attribute {name!r}")
+    module = importlib.import_module(f".{_LOCATIONS[name]}", __name__)
+    value = getattr(module, _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
