@@ -51,6 +51,13 @@ def _softmax_rows(q_rows, beta):
     return out
 
 
+@njit(cache=True)
+def boltzmann_table(q, beta):
+    """:func:`boltzmann` for use inside numba code: ``q`` of shape (..., action)."""
+    q = np.ascontiguousarray(q)
+    return _softmax_rows(q.reshape(-1, q.shape[-1]), beta).reshape(q.shape)
+
+
 def boltzmann(q, beta: float) -> np.ndarray:
     """The Boltzmann policy X = softmax(β Q) over the last axis (eq. 2).
 

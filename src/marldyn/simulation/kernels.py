@@ -63,6 +63,27 @@ def _draw_agent_two_actions(i, q, beta, rule, key, base, policy, actions, values
             values[i, s] = 0.0 + policy[s, 0] * q0 + policy[s, 1] * q1  # the loop order of bootstrap_value
 
 
+@njit(cache=True, inline="always")
+def _play_edge(e, edges, edge_state, actions, values, payoff, cum_transition, gamma, key, base):
+    """Sweep B for edge e: the next state and the TD targets r + γ V(s') of both ends (lines 8-10).
+
+    Returns ``(i, j, s, s', target_i, target_j)``; ``base`` is the counter of the step's first edge draw.
+    """
+    n_states = cum_transition.shape[0]
+    i = edges[e, 0]
+    j = edges[e, 1]
+    s = edge_state[e]
+    action_i = actions[i, s]
+    action_j = actions[j, s]
+    u = uniform(key, base + np.uint64(e))
+    nxt = 0
+    for k in range(n_states - 1):  # #{k : cum[k] <= u}, branch-free (cum[K-1] = 1 > u)
+        nxt += cum_transition[s, action_i, action_j, k] <= u
+    target_i = payoff[s, action_i, action_j] + gamma * values[i, nxt]
+    target_j = payoff[s, action_j, action_i] + gamma * values[j, nxt]
+    return i, j, s, nxt, target_i, target_j
+
+
 @njit(cache=True)
 def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps):
     """Advance ``q`` and ``edge_state`` in place by ``n_steps`` steps, starting at step ``first_step``.
@@ -88,18 +109,12 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
     for t in range(first_step, first_step + n_steps):
         base = np.uint64(t) * draws_per_step
         for e in range(n_edges):  # sweep B
-            i = edges[e, 0]
-            j = edges[e, 1]
-            s = edge_state[e]
-            action_i = actions[i, s]
-            action_j = actions[j, s]
-            u = uniform(key, base + agent_draws + np.uint64(e))
-            nxt = 0
-            for k in range(n_states - 1):  # #{k : cum[k] <= u}, branch-free (cum[K-1] = 1 > u)
-                nxt += cum_transition[s, action_i, action_j, k] <= u
-            target_sum[i, s] += payoff[s, action_i, action_j] + gamma * values[i, nxt]
+            i, j, s, nxt, target_i, target_j = _play_edge(
+                e, edges, edge_state, actions, values, payoff, cum_transition, gamma, key, base + agent_draws
+            )
+            target_sum[i, s] += target_i
             count[i, s] += 1
-            target_sum[j, s] += payoff[s, action_j, action_i] + gamma * values[j, nxt]
+            target_sum[j, s] += target_j
             count[j, s] += 1
             edge_state[e] = nxt
         next_base = base + draws_per_step
@@ -161,17 +176,11 @@ def run_steps_parallel(
         base = np.uint64(t) * draws_per_step
         for c in prange(n_edge_chunks):  # sweep B
             for e in range(c * n_edges // n_edge_chunks, (c + 1) * n_edges // n_edge_chunks):
-                i = edges[e, 0]
-                j = edges[e, 1]
-                s = edge_state[e]
-                action_i = actions[i, s]
-                action_j = actions[j, s]
-                u = uniform(key, base + agent_draws + np.uint64(e))
-                nxt = 0
-                for k in range(n_states - 1):
-                    nxt += cum_transition[s, action_i, action_j, k] <= u
-                half_target[2 * e] = payoff[s, action_i, action_j] + gamma * values[i, nxt]
-                half_target[2 * e + 1] = payoff[s, action_j, action_i] + gamma * values[j, nxt]
+                _, _, _, nxt, target_i, target_j = _play_edge(
+                    e, edges, edge_state, actions, values, payoff, cum_transition, gamma, key, base + agent_draws
+                )
+                half_target[2 * e] = target_i
+                half_target[2 * e + 1] = target_j
                 next_state[e] = nxt
         next_base = base + draws_per_step
         for c in prange(n_chunks):  # sweep C (gather in edge order), fused with sweep A of the next step

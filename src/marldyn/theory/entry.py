@@ -92,7 +92,7 @@ def theory(
         result = solver(
             table, game, grid, degree=int(classes[0]), initial_state_distribution=initial_states, **parameters
         )
-        variables = {"q": result.q, "policy": result.policy, "state_fraction": result.state_fraction}
+        variables = _variables(result)
         condition = f"point mass at Q = {table.tolist()}"
     elif method in ("reduced", "full", "full-discrete"):
         points = np.broadcast_to(table, (classes.size,) + table.shape).copy()
@@ -107,12 +107,7 @@ def theory(
             initial_state_distribution=initial_states,
             **parameters,
         )
-        variables = {
-            "q": result.q,
-            "policy": result.policy,
-            "q_std": result.q_std,
-            "state_fraction": result.state_fraction,
-        }
+        variables = _variables(result)
         condition = f"one point mass per degree class ({classes.size} classes) at Q = {table.tolist()}"
         extra["degree_classes"] = classes.tolist()
     elif method == "particles":
@@ -134,12 +129,7 @@ def theory(
             initial_state_distribution=initial_states,
             **parameters,
         )
-        variables = {
-            "q": result.q,
-            "policy": result.policy,
-            "q_std": result.q_std,
-            "state_fraction": result.state_fraction,
-        }
+        variables = _variables(result)
         condition = _noise_text(config, table) + f"; {count} particles (scrambled Sobol draws)"
         extra.update(particles=int(count), timescale=timescale)
     else:
@@ -157,15 +147,15 @@ def theory(
             progress=progress,
             **parameters,
         )
-        variables = {
-            "q": result.q,
-            "policy": result.policy,
-            "q_std": result.q_std,
-            "state_fraction": result.state_fraction,
-        }
+        variables = _variables(result)
         condition = _noise_text(config, table) + "; the simulator's own initial draws, one particle per agent"
         extra.update(dt=float(dt), particles=int(graph.n_agents))
     return _dataset(variables, grid, game, graph, config, method, condition, extra)
+
+
+def _variables(result) -> dict:
+    """The Dataset variables a trajectory object has (``q_std`` only where the method has a spread)."""
+    return {name: getattr(result, name) for name in ("q", "policy", "q_std", "state_fraction") if hasattr(result, name)}
 
 
 def _noise_text(config, table) -> str:

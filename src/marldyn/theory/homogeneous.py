@@ -35,7 +35,7 @@ from scipy.integrate import solve_ivp
 
 from ..errors import ConfigError
 from ..learning import RULES
-from ..policy import boltzmann, softmax_row
+from ..policy import boltzmann, boltzmann_table, softmax_row
 from .markov import _edge_transition_into, _stationary_into, edge_transition_matrix, stationary_distribution
 from .moments import _drift_into, _game_arrays, _rule_code, drift
 
@@ -96,18 +96,10 @@ class HomogeneousTrajectory:
 # numba right-hand sides
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def _policy_of(q, beta):
-    policy = np.empty_like(q)
-    for s in range(q.shape[0]):
-        softmax_row(q[s], beta, policy[s])
-    return policy
-
-
-@njit(cache=True)
 def _reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial):
     """dQ/dt = μ*(Q) for the point mass, flattened (K*M,)."""
     q = q_flat.reshape(n_states, n_actions)
-    policy = _policy_of(q, beta)
+    policy = boltzmann_table(q, beta)
     matrix = np.empty((n_states, n_states))
     _edge_transition_into(policy, policy, transition, matrix)
     distribution = np.empty(n_states)
@@ -123,7 +115,7 @@ def _full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, 
     size = n_states * n_actions
     q = y[:size].copy().reshape(n_states, n_actions)
     distribution = y[size:]
-    policy = _policy_of(q, beta)
+    policy = boltzmann_table(q, beta)
     matrix = np.empty((n_states, n_states))
     _edge_transition_into(policy, policy, transition, matrix)
     out = np.empty(size + n_states)

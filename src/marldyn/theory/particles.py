@@ -27,7 +27,7 @@ from numba import njit
 from scipy.integrate import solve_ivp
 
 from ..errors import ConfigError
-from ..policy import softmax_row
+from ..policy import boltzmann_table
 from .markov import _edge_transition_into, _stationary_into
 from .moments import _drift_into
 
@@ -60,83 +60,18 @@ class ParticleTrajectory:
     particle_q: np.ndarray
 
 
-@njit(cache=True)
-def _chain_is_irreducible(transition):
-    """Whether λ is irreducible for every pair of strictly positive policies (depends on T's support only)."""
-    n_states = transition.shape[0]
-    reach = np.zeros((n_states, n_states), dtype=np.bool_)
-    for s in range(n_states):
-        reach[s, s] = True
-        for t in range(n_states):
-            if transition[s, :, :, t].max() > 0.0:
-                reach[s, t] = True
-    for m in range(n_states):
-        for i in range(n_states):
-            if reach[i, m]:
-                for j in range(n_states):
-                    if reach[m, j]:
-                        reach[i, j] = True
-    for i in range(n_states):
-        for j in range(n_states):
-            if not reach[i, j]:
-                return False
-    return True
-
-
-@njit(cache=True)
-def _gth_into(matrix, work, out):
-    """Stationary vector of an irreducible stochastic matrix (GTH elimination, no allocation)."""
-    size = matrix.shape[0]
-    for i in range(size):
-        for j in range(size):
-            work[i, j] = matrix[i, j]
-    for n in range(size - 1, 0, -1):
-        total = 0.0
-        for j in range(n):
-            total += work[n, j]
-        if total <= 0.0:  # not irreducible after all (an underflowed policy): let the caller fall back
-            return False
-        for i in range(n):
-            work[i, n] /= total
-        for i in range(n):
-            factor = work[i, n]
-            if factor != 0.0:
-                for j in range(n):
-                    work[i, j] += factor * work[n, j]
-    out[0] = 1.0
-    norm = 1.0
-    for n in range(1, size):
-        value = 0.0
-        for i in range(n):
-            value += out[i] * work[i, n]
-        out[n] = value
-        norm += value
-    for n in range(size):
-        out[n] /= norm
-    return True
-
-
-@njit(cache=True)
-def _policies(q, beta):
-    policy = np.empty_like(q)
-    for p in range(q.shape[0]):
-        for s in range(q.shape[1]):
-            softmax_row(q[p, s], beta, policy[p, s])
-    return policy
-
-
 @njit(cache=True, inline="always")
-def _stationary_pair_into(chain, work, irreducible, initial, out):
-    """p* of one pair's chain λ into ``out`` (eq. 18): two-state closed form, else GTH, else the general routine."""
+def _stationary_pair_into(chain, initial, out):
+    """p* of one pair's chain λ into ``out`` (eq. 18): the closed form for two states, else the general routine."""
     if chain.shape[0] == 2 and chain[0, 1] + chain[1, 0] > 0.0:
         out[0] = chain[1, 0] / (chain[0, 1] + chain[1, 0])
         out[1] = chain[0, 1] / (chain[0, 1] + chain[1, 0])
-    elif not (irreducible and _gth_into(chain, work, out)):
+    else:
         _stationary_into(chain, initial, True, out)
 
 
 @njit(cache=True)
-def _stationary_marginals(policy, neighbor_weight, transition, irreducible, initial):
+def _stationary_marginals(policy, neighbor_weight, transition, initial):
     """Reduced pair-approximation marginals without storing the P x P pair distributions.
 
     λ(Q_p, Q_q) = λ(Q_q, Q_p) because T is symmetric in the two actions, so p*(· | Q_p, Q_q) is solved once
@@ -147,12 +82,11 @@ def _stationary_marginals(policy, neighbor_weight, transition, irreducible, init
     state_distribution = np.zeros((n_particles, n_states))
     numerator = np.zeros((n_particles, n_states, n_actions))
     chain = np.empty((n_states, n_states))
-    work = np.empty((n_states, n_states))
     pair = np.empty(n_states)
     for p in range(n_particles):
         for q in range(p, n_particles):
             _edge_transition_into(policy[p], policy[q], transition, chain)
-            _stationary_pair_into(chain, work, irreducible, initial, pair)
+            _stationary_pair_into(chain, initial, pair)
             for s in range(n_states):
                 mass_q = neighbor_weight[q] * pair[s]
                 state_distribution[p, s] += mass_q
@@ -247,9 +181,9 @@ def _drifts(q, policy, neighbor_policy, state_distribution, degree, payoff, tran
 
 
 @njit(cache=True)
-def _reduced_rate(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, irreducible, initial):
-    policy = _policies(q, beta)
-    distribution, neighbor_policy = _stationary_marginals(policy, neighbor_weight, transition, irreducible, initial)
+def _reduced_rate(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, initial):
+    policy = boltzmann_table(q, beta)
+    distribution, neighbor_policy = _stationary_marginals(policy, neighbor_weight, transition, initial)
     rate = _drifts(q, policy, neighbor_policy, distribution, degree, payoff, transition, alpha, gamma, rule)
     return rate, distribution, neighbor_policy
 
@@ -269,7 +203,7 @@ def _full_run(q, pairs, record_steps, neighbor_weight, degree, payoff, transitio
     step = 0
     for r in range(n_records):
         while True:
-            policy = _policies(q, beta)
+            policy = boltzmann_table(q, beta)
             distribution, neighbor_policy = _marginals(policy, neighbor_weight, pairs)
             if step == record_steps[r]:
                 q_records[r] = q
@@ -411,23 +345,20 @@ def solve_particles(
     grid = _time_grid(time, integer=timescale == "full")
     parameters = (payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule))
     if timescale == "full":
-        pairs = np.ascontiguousarray(np.broadcast_to(initial, (n_particles, n_particles, game.n_states)))
+        pairs = np.broadcast_to(initial, (n_particles, n_particles, game.n_states)).copy()  # written in place
         q_path, distribution_path = _full_run(q0, pairs, grid.astype(np.int64), neighbor_weight, degree, *parameters)
     else:
-        irreducible = _chain_is_irreducible(transition)
         shape = q0.shape
 
         def rate(_, flat):
-            return _reduced_rate(flat.reshape(shape), neighbor_weight, degree, *parameters, irreducible, initial)[
-                0
-            ].ravel()
+            return _reduced_rate(flat.reshape(shape), neighbor_weight, degree, *parameters, initial)[0].ravel()
 
         solution = solve_ivp(rate, (0.0, grid[-1]), q0.ravel(), method="RK45", t_eval=grid, rtol=rtol, atol=atol)
         if not solution.success:
             raise RuntimeError(f"particle ODE failed: {solution.message}")
         q_path = solution.y.T.reshape((grid.size,) + shape)
         distribution_path = np.stack(
-            [_reduced_rate(q, neighbor_weight, degree, *parameters, irreducible, initial)[1] for q in q_path]
+            [_reduced_rate(q, neighbor_weight, degree, *parameters, initial)[1] for q in q_path]
         )
     return _summarise(grid, q_path, distribution_path, weight, neighbor_weight, beta)
 

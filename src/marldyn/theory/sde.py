@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError
 from ..policy import boltzmann
 from .moments import _game_arrays, _rule_code, diffusion
-from .particles import _chain_is_irreducible, _reduced_rate, neighbor_weights
+from .particles import _reduced_rate, neighbor_weights
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +112,6 @@ def solve_sde(
         else np.asarray(initial_state_distribution, dtype=np.float64)
     )
     parameters = (payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule))
-    irreducible = _chain_is_irreducible(transition)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     generators = [np.random.default_rng(s) for s in root.spawn(n_runs)]
     size = n_states * n_actions
@@ -120,10 +119,7 @@ def solve_sde(
 
     def coupled(current):
         rates, distributions, neighbor_policies = zip(
-            *(
-                _reduced_rate(current[r], neighbor_weight, degree, *parameters, irreducible, initial)
-                for r in range(n_runs)
-            ),
+            *(_reduced_rate(current[r], neighbor_weight, degree, *parameters, initial) for r in range(n_runs)),
             strict=True,
         )
         return np.stack(rates), np.stack(distributions), np.stack(neighbor_policies)
