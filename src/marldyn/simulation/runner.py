@@ -199,10 +199,9 @@ def run_one(
     for target in problem.record_times[len(records["q"]) :]:
         while step < target:
             piece = int(target - step) if not due else min(int(target - step), checkpoint_every)
-            start_q, start_state = q.copy(), edge_state.copy()
             advance(problem, q, edge_state, key, step, piece, threads)
-            if not np.all(np.isfinite(q)):
-                _raise_non_finite(problem, start_q, start_state, key, step, run_index)
+            if not np.isfinite(q).all():
+                _raise_non_finite(problem, stream, run_index, checkpoint, step)
             if progress is not None:
                 progress(piece)
             step += piece
@@ -219,9 +218,20 @@ def run_one(
     return {name: np.stack(values) for name, values in records.items()}
 
 
-def _raise_non_finite(problem, q, edge_state, key, first_step, run_index):
-    """Replay a chunk step by step to name the first step and agent whose Q is not finite."""
-    step = first_step
+def _raise_non_finite(problem, stream, run_index, checkpoint, chunk_start):
+    """Name the first step and agent whose Q is not finite, by replaying the run (it is deterministic).
+
+    The replay starts from the run's checkpoint (always finite) or its initial state, runs to the start of
+    the failing chunk, then goes step by step; this keeps the normal path free of state copies.
+    """
+    init_seed, key = stream
+    saved = load_run(checkpoint, run_index) if checkpoint is not None else None
+    if saved is not None and saved[0] <= chunk_start:
+        step, q, edge_state, _ = saved
+    else:
+        (q, edge_state), step = initial_state(problem, init_seed), 0
+    advance(problem, q, edge_state, key, step, chunk_start - step)
+    step = chunk_start
     while True:
         advance(problem, q, edge_state, key, step, 1)
         step += 1
