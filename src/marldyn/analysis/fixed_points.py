@@ -1,0 +1,772 @@
+"""Fixed points and slow (quasi-stationary) points of the homogeneous point-mass dynamics.
+
+The reduced point-mass theory (eqs. 18-19) is the ODE dQ/dt = μ*(Q) with
+
+    μ*(s, a) = α π_s(Q) X(s, a) δ̄(s, a),   π_s = 1 - (1 - p*(s | Q, Q))^k            (eq. 9)
+
+(:func:`marldyn.theory.homogeneous.stationary_drift`). Because α π_s X(s, a) > 0 wherever the state s is
+reachable, the zeros of μ* are the zeros of the mean TD error δ̄ (eq. 7): Q*(s, a) is the expected
+reward plus γ times the expected bootstrap value under the policy X(Q*) played against itself -- a
+logit ("quantal response") equilibrium of the stochastic game. The full point-mass theory (eq. 15), the
+ODE in (Q, p) with dp/dt = p (λ(Q, Q) - I), has the same Q* with p = p*(Q*) (a zero of p (λ - I) is a
+stationary distribution, and then μ(Q, p*) = μ*(Q)); :func:`full_fixed_point_check` evaluates its rate
+there and the eigenvalues of its Jacobian (the K - 1 fast edge-state modes plus the slow ones).
+
+Searching on μ* itself is a trap: with near-deterministic policies X(s, a) ~ exp(-β ΔQ) makes μ*
+tiny everywhere on a large region, so a root finder stops there "successfully". This module searches
+on δ̄ (the drift divided by α π X, same zeros, O(1) scale), and classifies any point by two residuals
+(:func:`classify_point`): the drift relative to α and the payoff scale, and the TD error relative to
+the payoff scale. A point with a tiny drift but a non-zero TD error is a *slow point*: a
+quasi-stationary state, not a fixed point.
+
+Slow points are computed in the limit they approach: in some states the policy is pure on a support
+(the other actions' probabilities are 0), the played actions' Q-values solve δ̄ = 0, and the rarely
+played actions' Q-values are free. A rare action r of state s moves at the rate α π_s X(s, r) δ̄(s, r)
+with X(s, r) ≈ exp(-β g)/|support| at a gap g below the played value, so leaving the slow point takes
+
+    T(g) ≈ 1 / (β α π_s X(s, r) δ̄(s, r)) = |support| exp(β g) / (β α π_s (g + Δ))
+
+(the time for X(s, r) to grow by a factor e is 1/(β dQ/dt), and the growth accelerates), with
+Δ = target(s, r) - Q(s, played) the rare action's "temptation": target(s, r) = E[U] + γ E[V] is the
+value its Q-value relaxes to. See :func:`escape_time`.
+
+All starting points come from a scrambled Sobol sequence on the box [min U / (1 - γ), max U / (1 - γ)]
+of every entry, which contains every fixed point: Q* = E U + γ E V with V a weighted mean (or the
+maximum) of Q*, so max Q* <= max U + γ max Q* and likewise for the minimum.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+from scipy.optimize import root
+from scipy.stats import qmc
+
+from ..errors import ConfigError
+from ..games import Game
+from ..learning import RULES
+from ..policy import boltzmann, boltzmann_table
+from ..theory.homogeneous import _full_rate, stationary_drift
+from ..theory.markov import edge_transition_matrix, stationary_distribution
+from ..theory.moments import _game_arrays, _rule_code, _td_moments_into, interaction_probability, mean_td_error
+
+__all__ = [
+    "FixedPoint",
+    "FixedPointSearch",
+    "PointMassDynamics",
+    "SlowPoint",
+    "classify_point",
+    "escape_time",
+    "find_fixed_points",
+    "find_slow_points",
+    "full_fixed_point_check",
+    "jacobian",
+    "payoff_box",
+]
+
+TD_TOLERANCE = 1e-9
+"""A fixed point has max |δ̄| <= TD_TOLERANCE × payoff scale (on reachable states)."""
+SLOW_TOLERANCE = 1e-4
+"""A slow point has max |μ*| <= SLOW_TOLERANCE × α × payoff scale but a TD error above TD_TOLERANCE."""
+RARE_LOG_GAP = 800.0
+"""β × gap given to the rare actions of a support pattern: exp(-800) underflows to 0 exactly."""
+MAX_PATTERNS = 4096
+
+
+# ----------------------------------------------------------------------------------------------
+# the dynamics' parameters
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class PointMassDynamics:
+    """Parameters of the homogeneous point-mass dynamics dQ/dt = μ*(Q) (one degree k for everyone).
+
+    Parameters
+    ----------
+    game : Game
+    degree : int
+        k, every agent's degree (a regular graph).
+    alpha, beta, gamma : float
+        α, β, γ.
+    rule : str
+        ``q_learning``, ``sarsa`` or ``expected_sarsa``.
+    initial_state_distribution : ndarray, shape (state,), optional
+        Used only where λ(Q, Q) has several closed classes (default uniform).
+    """
+
+    game: Game
+    degree: int
+    alpha: float
+    beta: float
+    gamma: float
+    rule: str = "q_learning"
+    initial_state_distribution: np.ndarray | None = None
+
+    def __post_init__(self):
+        if isinstance(self.degree, bool) or not isinstance(self.degree, int | np.integer) or self.degree < 1:
+            raise ConfigError(f"degree = {self.degree!r} must be an integer >= 1")
+        if not (0.0 < self.alpha <= 1.0) or self.beta < 0 or not (0.0 <= self.gamma < 1.0):
+            raise ConfigError(
+                f"alpha = {self.alpha}, beta = {self.beta}, gamma = {self.gamma}: need 0 < α <= 1, β >= 0, 0 <= γ < 1"
+            )
+        object.__setattr__(self, "degree", int(self.degree))
+        object.__setattr__(self, "rule", RULES[_rule_code(self.rule)])
+        initial = self.initial_state_distribution
+        n_states = self.game.n_states
+        initial = np.full(n_states, 1.0 / n_states) if initial is None else np.asarray(initial, dtype=np.float64)
+        object.__setattr__(self, "initial_state_distribution", initial)
+
+    @classmethod
+    def from_config(cls, config) -> PointMassDynamics:
+        """The point-mass dynamics of a configuration (its graph must be regular: one degree).
+
+        Parameters
+        ----------
+        config : Config, dict or path
+
+        Raises
+        ------
+        ConfigError
+            If the graph's agents have different degrees (use the particle theory then).
+        """
+        from ..simulation.runner import _as_config
+        from ..theory.entry import _initial_state_distribution
+
+        config = _as_config(config)
+        game = config.build_game()
+        degrees = np.unique(config.build_graph().degree)
+        if degrees.size != 1:
+            raise ConfigError(
+                f"the point-mass analysis needs a regular graph (one degree); this graph has degrees {degrees.tolist()}"
+            )
+        learning = config.learning
+        return cls(
+            game,
+            int(degrees[0]),
+            learning.alpha,
+            learning.beta,
+            learning.gamma,
+            learning.rule,
+            _initial_state_distribution(config, game.n_states),
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(state, action)."""
+        return (self.game.n_states, self.game.n_actions)
+
+    @property
+    def scale(self) -> float:
+        """The payoff scale max |U| / (1 - γ) (Q units), at least 1e-12."""
+        return max(float(np.abs(self.game.payoff).max()) / (1.0 - self.gamma), 1e-12)
+
+    def parameters(self) -> dict:
+        """Keyword arguments of the homogeneous theory functions (degree, alpha, beta, gamma, rule)."""
+        return dict(degree=self.degree, alpha=self.alpha, beta=self.beta, gamma=self.gamma, rule=self.rule)
+
+    def drift(self, q) -> np.ndarray:
+        """μ*(Q), shape (..., state, action) (:func:`marldyn.theory.homogeneous.stationary_drift`)."""
+        return stationary_drift(
+            q, self.game, initial_state_distribution=self.initial_state_distribution, **self.parameters()
+        )
+
+    def td_error(self, q) -> np.ndarray:
+        """δ̄(Q) of the point mass (the neighbour plays X(Q) too), shape (..., state, action), eq. (7)."""
+        q = np.asarray(q, dtype=np.float64)
+        return mean_td_error(q, boltzmann(q, self.beta), self.game, beta=self.beta, gamma=self.gamma, rule=self.rule)
+
+    def state_distribution(self, q) -> np.ndarray:
+        """p*(·|Q, Q), shape (..., state), eq. (18)."""
+        policy = boltzmann(q, self.beta)
+        matrix = edge_transition_matrix(policy, policy, self.game.transition)
+        return stationary_distribution(matrix, self.initial_state_distribution)
+
+    def numba_arguments(self) -> tuple:
+        """The trailing arguments of the numba right-hand side ``_reduced_rate``."""
+        payoff, transition = _game_arrays(self.game)
+        n_states, n_actions = self.shape
+        return (
+            n_states,
+            n_actions,
+            self.degree,
+            payoff,
+            transition,
+            float(self.alpha),
+            float(self.beta),
+            float(self.gamma),
+            _rule_code(self.rule),
+            self.initial_state_distribution,
+        )
+
+
+def payoff_box(game: Game, gamma: float) -> tuple[float, float]:
+    """[min U / (1 - γ), max U / (1 - γ)], the box that contains every fixed point Q*(s, a).
+
+    Parameters
+    ----------
+    game : Game
+    gamma : float
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bound, in Q units.
+    """
+    payoff = np.asarray(game.payoff)
+    return float(payoff.min()) / (1.0 - gamma), float(payoff.max()) / (1.0 - gamma)
+
+
+# ----------------------------------------------------------------------------------------------
+# numba residuals
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _td_error_flat(q_flat, n_states, n_actions, payoff, transition, beta, gamma, rule):
+    """δ̄(Q) of the point mass, flattened (K*M,): the root-finding residual."""
+    q = q_flat.reshape(n_states, n_actions)
+    policy = boltzmann_table(q, beta)
+    mean = np.empty((n_states, n_actions))
+    second = np.empty((n_states, n_actions))
+    _td_moments_into(q, policy, policy, payoff, transition, gamma, rule, mean, second)
+    return mean.ravel()
+
+
+def jacobian(function, x, step=1e-6) -> tuple[np.ndarray, float]:
+    """Central finite-difference Jacobian, checked by Richardson: J(h) against J(h/2).
+
+    Parameters
+    ----------
+    function : callable
+        Maps ndarray (n,) to ndarray (m,).
+    x : ndarray, shape (n,)
+    step : float
+        Relative step h (the absolute step is h × max(1, |x_i|)).
+
+    Returns
+    -------
+    jacobian : ndarray, shape (m, n)
+        The Richardson extrapolation (4 J(h/2) - J(h)) / 3, accurate to O(h⁴).
+    error : float
+        max |J(h) - J(h/2)|, an estimate of the O(h²) error of J(h) (a kink, e.g. a tie in a max, shows as
+        a large value).
+    """
+    x = np.asarray(x, dtype=np.float64)
+
+    def central(h):
+        columns = []
+        for i in range(x.size):
+            delta = h * max(1.0, abs(x[i]))
+            up, down = x.copy(), x.copy()
+            up[i] += delta
+            down[i] -= delta
+            columns.append((np.asarray(function(up)) - np.asarray(function(down))) / (2.0 * delta))
+        return np.stack(columns, axis=1)
+
+    coarse, fine = central(step), central(step / 2.0)
+    return (4.0 * fine - coarse) / 3.0, float(np.abs(coarse - fine).max(initial=0.0))
+
+
+# ----------------------------------------------------------------------------------------------
+# classification of a point
+# ----------------------------------------------------------------------------------------------
+def classify_point(q, dynamics: PointMassDynamics) -> dict:
+    """Is Q a fixed point, a slow (quasi-stationary) point, or neither? Residual tests relative to α and scale.
+
+    Parameters
+    ----------
+    q : array_like, shape (state, action)
+    dynamics : PointMassDynamics
+
+    Returns
+    -------
+    dict
+        ``drift_residual`` = max |μ*(Q)| / (α × scale); ``td_residual`` = max |δ̄(Q)| / scale over reachable
+        states (p*(s) > 0); ``kind``: ``"fixed"`` if ``td_residual <= TD_TOLERANCE``, ``"slow"`` if not but
+        ``drift_residual <= SLOW_TOLERANCE``, else ``"moving"``.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    scale = dynamics.scale
+    drift_residual = float(np.abs(dynamics.drift(q)).max()) / (dynamics.alpha * scale)
+    reachable = dynamics.state_distribution(q) > 0.0
+    td = np.abs(dynamics.td_error(q))[reachable]
+    td_residual = float(td.max(initial=0.0)) / scale
+    if td_residual <= TD_TOLERANCE:
+        kind = "fixed"
+    elif drift_residual <= SLOW_TOLERANCE:
+        kind = "slow"
+    else:
+        kind = "moving"
+    return {"kind": kind, "drift_residual": drift_residual, "td_residual": td_residual}
+
+
+def _stability(eigenvalues, alpha) -> str:
+    real = np.real(eigenvalues)
+    marginal = np.abs(real) <= 1e-12 * alpha
+    if np.any(marginal):
+        return "marginal"
+    if np.all(real < 0):
+        return "stable"
+    if np.all(real > 0):
+        return "unstable"
+    return "saddle"
+
+
+def _relaxation_times(eigenvalues) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return 1.0 / np.abs(np.real(eigenvalues))
+
+
+# ----------------------------------------------------------------------------------------------
+# fixed points
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class FixedPoint:
+    """A fixed point Q* of the reduced point-mass dynamics, μ*(Q*) = 0.
+
+    Attributes
+    ----------
+    q : ndarray, shape (state, action)
+        Q*.
+    policy : ndarray, shape (state, action)
+        X* = softmax(β Q*).
+    state_distribution : ndarray, shape (state,)
+        p*(·|Q*, Q*), the stationary edge-state distribution.
+    eigenvalues : ndarray of complex, shape (state * action,)
+        Eigenvalues of the Jacobian of μ* at Q* (per step), sorted by real part, largest first.
+    stability : str
+        ``stable`` (all Re λ < 0), ``unstable`` (all > 0), ``saddle`` (both signs) or ``marginal``.
+    relaxation_times : ndarray, shape (state * action,)
+        1 / |Re λ| in steps (same order as ``eigenvalues``).
+    drift_residual, td_residual : float
+        max |μ*(Q*)| / (α scale) and max |δ̄(Q*)| / scale.
+    jacobian_error : float
+        Richardson estimate of the finite-difference error of the TD-error Jacobian (dimensionless).
+    hits : int
+        Number of starts whose root is this point.
+    first_start : int
+        Index of the first start that found it.
+    """
+
+    q: np.ndarray
+    policy: np.ndarray
+    state_distribution: np.ndarray
+    eigenvalues: np.ndarray
+    stability: str
+    relaxation_times: np.ndarray
+    drift_residual: float
+    td_residual: float
+    jacobian_error: float
+    hits: int
+    first_start: int
+
+    def as_dict(self) -> dict:
+        """JSON-ready dict (complex eigenvalues as [real, imag] pairs)."""
+        return {
+            "q": self.q.tolist(),
+            "policy": self.policy.tolist(),
+            "state_distribution": self.state_distribution.tolist(),
+            "eigenvalues": [[float(v.real), float(v.imag)] for v in self.eigenvalues],
+            "stability": self.stability,
+            "relaxation_times": [float(v) for v in self.relaxation_times],
+            "drift_residual": self.drift_residual,
+            "td_residual": self.td_residual,
+            "jacobian_error": self.jacobian_error,
+            "hits": self.hits,
+            "first_start": self.first_start,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class SlowPoint:
+    """A quasi-stationary state: pure policies on a support in some states, fixed-point values on the rest.
+
+    Attributes
+    ----------
+    support : ndarray of bool, shape (state, action)
+        The actions played with non-vanishing probability; the others are rare (probability -> 0).
+    q : ndarray, shape (state, action)
+        Q of the played actions (δ̄ = 0 there); NaN for the rare actions, whose values are free.
+    policy : ndarray, shape (state, action)
+        The limiting policy (0 on rare actions).
+    state_distribution : ndarray, shape (state,)
+    target : ndarray, shape (state, action)
+        For rare actions, the value their Q relaxes to, E[U] + γ E[V] (NaN for played actions).
+    temptation : ndarray, shape (state, action)
+        Δ = target - max Q(s, played) for rare actions (NaN for played ones): Δ > 0 means the rare action's Q
+        overtakes the played one.
+    engagement : ndarray, shape (state,)
+        π_s = 1 - (1 - p*(s))^k.
+    eigenvalues : ndarray of complex
+        Eigenvalues of the Jacobian of the played actions' drift (the fast subsystem), per step.
+    stability : str
+        Of the fast subsystem: ``stable`` means nearby trajectories are drawn onto the slow point.
+    hits : int
+        Number of starts that found it.
+    """
+
+    support: np.ndarray
+    q: np.ndarray
+    policy: np.ndarray
+    state_distribution: np.ndarray
+    target: np.ndarray
+    temptation: np.ndarray
+    engagement: np.ndarray
+    eigenvalues: np.ndarray
+    stability: str
+    hits: int
+
+    def label(self, action_names=None) -> str:
+        """The support per state, e.g. ``"s0: C | s1: C,D"``."""
+        names = action_names or [str(a) for a in range(self.support.shape[1])]
+        return " | ".join(
+            f"s{s}: " + ",".join(names[a] for a in np.flatnonzero(row)) for s, row in enumerate(self.support)
+        )
+
+    def as_dict(self) -> dict:
+        """JSON-ready dict (NaN as None)."""
+
+        def clean(array):
+            return [[None if np.isnan(v) else float(v) for v in row] for row in np.asarray(array, dtype=float)]
+
+        return {
+            "support": self.support.tolist(),
+            "q": clean(self.q),
+            "policy": self.policy.tolist(),
+            "state_distribution": self.state_distribution.tolist(),
+            "target": clean(self.target),
+            "temptation": clean(self.temptation),
+            "engagement": self.engagement.tolist(),
+            "eigenvalues": [[float(v.real), float(v.imag)] for v in self.eigenvalues],
+            "stability": self.stability,
+            "hits": self.hits,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class FixedPointSearch:
+    """Result of :func:`find_fixed_points`.
+
+    Attributes
+    ----------
+    fixed_points : tuple of FixedPoint
+        All distinct fixed points found, in order of discovery.
+    slow_points : tuple of SlowPoint
+        Quasi-stationary states (pure supports in some states), from :func:`find_slow_points`.
+    counts : dict of int to int
+        Number of distinct fixed points found by the first n starts, for growing n (thoroughness).
+    starts : int
+        Total number of starts.
+    converged : int
+        Number of starts whose root finder converged to a fixed point inside the box.
+    box : (float, float)
+        The search box per entry.
+    dynamics : PointMassDynamics
+    """
+
+    fixed_points: tuple
+    slow_points: tuple
+    counts: dict
+    starts: int
+    converged: int
+    box: tuple
+    dynamics: PointMassDynamics = field(repr=False)
+
+    def as_dict(self) -> dict:
+        """JSON-ready dict of everything."""
+        d = self.dynamics
+        return {
+            "parameters": {**d.parameters(), "game": d.game.name},
+            "box": list(self.box),
+            "starts": self.starts,
+            "converged": self.converged,
+            "counts": {str(k): v for k, v in self.counts.items()},
+            "fixed_points": [p.as_dict() for p in self.fixed_points],
+            "slow_points": [p.as_dict() for p in self.slow_points],
+        }
+
+
+def _sobol(dimension: int, count: int, low: float, high: float, seed) -> np.ndarray:
+    exponent = max(int(np.ceil(np.log2(max(count, 1)))), 0)
+    sampler = qmc.Sobol(d=dimension, scramble=True, seed=np.random.default_rng(seed))
+    return low + (high - low) * sampler.random_base2(exponent)[:count]
+
+
+def _checkpoints(starts: int) -> list[int]:
+    marks = [n for n in (64 * 4**i for i in range(12)) if n < starts]
+    return marks + [starts]
+
+
+def _solve(residual, x0, scale) -> np.ndarray | None:
+    """scipy.optimize.root (hybr) with the checked finite-difference Jacobian; None if it did not converge."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = root(residual, x0, jac=lambda x: jacobian(residual, x)[0], method="hybr", options={"xtol": 1e-13})
+    if not np.all(np.isfinite(result.x)) or np.abs(residual(result.x)).max() > TD_TOLERANCE * scale:
+        return None
+    return result.x
+
+
+def find_fixed_points(
+    dynamics: PointMassDynamics,
+    *,
+    starts: int = 1024,
+    seed: int = 0,
+    box: tuple[float, float] | None = None,
+    slow_points: bool = True,
+    slow_starts: int = 64,
+) -> FixedPointSearch:
+    """All fixed points of μ*(Q) = 0 in a box, by multi-start root finding, with stability; and the slow points.
+
+    Every start of a scrambled Sobol sequence on the box runs ``scipy.optimize.root`` (hybr) on the TD-error
+    form δ̄(Q) = 0 (same zeros as μ*, well scaled) with a Richardson-checked finite-difference Jacobian.
+    Roots inside the box that pass :func:`classify_point` as ``fixed`` are deduplicated (max-norm distance
+    below 1e-6 × scale). The Jacobian of μ* at a root is α diag(π_s X(s, a)) J_δ̄ exactly (δ̄ = 0 there).
+
+    Parameters
+    ----------
+    dynamics : PointMassDynamics
+    starts : int
+        Number of Sobol starts. ``counts`` reports the distinct fixed points found by the first 64, 256,
+        1024, ... starts (prefixes of the same sequence).
+    seed : int
+        Scrambling seed of the Sobol sequence.
+    box : (float, float), optional
+        Search box per entry (default :func:`payoff_box`, which contains every fixed point).
+    slow_points : bool
+        Also compute the slow points (:func:`find_slow_points`).
+    slow_starts : int
+        Starts per support pattern for the slow points.
+
+    Returns
+    -------
+    FixedPointSearch
+    """
+    if not isinstance(starts, int | np.integer) or starts < 1:
+        raise ConfigError(f"starts = {starts!r} must be an integer >= 1")
+    low, high = box if box is not None else payoff_box(dynamics.game, dynamics.gamma)
+    if not high > low:
+        high, low = low + 1.0, low - 1.0  # a constant game: any box around the value
+    n_states, n_actions = dynamics.shape
+    payoff, transition = _game_arrays(dynamics.game)
+    arguments = (n_states, n_actions, payoff, transition, float(dynamics.beta), float(dynamics.gamma))
+    rule = _rule_code(dynamics.rule)
+    scale = dynamics.scale
+
+    def residual(x):
+        return _td_error_flat(np.ascontiguousarray(x), *arguments, rule)
+
+    points: list[dict] = []
+    converged = 0
+    margin = 1e-6 * scale
+    for index, x0 in enumerate(_sobol(n_states * n_actions, int(starts), low, high, seed)):
+        x = _solve(residual, x0, scale)
+        if x is None or x.min() < low - margin or x.max() > high + margin:
+            continue
+        converged += 1
+        match = next((p for p in points if np.abs(p["x"] - x).max() <= 1e-6 * scale), None)
+        if match is not None:
+            match["hits"] += 1
+        else:
+            points.append({"x": x, "hits": 1, "first": index})
+    fixed = tuple(_fixed_point(p["x"], p["hits"], p["first"], dynamics, residual) for p in points)
+    counts = {n: sum(p["first"] < n for p in points) for n in _checkpoints(int(starts))}
+    slow = find_slow_points(dynamics, starts=slow_starts, seed=seed, box=(low, high)) if slow_points else ()
+    return FixedPointSearch(fixed, slow, counts, int(starts), converged, (low, high), dynamics)
+
+
+def _fixed_point(x, hits, first, dynamics, residual) -> FixedPoint:
+    q = x.reshape(dynamics.shape)
+    policy = boltzmann(q, dynamics.beta)
+    distribution = dynamics.state_distribution(q)
+    td_jacobian, error = jacobian(residual, x)
+    weight = dynamics.alpha * interaction_probability(distribution, dynamics.degree)[:, None] * policy
+    eigenvalues = np.linalg.eigvals(weight.ravel()[:, None] * td_jacobian)
+    eigenvalues = eigenvalues[np.argsort(-eigenvalues.real, kind="stable")]
+    residuals = classify_point(q, dynamics)
+    return FixedPoint(
+        q=q.copy(),
+        policy=policy,
+        state_distribution=distribution,
+        eigenvalues=eigenvalues,
+        stability=_stability(eigenvalues, dynamics.alpha),
+        relaxation_times=_relaxation_times(eigenvalues),
+        drift_residual=residuals["drift_residual"],
+        td_residual=residuals["td_residual"],
+        jacobian_error=error,
+        hits=hits,
+        first_start=first,
+    )
+
+
+def full_fixed_point_check(point: FixedPoint, dynamics: PointMassDynamics) -> dict:
+    """The full point-mass theory (Q, p) at (Q*, p*): its rate and its Jacobian's eigenvalues.
+
+    Parameters
+    ----------
+    point : FixedPoint
+    dynamics : PointMassDynamics
+
+    Returns
+    -------
+    dict
+        ``rate_residual``: max |d(Q, p)/dt| at (Q*, p*) relative to α × scale (Q part) and 1 (p part), i.e. ≈ 0;
+        ``eigenvalues``: of the Jacobian in the coordinates (Q, p_0 .. p_{K-2}) (p_{K-1} = 1 - Σ, the simplex),
+        sorted by real part: K × M slow ones (≈ the reduced eigenvalues, to O(α²)) and K - 1 fast edge-state
+        modes (eigenvalues of λ - I, O(1) per step); ``stability`` of the full system.
+    """
+    arguments = dynamics.numba_arguments()[:-1]
+    n_states, n_actions = dynamics.shape
+    size = n_states * n_actions
+
+    def rate(z):
+        distribution = np.append(z[size:], 1.0 - z[size:].sum())
+        y = np.ascontiguousarray(np.concatenate([z[:size], distribution]))
+        return _full_rate(y, *arguments)[: size + n_states - 1]
+
+    z0 = np.concatenate([point.q.ravel(), point.state_distribution[:-1]])
+    value = rate(z0)
+    q_part = np.abs(value[:size]).max() / (dynamics.alpha * dynamics.scale)
+    p_part = np.abs(value[size:]).max(initial=0.0)
+    eigenvalues = np.linalg.eigvals(jacobian(rate, z0)[0])
+    eigenvalues = eigenvalues[np.argsort(-eigenvalues.real, kind="stable")]
+    return {
+        "rate_residual": float(max(q_part, p_part)),
+        "eigenvalues": eigenvalues,
+        "stability": _stability(eigenvalues, dynamics.alpha),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# slow points
+# ----------------------------------------------------------------------------------------------
+def _patterns(n_states: int, n_actions: int):
+    """Every support pattern with at least one state not fully supported: (state, action) bool arrays."""
+    subsets = [np.array(mask, dtype=bool) for mask in itertools.product((False, True), repeat=n_actions) if any(mask)]
+    count = len(subsets) ** n_states
+    if count > MAX_PATTERNS:
+        raise ConfigError(f"{count} support patterns: too many for the slow-point search (at most {MAX_PATTERNS})")
+    for combination in itertools.product(subsets, repeat=n_states):
+        support = np.stack(combination)
+        if not support.all():
+            yield support
+
+
+def _expand(x, support, log_gap, beta):
+    """Full Q from the played entries ``x``: rare entries sit ``log_gap / β`` below the state's maximum."""
+    q = np.empty(support.shape)
+    q[support] = x
+    best = np.where(support, q, -np.inf).max(axis=1)
+    gap = log_gap / beta
+    return np.where(support, q, best[:, None] - gap)
+
+
+def find_slow_points(
+    dynamics: PointMassDynamics, *, starts: int = 64, seed: int = 0, box: tuple[float, float] | None = None
+) -> tuple:
+    """Slow points: for each support pattern, the played actions' Q solving δ̄ = 0 with rare actions at X = 0.
+
+    For every pattern of supports (per state a non-empty set of played actions, not all states fully
+    supported), the rare actions are put ``RARE_LOG_GAP / β`` below the state's best played value, where
+    exp(-β gap) underflows to 0, so δ̄ of the played actions is its pure-policy limit; its zeros are found from
+    Sobol starts as in :func:`find_fixed_points`. Where the rare actions' probabilities are small but not 0,
+    the true drift there is tiny but non-zero: a quasi-stationary state, left after :func:`escape_time`.
+
+    Parameters
+    ----------
+    dynamics : PointMassDynamics
+    starts : int
+        Sobol starts per pattern.
+    seed : int
+    box : (float, float), optional
+        Default :func:`payoff_box`.
+
+    Returns
+    -------
+    tuple of SlowPoint
+        Empty if β = 0 (every policy is uniform).
+    """
+    if dynamics.beta == 0.0:
+        return ()
+    low, high = box if box is not None else payoff_box(dynamics.game, dynamics.gamma)
+    if not high > low:
+        high, low = low + 1.0, low - 1.0
+    n_states, n_actions = dynamics.shape
+    payoff, transition = _game_arrays(dynamics.game)
+    arguments = (n_states, n_actions, payoff, transition, float(dynamics.beta), float(dynamics.gamma))
+    rule = _rule_code(dynamics.rule)
+    scale = dynamics.scale
+    found = []
+    for support in _patterns(n_states, n_actions):
+
+        def residual(x, support=support):
+            q = _expand(x, support, RARE_LOG_GAP, dynamics.beta)
+            return _td_error_flat(np.ascontiguousarray(q.ravel()), *arguments, rule).reshape(support.shape)[support]
+
+        roots: list[dict] = []
+        for x0 in _sobol(int(support.sum()), int(starts), low, high, seed):
+            x = _solve(residual, x0, scale)
+            if x is None or x.min() < low - 1e-6 * scale or x.max() > high + 1e-6 * scale:
+                continue
+            match = next((r for r in roots if np.abs(r["x"] - x).max() <= 1e-6 * scale), None)
+            if match is not None:
+                match["hits"] += 1
+            else:
+                roots.append({"x": x, "hits": 1})
+        found.extend(_slow_point(r["x"], r["hits"], support, dynamics, residual) for r in roots)
+    return tuple(found)
+
+
+def _slow_point(x, hits, support, dynamics, residual) -> SlowPoint:
+    q_full = _expand(x, support, RARE_LOG_GAP, dynamics.beta)
+    policy = boltzmann(q_full, dynamics.beta)
+    distribution = dynamics.state_distribution(q_full)
+    engagement = interaction_probability(distribution, dynamics.degree)
+    td = dynamics.td_error(q_full)
+    target = np.where(support, np.nan, td + q_full)
+    best = np.where(support, q_full, -np.inf).max(axis=1)
+    weight = dynamics.alpha * (engagement[:, None] * policy)[support]
+    eigenvalues = np.linalg.eigvals(weight[:, None] * jacobian(residual, x)[0])
+    eigenvalues = eigenvalues[np.argsort(-eigenvalues.real, kind="stable")]
+    return SlowPoint(
+        support=support.copy(),
+        q=np.where(support, q_full, np.nan),
+        policy=policy,
+        state_distribution=distribution,
+        target=target,
+        temptation=target - best[:, None],
+        engagement=engagement,
+        eigenvalues=eigenvalues,
+        stability=_stability(eigenvalues, dynamics.alpha),
+        hits=hits,
+    )
+
+
+def escape_time(q, dynamics: PointMassDynamics, rare=None) -> float:
+    """Estimated time to leave a quasi-stationary state: min over rare actions of 1 / (β μ*(s, r)).
+
+    A rare action's probability X(s, r) ∝ exp(β Q(s, r)) grows at the relative rate β dQ(s, r)/dt = β μ*(s, r),
+    and faster as it grows (μ* ∝ X), so the time until it is played with probability O(1) is about
+    1 / (β μ*(s, r)) = exp(β g) / (β α π_s δ̄(s, r)) × (support size) at a gap g: exponential in β × ΔQ.
+
+    Parameters
+    ----------
+    q : array_like, shape (state, action)
+        The current Q (near a slow point).
+    dynamics : PointMassDynamics
+    rare : array_like of bool, shape (state, action), optional
+        The rare actions (default: probability below 0.05).
+
+    Returns
+    -------
+    float
+        Steps; ``inf`` if no rare action has a positive drift (nothing pushes the policy out).
+    """
+    q = np.asarray(q, dtype=np.float64)
+    rare = boltzmann(q, dynamics.beta) < 0.05 if rare is None else np.asarray(rare, dtype=bool)
+    rate = dynamics.drift(q)[rare]
+    rate = rate[rate > 0]
+    if rate.size == 0 or dynamics.beta == 0:
+        return float("inf")
+    return float(1.0 / (dynamics.beta * rate.max()))

@@ -1,0 +1,672 @@
+"""Parameter sweeps: every point of a grid runs (simulation and/or theory) on dask.distributed, resumably.
+
+A sweep file (TOML) names a base configuration, the parameters and their values, what to run and what to keep::
+
+    base = "pd_lattice.toml"                 # a config file (relative to the sweep file), or a [base] table
+    [parameters]                             # a list of values, or {start, stop, num}
+    "learning.gamma" = {start = 0.5, stop = 0.95, num = 10}
+    "game.b[0]" = [1.5, 2.0, 3.0]            # one component of a vector parameter; "game.b" takes pairs
+    [[task]]
+    run = "theory"                           # or "simulate"
+    method = "reduced"                       # theory method (marldyn.theory.METHODS)
+    steps = 200000                           # optional [run] overrides: steps, runs, record_every
+    [[task]]
+    run = "simulate"
+    runs = 4
+    every = {"learning.gamma" = 3}           # a coarser grid: every 3rd value of gamma (all by default)
+    [summary]
+    variables = ["policy", "state_fraction"] # final values (run mean and std for simulations)
+    window = 0.0                             # fraction of the records at the end to average over
+    [plot]
+    x = "game.b[0]"                          # the phase diagram drawn by --plot
+    y = "learning.gamma"
+    variable = "policy"
+    action = 0
+
+Results: one ``xarray.Dataset`` with the swept parameters as dimensions (coordinates named by their paths,
+e.g. ``learning.gamma``; vector values as text), variables ``{task}_{variable}`` (NaN where a task's coarser
+grid has no point), ``{task}_{variable}_std`` across runs for simulations, and ``{task}_error`` (empty where
+the point ran, the error otherwise). Task names are ``simulate`` and ``theory_{method}``.
+
+Reproducibility: every point's ``[run] seed`` is derived from the base seed and the point's parameter values
+(a hash of their canonical JSON), never from the worker or the grid, so the result is identical for any
+cluster size and for the same point in another sweep. Resumability: each finished point is written
+atomically to ``OUT.parts/{task}-{digest}.nc``, the digest covering the point's full configuration and the
+task; a rerun loads those and runs only the rest. A failing point is reported in ``{task}_error`` and is not
+written as a part, so a rerun tries it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from tqdm.auto import tqdm
+
+from ..config import SECTIONS, Config, load_config, parse_config
+from ..errors import ConfigError, did_you_mean
+from ..io import read_dataset, write_dataset
+
+__all__ = [
+    "Sweep",
+    "evaluate_point",
+    "load_sweep",
+    "parse_sweep",
+    "phase_diagram_figure",
+    "plot_phase_diagram",
+    "point_seed",
+    "run_sweep",
+]
+
+RUNS = ("simulate", "theory")
+SUMMARY_VARIABLES = ("policy", "q", "state_fraction", "q_std")
+TASK_KEYS = ("run", "method", "steps", "runs", "record_every", "every")
+TOP_KEYS = ("base", "seed", "parameters", "task", "summary", "plot")
+
+
+@dataclass(frozen=True, eq=False)
+class Sweep:
+    """A validated sweep.
+
+    Attributes
+    ----------
+    base : Config
+        The base configuration.
+    parameters : dict of str to list
+        Parameter path -> values (the grid is their product, in this order).
+    tasks : tuple of dict
+        Each with ``name``, ``run``, ``method`` (theory), ``overrides`` ([run] fields) and ``every``
+        (parameter -> stride).
+    summary : dict
+        ``variables`` (tuple) and ``window`` (float in [0, 1)).
+    plot : dict
+        ``x``, ``y``, ``variable``, ``action`` for :func:`phase_diagram_figure`.
+    seed : int
+        Base seed of the per-point seeds.
+    """
+
+    base: Config
+    parameters: dict
+    tasks: tuple
+    summary: dict
+    plot: dict
+    seed: int
+    source: str = field(default="")
+
+    def points(self, task: dict) -> list[tuple[tuple[int, ...], dict]]:
+        """The grid points of ``task``: (index per parameter, parameter path -> value), in grid order."""
+        names = list(self.parameters)
+        ranges = [range(0, len(self.parameters[n]), int(task["every"].get(n, 1))) for n in names]
+        points = []
+        for index in np.ndindex(*[len(r) for r in ranges]):
+            position = tuple(ranges[k][i] for k, i in enumerate(index))
+            points.append((position, {n: self.parameters[n][p] for n, p in zip(names, position, strict=True)}))
+        return points
+
+    def point_config(self, values: dict, task: dict) -> Config:
+        """The validated configuration of one point of one task (seed derived from the values)."""
+        data = self.base.model_dump(exclude_none=True)
+        for path, value in values.items():
+            _assign(data, path, value)
+        data["run"].update(task["overrides"])
+        data["run"]["seed"] = point_seed(self.seed, values)
+        try:
+            return parse_config(data, base_dir=self.base.base_dir)
+        except ConfigError as exc:
+            raise ConfigError(f"sweep point {json.dumps(values)}: {exc}") from None
+
+
+def point_seed(base_seed: int, values: dict) -> int:
+    """The ``[run] seed`` of a sweep point: from the base seed and the point's parameter values only.
+
+    Parameters
+    ----------
+    base_seed : int
+    values : dict
+        Parameter path -> value.
+
+    Returns
+    -------
+    int
+        In [0, 2**63).
+    """
+    digest = hashlib.blake2b(json.dumps(values, sort_keys=True).encode(), digest_size=16).digest()
+    words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
+    state = np.random.SeedSequence([int(base_seed), *words]).generate_state(2, np.uint32)
+    return int((int(state[0]) << 32 | int(state[1])) & (2**63 - 1))
+
+
+# ----------------------------------------------------------------------------------------------
+# parsing
+# ----------------------------------------------------------------------------------------------
+def _split_path(path: str) -> tuple[str, str, int | None]:
+    text = path.strip()
+    index = None
+    if text.endswith("]") and "[" in text:
+        text, _, rest = text.partition("[")
+        try:
+            index = int(rest[:-1])
+        except ValueError:
+            raise ConfigError(f"parameter {path!r}: the index in [...] must be an integer") from None
+    section, _, key = text.partition(".")
+    if section not in SECTIONS:
+        raise ConfigError(f"parameter {path!r}: unknown section {section!r}{did_you_mean(section, SECTIONS)}")
+    fields = list(SECTIONS[section].model_fields)
+    if key not in fields:
+        raise ConfigError(f"parameter {path!r}: unknown key {key!r} in [{section}]{did_you_mean(key, fields)}")
+    return section, key, index
+
+
+def _assign(data: dict, path: str, value) -> None:
+    section, key, index = _split_path(path)
+    table = data.setdefault(section, {})
+    if index is None:
+        table[key] = value
+        return
+    current = table.get(key)
+    if not isinstance(current, list | tuple) or not 0 <= index < len(current):
+        raise ConfigError(f"parameter {path!r}: set {section}.{key} in the base config (a list with an entry {index})")
+    current = list(current)
+    current[index] = value
+    table[key] = current
+
+
+def _values(path: str, spec) -> list:
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"start", "stop", "num"}
+        if unknown or set(spec) != {"start", "stop", "num"}:
+            raise ConfigError(f"parameters.{path!r} = {spec}: a grid needs exactly start, stop and num")
+        if not isinstance(spec["num"], int) or spec["num"] < 1:
+            raise ConfigError(f"parameters.{path!r}: num must be an integer >= 1")
+        return [float(v) for v in np.linspace(float(spec["start"]), float(spec["stop"]), spec["num"])]
+    if not isinstance(spec, list) or not spec:
+        raise ConfigError(f"parameters.{path!r} must be a non-empty list of values or {{start, stop, num}}")
+    if len({json.dumps(v) for v in spec}) != len(spec):
+        raise ConfigError(f"parameters.{path!r} has repeated values")
+    return list(spec)
+
+
+def _task(spec: dict, parameters: dict) -> dict:
+    if not isinstance(spec, dict):
+        raise ConfigError("each [[task]] must be a table")
+    for key in spec:
+        if key not in TASK_KEYS:
+            raise ConfigError(f"unknown key {key!r} in [[task]]{did_you_mean(key, TASK_KEYS)}; allowed: {TASK_KEYS}")
+    run = spec.get("run")
+    if run not in RUNS:
+        raise ConfigError(f"task.run = {run!r} must be one of {', '.join(RUNS)}{did_you_mean(run, RUNS)}")
+    method = spec.get("method")
+    if run == "theory":
+        from ..theory.entry import METHODS
+
+        method = method or "reduced"
+        if method not in METHODS:
+            raise ConfigError(
+                f"task.method = {method!r} must be one of {', '.join(METHODS)}{did_you_mean(method, METHODS)}"
+            )
+    elif method is not None:
+        raise ConfigError("task.method is only allowed with run = 'theory'")
+    every = spec.get("every", {})
+    for name, stride in every.items():
+        if name not in parameters:
+            raise ConfigError(f"task.every: {name!r} is not a swept parameter{did_you_mean(name, parameters)}")
+        if not isinstance(stride, int) or stride < 1:
+            raise ConfigError(f"task.every.{name!r} = {stride!r} must be an integer >= 1")
+    overrides = {k: spec[k] for k in ("steps", "runs", "record_every") if k in spec}
+    name = "simulate" if run == "simulate" else f"theory_{method.replace('-', '_')}"
+    return {"name": name, "run": run, "method": method, "overrides": overrides, "every": dict(every)}
+
+
+def parse_sweep(data: dict, base_dir: str | Path | None = None) -> Sweep:
+    """Validate a sweep (a dict as read from TOML) into a :class:`Sweep`; every point's config is checked.
+
+    Raises
+    ------
+    ConfigError
+        With the first problem (unknown keys with a "did you mean", bad values, or an invalid point).
+    """
+    if not isinstance(data, dict):
+        raise ConfigError("a sweep must be a table")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise ConfigError(f"unknown key {key!r} in the sweep{did_you_mean(key, TOP_KEYS)}; allowed: {TOP_KEYS}")
+    base_dir = Path(base_dir) if base_dir is not None else None
+    base = data.get("base")
+    if isinstance(base, str):
+        path = Path(base) if Path(base).is_absolute() or base_dir is None else base_dir / base
+        config = load_config(path)
+    elif isinstance(base, dict):
+        config = parse_config(base, base_dir=base_dir)
+    else:
+        raise ConfigError("the sweep needs base = 'config.toml' or a [base] table with the config's tables")
+    raw = data.get("parameters")
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError("the sweep needs a [parameters] table with at least one parameter")
+    parameters = {}
+    for path, spec in raw.items():
+        _split_path(path)
+        parameters[path] = _values(path, spec)
+    tasks_spec = data.get("task")
+    if not isinstance(tasks_spec, list) or not tasks_spec:
+        raise ConfigError("the sweep needs at least one [[task]] (run = 'simulate' or 'theory')")
+    tasks = tuple(_task(spec, parameters) for spec in tasks_spec)
+    if len({t["name"] for t in tasks}) != len(tasks):
+        raise ConfigError("two tasks have the same run and method")
+    summary = dict(data.get("summary", {}))
+    for key in summary:
+        if key not in ("variables", "window"):
+            raise ConfigError(f"unknown key {key!r} in [summary]{did_you_mean(key, ('variables', 'window'))}")
+    variables = tuple(summary.get("variables", ("policy", "state_fraction")))
+    for name in variables:
+        if name not in SUMMARY_VARIABLES:
+            raise ConfigError(
+                f"summary.variables: {name!r} is not one of {', '.join(SUMMARY_VARIABLES)}"
+                f"{did_you_mean(name, SUMMARY_VARIABLES)}"
+            )
+    window = summary.get("window", 0.0)
+    if not isinstance(window, int | float) or not 0.0 <= window < 1.0:
+        raise ConfigError(f"summary.window = {window!r} must be a number in [0, 1)")
+    plot = _plot_spec(data.get("plot", {}), parameters, variables)
+    seed = data.get("seed", config.run.seed)
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed = {seed!r} must be a non-negative integer")
+    sweep = Sweep(
+        config, parameters, tasks, {"variables": variables, "window": float(window)}, plot, seed, str(base_dir or "")
+    )
+    for task in tasks:
+        for _, values in sweep.points(task):
+            sweep.point_config(values, task)
+    return sweep
+
+
+def _plot_spec(spec: dict, parameters: dict, variables) -> dict:
+    allowed = ("x", "y", "variable", "action")
+    for key in spec:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {key!r} in [plot]{did_you_mean(key, allowed)}")
+    names = list(parameters)
+    plot = {
+        "x": spec.get("x", names[0]),
+        "y": spec.get("y", names[1] if len(names) > 1 else None),
+        "variable": spec.get("variable", variables[0]),
+        "action": spec.get("action", 0),
+    }
+    for axis in ("x", "y"):
+        if plot[axis] is not None and plot[axis] not in parameters:
+            raise ConfigError(f"plot.{axis} = {plot[axis]!r} is not a swept parameter{did_you_mean(plot[axis], names)}")
+    if plot["variable"] not in variables:
+        raise ConfigError(f"plot.variable = {plot['variable']!r} is not among summary.variables {list(variables)}")
+    return plot
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file; a ``base`` path resolves next to it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_sweep(data, base_dir=path.parent)
+
+
+# ----------------------------------------------------------------------------------------------
+# one point
+# ----------------------------------------------------------------------------------------------
+def evaluate_point(config_toml: str, base_dir: str | None, task: dict, summary: dict) -> dict:
+    """Run one point of one task and summarise it (the function sent to the workers).
+
+    Parameters
+    ----------
+    config_toml : str
+        The point's configuration as TOML.
+    base_dir : str or None
+    task, summary : dict
+        As in :class:`Sweep`.
+
+    Returns
+    -------
+    dict
+        Variable name -> ndarray ((state, action) or (state,)); for simulations also ``{name}_std`` across runs.
+        On failure: ``{"error": "ExceptionType: message"}`` (the worker never raises).
+    """
+    try:
+        config = parse_config(tomllib.loads(config_toml), base_dir=base_dir)
+        if task["run"] == "simulate":
+            from ..simulation.runner import simulate
+
+            dataset = simulate(config, progress=False)
+        else:
+            from ..theory.entry import theory
+
+            dataset = theory(config, task["method"], progress=False)
+        return _summarise(dataset, summary)
+    except Exception as exc:  # noqa: BLE001 - a point's failure is data, reported in the output
+        return {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+
+
+def _summarise(dataset: xr.Dataset, summary: dict) -> dict:
+    records = dataset.sizes["time"]
+    last = max(1, int(math.floor(summary["window"] * records)))
+    window = dataset.isel(time=slice(records - last, records))
+    result = {}
+    for name in summary["variables"]:
+        if name not in window:
+            continue
+        values = window[name].mean("time")
+        if "run" in values.dims:
+            result[f"{name}_std"] = values.std("run").values
+            values = values.mean("run")
+        result[name] = values.values
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# running
+# ----------------------------------------------------------------------------------------------
+def _part_path(parts: Path, task: dict, config: Config, summary: dict) -> Path:
+    key = json.dumps({"config": config.to_toml(), "task": task, "summary": summary}, sort_keys=True)
+    return parts / f"{task['name']}-{hashlib.blake2b(key.encode(), digest_size=10).hexdigest()}.nc"
+
+
+def _write_part(path: Path, result: dict) -> None:
+    dims = {2: ("state", "action"), 1: ("state",)}
+    dataset = xr.Dataset({name: (dims[np.ndim(value)], np.asarray(value)) for name, value in result.items()})
+    write_dataset(dataset, path, overwrite=True)
+
+
+def _read_part(path: Path) -> dict:
+    return {name: value.values for name, value in read_dataset(path).data_vars.items()}
+
+
+def _client(client, scheduler, workers):
+    """(client, owned objects to close) for the chosen execution; (None, []) runs in this process."""
+    if client is not None:
+        return client, []
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            made = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        return made, [made]
+    if workers > 1:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        made = Client(cluster)
+        return made, [made, cluster]
+    return None, []
+
+
+def run_sweep(
+    sweep: Sweep | str | Path,
+    output: str | Path | None = None,
+    *,
+    client=None,
+    scheduler: str | None = None,
+    workers: int = 1,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> xr.Dataset:
+    """Run every point of every task of a sweep and gather the summaries into one Dataset.
+
+    Parameters
+    ----------
+    sweep : Sweep or path
+    output : path, optional
+        The netCDF file to write (atomically); the parts go to ``OUTPUT.parts/``. Without ``output`` nothing is
+        stored (and nothing can be resumed).
+    client : dask.distributed.Client, optional
+        Use this client.
+    scheduler : str, optional
+        Address of a running dask scheduler (``tcp://host:port``), e.g. one started by dask-jobqueue.
+    workers : int
+        Without ``client`` or ``scheduler``: 1 runs the points in this process, more start a LocalCluster of
+        that many single-threaded worker processes. The result does not depend on it.
+    overwrite : bool
+        Replace an existing ``output``.
+    progress : bool, optional
+        Progress bar (default: on a terminal).
+
+    Returns
+    -------
+    xarray.Dataset
+        See the module docstring; ``attrs["failed"]`` counts the points that raised.
+    """
+    from ..simulation.runner import _disable
+
+    sweep = load_sweep(sweep) if isinstance(sweep, str | Path) else sweep
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers = {workers!r} must be an integer >= 1")
+    parts = None
+    if output is not None:
+        output = Path(output)
+        if output.exists() and not overwrite:
+            raise ConfigError(f"output {output} exists; choose another name or pass --overwrite")
+        if not (output.parent if str(output.parent) else Path(".")).is_dir():
+            raise ConfigError(f"output directory {output.parent} does not exist")
+        parts = output.with_name(output.name + ".parts")
+        parts.mkdir(exist_ok=True)
+    jobs = []
+    results: dict[tuple, dict] = {}
+    for task in sweep.tasks:
+        for position, values in sweep.points(task):
+            config = sweep.point_config(values, task)
+            path = _part_path(parts, task, config, sweep.summary) if parts is not None else None
+            if path is not None and path.is_file():
+                results[(task["name"], position)] = _read_part(path)
+            else:
+                jobs.append(((task["name"], position), (config.to_toml(), config.base_dir, task, sweep.summary), path))
+    active, owned = _client(client, scheduler, workers) if jobs else (None, [])
+    try:
+        with tqdm(total=len(jobs), unit="point", desc="sweep", disable=_disable(progress)) as bar:
+            for key, result, path in _execute(active, jobs):
+                results[key] = result
+                if path is not None and "error" not in result:
+                    _write_part(path, result)
+                bar.update(1)
+    finally:
+        for thing in owned:
+            thing.close()
+    dataset = _gather(sweep, results)
+    if output is not None:
+        write_dataset(dataset, output, overwrite=overwrite)
+    return dataset
+
+
+def _execute(client, jobs):
+    """Yield (key, result, part path) as points finish: in this process, or on the dask client."""
+    if client is None:
+        for key, arguments, path in jobs:
+            yield key, evaluate_point(*arguments), path
+        return
+    from dask.distributed import as_completed
+
+    futures = {}
+    for key, arguments, path in jobs:
+        future = client.submit(evaluate_point, *arguments, pure=False)
+        futures[future] = (key, path)
+    try:
+        for future in as_completed(futures):
+            key, path = futures[future]
+            yield key, future.result(), path
+    finally:
+        client.cancel(list(futures))
+
+
+def _gather(sweep: Sweep, results: dict) -> xr.Dataset:
+    names = list(sweep.parameters)
+    shape = tuple(len(sweep.parameters[n]) for n in names)
+    coords = {}
+    for name in names:
+        values = sweep.parameters[name]
+        scalar = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        coords[name] = np.array(values, dtype=float) if scalar else np.array([json.dumps(v) for v in values])
+    variables = {}
+    failed = 0
+    game = sweep.base.build_game()
+    trailing = {2: ("state", "action"), 1: ("state",)}
+    for task in sweep.tasks:
+        errors = np.full(shape, "", dtype=object)
+        for position, _ in sweep.points(task):
+            result = results.get((task["name"], position), {"error": "not run"})
+            if "error" in result:
+                errors[position] = result["error"]
+                failed += 1
+                continue
+            for variable, value in result.items():
+                full = f"{task['name']}_{variable}"
+                if full not in variables:
+                    dims = (*names, *trailing[np.ndim(value)])
+                    variables[full] = (dims, np.full(shape + np.shape(value), np.nan))
+                variables[full][1][position] = value
+        variables[f"{task['name']}_error"] = (tuple(names), errors.astype(str))
+    coords.update(state=np.arange(game.n_states), action=np.arange(game.n_actions))
+    dataset = xr.Dataset(variables, coords=coords)
+    dataset.attrs.update(
+        kind="sweep",
+        base_config=sweep.base.to_toml(),
+        parameters=json.dumps(sweep.parameters),
+        tasks=json.dumps([{k: v for k, v in t.items()} for t in sweep.tasks]),
+        summary=json.dumps(sweep.summary),
+        plot=json.dumps(sweep.plot),
+        seed=sweep.seed,
+        seeds="per point: SeedSequence([seed, blake2b(JSON of the point's parameter values)])",
+        failed=failed,
+    )
+    return dataset
+
+
+# ----------------------------------------------------------------------------------------------
+# phase diagrams
+# ----------------------------------------------------------------------------------------------
+def plot_phase_diagram(
+    dataset: xr.Dataset, variable: str, *, x: str, y: str, state=0, action=0, overlay: str | None = None, ax=None
+):
+    """A phase diagram: one summary variable over two swept parameters, optionally with a coarser overlay.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        From :func:`run_sweep`.
+    variable : str
+        e.g. ``theory_reduced_policy``; drawn as coloured cells on the (x, y) grid (NaN cells blank).
+    x, y : str
+        Swept parameters (dimension names).
+    state, action : int
+        Selected where the variable has these dimensions.
+    overlay : str, optional
+        A second variable (e.g. ``simulate_policy`` on a coarser grid), drawn as circles in the same colours at
+        the points where it is defined.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from matplotlib.figure import Figure
+
+    if ax is None:
+        ax = Figure(figsize=(5.0, 4.0), constrained_layout=True).subplots()
+
+    def select(name):
+        if name not in dataset:
+            raise ConfigError(f"no variable {name!r} in the sweep result{did_you_mean(name, list(dataset.data_vars))}")
+        values = dataset[name]
+        where = {k: v for k, v in (("state", state), ("action", action)) if k in values.dims}
+        values = values.sel(where)
+        others = [d for d in values.dims if d not in (x, y)]
+        return values.isel({d: 0 for d in others}).transpose(y, x)
+
+    def positions(name):
+        coordinate = dataset[name].values
+        return (coordinate, None) if coordinate.dtype.kind == "f" else (np.arange(coordinate.size), coordinate)
+
+    (xs, x_ticks), (ys, y_ticks) = positions(x), positions(y)
+    limits = (0.0, 1.0) if variable.endswith(("policy", "state_fraction")) else (None, None)
+    values = select(variable)
+    mesh = ax.pcolormesh(xs, ys, values.values, shading="nearest", cmap="viridis", vmin=limits[0], vmax=limits[1])
+    if variable.endswith("policy"):
+        label = f"probability of action {action} in state {state}"
+    elif variable.endswith("state_fraction"):
+        label = f"fraction of edges in state {state}"
+    else:
+        label = variable.replace("_", " ")
+    ax.figure.colorbar(mesh, ax=ax, label=label)
+    if overlay is not None:
+        points = select(overlay).values
+        grid_x, grid_y = np.meshgrid(xs, ys)
+        defined = np.isfinite(points)
+        ax.scatter(
+            grid_x[defined],
+            grid_y[defined],
+            c=points[defined],
+            cmap="viridis",
+            vmin=mesh.norm.vmin,
+            vmax=mesh.norm.vmax,
+            edgecolors="white",
+            linewidths=1.2,
+            s=70,
+            label=f"{overlay.replace('_', ' ')} (circles)",
+        )
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    for ticks, setter, positions_ in ((x_ticks, ax.set_xticks, xs), (y_ticks, ax.set_yticks, ys)):
+        if ticks is not None:
+            setter(positions_, ticks, fontsize="x-small")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    return ax
+
+
+def phase_diagram_figure(dataset: xr.Dataset, path=None):
+    """The sweep's phase diagrams as one figure: one panel per state, from the sweep's ``[plot]`` settings.
+
+    The first theory task is the colour map and the first simulation task (if any) the overlay (or the first
+    task alone). Returns the figure; with ``path`` it is also saved (PNG, PDF or SVG).
+    """
+    from matplotlib.figure import Figure
+
+    plot = json.loads(dataset.attrs["plot"])
+    if plot["y"] is None:
+        raise ConfigError("a phase diagram needs two swept parameters (plot.x and plot.y)")
+    tasks = [t["name"] for t in json.loads(dataset.attrs["tasks"])]
+    theories = [t for t in tasks if t != "simulate"]
+    main = theories[0] if theories else tasks[0]
+    overlay = "simulate" if "simulate" in tasks and main != "simulate" else None
+    variable = plot["variable"]
+    if f"{main}_{variable}" not in dataset:
+        raise ConfigError(f"no {main}_{variable} in the sweep result (did every point of {main} fail?)")
+    states = dataset["state"].values if "state" in dataset[f"{main}_{variable}"].dims else [0]
+    figure = Figure(figsize=(5.0 * len(states), 4.6), constrained_layout=True)
+    base = parse_config(tomllib.loads(dataset.attrs["base_config"]))
+    horizons = {t["name"]: t["overrides"].get("steps", base.run.steps) for t in json.loads(dataset.attrs["tasks"])}
+    figure.suptitle(
+        f"{plot['variable']} at the horizon ("
+        + ", ".join(f"{name.replace('_', ' ')}: {steps} steps" for name, steps in horizons.items())
+        + ")",
+        fontsize="medium",
+    )
+    for ax, state in zip(np.atleast_1d(figure.subplots(1, len(states))), states, strict=True):
+        plot_phase_diagram(
+            dataset,
+            f"{main}_{variable}",
+            x=plot["x"],
+            y=plot["y"],
+            state=state,
+            action=plot["action"],
+            overlay=f"{overlay}_{variable}" if overlay else None,
+            ax=ax,
+        )
+        ax.set_title(f"state {state}: {main.replace('_', ' ')} (cells)", fontsize="medium")
+    if path is not None:
+        from ..plots import _save
+
+        _save(figure, Path(path))
+    return figure
