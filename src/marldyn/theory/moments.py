@@ -42,7 +42,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
-from scipy.stats import binom
+from scipy.special import gammaln, xlog1py, xlogy
 
 from ..errors import ConfigError
 from ..learning import EXPECTED_SARSA, RULES, SARSA, bootstrap_value, rule_code
@@ -344,8 +344,21 @@ def mean_inverse_count(state_distribution, degree) -> np.ndarray:
     probability, degree = np.broadcast_arrays(probability, degree)
     total = np.zeros(degree.shape)
     for count in range(1, int(degree.max(initial=0)) + 1):
-        total += binom.pmf(count, degree, probability) / count
+        total += _binomial_pmf(count, degree, probability) / count
     return total
+
+
+def _binomial_pmf(count: int, degree: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """C(k, n) p^n (1 - p)^(k - n) in log space (exact limits at p = 0 and p = 1; 0 where n > k)."""
+    rest = np.maximum(degree - count, 0)
+    log_pmf = (
+        gammaln(degree + 1.0)
+        - gammaln(count + 1.0)
+        - gammaln(rest + 1.0)
+        + xlogy(count, probability)
+        + xlog1py(rest, -probability)
+    )
+    return np.where(count <= degree, np.exp(log_pmf), 0.0)
 
 
 # ----------------------------------------------------------------------------------------------
