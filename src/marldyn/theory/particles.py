@@ -293,7 +293,7 @@ def solve_particles(
     weight=None,
     timescale="reduced",
     initial_state_distribution=None,
-    rtol=1e-6,
+    rtol=1e-5,
     atol=1e-9,
 ) -> ParticleTrajectory:
     """Heterogeneous theory: P particles coupled by the pair approximation (eqs. 11, 15, 19-20).
