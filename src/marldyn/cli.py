@@ -146,6 +146,219 @@ def compare(
         plot_comparison(simulated, {predicted.attrs.get("method", "theory"): predicted}, path=plot)
 
 
+# ----------------------------------------------------------------------------------------------
+# analysis (issue 5): fixed-points, basins, sweep
+# ----------------------------------------------------------------------------------------------
+def _format_numbers(values, spec: str = ".4g") -> str:
+    import numpy as np
+
+    return ", ".join(format(float(v), spec) for v in np.ravel(values))
+
+
+@app.command("fixed-points")
+def fixed_points(
+    config: Annotated[Path, typer.Argument(help="TOML configuration file (a regular graph: one degree).")],
+    starts: Annotated[int, typer.Option(help="Sobol starts of the multi-start root finder.")] = 1024,
+    seed: Annotated[int, typer.Option(help="Scrambling seed of the Sobol starts.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
+) -> None:
+    """List every fixed point of the reduced point-mass dynamics with its stability, and the slow points."""
+    import json
+
+    import numpy as np
+
+    from .analysis import PointMassDynamics, action_names, find_fixed_points
+
+    dynamics = PointMassDynamics.from_config(config)
+    search = find_fixed_points(dynamics, starts=starts, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(search.as_dict(), indent=2))
+        return
+    names = action_names(dynamics.game)
+    parameters = ", ".join(f"{key} = {value}" for key, value in dynamics.parameters().items())
+    counts = " / ".join(str(n) for n in search.counts)
+    found = " / ".join(str(v) for v in search.counts.values())
+    lines = [
+        f"fixed points of the reduced point-mass dynamics ({dynamics.game.name}; {parameters})",
+        f"search: {search.starts} Sobol starts on [{search.box[0]:.4g}, {search.box[1]:.4g}] per entry; "
+        f"distinct fixed points found by the first {counts} starts: {found}",
+    ]
+    for index, point in enumerate(search.fixed_points):
+        lines += [
+            f"#{index} {point.stability}: Q* = {np.round(point.q, 4).tolist()}, "
+            f"X*({names[0]}) per state = [{_format_numbers(point.policy[:, 0])}], "
+            f"p* = [{_format_numbers(point.state_distribution)}]",
+            f"   eigenvalues (per step): {', '.join(f'{v:.4g}' for v in point.eigenvalues)}",
+            f"   relaxation times 1/|Re λ| (steps): {_format_numbers(point.relaxation_times)}",
+            f"   residuals: max|μ*|/(α scale) = {point.drift_residual:.1e}, max|δ̄|/scale = {point.td_residual:.1e}; "
+            f"found by {point.hits} starts",
+        ]
+    lines.append(
+        "slow points (quasi-stationary: rare actions have probability -> 0; a rare action with Δ > 0 overtakes, "
+        "and any rare action leaves after ~ exp(β gap) / (β α π δ̄)):"
+    )
+    for point in search.slow_points:
+        lines.append(
+            f"  {point.label(names)}: Q(played) = {np.round(point.q, 4).tolist()}, "
+            f"Δ(rare) = {np.round(point.temptation, 4).tolist()}, fast subsystem {point.stability}"
+        )
+    typer.echo("\n".join(lines).replace("nan", "-"))
+
+
+@app.command()
+def basins(
+    config: Annotated[Path, typer.Argument(help="TOML configuration file (its [init] q is the base table).")],
+    x: Annotated[str, typer.Option(help="Axis, e.g. 'advantage[0]=-4:4:41' or 'q[0,1]=0,1,2'.")],
+    horizon: Annotated[list[float], typer.Option(help="Horizon in steps (repeat for several).")],
+    y: Annotated[str | None, typer.Option(help="Second axis (same syntax).")] = None,
+    threshold: Annotated[float, typer.Option(help="Probability above which a state's policy counts as pure.")] = 0.95,
+    confirm: Annotated[int, typer.Option(help="Grid points per outcome to confirm by simulation.")] = 0,
+    confirm_max_horizon: Annotated[float, typer.Option(help="Only confirm horizons up to this.")] = 2e5,
+    runs: Annotated[int, typer.Option(help="Simulation runs per confirmed point.")] = 2,
+    starts: Annotated[int, typer.Option(help="Sobol starts of the fixed-point search.")] = 256,
+    plot: Annotated[Path | None, typer.Option(help="Draw the maps (one panel per horizon) into this file.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="netCDF file to write.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")] = None,
+) -> None:
+    """Outcome map (basins at a horizon) of the reduced theory over a grid of initial conditions."""
+    import json
+
+    import numpy as np
+
+    from .analysis import (
+        Axis,
+        PointMassDynamics,
+        confirm_with_simulation,
+        confirmation_points,
+        find_fixed_points,
+        outcome_map,
+        plot_outcome_map,
+    )
+    from .config import load_config
+    from .io import write_dataset
+
+    if output is not None and output.exists() and not overwrite:
+        raise ConfigError(f"output {output} exists; choose another name or pass --overwrite")
+    settings = load_config(config)
+    dynamics = PointMassDynamics.from_config(settings)
+    search = find_fixed_points(dynamics, starts=starts, slow_points=False)
+    x_axis, y_axis = Axis.parse(x), (Axis.parse(y) if y is not None else None)
+    dataset = outcome_map(
+        dynamics,
+        settings.initial_q_table(dynamics.game),
+        x_axis,
+        y_axis,
+        horizons=horizon,
+        threshold=threshold,
+        fixed_points=search.fixed_points,
+    )
+    confirmations = None
+    checked = [h for h in dataset["horizon"].values if h <= confirm_max_horizon]
+    if confirm > 0 and checked:
+        points = [p for h in checked for p in confirmation_points(dataset, h, confirm)]
+        points = [dict(t) for t in dict.fromkeys(tuple(sorted(p.items())) for p in points)]
+        confirmations = confirm_with_simulation(
+            settings, dataset, points, horizons=checked, runs=runs, progress=progress
+        )
+        dataset = dataset.merge(confirmations, combine_attrs="override")
+    labels = json.loads(dataset.attrs["outcome_labels"])
+    for h in dataset["horizon"].values:
+        values, counts = np.unique(dataset["outcome"].sel(horizon=h).values, return_counts=True)
+        shares = ", ".join(f"{labels[v]}: {c}" for v, c in zip(values, counts, strict=True))
+        agree = ""
+        if confirmations is not None and h in confirmations["confirm_horizon"].values:
+            hits = confirmations["agree"].sel(confirm_horizon=h).values
+            agree = f"; simulation agrees at {int(hits.sum())} of {hits.size} points"
+        typer.echo(f"t = {h:.3g} steps: {shares}{agree}")
+    if output is not None:
+        write_dataset(dataset, output, overwrite=overwrite)
+        typer.echo(f"wrote {output}")
+    if plot is not None:
+        from matplotlib.figure import Figure
+
+        from .plots import _save
+
+        horizons = dataset["horizon"].values
+        figure = Figure(figsize=(5.0 * len(horizons), 4.6), constrained_layout=True)
+        for ax, h in zip(np.atleast_1d(figure.subplots(1, len(horizons))), horizons, strict=True):
+            plot_outcome_map(dataset, h, ax=ax, confirmations=confirmations)
+        _save(figure, plot)
+        typer.echo(f"wrote {plot}")
+
+
+@app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="Sweep TOML file.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="netCDF file to write (parts: OUT.parts/).")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running dask scheduler, tcp://host:port.")] = None,
+    workers: Annotated[int, typer.Option(help="LocalCluster worker processes (1: run in this process).")] = 2,
+    plot: Annotated[Path | None, typer.Option(help="Draw the phase diagram into this file.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")] = None,
+) -> None:
+    """Run a parameter sweep (resumable; the result does not depend on the cluster) and gather it as netCDF."""
+    import time
+
+    from .analysis import load_sweep, phase_diagram_figure, run_sweep
+
+    settings = load_sweep(sweep_file)
+    output = output or Path(f"{sweep_file.stem}.nc")
+    started = time.perf_counter()
+    dataset = run_sweep(settings, output, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=progress)
+    elapsed = time.perf_counter() - started
+    points = sum(len(settings.points(task)) for task in settings.tasks)
+    typer.echo(f"wrote {output}: {points} points in {elapsed:.1f} s; {dataset.attrs['failed']} failed")
+    failed = dataset.attrs["failed"]
+    if plot is not None:
+        try:
+            phase_diagram_figure(dataset, plot)
+            typer.echo(f"wrote {plot}")
+        except ConfigError as exc:
+            if not failed:
+                raise
+            typer.echo(f"no plot: {exc}", err=True)
+    if failed:
+        errors = [name for name in dataset.data_vars if name.endswith("_error")]
+        first = next(str(v) for name in errors for v in dataset[name].values.ravel() if str(v))
+        raise ConfigError(f"{failed} sweep points failed (see the *_error variables; rerun to retry them): {first}")
+
+
+@app.command()
+def reproduce(
+    name: Annotated[str, typer.Argument(help="fig3 | fig4 | fig5 | si-beta | si-transition | crossval | all")] = "fig3",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output directory (default: reproduce_out/NAME; for all: reproduce_out)."),
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="Fewer runs and steps: seconds per figure (tests, CI).")] = False,
+    workers: Annotated[int, typer.Option(help="Processes for the simulations (results do not depend on it).")] = 1,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")] = None,
+) -> None:
+    """Reproduce a figure of the paper: simulation, theory, errors, figure (PNG, PDF), datasets and summary."""
+    from .reproduce import check_name
+    from .reproduce import reproduce as run_reproduction
+
+    check_name(name)
+    out = out or (Path("reproduce_out") if name == "all" else Path("reproduce_out") / name)
+    result = run_reproduction(name, out, quick=quick, workers=workers, progress=progress)
+    summaries = result["reproductions"] if name == "all" else {name: result}
+    for each, summary in summaries.items():
+        directory = out / each if name == "all" else out
+        worst: dict[str, float] = {}
+        for case in summary["cases"]:
+            for label, errors in case["errors"].items():
+                if errors["max_policy_error"] is not None:
+                    worst[label] = max(worst.get(label, 0.0), errors["max_policy_error"])
+        errors_text = ", ".join(f"{label} {value:.3g}" for label, value in worst.items())
+        typer.echo(
+            f"{each}: wrote {directory} ({', '.join(summary['figures'])}, summary.md) in {summary['seconds']:.1f} s"
+            + (f"; largest policy error vs simulation: {errors_text}" if errors_text else "")
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; turn user errors into exit code 2 and a single line on stderr."""
     from .simulation.runner import SimulationError

@@ -1,0 +1,863 @@
+"""The one pipeline every reproduction shares: run simulation and theories, compare, plot, write a summary.
+
+A reproduction is a list of :class:`Case` objects (one configuration each, simulated and/or predicted by
+several :class:`TheorySpec` theories) run by a :class:`Reproduction`, which writes everything into its own
+directory:
+
+- ``<case>_simulation.nc`` and ``<case>_<theory>.nc`` (netCDF via :func:`marldyn.io.write_dataset`),
+- the figure(s) as PNG and PDF,
+- ``summary.json`` and ``summary.md``: parameters, initial conditions (from the datasets' ``initial_condition``
+  attributes), runs, horizons, the sim-vs-theory error tables from :func:`marldyn.compare.compare`, run times
+  and notes.
+
+Every file is written to a temporary name in the directory and renamed when complete. The plotting helpers
+here draw simulations as the run-mean with a ±1 standard deviation band and theories as lines.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..compare import compare, error_table
+from ..config import Config, parse_config
+from ..errors import ConfigError
+from ..io import write_dataset
+
+#: The paper's setting (NOTES.md 2 and 9): the two-state prisoner's dilemma of eq. (21) on a 10x10 periodic
+#: lattice, with p and the initial Q from the authors' code; 10 runs of 20,000 steps.
+PAPER = {
+    "game": {"name": "two_state_pd", "b": [5.0, 1.2], "c": [0.5, 0.5], "p": [0.7, 0.2]},
+    "graph": {"kind": "lattice", "n": 100},
+    "learning": {"rule": "q_learning", "alpha": 0.001, "beta": 1.0, "gamma": 0.8},
+    "init": {"q": [[0.5, 0.0], [0.0, 0.5]], "q_noise": 0.1, "q_noise_distribution": "normal", "edge_state": "uniform"},
+    "run": {"steps": 20000, "runs": 10, "seed": 0, "record_every": 100},
+}
+
+#: Said in every summary of a reproduction built on :data:`PAPER`.
+PROVENANCE = (
+    "p1 = 0.7, p2 = 0.2 and the initial Q-values Q(s1) = (0.5, 0), Q(s2) = (0, 0.5) [(cooperate, defect)] plus "
+    "independent Gaussian noise of standard deviation 0.1 per agent and entry, with edge states 50/50, come from "
+    "the authors' public code (shared/NOTES.md 2): the paper does not state the initial Q, and its Figure 3 "
+    "caption's p1 = 0.8, p2 = 0.3 is a typo according to that code."
+)
+
+#: Records per simulated trajectory (record_every = steps // RECORDS).
+RECORDS = 200
+#: Runs per case in quick mode (two would give a noise estimate; three makes it less erratic).
+QUICK_RUNS = 3
+#: Quick mode divides horizons by this factor.
+QUICK_STEP_FACTOR = 10
+#: The SDE ensemble's Euler–Maruyama step in learning time: alpha x dt (dt = 50 steps at alpha = 1e-3).
+SDE_LEARNING_STEP = 0.05
+TIME_LABEL = "time (steps)"
+SIMULATION_STYLE = {"linestyle": "-", "linewidth": 1.8}
+THEORY_STYLES = ("--", "-.", ":", (0, (5, 1, 1, 1)), (0, (8, 2)), (0, (1, 1)))
+BAND_ALPHA = 0.25
+
+
+# ----------------------------------------------------------------------------------------------
+# configurations
+# ----------------------------------------------------------------------------------------------
+def make_config(
+    changes: dict | None = None,
+    *,
+    steps: int,
+    runs: int,
+    record_every: int | None = None,
+    base: dict = PAPER,
+) -> Config:
+    """A validated :class:`~marldyn.config.Config`: ``base`` with ``changes`` merged in, and a ``[run]`` horizon.
+
+    Parameters
+    ----------
+    changes : dict, optional
+        Nested like the TOML schema (e.g. ``{"learning": {"gamma": 0.5}}``); a section given with a different
+        ``name``/``kind`` replaces the base section instead of being merged into it.
+    steps, runs : int
+        The horizon and the number of runs.
+    record_every : int, optional
+        Default ``max(1, steps // RECORDS)``.
+    base : dict
+        The configuration to start from (default :data:`PAPER`).
+    """
+    data = copy.deepcopy(base)
+    for section, values in (changes or {}).items():
+        replaces = any(key in values and values[key] != data.get(section, {}).get(key) for key in ("name", "kind"))
+        data[section] = dict(values) if replaces else {**data.get(section, {}), **values}
+    data["run"] = {**data.get("run", {}), "steps": int(steps), "runs": int(runs)}
+    data["run"]["record_every"] = int(record_every) if record_every else max(1, int(steps) // RECORDS)
+    return parse_config(data)
+
+
+def horizon(steps: int, quick: bool) -> int:
+    """``steps``, or ``steps // QUICK_STEP_FACTOR`` in quick mode."""
+    return max(1, steps // QUICK_STEP_FACTOR) if quick else steps
+
+
+def run_count(runs: int, quick: bool) -> int:
+    """``runs``, or :data:`QUICK_RUNS` (at most ``runs``) in quick mode."""
+    return min(runs, QUICK_RUNS) if quick else runs
+
+
+def parameters_of(config: Config) -> dict:
+    """The settings of ``config`` as a flat, JSON-ready dict (game, graph, learning, initial condition, run)."""
+    data = config.model_dump(exclude_none=True)
+    game = data["game"]
+    result = {"game": game["name"]}
+    if game["name"] == "two_state_pd":
+        result.update({key: list(game[key]) for key in ("b", "c", "p") if key in game})
+    else:
+        result.update(payoff=game.get("payoff"), transition=game.get("transition"))
+    result["graph"] = {key: value for key, value in data["graph"].items()}
+    result.update(data["learning"])
+    init = data["init"]
+    result.update(
+        initial_q=init.get("q", "zeros"),
+        q_noise=init["q_noise"],
+        q_noise_distribution=init["q_noise_distribution"],
+        initial_edge_state=init["edge_state"],
+    )
+    result.update(data["run"])
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# cases and their results
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TheorySpec:
+    """One theory to compute for a case.
+
+    Parameters
+    ----------
+    method : str
+        A method of :func:`marldyn.theory.theory`.
+    label : str, optional
+        Legend label and file name part (default: the method).
+    particles, timescale, dt
+        Passed to :func:`marldyn.theory.theory` where the method uses them.
+    compare : bool
+        Compare with the case's simulation (error table in the summary).
+    """
+
+    method: str
+    label: str | None = None
+    particles: int | None = None
+    timescale: str = "reduced"
+    dt: float = 10.0
+    compare: bool = True
+
+    @property
+    def name(self) -> str:
+        """The label, or the method if no label was given."""
+        return self.label or self.method
+
+    def options(self) -> dict:
+        """The keyword options that matter for this method (recorded in the summary)."""
+        if self.method == "particles":
+            return {"particles": self.particles, "timescale": self.timescale}
+        if self.method == "sde":
+            return {"dt": self.dt}
+        return {}
+
+
+def sde_theory(alpha: float) -> TheorySpec:
+    """The ``sde`` ensemble with ``dt = SDE_LEARNING_STEP / alpha`` steps (at least one step)."""
+    return TheorySpec("sde", dt=max(1.0, SDE_LEARNING_STEP / alpha))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One configuration of a reproduction: simulated (optionally) and predicted by ``theories``.
+
+    Parameters
+    ----------
+    key : str
+        Short file-safe identifier (file names, summary).
+    label : str
+        Human-readable label (legends, summary).
+    config : Config
+    theories : tuple of TheorySpec
+    simulate : bool
+        Run the simulation (theory-only cases set False).
+    varied : dict
+        The parameters that distinguish this case (for the summary).
+    """
+
+    key: str
+    label: str
+    config: Config
+    theories: tuple[TheorySpec, ...] = ()
+    simulate: bool = True
+    varied: dict = field(default_factory=dict)
+
+
+@dataclass
+class CaseResult:
+    """What a case produced: the datasets, the comparisons (theory label -> :func:`compare` dict), timings."""
+
+    case: Case
+    simulation: xr.Dataset | None
+    theories: dict[str, xr.Dataset]
+    comparisons: dict[str, dict]
+    seconds: dict[str, float]
+
+    def theory(self, label: str) -> xr.Dataset:
+        """The theory dataset with this label."""
+        return self.theories[label]
+
+
+def compact_errors(result: dict) -> dict:
+    """A :func:`compare` result without its per-time lists: the numbers per component, and the worst ones."""
+    keys = (
+        "label",
+        "variable",
+        "state",
+        "action",
+        "max_error",
+        "time_of_max_error",
+        "mean_error",
+        "final_error",
+        "noise_at_max_error",
+        "mean_noise",
+        "within_noise",
+    )
+    components = [{key: component[key] for key in keys} for component in result["components"]]
+
+    def worst(variable, statistic):
+        values = [c[statistic] for c in components if c["variable"] == variable and c[statistic] is not None]
+        return max(values) if values else None
+
+    return {
+        "simulation_method": result["simulation_method"],
+        "theory_method": result["theory_method"],
+        "simulation_runs": result["simulation_runs"],
+        "theory_runs": result["theory_runs"],
+        "time_range": [result["time"][0], result["time"][-1]],
+        "noise_factor": result["noise_factor"],
+        "max_policy_error": worst("policy", "max_error"),
+        "mean_policy_error": worst("policy", "mean_error"),
+        "max_state_fraction_error": worst("state_fraction", "max_error"),
+        "all_policy_within_noise": all(c["within_noise"] for c in components if c["variable"] == "policy"),
+        "components": components,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# the reproduction: runs cases, writes files and the summary
+# ----------------------------------------------------------------------------------------------
+class Reproduction:
+    """A reproduction in the making: runs its cases and writes every output atomically into ``out_dir``.
+
+    Parameters
+    ----------
+    name : str
+        The registry name (``fig3``, ...), used for the figure's file name.
+    title : str
+        One line saying what is reproduced.
+    out_dir : str or Path
+        Created if missing; files inside it are replaced.
+    quick : bool
+        Quick mode (recorded in the summary).
+    workers : int
+        Processes for the simulation runs.
+    progress : bool, optional
+        Progress bar over cases; default: only on a terminal (``MARLDYN_PROGRESS=0`` turns it off).
+    base : Config, optional
+        The configuration the cases vary (its parameters head the summary).
+    provenance : str, optional
+        Where settings that the paper leaves open come from (default :data:`PROVENANCE`).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        out_dir,
+        *,
+        quick: bool = False,
+        workers: int = 1,
+        progress: bool | None = None,
+        base: Config | None = None,
+        provenance: str | None = PROVENANCE,
+    ):
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ConfigError(f"workers = {workers!r} must be an integer >= 1")
+        self.name = name
+        self.title = title
+        self.out_dir = Path(out_dir)
+        self.quick = bool(quick)
+        self.workers = workers
+        self.progress = progress
+        self.base = base
+        self.provenance = provenance
+        self.notes: list[str] = []
+        self.results: list[CaseResult] = []
+        self.figures: list[str] = []
+        self.extra: dict = {}
+        self._started = time.perf_counter()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, cases) -> dict[str, CaseResult]:
+        """Run every case (simulation, theories, comparisons), write its datasets, and return results by key.
+
+        With ``workers > 1`` the cases' simulations run in one pool of ``workers`` processes (a case per task,
+        each with the runner's own ``workers=1``: the results do not depend on it), started once for the whole
+        reproduction, while the theories are computed in this process.
+        """
+        cases = list(cases)
+        keys = [case.key for case in cases]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"case keys must be unique: {keys}")
+        simulated = [case for case in cases if case.simulate]
+        pool = None
+        if self.workers > 1 and simulated:
+            pool = ProcessPoolExecutor(max_workers=min(self.workers, len(simulated)), mp_context=get_context("spawn"))
+        results = {}
+        try:
+            futures = {case.key: pool.submit(simulate_case, case.config) for case in simulated} if pool else {}
+            with tqdm(cases, desc=self.name, unit="case", disable=_progress_disabled(self.progress)) as bar:
+                for case in bar:
+                    bar.set_postfix_str(case.label, refresh=True)
+                    results[case.key] = self._run_case(case, futures.get(case.key))
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        return results
+
+    def _run_case(self, case: Case, future=None) -> CaseResult:
+        from ..theory import theory
+
+        seconds = {}
+        theories = {}
+        for spec in case.theories:
+            start = time.perf_counter()
+            dataset = theory(case.config, spec.method, progress=False, **spec.options())
+            seconds[spec.name] = time.perf_counter() - start
+            dataset.attrs["label"] = spec.name
+            theories[spec.name] = dataset
+            self._write(dataset, f"{case.key}_{_file_part(spec.name)}.nc")
+        simulation = None
+        if case.simulate:
+            simulation, seconds["simulation"] = future.result() if future is not None else simulate_case(case.config)
+            self._write(simulation, f"{case.key}_simulation.nc")
+        comparisons = {
+            spec.name: compare(simulation, theories[spec.name])
+            for spec in case.theories
+            if spec.compare and simulation is not None
+        }
+        result = CaseResult(case, simulation, theories, comparisons, seconds)
+        self.results.append(result)
+        return result
+
+    # -- writing -----------------------------------------------------------------------------
+    def _write(self, dataset: xr.Dataset, file_name: str) -> None:
+        write_dataset(dataset, self.out_dir / file_name, overwrite=True)
+
+    def save_figure(self, figure, stem: str | None = None) -> list[Path]:
+        """Save ``figure`` as ``<stem>.png`` and ``<stem>.pdf`` (default stem: the reproduction's name)."""
+        stem = stem or self.name
+        paths = []
+        for file_format in ("png", "pdf"):
+            path = self.out_dir / f"{stem}.{file_format}"
+            _atomic(path, lambda temporary, fmt=file_format: figure.savefig(temporary, format=fmt, dpi=150))
+            paths.append(path)
+            self.figures.append(path.name)
+        return paths
+
+    def note(self, text: str) -> None:
+        """Add a sentence to the summary's notes."""
+        self.notes.append(text)
+
+    def finish(self) -> dict:
+        """Write ``summary.json`` and ``summary.md`` and return the summary."""
+        summary = self.summary()
+        _atomic_text(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
+        _atomic_text(self.out_dir / "summary.md", markdown(summary, self.results))
+        return summary
+
+    def summary(self) -> dict:
+        """The summary as a JSON-ready dict (see the module docstring)."""
+        base = self.base if self.base is not None else (self.results[0].case.config if self.results else None)
+        first = next((r.simulation for r in self.results if r.simulation is not None), None)
+        return {
+            "name": self.name,
+            "title": self.title,
+            "command": f"marldyn reproduce {self.name}" + (" --quick" if self.quick else ""),
+            "quick": self.quick,
+            "marldyn_version": __version__,
+            "workers": self.workers,
+            "seconds": round(time.perf_counter() - self._started, 3),
+            "parameters": None if base is None else parameters_of(base),
+            "initial_condition": None if first is None else first.attrs.get("initial_condition"),
+            "runs": None if first is None else int(first.sizes["run"]),
+            "horizon": None if first is None else int(first.attrs["horizon"]),
+            "provenance": self.provenance,
+            "notes": self.notes + [_largest_errors(result) for result in self.results if result.comparisons],
+            **self.extra,
+            "cases": [_case_summary(result) for result in self.results],
+            "figures": list(self.figures),
+            "files": sorted(
+                {p.name for p in self.out_dir.iterdir() if p.is_file() and not p.name.startswith(".")}
+                | {"summary.json", "summary.md"}
+            ),
+        }
+
+
+def _largest_errors(result: CaseResult) -> str:
+    """One sentence: each theory's largest policy error against the simulation (max over time, states, actions)."""
+    worst = {label: compact_errors(value)["max_policy_error"] for label, value in result.comparisons.items()}
+    errors = ", ".join(f"{label} {'-' if v is None else f'{v:.3f}'}" for label, v in worst.items())
+    return f"{result.case.label}: largest policy error vs simulation by theory: {errors}."
+
+
+def _case_summary(result: CaseResult) -> dict:
+    case, simulation = result.case, result.simulation
+    theories = {}
+    for label, dataset in result.theories.items():
+        spec = next(s for s in case.theories if s.name == label)
+        theories[label] = {
+            "method": spec.method,
+            "options": spec.options(),
+            "file": f"{case.key}_{_file_part(label)}.nc",
+            "initial_condition": dataset.attrs.get("initial_condition"),
+            "horizon": int(dataset.attrs["horizon"]),
+            "seconds": round(result.seconds[label], 3),
+        }
+    return {
+        "key": case.key,
+        "label": case.label,
+        "varied": case.varied,
+        "parameters": parameters_of(case.config),
+        "runs": None if simulation is None else int(simulation.sizes["run"]),
+        "horizon": int(case.config.run.steps),
+        "record_every": int(case.config.run.record_every),
+        "initial_condition": None if simulation is None else simulation.attrs.get("initial_condition"),
+        "simulation_file": None if simulation is None else f"{case.key}_simulation.nc",
+        "simulation_seconds": None if simulation is None else round(result.seconds["simulation"], 3),
+        "theories": theories,
+        "final": {label: final_values(dataset) for label, dataset in _datasets(result).items()},
+        "errors": {label: compact_errors(value) for label, value in result.comparisons.items()},
+    }
+
+
+def _datasets(result: CaseResult) -> dict:
+    simulation = {} if result.simulation is None else {"simulation": result.simulation}
+    return {**simulation, **result.theories}
+
+
+def final_values(dataset: xr.Dataset) -> dict:
+    """The run-mean policy (state, action) and edge-state fractions (state,) at the last recorded time."""
+    last = dataset.isel(time=-1)
+    if "run" in last.dims:
+        last = last.mean("run")
+    return {
+        "time": float(dataset["time"].values[-1]),
+        "policy": last["policy"].transpose("state", "action").values.tolist(),
+        "state_fraction": last["state_fraction"].values.tolist() if "state_fraction" in last else None,
+    }
+
+
+def markdown(summary: dict, results: list[CaseResult]) -> str:
+    """``summary.md``: the summary for people, with the full error tables of :func:`marldyn.compare.error_table`."""
+    lines = [f"# {summary['name']}: {summary['title']}", ""]
+    lines += [
+        f"- command: `{summary['command']}` ({'quick mode' if summary['quick'] else 'full mode'}), "
+        f"marldyn {summary['marldyn_version']}, {summary['workers']} worker(s), {summary['seconds']:.1f} s",
+        f"- runs per simulated case: {summary['runs']}; horizon of the first case: {summary['horizon']} steps",
+        f"- initial condition (simulation): {summary['initial_condition']}",
+        f"- figures: {', '.join(summary['figures'])}",
+        "",
+    ]
+    if summary["parameters"]:
+        lines += ["## Parameters", "", "| parameter | value |", "| --- | --- |"]
+        lines += [f"| {key} | `{_short(value)}` |" for key, value in summary["parameters"].items()]
+        lines.append("")
+    if summary["provenance"]:
+        lines += ["## Provenance", "", summary["provenance"], ""]
+    if summary["notes"]:
+        lines += ["## Notes", ""] + [f"- {note}" for note in summary["notes"]] + [""]
+    lines += ["## Cases", ""]
+    for result, case in zip(results, summary["cases"], strict=True):
+        lines += [f"### {case['label']} (`{case['key']}`)", ""]
+        if case["varied"]:
+            lines.append("- varied: " + ", ".join(f"{k} = {_short(v)}" for k, v in case["varied"].items()))
+        if case["runs"] is not None:
+            lines.append(
+                f"- simulation: {case['runs']} runs x {case['horizon']} steps (record every {case['record_every']}),"
+                f" {case['simulation_seconds']:.1f} s; initial condition: {case['initial_condition']}"
+            )
+        for label, info in case["theories"].items():
+            options = ", ".join(f"{k}={v}" for k, v in info["options"].items() if v is not None)
+            lines.append(
+                f"- theory `{label}` ({info['method']}{'; ' + options if options else ''}): to step "
+                f"{info['horizon']}, {info['seconds']:.1f} s; initial condition: {info['initial_condition']}"
+            )
+        for label, comparison in result.comparisons.items():
+            lines += ["", f"Simulation vs `{label}`:", "", "```text", error_table(comparison), "```"]
+        lines.append("")
+    lines += ["## Files", ""] + [f"- `{name}`" for name in summary["files"]] + [""]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# plotting helpers
+# ----------------------------------------------------------------------------------------------
+def new_figure(rows: int, columns: int, *, width: float = 4.3, height: float = 3.3, sharex: bool = False):
+    """A constrained-layout :class:`~matplotlib.figure.Figure` (not registered with pyplot) and its axes grid."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width * columns, height * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False, sharex=sharex)
+    return figure, axes
+
+
+def draw(
+    ax,
+    dataset: xr.Dataset,
+    variable: str,
+    *,
+    color=None,
+    linestyle=None,
+    label: str | None = None,
+    time_scale: float = 1.0,
+    log_time: bool = False,
+    band: bool | None = None,
+    **select,
+):
+    """Draw one component over time: a simulation as its run-mean with a ±1 std band, a theory as a line.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    dataset : xarray.Dataset
+        A simulation (``method == "simulation"``) or a theory (a theory with runs, an SDE ensemble, is drawn
+        as its run-mean).
+    variable : str
+        ``policy``, ``q``, ``q_std`` or ``state_fraction``.
+    color, linestyle, label
+        Line style (defaults: solid for simulations, dashed for theories).
+    time_scale : float
+        Multiply the time axis by this (e.g. alpha for a learning-time axis).
+    log_time : bool or "symlog"
+        True leaves out t = 0 (for a logarithmic time axis); ``"symlog"`` keeps it (for a symmetric-log axis,
+        linear below one step).
+    band : bool, optional
+        Draw the ±1 std band across runs (default: for simulations).
+    **select
+        Coordinates of the component, e.g. ``state=0, action=0``.
+    """
+    is_simulation = dataset.attrs.get("method") == "simulation"
+    values = dataset[variable].sel(**select)
+    time_values = np.asarray(values["time"].values, dtype=np.float64) * time_scale
+    keep = time_values > 0 if log_time is True else np.ones(time_values.shape, dtype=bool)
+    series = values.transpose("run", "time").values if "run" in values.dims else values.values[None, :]
+    mean = series.mean(axis=0)
+    style = dict(SIMULATION_STYLE) if is_simulation else {"linestyle": "--", "linewidth": 1.6}
+    if linestyle is not None:
+        style["linestyle"] = linestyle
+    (line,) = ax.plot(time_values[keep], mean[keep], color=color, label=label, **style)
+    if (is_simulation if band is None else band) and series.shape[0] > 1:
+        spread = series.std(axis=0, ddof=1)
+        ax.fill_between(
+            time_values[keep],
+            (mean - spread)[keep],
+            (mean + spread)[keep],
+            color=line.get_color(),
+            alpha=BAND_ALPHA,
+            lw=0,
+        )
+    return line
+
+
+def style_axes(
+    ax,
+    *,
+    title: str,
+    ylabel: str,
+    log_time: bool | str = False,
+    xlabel: str = TIME_LABEL,
+    probability: bool = True,
+    legend: bool = True,
+) -> None:
+    """Title, labels, grid, compact time ticks, probability limits and a legend for one panel.
+
+    ``log_time`` is False (linear time), True (logarithmic) or ``"symlog"`` (linear below one step, so t = 0
+    shows, logarithmic above).
+    """
+    from matplotlib.ticker import EngFormatter, MaxNLocator
+
+    ax.set_title(title, fontsize="medium")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if log_time == "symlog":
+        ax.set_xscale("symlog", linthresh=1.0, linscale=0.4)
+        ax.set_xlim(left=0.0)
+    elif log_time:
+        ax.set_xscale("log")
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    if probability:
+        low, high = ax.get_ylim()
+        ax.set_ylim(max(low, -0.02), min(high, 1.02))
+    ax.grid(True, alpha=0.3)
+    if legend and ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize="x-small")
+
+
+def style_legend(ax, theory_labels, *, simulation: bool = True, loc="best", dashes=None, **entries) -> None:
+    """A legend of line styles: the simulation (solid, ±1 std band) and one dash style per theory label.
+
+    ``entries`` adds coloured entries (label -> colour), e.g. one per case of a sweep; ``dashes`` overrides the
+    theories' dash styles (default :data:`THEORY_STYLES`); ``loc="below"`` puts the legend under the axes (the
+    constrained layout makes room), where it cannot hide data.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles, _ = ax.get_legend_handles_labels()  # artists drawn with a label come first
+    handles += [Line2D([], [], color=colour, lw=2.5, label=label) for label, colour in entries.items()]
+    if simulation:
+        handles.append(Line2D([], [], color="0.2", label="simulation: run-mean", **SIMULATION_STYLE))
+        handles.append(Patch(color="0.2", alpha=BAND_ALPHA, label="simulation: ±1 std over runs"))
+    for label, style in zip(theory_labels, dashes or THEORY_STYLES, strict=False):
+        handles.append(Line2D([], [], color="0.2", linestyle=style, lw=1.6, label=f"theory: {label}"))
+    if loc == "below":
+        ax.legend(handles=handles, fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
+    else:
+        ax.legend(handles=handles, fontsize="x-small", loc=loc)
+
+
+def sweep_panels(
+    axes,
+    results: list[CaseResult],
+    theory_labels,
+    *,
+    variable: str = "policy",
+    components: list[dict],
+    titles: list[str],
+    ylabel: str | list[str],
+    time_scale=None,
+    log_time: bool = False,
+    legend_axis: int | None = 0,
+    colours=None,
+    case_labels=None,
+) -> None:
+    """The panels of a parameter sweep: one colour per case, simulation solid with band, theories dashed.
+
+    Parameters
+    ----------
+    axes : sequence of Axes
+        One per component.
+    results : list of CaseResult
+    theory_labels : sequence of str
+        Theories to draw (each in its own dash style).
+    variable : str
+    components : list of dict
+        The coordinates of each panel's component, e.g. ``[{"state": 0, "action": 0}, {"state": 1, ...}]``.
+    titles : list of str
+    ylabel : str or list of str
+    time_scale : callable, optional
+        ``time_scale(result) -> float`` multiplies each case's times (e.g. by alpha).
+    log_time : bool
+    legend_axis : int, optional
+        The panel that carries the legend (cases by colour, line styles); None for no legend.
+    colours : list, optional
+        One colour per case (default: the matplotlib cycle).
+    case_labels : list of str, optional
+        Legend label per case (default: the cases' labels).
+    """
+    colours = colours or [f"C{index % 10}" for index in range(len(results))]
+    ylabels = ylabel if isinstance(ylabel, list) else [ylabel] * len(axes)
+    for ax, where, title, label in zip(axes, components, titles, ylabels, strict=True):
+        for result, colour in zip(results, colours, strict=True):
+            scale = time_scale(result) if time_scale else 1.0
+            if result.simulation is not None:
+                draw(ax, result.simulation, variable, color=colour, time_scale=scale, log_time=log_time, **where)
+            for theory_label, dash in zip(theory_labels, THEORY_STYLES, strict=False):
+                if theory_label in result.theories:
+                    draw(
+                        ax,
+                        result.theories[theory_label],
+                        variable,
+                        color=colour,
+                        linestyle=dash,
+                        time_scale=scale,
+                        log_time=log_time,
+                        **where,
+                    )
+        style_axes(ax, title=title, ylabel=label, log_time=log_time, legend=False)
+        if time_scale:
+            ax.set_xlabel("learning time α·t (t in steps)")
+    if legend_axis is not None:
+        style_legend(
+            axes[legend_axis],
+            theory_labels,
+            loc="below",
+            simulation=any(r.simulation is not None for r in results),
+            **dict(zip(case_labels or [r.case.label for r in results], colours, strict=True)),
+        )
+
+
+def pd_row(axes, results: list[CaseResult], theory_labels, *, prefix: str = "", tags: str = "abc", **options) -> None:
+    """Three panels of a prisoner's-dilemma sweep: the fraction of edges in s1 (with the legend), and the
+    cooperation in s1 and in s2; one colour per case (see :func:`sweep_panels` for ``options``)."""
+    sweep_panels(
+        axes[:1],
+        results,
+        theory_labels,
+        variable="state_fraction",
+        components=[{"state": 0}],
+        titles=[f"({tags[0]}) {prefix}edge states"],
+        ylabel="fraction of edges in s1",
+        **options,
+    )
+    sweep_panels(
+        axes[1:3],
+        results,
+        theory_labels,
+        components=cooperation_components(),
+        titles=[f"({tags[1]}) {prefix}cooperation in s1", f"({tags[2]}) {prefix}cooperation in s2"],
+        ylabel="P(cooperate)",
+        legend_axis=None,
+        **options,
+    )
+
+
+def note_final_cooperation(job: Reproduction, results: list[CaseResult]) -> None:
+    """Add one note per case: the simulated run-mean cooperation in each state at the horizon."""
+    for result in results:
+        final = result.simulation["policy"].isel(time=-1).sel(action=0).mean("run").values
+        states = ", ".join(f"s{state + 1} = {value:.3f}" for state, value in enumerate(final))
+        job.note(f"{result.case.label}: final cooperation (simulation, t = {result.case.config.run.steps}) {states}.")
+
+
+def components_panel(
+    ax,
+    datasets: dict,
+    variable: str,
+    components: list[dict],
+    names: list[str],
+    *,
+    colours=None,
+    dashes=None,
+    log_time: bool | str = False,
+    legend: bool = True,
+    legend_loc: str = "best",
+) -> None:
+    """One panel, one colour per component: the simulation (solid, band) and each theory (its own dash style).
+
+    Parameters
+    ----------
+    ax : Axes
+    datasets : dict of str to Dataset
+        ``"simulation"`` (optional) and the theories by label, drawn in this order.
+    variable : str
+    components : list of dict
+        Coordinates of each component, e.g. ``[{"state": 0}, {"state": 1}]``.
+    names : list of str
+        Legend name of each component.
+    colours, dashes : sequences, optional
+        Colour per component and dash style per theory.
+    log_time : bool or "symlog"
+    legend : bool
+        Add the legend (components by colour, line styles).
+    legend_loc : str
+        Where (a matplotlib location, or ``"below"`` the axes).
+    """
+    colours = colours or [f"C{index % 10}" for index in range(len(components))]
+    dashes = dashes or THEORY_STYLES
+    theory_labels = [label for label in datasets if label != "simulation"]
+    for where, colour in zip(components, colours, strict=True):
+        if "simulation" in datasets:
+            draw(ax, datasets["simulation"], variable, color=colour, log_time=log_time, **where)
+        for label, dash in zip(theory_labels, dashes, strict=False):
+            draw(ax, datasets[label], variable, color=colour, linestyle=dash, log_time=log_time, **where)
+    if legend:
+        entries = dict(zip(names, colours, strict=True))
+        style_legend(ax, theory_labels, simulation="simulation" in datasets, dashes=dashes, loc=legend_loc, **entries)
+
+
+def cooperation_components(n_states: int = 2, action: int = 0) -> list[dict]:
+    """The components X(s, action) for every state (cooperation is action 0 in the prisoner's dilemma)."""
+    return [{"state": state, "action": action} for state in range(n_states)]
+
+
+def merge_in_time(early: xr.Dataset, late: xr.Dataset) -> xr.Dataset:
+    """``early`` up to its last time, then ``late`` after it (e.g. dense early records + the main records)."""
+    cut = float(early["time"].values[-1])
+    joined = xr.concat([early, late.sel(time=late["time"] > cut)], dim="time", data_vars="minimal", coords="minimal")
+    joined.attrs = dict(late.attrs)
+    return joined
+
+
+# ----------------------------------------------------------------------------------------------
+# small helpers
+# ----------------------------------------------------------------------------------------------
+def simulate_case(config: Config) -> tuple[xr.Dataset, float]:
+    """Simulate ``config`` in this process (no progress bar); returns the dataset and the seconds it took."""
+    from ..simulation.runner import simulate
+
+    start = time.perf_counter()
+    dataset = simulate(config, workers=1, progress=False)
+    return dataset, time.perf_counter() - start
+
+
+def _progress_disabled(progress: bool | None) -> bool | None:
+    if progress is None:
+        return None if os.environ.get("MARLDYN_PROGRESS", "1") != "0" else True
+    return not progress
+
+
+def _file_part(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "theory"
+
+
+def _atomic(path: Path, write) -> None:
+    """Call ``write(temporary)`` on a temporary file next to ``path``, then rename it onto ``path``."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    try:
+        write(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    _atomic(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
+
+
+def _short(value) -> str:
+    text = json.dumps(value, default=_json_default)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

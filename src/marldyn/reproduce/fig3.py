@@ -1,0 +1,275 @@
+"""Figure 3 of the paper: the two-state prisoner's dilemma on the 10x10 lattice, simulation vs theory.
+
+Panels: (a) the edge-state fraction with the theoretical stationary distribution as marks, also on a
+logarithmic time axis where the one-step relaxation of the edge states shows (the ``full-discrete`` theory
+follows it); (b), (c) cooperation in s1 and s2 against the heterogeneous ``particles`` theory (the paper's),
+the homogeneous ``reduced`` and ``full`` theories and the ``sde`` ensemble. Extra rows: the same from Q = 0
+without noise, and the long-horizon continuation of the theories (what becomes of "full cooperation",
+NOTES.md 2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import (
+    PAPER,
+    Case,
+    Reproduction,
+    TheorySpec,
+    components_panel,
+    cooperation_components,
+    draw,
+    horizon,
+    make_config,
+    merge_in_time,
+    new_figure,
+    run_count,
+    sde_theory,
+    style_axes,
+)
+
+STEPS = 20_000
+EARLY_STEPS = 1_000
+LONG_STEPS = 10_000_000
+#: Quick mode keeps a horizon past the end of "full cooperation" (the theories are cheap).
+LONG_STEPS_QUICK = 2_500_000
+LONG_RECORDS = 2_000
+THEORIES = (
+    TheorySpec("particles"),
+    TheorySpec("reduced"),
+    TheorySpec("full"),
+    sde_theory(PAPER["learning"]["alpha"]),
+    TheorySpec("full-discrete"),
+)
+POLICY_THEORIES = ("particles", "reduced", "full", "sde")
+STATE_COLOURS = ("C0", "C3")
+ZERO_Q = {"init": {"q": [[0.0, 0.0], [0.0, 0.0]], "q_noise": 0.0}}
+#: Cooperation in s2 below this counts as "full cooperation lost" in the long-horizon summary.
+COOPERATION_LEVEL = 0.9
+#: Steps of the edge-state relaxation reported in the summary.
+RELAXATION_STEPS = 3
+
+
+def cases(quick: bool = False) -> list[Case]:
+    """The cases of Figure 3: main, its dense start, Q = 0, and the theory-only long horizon."""
+    steps, runs = horizon(STEPS, quick), run_count(PAPER["run"]["runs"], quick)
+    early = min(EARLY_STEPS, steps)
+    long_steps = LONG_STEPS_QUICK if quick else LONG_STEPS
+    long_particles = 25 if quick else None
+    return [
+        Case("main", "paper's initial Q", make_config(steps=steps, runs=runs), THEORIES),
+        Case(
+            "early",
+            "paper's initial Q, every step",
+            make_config(steps=early, runs=runs, record_every=1),
+            (TheorySpec("full-discrete"), TheorySpec("particles")),
+        ),
+        Case(
+            "zero",
+            "Q = 0, no noise",
+            make_config(ZERO_Q, steps=steps, runs=runs),
+            THEORIES,
+            varied={"initial_q": [[0.0, 0.0], [0.0, 0.0]], "q_noise": 0.0},
+        ),
+        Case(
+            "long",
+            "long horizon (theory only)",
+            make_config(steps=long_steps, runs=runs, record_every=max(1, long_steps // LONG_RECORDS)),
+            (TheorySpec("reduced"), TheorySpec("full"), TheorySpec("particles", particles=long_particles)),
+            simulate=False,
+            varied={"steps": long_steps},
+        ),
+    ]
+
+
+def reproduce(out_dir, *, quick: bool = False, workers: int = 1, progress=None) -> dict:
+    """Reproduce Figure 3 into ``out_dir``; returns the summary (see :mod:`marldyn.reproduce.common`)."""
+    job = Reproduction(
+        "fig3",
+        "Figure 3: two-state prisoner's dilemma on a 10x10 lattice, simulation vs theory",
+        out_dir,
+        quick=quick,
+        workers=workers,
+        progress=progress,
+        base=make_config(steps=horizon(STEPS, quick), runs=run_count(PAPER["run"]["runs"], quick)),
+    )
+    results = job.run(cases(quick))
+    main, early, zero, long = (results[key] for key in ("main", "early", "zero", "long"))
+    job.extra["edge_state_relaxation"] = _relaxation(main, early)
+    job.extra["long_horizon"] = _long_horizon(long)
+    sde_dt = next(spec.dt for spec in THEORIES if spec.method == "sde")
+    job.extra["sde"] = {"dt": sde_dt, "seconds": round(main.seconds["sde"], 3)}
+    job.note(
+        f"The sde ensemble (exact Σ, Euler–Maruyama with dt = {sde_dt:g} steps) is included: it took "
+        f"{main.seconds['sde']:.1f} s for {main.simulation.sizes['run']} members of {main.case.config.run.steps} "
+        "steps; unlike the deterministic theories it has the finite population's run-to-run noise."
+    )
+    job.note(
+        "The reduced-timescale theories (reduced, particles, sde) put the edge states at their stationary "
+        "distribution from t = 0, so their edge-state error peaks at t = 0; the simulation starts 50/50 and "
+        "relaxes within a few steps, which full-discrete follows (see edge_state_relaxation and the log-time panel)."
+    )
+    relaxation, lost = job.extra["edge_state_relaxation"], job.extra["long_horizon"]
+    steps_text = ", ".join(
+        f"t = {t}: {s:.3f} ± {e:.3f} (full-discrete {d:.3f})"
+        for t, s, e, d in zip(
+            relaxation["times"],
+            relaxation["simulation"],
+            relaxation["simulation_standard_error"],
+            relaxation["full-discrete"],
+            strict=True,
+        )
+    )
+    job.note(
+        f"Fast relaxation of the edge states: fraction of edges in s1 (simulation run-mean ± standard error) "
+        f"{steps_text}; stationary for the initial policies: {relaxation['stationary']:.3f}."
+    )
+    for label, info in lost.items():
+        when = info["cooperation_s2_below_level_at"]
+        final = info["final_cooperation"]
+        job.note(
+            f"Long horizon ({label}): cooperation in s2 "
+            + (
+                f"rises above and then falls below {COOPERATION_LEVEL} at t = {when:g} steps"
+                if when is not None
+                else f"does not fall back below {COOPERATION_LEVEL}"
+            )
+            + f"; at t = {info['horizon']:g}: cooperation s1 = {final[0]:.4f}, s2 = {final[1]:.4f}"
+            + (" ('full cooperation' is a long-lived transient)." if when is not None else ".")
+        )
+    job.save_figure(_figure(main, early, zero, long))
+    return job.finish()
+
+
+def _relaxation(main, early) -> dict:
+    """The fraction of edges in s1 over the first steps: simulation (run-mean, standard error), full-discrete,
+    and the stationary value for the initial policies (particles theory at t = 0)."""
+    first = early.simulation["state_fraction"].sel(state=0).isel(time=slice(0, RELAXATION_STEPS + 1))
+    runs = first.sizes["run"]
+    error = first.std("run", ddof=1) / np.sqrt(runs) if runs > 1 else first.mean("run") * np.nan
+    discrete = early.theories["full-discrete"]["state_fraction"].sel(state=0).values[: RELAXATION_STEPS + 1]
+    stationary = float(main.theories["particles"]["state_fraction"].sel(state=0).values[0])
+    return {
+        "times": [int(t) for t in first["time"].values],
+        "simulation": [float(v) for v in first.mean("run").values],
+        "simulation_standard_error": [float(v) for v in error.values],
+        "full-discrete": [float(v) for v in discrete],
+        "stationary": stationary,
+    }
+
+
+def _long_horizon(long) -> dict:
+    """Per long-horizon theory: when cooperation in s2 drops below the level after reaching it; final values."""
+    summary = {}
+    for label, dataset in long.theories.items():
+        cooperation = dataset["policy"].sel(action=0).transpose("time", "state").values
+        below = np.flatnonzero(cooperation[:, 1] < COOPERATION_LEVEL)
+        high = np.flatnonzero(cooperation[:, 1] >= COOPERATION_LEVEL)
+        after = below[below > high[0]] if high.size else below[:0]
+        summary[label] = {
+            "horizon": float(dataset["time"].values[-1]),
+            "level": COOPERATION_LEVEL,
+            "cooperation_s2_below_level_at": float(dataset["time"].values[after[0]]) if after.size else None,
+            "final_cooperation": [float(v) for v in cooperation[-1]],
+            "final_q": dataset["q"].isel(time=-1).values.tolist(),
+        }
+    return summary
+
+
+def _figure(main, early, zero, long):
+    figure, axes = new_figure(3, 4, width=4.2, height=3.7)
+    states = [{"state": 0}, {"state": 1}]
+    names = ["edges in s1", "edges in s2"]
+    fraction = {"variable": "state_fraction", "components": states, "names": names, "colours": STATE_COLOURS}
+    # Row 1: the paper's Figure 3, and the edge states on a symmetric-log time axis (t = 0 included).
+    _marks(axes[0, 0], main.theories["particles"])
+    components_panel(axes[0, 0], {"simulation": main.simulation, "particles": main.theories["particles"]}, **fraction)
+    style_axes(axes[0, 0], title="(a) edge states, stationary as marks", ylabel="fraction of edges", legend=False)
+    simulation = merge_in_time(early.simulation, main.simulation)
+    merged = {
+        label: merge_in_time(early.theories[label], main.theories[label]) for label in ("full-discrete", "particles")
+    }
+    components_panel(axes[0, 1], {"simulation": simulation, **merged}, log_time="symlog", **fraction)
+    style_axes(
+        axes[0, 1], title="(a′) log time: fast relaxation", ylabel="fraction of edges", log_time="symlog", legend=False
+    )
+    _policies(axes[0, 2:], main, "(b)", "(c)")
+    # Row 2: from Q = 0 without noise.
+    _marks(axes[1, 0], zero.theories["particles"])
+    components_panel(axes[1, 0], {"simulation": zero.simulation, "particles": zero.theories["particles"]}, **fraction)
+    style_axes(axes[1, 0], title="(d) Q = 0: edge states", ylabel="fraction of edges", legend=False)
+    _policies(axes[1, 1:3], zero, "(e) Q = 0:", "(f) Q = 0:")
+    components_panel(
+        axes[1, 3],
+        {"simulation": zero.simulation, "particles": zero.theories["particles"], "sde": zero.theories["sde"]},
+        "q_std",
+        [{"state": 0, "action": 0}, {"state": 1, "action": 0}],
+        ["Q(s1, C)", "Q(s2, C)"],
+        colours=STATE_COLOURS,
+    )
+    style_axes(
+        axes[1, 3], title="(g) Q = 0: spread of Q across agents", ylabel="std of Q", probability=False, legend=False
+    )
+    # Row 3: the long horizon, theory only (joined to the main horizon's theory), with the simulation.
+    labels = tuple(long.theories)
+    continued = {label: merge_in_time(main.theories[label], long.theories[label]) for label in labels}
+    components_panel(axes[2, 0], {"simulation": main.simulation, **continued}, log_time=True, **fraction)
+    style_axes(
+        axes[2, 0], title="(h) long horizon: edge states", ylabel="fraction of edges", log_time=True, legend=False
+    )
+    for ax, state, tag in ((axes[2, 1], 0, "(i)"), (axes[2, 2], 1, "(j)")):
+        where = {"state": state, "action": 0, "log_time": True}
+        draw(ax, main.simulation, "policy", color="0.2", label="simulation (mean ± 1 std)", **where)
+        for label, colour, dash in zip(labels, ("C1", "C2", "C4"), ("--", "-.", ":"), strict=True):
+            draw(ax, continued[label], "policy", color=colour, linestyle=dash, label=f"theory: {label}", **where)
+        style_axes(ax, title=f"{tag} long horizon: cooperation in s{state + 1}", ylabel="P(cooperate)", log_time=True)
+    entries = [(state, action) for state in range(2) for action in range(2)]
+    components_panel(
+        axes[2, 3],
+        {"reduced": continued["reduced"]},
+        "q",
+        [{"state": state, "action": action} for state, action in entries],
+        [f"Q(s{state + 1}, {'CD'[action]})" for state, action in entries],
+        colours=("C0", "C9", "C3", "C1"),
+        dashes=("-",),
+        log_time=True,
+    )
+    style_axes(
+        axes[2, 3], title="(k) long horizon: Q-values", ylabel="Q", log_time=True, probability=False, legend=False
+    )
+    runs, steps = main.simulation.sizes["run"], main.case.config.run.steps
+    figure.suptitle(
+        f"Figure 3: two-state PD on a 10x10 lattice, N = 100, α = 0.001, β = 1, γ = 0.8, b = (5, 1.2), "
+        f"p = (0.7, 0.2); simulation: {runs} runs x {steps} steps (mean ± 1 std)\n"
+        "row 1: initial Q from the authors' code; row 2: from Q = 0 (no noise); row 3: long horizon (theory)"
+    )
+    return figure
+
+
+def _policies(axes, result, first: str, second: str) -> None:
+    """Cooperation in s1 and s2: the simulation and the theories of :data:`POLICY_THEORIES`."""
+    colours, dashes = ("C1", "C2", "C4", "C5"), ("--", (0, (6, 2)), ":", "-.")
+    for ax, where, tag in zip(axes, cooperation_components(), (first, second), strict=True):
+        draw(ax, result.simulation, "policy", color="0.2", label="simulation (mean ± 1 std)", **where)
+        for label, colour, dash in zip(POLICY_THEORIES, colours, dashes, strict=True):
+            draw(ax, result.theories[label], "policy", color=colour, linestyle=dash, label=f"theory: {label}", **where)
+        style_axes(ax, title=f"{tag} cooperation in s{where['state'] + 1}", ylabel="P(cooperate)")
+
+
+def _marks(ax, theory, count: int = 10) -> None:
+    """The theory's stationary edge-state distribution (for its current policies) as open circles."""
+    for state, colour in enumerate(STATE_COLOURS):
+        stationary = theory["state_fraction"].sel(state=state)
+        every = max(1, stationary.sizes["time"] // count)
+        ax.plot(
+            stationary["time"].values[::every],
+            stationary.values[::every],
+            linestyle="none",
+            marker="o",
+            markerfacecolor="white",
+            markeredgecolor=colour,
+            markersize=6,
+            zorder=3,
+            label="stationary (particles)" if state == 0 else None,
+        )

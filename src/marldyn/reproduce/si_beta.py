@@ -1,0 +1,61 @@
+"""Supplementary Figure 1: the inverse temperature beta = 1, 2, 5 (other settings as in Figure 3)."""
+
+from __future__ import annotations
+
+from .common import (
+    PAPER,
+    Case,
+    Reproduction,
+    TheorySpec,
+    horizon,
+    make_config,
+    new_figure,
+    note_final_cooperation,
+    pd_row,
+    run_count,
+    sde_theory,
+)
+
+STEPS = 20_000
+BETAS = (1.0, 2.0, 5.0)
+THEORIES = (TheorySpec("particles"), TheorySpec("reduced"), sde_theory(PAPER["learning"]["alpha"]))
+
+
+def cases(quick: bool = False) -> list[Case]:
+    """One case per beta."""
+    steps, runs = horizon(STEPS, quick), run_count(PAPER["run"]["runs"], quick)
+    return [
+        Case(
+            f"beta{beta:g}",
+            f"β = {beta:g}",
+            make_config({"learning": {"beta": beta}}, steps=steps, runs=runs),
+            THEORIES,
+            varied={"beta": beta},
+        )
+        for beta in BETAS
+    ]
+
+
+def reproduce(out_dir, *, quick: bool = False, workers: int = 1, progress=None) -> dict:
+    """Reproduce Supplementary Figure 1 into ``out_dir``; returns the summary."""
+    job = Reproduction(
+        "si-beta",
+        "Supplementary Figure 1: inverse temperature β = 1, 2, 5",
+        out_dir,
+        quick=quick,
+        workers=workers,
+        progress=progress,
+        base=make_config(steps=horizon(STEPS, quick), runs=run_count(PAPER["run"]["runs"], quick)),
+    )
+    results = list(job.run(cases(quick)).values())
+    labels = [spec.name for spec in THEORIES]
+    figure, axes = new_figure(1, 3, width=4.4, height=3.8)
+    pd_row(axes[0], results, labels)
+    note_final_cooperation(job, results)
+    runs = results[0].simulation.sizes["run"]
+    figure.suptitle(
+        f"Supplementary Fig. 1: β = 1, 2, 5; PD on a 10x10 lattice, α = 0.001, γ = 0.8, b = (5, 1.2), "
+        f"p = (0.7, 0.2); {runs} runs x {results[0].case.config.run.steps} steps"
+    )
+    job.save_figure(figure)
+    return job.finish()
