@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -235,7 +236,10 @@ INVALID = st.one_of(
     st.fixed_dictionaries(
         {
             "graph": st.fixed_dictionaries(
-                {"kind": st.just("lattice"), "n": st.integers(-5, 200).filter(lambda n: int(n**0.5) ** 2 != n or n < 9)}
+                {
+                    "kind": st.just("lattice"),
+                    "n": st.integers(-5, 200).filter(lambda n: n < 9 or math.isqrt(n) ** 2 != n),
+                }
             )
         }
     ),

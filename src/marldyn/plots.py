@@ -351,9 +351,8 @@ def _suptitle(simulation: xr.Dataset, theory_datasets: dict) -> str:
 
 
 def _save(figure, path: Path) -> None:
-    """Save as PNG (and in the suffix's format if PDF or SVG), each to a temporary name renamed when complete."""
-    import os
-    import uuid
+    """Save as PNG (and in the suffix's format if PDF or SVG), each written atomically."""
+    from .io import atomic_write
 
     suffix = path.suffix.lower().lstrip(".")
     if suffix and suffix not in SAVE_FORMATS:
@@ -365,10 +364,4 @@ def _save(figure, path: Path) -> None:
     if suffix and suffix != "png":
         targets[suffix] = path
     for file_format, target in targets.items():
-        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-        try:
-            figure.savefig(temporary, format=file_format, dpi=150)
-            os.replace(temporary, target)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        atomic_write(target, lambda temporary, fmt=file_format: figure.savefig(temporary, format=fmt, dpi=150))

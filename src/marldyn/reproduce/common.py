@@ -20,7 +20,6 @@ import copy
 import json
 import os
 import re
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from .. import __version__
 from ..compare import compare, error_table
 from ..config import Config, parse_config
 from ..errors import ConfigError
-from ..io import write_dataset
+from ..io import atomic_write, atomic_write_text, write_dataset
 
 #: The paper's setting (NOTES.md 2 and 9): the two-state prisoner's dilemma of eq. (21) on a 10x10 periodic
 #: lattice, with p and the initial Q from the authors' code; 10 runs of 20,000 steps.
@@ -375,7 +374,7 @@ class Reproduction:
         paths = []
         for file_format in ("png", "pdf"):
             path = self.out_dir / f"{stem}.{file_format}"
-            _atomic(path, lambda temporary, fmt=file_format: figure.savefig(temporary, format=fmt, dpi=150))
+            atomic_write(path, lambda temporary, fmt=file_format: figure.savefig(temporary, format=fmt, dpi=150))
             paths.append(path)
             self.figures.append(path.name)
         return paths
@@ -387,8 +386,8 @@ class Reproduction:
     def finish(self) -> dict:
         """Write ``summary.json`` and ``summary.md`` and return the summary."""
         summary = self.summary()
-        _atomic_text(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
-        _atomic_text(self.out_dir / "summary.md", markdown(summary, self.results))
+        atomic_write_text(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
+        atomic_write_text(self.out_dir / "summary.md", markdown(summary, self.results))
         return summary
 
     def summary(self) -> dict:
@@ -827,25 +826,6 @@ def _progress_disabled(progress: bool | None) -> bool | None:
 
 def _file_part(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "theory"
-
-
-def _atomic(path: Path, write) -> None:
-    """Call ``write(temporary)`` on a temporary file next to ``path``, then rename it onto ``path``."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
-        write(temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    _atomic(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
 
 
 def _short(value) -> str:

@@ -15,29 +15,24 @@ either the previous or the new checkpoint, never a partial one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..io import atomic_write, atomic_write_text
 
 _ARRAYS = ("edges", "payoff", "cum_transition", "record_times", "q_table")
 
 
 def atomic_save_npz(path: Path, **arrays) -> None:
-    """``numpy.savez`` to ``path`` through a temporary file in the same directory and a rename."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
+    """``numpy.savez`` to ``path`` atomically (:func:`marldyn.io.atomic_write`)."""
+
+    def write(temporary):
+        with open(temporary, "wb") as stream:  # a file object: savez would append .npz to a name
             np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)
 
 
 def write_problem(directory: Path, problem, meta: dict) -> None:
@@ -65,11 +60,7 @@ def write_problem(directory: Path, problem, meta: dict) -> None:
     }
     if not isinstance(problem.edge_state, np.ndarray):
         scalars["edge_state"] = problem.edge_state
-    text = json.dumps({"problem": scalars, **meta}, indent=1)
-    handle, temporary = tempfile.mkstemp(prefix=".meta.json.", suffix=".part", dir=directory)
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, directory / "meta.json")
+    atomic_write_text(directory / "meta.json", json.dumps({"problem": scalars, **meta}, indent=1))
 
 
 def read_problem(directory: Path):
