@@ -200,6 +200,10 @@ def test_random_valid_configs_keep_the_invariants(config):
     assert float(dataset["q"].min()) >= low - slack and float(dataset["q"].max()) <= high + slack
 
 
+def _not_a_lattice_size(n: int) -> bool:
+    return n < 9 or math.isqrt(n) ** 2 != n
+
+
 INVALID = st.one_of(
     st.fixed_dictionaries(
         {
