@@ -1,4 +1,4 @@
-"""The TOML schema: every bad input is a ConfigError naming its field; defaults, round trip, paths."""
+"""Reliability of input validation: a table of bad configs, each with the message it must give (and good ones)."""
 
 from __future__ import annotations
 
