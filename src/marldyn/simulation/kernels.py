@@ -1,8 +1,13 @@
-"""The numba kernel of Algorithm 1: many steps in place, bit-identical to ``reference.step``.
+"""The numba kernels of Algorithm 1: many steps in place, bit-identical to ``reference.step``.
 
 Per step three sweeps: (A) every agent draws its actions and computes its bootstrap values,
 (B) every edge plays and moves, accumulating TD targets per (agent, state), (C) every agent updates
 the chosen Q entries. Sweep C of one step and sweep A of the next are fused, so Q is read once per step.
+
+Per-agent hot data sit together in one row ``hot[i]`` (float64): ``V(s)`` at ``[0, K)``, the drawn action at
+``[K, 2K)``, the TD-target sum at ``[2K, 3K)`` and the count at ``[3K, 4K)`` (small integers are exact as
+floats). An edge then touches one row — one or two cache lines — per agent instead of four arrays, which
+is what a random graph's far neighbours cost.
 """
 
 from __future__ import annotations
@@ -18,21 +23,21 @@ from .counter_rng import uniform
 
 
 @njit(cache=True, inline="always")
-def _draw_agent(i, q, beta, rule, key, base, policy, actions, values):
-    """Sweep A for agent i: one action per state from X_i(s, ·), then V_i(s) for every state."""
+def _draw_agent(i, q, beta, rule, key, base, policy, hot):
+    """Sweep A for agent i: one action per state from X_i(s, ·) into ``hot[i, K + s]``, V_i(s) into ``hot[i, s]``."""
     n_states, n_actions = q.shape[1], q.shape[2]
     if n_actions == 2:
-        _draw_agent_two_actions(i, q, beta, rule, key, base, policy, actions, values)
+        _draw_agent_two_actions(i, q, beta, rule, key, base, policy, hot)
         return
     for s in range(n_states):
         softmax_row(q[i, s], beta, policy[s])
-        actions[i, s] = sample_index(policy[s], uniform(key, base + np.uint64(i * n_states + s)))
+        hot[i, n_states + s] = sample_index(policy[s], uniform(key, base + np.uint64(i * n_states + s)))
     for s in range(n_states):
-        values[i, s] = bootstrap_value(rule, q[i, s], policy[s], actions[i, s])
+        hot[i, s] = bootstrap_value(rule, q[i, s], policy[s], int(hot[i, n_states + s]))
 
 
 @njit(cache=True, inline="always")
-def _draw_agent_two_actions(i, q, beta, rule, key, base, policy, actions, values):
+def _draw_agent_two_actions(i, q, beta, rule, key, base, policy, hot):
     """:func:`_draw_agent` unrolled for M = 2, with the same floating-point operations in the same order
     as ``softmax_row``, ``sample_index`` and ``bootstrap_value`` (so the result is bit-identical)."""
     n_states = q.shape[1]
@@ -48,23 +53,19 @@ def _draw_agent_two_actions(i, q, beta, rule, key, base, policy, actions, values
         total = w0 + w1
         x0 = w0 / total
         x1 = w1 / total
-        policy[s, 0] = x0
-        policy[s, 1] = x1
         # sample_index: 0 if u < x0, else 1 (x1 = 0 forces x0 = 1 > u, so the fallback never differs)
-        actions[i, s] = uniform(key, base + np.uint64(i * n_states + s)) >= x0
-    for s in range(n_states):
-        q0 = q[i, s, 0]
-        q1 = q[i, s, 1]
+        action = 1.0 if uniform(key, base + np.uint64(i * n_states + s)) >= x0 else 0.0
+        hot[i, n_states + s] = action
         if rule == Q_LEARNING:
-            values[i, s] = q1 if q1 > q0 else q0
-        elif rule == SARSA:
-            values[i, s] = q1 if actions[i, s] == 1 else q0
+            hot[i, s] = q1 if q1 > q0 else q0
+        elif rule == SARSA:  # V(s) = Q(s, a(s)): this state's own draw
+            hot[i, s] = q1 if action == 1.0 else q0
         else:
-            values[i, s] = 0.0 + policy[s, 0] * q0 + policy[s, 1] * q1  # the loop order of bootstrap_value
+            hot[i, s] = 0.0 + x0 * q0 + x1 * q1  # the loop order of bootstrap_value
 
 
 @njit(cache=True, inline="always")
-def _play_edge(e, edges, edge_state, actions, values, payoff, cum_transition, gamma, key, base):
+def _play_edge(e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base):
     """Sweep B for edge e: the next state and the TD targets r + γ V(s') of both ends (lines 8-10).
 
     Returns ``(i, j, s, s', target_i, target_j)``; ``base`` is the counter of the step's first edge draw.
@@ -73,15 +74,26 @@ def _play_edge(e, edges, edge_state, actions, values, payoff, cum_transition, ga
     i = edges[e, 0]
     j = edges[e, 1]
     s = edge_state[e]
-    action_i = actions[i, s]
-    action_j = actions[j, s]
+    action_i = int(hot[i, n_states + s])
+    action_j = int(hot[j, n_states + s])
     u = uniform(key, base + np.uint64(e))
     nxt = 0
     for k in range(n_states - 1):  # #{k : cum[k] <= u}, branch-free (cum[K-1] = 1 > u)
         nxt += cum_transition[s, action_i, action_j, k] <= u
-    target_i = payoff[s, action_i, action_j] + gamma * values[i, nxt]
-    target_j = payoff[s, action_j, action_i] + gamma * values[j, nxt]
+    target_i = payoff[s, action_i, action_j] + gamma * hot[i, nxt]
+    target_j = payoff[s, action_j, action_i] + gamma * hot[j, nxt]
     return i, j, s, nxt, target_i, target_j
+
+
+@njit(cache=True, inline="always")
+def _update_agent(i, q, alpha, hot, target_sum, count):
+    """Sweep C for agent i: Q(s, a(s)) += α (mean TD target - Q(s, a(s))) where the agent played in s."""
+    n_states = q.shape[1]
+    for s in range(n_states):
+        if count[s] > 0:
+            a = int(hot[i, n_states + s])
+            old = q[i, s, a]
+            q[i, s, a] = old + alpha * (target_sum[s] / count[s] - old)
 
 
 @njit(cache=True)
@@ -96,38 +108,33 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
     n_agents, n_states, n_actions = q.shape
     n_edges = edges.shape[0]
     policy = np.empty((n_states, n_actions))
-    actions = np.empty((n_agents, n_states), dtype=np.int32)
-    values = np.empty((n_agents, n_states))
-    target_sum = np.zeros((n_agents, n_states))
-    count = np.zeros((n_agents, n_states), dtype=np.int32)
+    hot = np.zeros((n_agents, 4 * n_states))
+    sums, counts = 2 * n_states, 3 * n_states
     agent_draws = np.uint64(n_agents * n_states)
     draws_per_step = np.uint64(n_agents * n_states + n_edges)
     base = np.uint64(first_step) * draws_per_step
     for i in range(n_agents):
-        _draw_agent(i, q, beta, rule, key, base, policy, actions, values)
+        _draw_agent(i, q, beta, rule, key, base, policy, hot)
     last_step = first_step + n_steps - 1
     for t in range(first_step, first_step + n_steps):
         base = np.uint64(t) * draws_per_step
         for e in range(n_edges):  # sweep B
             i, j, s, nxt, target_i, target_j = _play_edge(
-                e, edges, edge_state, actions, values, payoff, cum_transition, gamma, key, base + agent_draws
+                e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base + agent_draws
             )
-            target_sum[i, s] += target_i
-            count[i, s] += 1
-            target_sum[j, s] += target_j
-            count[j, s] += 1
+            hot[i, sums + s] += target_i
+            hot[i, counts + s] += 1.0
+            hot[j, sums + s] += target_j
+            hot[j, counts + s] += 1.0
             edge_state[e] = nxt
         next_base = base + draws_per_step
         for i in range(n_agents):  # sweep C, fused with sweep A of the next step
+            _update_agent(i, q, alpha, hot, hot[i, sums:counts], hot[i, counts:])
             for s in range(n_states):
-                if count[i, s] > 0:
-                    a = actions[i, s]
-                    old = q[i, s, a]
-                    q[i, s, a] = old + alpha * (target_sum[i, s] / count[i, s] - old)
-                    target_sum[i, s] = 0.0
-                    count[i, s] = 0
+                hot[i, sums + s] = 0.0
+                hot[i, counts + s] = 0.0
             if t < last_step:
-                _draw_agent(i, q, beta, rule, key, next_base, policy, actions, values)
+                _draw_agent(i, q, beta, rule, key, next_base, policy, hot)
 
 
 def incidence(edges: np.ndarray, n_agents: int) -> tuple[np.ndarray, np.ndarray]:
@@ -158,8 +165,7 @@ def run_steps_parallel(
         return
     n_agents, n_states, n_actions = q.shape
     n_edges = edges.shape[0]
-    actions = np.empty((n_agents, n_states), dtype=np.int32)
-    values = np.empty((n_agents, n_states))
+    hot = np.zeros((n_agents, 2 * n_states))  # V and actions; the sums are per thread
     half_target = np.empty(2 * n_edges)
     next_state = np.empty_like(edge_state)
     agent_draws = np.uint64(n_agents * n_states)
@@ -171,13 +177,13 @@ def run_steps_parallel(
     for c in prange(n_chunks):
         policy = np.empty((n_states, n_actions))
         for i in range(c * n_agents // n_chunks, (c + 1) * n_agents // n_chunks):
-            _draw_agent(i, q, beta, rule, key, base, policy, actions, values)
+            _draw_agent(i, q, beta, rule, key, base, policy, hot)
     for t in range(first_step, first_step + n_steps):
         base = np.uint64(t) * draws_per_step
         for c in prange(n_edge_chunks):  # sweep B
             for e in range(c * n_edges // n_edge_chunks, (c + 1) * n_edges // n_edge_chunks):
                 _, _, _, nxt, target_i, target_j = _play_edge(
-                    e, edges, edge_state, actions, values, payoff, cum_transition, gamma, key, base + agent_draws
+                    e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base + agent_draws
                 )
                 half_target[2 * e] = target_i
                 half_target[2 * e + 1] = target_j
@@ -186,21 +192,17 @@ def run_steps_parallel(
         for c in prange(n_chunks):  # sweep C (gather in edge order), fused with sweep A of the next step
             policy = np.empty((n_states, n_actions))
             target_sum = np.empty(n_states)
-            count = np.empty(n_states, dtype=np.int64)
+            count = np.empty(n_states)
             for i in range(c * n_agents // n_chunks, (c + 1) * n_agents // n_chunks):
                 for s in range(n_states):
                     target_sum[s] = 0.0
-                    count[s] = 0
+                    count[s] = 0.0
                 for h in range(pointer[i], pointer[i + 1]):
                     half = half_edge[h]
                     s = edge_state[half >> 1]
                     target_sum[s] += half_target[half]
-                    count[s] += 1
-                for s in range(n_states):
-                    if count[s] > 0:
-                        a = actions[i, s]
-                        old = q[i, s, a]
-                        q[i, s, a] = old + alpha * (target_sum[s] / count[s] - old)
+                    count[s] += 1.0
+                _update_agent(i, q, alpha, hot, target_sum, count)
                 if t < last_step:
-                    _draw_agent(i, q, beta, rule, key, next_base, policy, actions, values)
+                    _draw_agent(i, q, beta, rule, key, next_base, policy, hot)
         edge_state[:] = next_state
