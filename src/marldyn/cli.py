@@ -91,7 +91,9 @@ def simulate(
 @app.command()
 def theory(
     config: Annotated[Path, typer.Argument(help="TOML configuration file (the same as for simulate).")],
-    method: Annotated[str, typer.Option(help="reduced | full | full-discrete | particles | sde")] = "reduced",
+    method: Annotated[
+        str, typer.Option(help="reduced | full | full-discrete | particles | sde | sde-graph | lna")
+    ] = "reduced",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="netCDF file to write.")] = None,
     particles: Annotated[int | None, typer.Option(help="Number of particles (particles method).")] = None,
     timescale: Annotated[str, typer.Option(help="reduced | full pair distributions (particles method).")] = "reduced",

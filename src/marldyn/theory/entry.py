@@ -17,7 +17,7 @@ from ..config import Config
 from ..errors import ConfigError
 from ..graphs import Graph
 
-METHODS = ("reduced", "full", "full-discrete", "particles", "sde")
+METHODS = ("reduced", "full", "full-discrete", "particles", "sde", "sde-graph", "lna")
 DEFAULT_MAX_PARTICLES = 512
 
 
@@ -46,7 +46,11 @@ def theory(
           coupled by the pair approximation (eqs. 11, 19-20); ``timescale`` picks stationary (reduced) or
           per-step (full) pair distributions;
         - ``sde``: ``runs`` ensemble members, each one particle per agent with the simulator's initial
-          draws and the agents' degrees, following eq. (5) with the exact Σ (Euler–Maruyama, step ``dt``).
+          draws and the agents' degrees, following eq. (5) with the exact Σ (Euler–Maruyama, step ``dt``);
+        - ``sde-graph``: ``runs`` members, one SDE per agent on the actual graph (its neighbours' policies, its
+          edges' state distributions per ``timescale``, its own exact Σ; :mod:`marldyn.theory.graph_sde`);
+        - ``lna``: linear-noise approximation around the homogeneous fixed point Q* (root of δ̄ from the initial
+          table): q = Q*, stationary ``q_std``, ``q_mean_std``, ``policy_std`` (:mod:`marldyn.theory.lna`).
         On graphs whose degrees differ, the point-mass methods use one point mass per degree class
         (NOTES.md 4), coupled as particles.
     graph : Graph or networkx.Graph, optional
@@ -132,6 +136,32 @@ def theory(
         variables = _variables(result)
         condition = _noise_text(config, table) + f"; {count} particles (scrambled Sobol draws)"
         extra.update(particles=int(count), timescale=timescale)
+    elif method == "sde-graph":  # issue 8: one SDE per agent on the actual graph (theory/graph_sde.py)
+        from .graph_sde import solve_graph_sde
+
+        problem = make_problem(config, game, graph)
+        streams = run_streams(config.run.seed, config.run.runs)
+        q0 = np.stack([initial_state(problem, init_seed)[0] for init_seed, _ in streams])
+        result = solve_graph_sde(
+            q0,
+            game,
+            graph,
+            grid,
+            timescale=timescale,
+            dt=dt,
+            seed=np.random.SeedSequence([config.run.seed, 2]),
+            initial_state_distribution=initial_states,
+            progress=progress,
+            **parameters,
+        )
+        variables = _variables(result)
+        condition = _noise_text(config, table) + "; the simulator's own initial draws, one SDE per agent on the graph"
+        extra.update(dt=float(dt), timescale=timescale, members=int(config.run.runs))
+    elif method == "lna":  # issue 8: linear-noise approximation on the graph (theory/lna.py)
+        from .lna import lna_dataset_variables
+
+        variables, condition, lna_extra = lna_dataset_variables(config, game, graph, grid, table, **parameters)
+        extra.update(lna_extra)
     else:
         problem = make_problem(config, game, graph)
         streams = run_streams(config.run.seed, config.run.runs)

@@ -1,0 +1,640 @@
+"""Linear-noise approximation (LNA) of the agents' Q-values on the graph around a homogeneous fixed point.
+
+Derivation: ``docs/fluctuations.md``. Summary (d = K M entries per agent, all agents at Q*):
+
+- **Fixed point.** μ*(Q) = α π_s X(s, a) δ̄(s, a) (eqs. 9, 18-19) vanishes with X, π > 0 iff the mean TD
+  error δ̄(s, a; Q, X̃ = X(Q)) (eq. 7) vanishes, which involves neither α, nor k, nor p*: one Q* serves every
+  degree and both time scales. :func:`fixed_point` finds it by root-finding on δ̄ from a start table and
+  checks that ``homogeneous.stationary_drift`` vanishes there.
+- **Mean map, linearised.** The simulator is a discrete-time map, Q_i(t+1) = Q_i(t) + μ_i(Q(t)) + ξ_i(t),
+  with μ_i the drift of agent i given its actual neighbours (eqs. 9, 20: neighbour policies and stationary
+  pair distributions). Around Q*, δQ(t+1) = (I + J) δQ(t) + ξ(t) with J_ii = J_self(k_i) (own Q, neighbours
+  fixed) and J_ij = J_nb(k_i) for j ~ i (through the neighbour's policy in the TD error; the terms through
+  the pair state distribution and through π_s, X multiply δ̄ = 0 and vanish) [eqs. L3-L4].
+- **Noise.** ξ(t) are martingale differences at Q* (E[ΔQ_i | past, edge states] ∝ δ̄ = 0), so the one-step
+  covariance D is the whole noise intensity. D_ii = Σ(Q*, X*, p*, k_i) (eq. 5, docs/diffusion.md); a shared
+  edge correlates two neighbours (both TD errors use the same two actions and the same next state) [L6];
+  a shared neighbour l correlates agents two steps apart (both meet l's one action in state s) [L7]. All
+  blocks are diagonal in the state and vanish across states.
+- **Stationary covariance.** C = (I + J) C (I + J)ᵀ + D, the discrete Lyapunov equation (its continuous
+  small-α limit is J C + C Jᵀ + D = 0) [L8]. Solved per Fourier mode on the periodic lattice, per eigenvector
+  of the graph Laplacian on regular triangle-free graphs (J and D are polynomials in the adjacency matrix
+  there), and by a dense solve on any other (small) graph.
+
+Outputs: the within-run across-agent covariance (what the simulator's ``q_std`` estimates, squared), the
+covariance of the population mean across runs, the policy spread by the delta method, and the same for
+the *independent OU* (each agent alone with J_self and D_ii, no correlations). Rules: Q-learning and
+expected SARSA (deterministic bootstrap value); SARSA is refused (its own-action coupling of the TD errors
+across states is not derived here).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.linalg import solve_discrete_lyapunov
+from scipy.optimize import root
+from scipy.stats import binom
+
+from ..errors import ConfigError
+from ..graphs import Graph
+from ..learning import EXPECTED_SARSA, Q_LEARNING, RULES
+from ..policy import boltzmann
+from .markov import edge_transition_matrix, stationary_distribution
+from .moments import _game_arrays, _rule_code, diffusion, interaction_probability, mean_td_error
+
+__all__ = [
+    "LNAResult",
+    "dense_matrices",
+    "fixed_point",
+    "independent_ou",
+    "jacobian_blocks",
+    "noise_blocks",
+    "solve_lna",
+]
+
+ROUTES = ("auto", "fourier", "laplacian", "direct")
+DIRECT_LIMIT = 4000  # largest N·K·M for the dense direct solve
+
+
+@dataclass(frozen=True, eq=False)
+class LNAResult:
+    """Stationary fluctuations of the Q-values on a graph around a fixed point (linear-noise approximation).
+
+    Covariances are (K M, K M) in the row-major order of Q (state, action); standard deviations (K, M).
+
+    Attributes
+    ----------
+    fixed_point, policy : ndarray, shape (state, action)
+        Q* and X* = softmax(β Q*).
+    state_distribution : ndarray, shape (state,)
+        p*(· | Q*, Q*), the stationary edge-state distribution.
+    within_covariance : ndarray
+        E[(1/N) Σ_i (Q_i - Q̄)(Q_i - Q̄)ᵀ]: the across-agent covariance within one run (``q_std``²).
+    mean_covariance : ndarray
+        Cov(Q̄) of the population mean Q̄ = (1/N) Σ_i Q_i across runs.
+    q_std, q_mean_std, policy_std : ndarray, shape (state, action)
+        √diag of ``within_covariance``, of ``mean_covariance``, and of G ``within_covariance`` Gᵀ with
+        G = ∂X/∂Q at Q* (delta method).
+    independent : dict
+        The same four quantities (``within_covariance``, ``mean_covariance``, ``q_std``, ``q_mean_std``) for
+        the independent OU: every agent alone with J_self(k_i) and Σ_i, no coupling, no correlated noise.
+    route : str
+        ``fourier``, ``laplacian`` or ``direct``.
+    relaxation_time : float
+        The slowest relaxation time of the linear map in steps, 1 / (1 - max |eig(I + J)|).
+    blocks : dict
+        J_self, J_nb, D_self, D_edge, D_common per degree (the ingredients; see :func:`jacobian_blocks`,
+        :func:`noise_blocks`).
+    attrs : dict
+        Parameters.
+    """
+
+    fixed_point: np.ndarray
+    policy: np.ndarray
+    state_distribution: np.ndarray
+    within_covariance: np.ndarray
+    mean_covariance: np.ndarray
+    q_std: np.ndarray
+    q_mean_std: np.ndarray
+    policy_std: np.ndarray
+    independent: dict
+    route: str
+    relaxation_time: float
+    blocks: dict = field(default_factory=dict)
+    attrs: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------
+# fixed point
+# ----------------------------------------------------------------------------------------------
+def _check_rule(rule) -> int:
+    code = _rule_code(rule)
+    if code not in (Q_LEARNING, EXPECTED_SARSA):
+        raise ConfigError(
+            f"the linear-noise approximation is derived for q_learning and expected_sarsa, not {RULES[code]!r} "
+            "(SARSA's TD errors share the agent's own actions across states; use method 'sde-graph')"
+        )
+    return code
+
+
+def fixed_point(q0, game, *, beta, gamma, rule="q_learning", degree=4, tolerance=1e-12) -> np.ndarray:
+    """Q* with δ̄(Q*, X(Q*)) = 0, i.e. μ*(Q*) = 0 of the homogeneous reduced dynamics (eqs. 7, 9, 19).
+
+    μ*(Q) = α [1 - (1 - p*_s)^k] X(s, a) δ̄(s, a) (``homogeneous.stationary_drift``); where X, p* > 0 its zeros
+    are those of δ̄, which depend on neither α, k nor p*. Root-finding on μ*/α itself tends to run off to
+    X → 0 (where μ* vanishes only asymptotically), so the root is sought on δ̄ (scipy ``hybr``, then
+    Levenberg–Marquardt) from ``q0``, and μ*(Q*) = 0 is checked afterwards.
+
+    Parameters
+    ----------
+    q0 : array_like, shape (state, action)
+        Start of the search (e.g. the config's initial table).
+    game : Game
+    beta, gamma : float
+    rule : str or int
+    degree : int
+        Only for the check of μ* (any k ≥ 1 gives the same zeros).
+    tolerance : float
+        Largest accepted |δ̄| (payoff units) at the root.
+
+    Returns
+    -------
+    ndarray, shape (state, action)
+
+    Raises
+    ------
+    ConfigError
+        If no root is found from ``q0``.
+    """
+    from .homogeneous import stationary_drift
+
+    q0 = np.asarray(q0, dtype=np.float64)
+    shape = q0.shape
+
+    def residual(x):
+        q = x.reshape(shape)
+        return mean_td_error(q, boltzmann(q, beta), game, beta=beta, gamma=gamma, rule=rule).ravel()
+
+    best = None
+    for method in ("hybr", "lm"):
+        solution = root(residual, q0.ravel(), method=method, tol=1e-15)
+        error = np.max(np.abs(residual(solution.x)))
+        if best is None or error < best[1]:
+            best = (solution.x, error)
+        if error <= tolerance:
+            break
+    x, error = best
+    if not error <= tolerance:
+        raise ConfigError(f"no fixed point found from Q = {q0.tolist()} (smallest |δ̄| = {error:.2e}); give q_star")
+    q_star = x.reshape(shape)
+    rate = stationary_drift(q_star, game, degree=degree, alpha=1.0, beta=beta, gamma=gamma, rule=rule)
+    if not np.max(np.abs(rate)) <= 10 * tolerance:
+        raise ConfigError(f"the root of δ̄ at {q_star.tolist()} is not a zero of μ* (|μ*/α| = {np.abs(rate).max():.2e})")
+    return q_star
+
+
+# ----------------------------------------------------------------------------------------------
+# ingredients at Q*
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class _Point:
+    q: np.ndarray  # (K, M)
+    policy: np.ndarray  # (K, M)
+    distribution: np.ndarray  # p*, (K,)
+    value: np.ndarray  # V(z), (K,)
+    value_gradient: np.ndarray  # ∂V(z)/∂Q(z, c), (K, M)
+    next_state: np.ndarray  # W(s, a, z) = Σ_b X(s, b) T(s, a, b, z), (K, M, K)
+    expected_td: np.ndarray  # r(s, a, b) = Σ_z T(s, a, b, z) [U(s, a, b) + γ V(z)] - Q(s, a), (K, M, M)
+    product_td: np.ndarray  # E_z[δ_i δ_j | s, a, b] on a shared edge, (K, M, M)
+    payoff: np.ndarray
+    transition: np.ndarray
+
+
+def _point(q_star, game, beta, gamma, rule, check=True) -> _Point:
+    code = _check_rule(rule)
+    payoff, transition = _game_arrays(game)
+    q = np.asarray(q_star, dtype=np.float64)
+    if q.shape != payoff.shape[:2] or not np.all(np.isfinite(q)):
+        raise ConfigError(f"q_star must be a finite (state, action) = {payoff.shape[:2]} table")
+    policy = boltzmann(q, beta)
+    if code == Q_LEARNING:
+        value = q.max(axis=1)
+        gradient = (q == value[:, None]).astype(np.float64)
+        if np.any(gradient.sum(axis=1) > 1):
+            raise ConfigError("Q* has tied maxima: V = max Q is not differentiable there (LNA undefined)")
+    else:
+        value = np.sum(policy * q, axis=1)
+        gradient = policy * (1.0 + beta * (q - value[:, None]))
+    if check:
+        delta = mean_td_error(q, policy, game, beta=beta, gamma=gamma, rule=rule)
+        scale = max(1.0, float(np.abs(payoff).max()), float(np.abs(q).max()))
+        if np.max(np.abs(delta)) > 1e-8 * scale:
+            raise ConfigError(f"q_star is not a fixed point: max |δ̄| = {np.abs(delta).max():.2e} (use lna.fixed_point)")
+    distribution = stationary_distribution(edge_transition_matrix(policy, policy, transition))
+    next_state = np.einsum("sb,sabz->saz", policy, transition)
+    target = payoff[:, :, :, None] + gamma * value[None, None, None, :]  # (s, a, b, z)
+    expected_td = np.einsum("sabz,sabz->sab", transition, target) - q[:, :, None]
+    own = target - q[:, :, None, None]  # δ_i for (s, a, b, z)
+    other = np.swapaxes(payoff, 1, 2)[:, :, :, None] + gamma * value[None, None, None, :] - q[:, None, :, None]
+    product_td = np.einsum("sabz,sabz,sabz->sab", transition, own, other)  # δ_j uses U(s, b, a), Q(s, b)
+    return _Point(q, policy, distribution, value, gradient, next_state, expected_td, product_td, payoff, transition)
+
+
+def _policy_gradient(policy, beta) -> np.ndarray:
+    """G = ∂X/∂Q (K M, K M), block diagonal in the state: β X(s, a) (1[a = c] - X(s, c)) (eq. 2)."""
+    n_states, n_actions = policy.shape
+    gradient = np.zeros((n_states * n_actions, n_states * n_actions))
+    for s in range(n_states):
+        block = beta * (np.diag(policy[s]) - np.outer(policy[s], policy[s]))
+        gradient[s * n_actions : (s + 1) * n_actions, s * n_actions : (s + 1) * n_actions] = block
+    return gradient
+
+
+def jacobian_blocks(q_star, game, degree, *, alpha, beta, gamma, rule="q_learning"):
+    """J_self(k) = ∂μ_i/∂Q_i and J_nb(k) = ∂μ_i/∂Q_j (j ~ i) at a homogeneous fixed point [L3-L4].
+
+    With δ̄ = 0 only the derivative of δ̄ survives in μ_i = α π_s X_i δ̄_i (eq. 9):
+
+    - J_self[(s,a),(z,c)] = α π_s X(s,a) [-1((z,c) = (s,a)) + γ W(s,a,z) ∂V(z)/∂Q(z,c)],
+      ∂V/∂Q = 1(c = argmax) (Q-learning) or X(z,c) [1 + β (Q(z,c) - V(z))] (expected SARSA);
+    - J_nb[(s,a),(s,c)] = α π_s X(s,a) (1/k) Σ_b r(s,a,b) β X(s,b) (1(b = c) - X(s,c)), zero across states,
+      with r(s,a,b) the expected TD error when the neighbour plays b (the neighbour met in s is j with
+      probability p_ij(s) / Σ_l p_il(s) = 1/k at the homogeneous point, eq. 20).
+
+    Parameters
+    ----------
+    q_star : array_like, shape (state, action)
+        A fixed point (δ̄ = 0 is checked).
+    game : Game
+    degree : int
+        k of the focal agent.
+    alpha, beta, gamma : float
+    rule : {"q_learning", "expected_sarsa"}
+
+    Returns
+    -------
+    J_self, J_nb : ndarray, shape (K M, K M)
+        Per simulator step.
+    """
+    point = _point(q_star, game, beta, gamma, rule)
+    return _jacobians(point, int(degree), alpha, beta, gamma)
+
+
+def _jacobians(point: _Point, degree, alpha, beta, gamma):
+    n_states, n_actions = point.q.shape
+    size = n_states * n_actions
+    if degree <= 0:
+        return np.zeros((size, size)), np.zeros((size, size))
+    engaged = interaction_probability(point.distribution, degree)  # π_s
+    rate = alpha * engaged[:, None] * point.policy  # (s, a)
+    own = gamma * point.next_state[:, :, :, None] * point.value_gradient[None, None, :, :]  # (s, a, z, c)
+    own = own.reshape(size, size) - np.eye(size)
+    j_self = rate.reshape(size, 1) * own
+    j_nb = np.zeros((size, size))
+    for s in range(n_states):
+        policy_jacobian = beta * (np.diag(point.policy[s]) - np.outer(point.policy[s], point.policy[s]))  # [b, c]
+        block = point.expected_td[s] @ policy_jacobian / degree  # [a, c]
+        rows = slice(s * n_actions, (s + 1) * n_actions)
+        j_nb[rows, rows] = rate[s][:, None] * block
+    return j_self, j_nb
+
+
+def _inverse_moment(offset, trials, probability):
+    """E[1 / (offset + B)] for B ~ Binomial(trials, probability) (offset ≥ 1)."""
+    if trials < 0:
+        return 0.0
+    counts = np.arange(trials + 1)
+    return float(np.sum(binom.pmf(counts, trials, probability) / (offset + counts)))
+
+
+def _count_factors(distribution, k_i, k_j, adjacent):
+    """Per state: F_s (shared edge, eq. L6) and G_s (per common neighbour, eq. L7) for agents of degrees k_i, k_j.
+
+    Edge states i.i.d. from p*: F_s = E[1(σ_ij = s) / (n_is n_js)] = π_s(k_i) π_s(k_j) / (k_i k_j p_s);
+    G_s = E[1(σ_il = s) 1(σ_jl = s) / (n_is n_js)] = π_s(k_i) π_s(k_j) / (k_i k_j) if i, j are not adjacent,
+    and p_s² [p_s E[1/(2+B_i)] E[1/(2+B_j)] + (1-p_s) E[1/(1+B_i)] E[1/(1+B_j)]], B ~ Bin(k - 2, p_s), if they
+    are (a triangle: both counts include the edge i-j).
+    """
+    n_states = distribution.size
+    edge = np.zeros(n_states)
+    common = np.zeros(n_states)
+    engaged_i = interaction_probability(distribution, k_i)
+    engaged_j = interaction_probability(distribution, k_j)
+    for s in range(n_states):
+        p = float(distribution[s])
+        if p <= 0.0 or k_i <= 0 or k_j <= 0:
+            continue
+        edge[s] = engaged_i[s] * engaged_j[s] / (k_i * k_j * p)
+        if not adjacent:
+            common[s] = engaged_i[s] * engaged_j[s] / (k_i * k_j)
+        elif k_i >= 2 and k_j >= 2:
+            with_edge = _inverse_moment(2, k_i - 2, p) * _inverse_moment(2, k_j - 2, p)
+            without = _inverse_moment(1, k_i - 2, p) * _inverse_moment(1, k_j - 2, p)
+            common[s] = p * p * (p * with_edge + (1.0 - p) * without)
+    return edge, common
+
+
+def noise_blocks(q_star, game, k_i, k_j=None, *, alpha, beta, gamma, rule="q_learning"):
+    """One-step noise covariance blocks at a homogeneous fixed point, edge states i.i.d. from p* [L5-L7].
+
+    - ``self``: D_ii = Σ(Q*, X*, p*, k_i), eq. (5) (docs/diffusion.md);
+    - ``edge``: D_ij for neighbours (one shared edge): α² X(s,a) X(s,b) F_s E_z[δ_i δ_j | s, a, b] on the
+      (s, s) blocks, where on the shared edge i plays a, j plays b and both bootstrap from the same s';
+    - ``common`` / ``common_adjacent``: D_ij per common neighbour l (j not adjacent / adjacent to i):
+      α² X(s,a) X(s,b) G_s Σ_c X(s,c) r(s,a,c) r(s,b,c) on the (s, s) blocks (both meet l's one action c).
+
+    Every other block is zero at the fixed point (a TD error from an edge not shared averages to δ̄ = 0).
+
+    Parameters
+    ----------
+    q_star : array_like, shape (state, action)
+    game : Game
+    k_i, k_j : int
+        Degrees of the two agents (``k_j`` defaults to ``k_i``).
+    alpha, beta, gamma : float
+    rule : {"q_learning", "expected_sarsa"}
+
+    Returns
+    -------
+    dict of ndarray, each (K M, K M)
+        ``self`` (agent i), ``edge``, ``common``, ``common_adjacent``; rows: agent i, columns: agent j.
+    """
+    point = _point(q_star, game, beta, gamma, rule)
+    return _noise(point, int(k_i), int(k_i if k_j is None else k_j), game, alpha, beta, gamma, rule)
+
+
+def _noise(point: _Point, k_i, k_j, game, alpha, beta, gamma, rule):
+    n_states, n_actions = point.q.shape
+    size = n_states * n_actions
+    sigma = diffusion(
+        point.q, point.policy, point.distribution, k_i, game, alpha=alpha, beta=beta, gamma=gamma, rule=rule
+    )
+    out = {"self": sigma}
+    products = np.einsum("sc,sac,sbc->sab", point.policy, point.expected_td, point.expected_td)
+    for name, adjacent in (("common", False), ("common_adjacent", True)):
+        edge, common = _count_factors(point.distribution, k_i, k_j, adjacent)
+        if name == "common":
+            out["edge"] = _state_blocks(point.policy, alpha, edge[:, None, None] * point.product_td)
+        out[name] = _state_blocks(point.policy, alpha, common[:, None, None] * products)
+    assert all(block.shape == (size, size) for block in out.values())
+    return out
+
+
+def _state_blocks(policy, alpha, inner):
+    """α² X(s,a) X(s,b) inner[s, a, b] on the (s, s) diagonal blocks of a (K M, K M) matrix."""
+    n_states, n_actions = policy.shape
+    out = np.zeros((n_states * n_actions, n_states * n_actions))
+    for s in range(n_states):
+        rows = slice(s * n_actions, (s + 1) * n_actions)
+        out[rows, rows] = alpha**2 * policy[s][:, None] * policy[s][None, :] * inner[s]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the linear system on the graph
+# ----------------------------------------------------------------------------------------------
+def _adjacency(graph: Graph):
+    from scipy.sparse import csr_matrix
+
+    n = graph.n_agents
+    data = np.ones(len(graph.indices))
+    return csr_matrix((data, np.asarray(graph.indices), np.asarray(graph.indptr)), shape=(n, n))
+
+
+def dense_matrices(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_learning", correlations=True):
+    """A = I + J and D of the whole population (N K M, N K M), dense, agent-major order [L2, L5-L7].
+
+    For the brute-force solve on small graphs (any degrees, triangles included). ``correlations=False`` drops
+    the noise correlations between agents (D block diagonal), keeping the coupling through the drift.
+    """
+    point = _point(q_star, game, beta, gamma, rule)
+    n = graph.n_agents
+    size = point.q.size
+    if n * size > DIRECT_LIMIT:
+        raise ConfigError(f"the dense LNA needs N·K·M ≤ {DIRECT_LIMIT}, got {n * size}")
+    adjacency = _adjacency(graph).toarray()
+    common = adjacency @ adjacency
+    np.fill_diagonal(common, 0.0)
+    degree = np.asarray(graph.degree)
+    jacobians = {k: _jacobians(point, int(k), alpha, beta, gamma) for k in np.unique(degree)}
+    cache: dict = {}
+
+    def noise(k_i, k_j):
+        if (k_i, k_j) not in cache:
+            cache[(k_i, k_j)] = _noise(point, int(k_i), int(k_j), game, alpha, beta, gamma, rule)
+        return cache[(k_i, k_j)]
+
+    matrix = np.eye(n * size)
+    covariance = np.zeros((n * size, n * size))
+    for i in range(n):
+        rows = slice(i * size, (i + 1) * size)
+        j_self, j_nb = jacobians[degree[i]]
+        matrix[rows, rows] += j_self
+        covariance[rows, rows] = noise(degree[i], degree[i])["self"]
+        for j in range(n):
+            if j == i or (adjacency[i, j] == 0 and common[i, j] == 0):
+                continue
+            cols = slice(j * size, (j + 1) * size)
+            blocks = noise(degree[i], degree[j])
+            if adjacency[i, j]:
+                matrix[rows, cols] += j_nb
+            if not correlations:
+                continue
+            if adjacency[i, j]:
+                covariance[rows, cols] += blocks["edge"] + common[i, j] * blocks["common_adjacent"]
+            else:
+                covariance[rows, cols] += common[i, j] * blocks["common"]
+    return matrix, 0.5 * (covariance + covariance.T)
+
+
+def _lyapunov_batch(matrices, covariances):
+    """Solve C = A C Aᵀ + D for a batch of small (d, d) systems via (I - A ⊗ A) vec C = vec D."""
+    count, size, _ = matrices.shape
+    kron = np.einsum("nij,nkl->nikjl", matrices, matrices).reshape(count, size * size, size * size)
+    system = np.eye(size * size)[None] - kron
+    solution = np.linalg.solve(system, covariances.reshape(count, size * size, 1))
+    solution = solution.reshape(count, size, size)
+    return 0.5 * (solution + np.swapaxes(solution, -1, -2))
+
+
+def _is_lattice(graph: Graph) -> int:
+    """L if the graph is the periodic L x L lattice of ``graphs.lattice`` (same labels, L ≥ 4: the 3 x 3 torus
+    has triangles), else 0."""
+    from ..graphs import lattice
+
+    side = math.isqrt(graph.n_agents)
+    if side * side != graph.n_agents or side < 4 or not np.all(np.asarray(graph.degree) == 4):
+        return 0
+    reference = lattice(graph.n_agents)
+    return side if np.array_equal(reference.edges, graph.edges) else 0
+
+
+def _modal_covariances(point, degree, eigenvalues, alpha, beta, gamma, game, rule, correlations=True):
+    """C(λ) for every adjacency eigenvalue λ of a k-regular triangle-free graph: A(λ) = I + J_self + λ J_nb,
+    D(λ) = D_self + λ D_edge + (λ² - k) D_common [L9]."""
+    j_self, j_nb = _jacobians(point, degree, alpha, beta, gamma)
+    blocks = _noise(point, degree, degree, game, alpha, beta, gamma, rule)
+    size = j_self.shape[0]
+    lam = np.asarray(eigenvalues, dtype=np.float64)[:, None, None]
+    matrices = np.eye(size)[None] + j_self[None] + lam * j_nb[None]
+    noises = blocks["self"][None] + correlations * (
+        lam * blocks["edge"][None] + (lam**2 - degree) * blocks["common"][None]
+    )
+    return _lyapunov_batch(matrices, noises), matrices, blocks, (j_self, j_nb)
+
+
+def solve_lna(
+    q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_learning", route="auto", correlations=True
+) -> LNAResult:
+    """Stationary covariance of the agents' Q-values on ``graph`` around the fixed point ``q_star`` [L1-L10].
+
+    Parameters
+    ----------
+    q_star : array_like, shape (state, action)
+        A homogeneous fixed point (:func:`fixed_point`).
+    game : Game
+    graph : Graph
+    alpha, beta, gamma : float
+    rule : {"q_learning", "expected_sarsa"}
+    route : {"auto", "fourier", "laplacian", "direct"}
+        ``fourier``: the periodic lattice, one d x d discrete Lyapunov equation per wave vector (any size);
+        ``laplacian``: a regular triangle-free graph, one per eigenvector of its Laplacian (dense eigh);
+        ``direct``: the dense (N d)² discrete Lyapunov equation (any graph, N·d ≤ 4000). ``auto`` picks the
+        first that applies.
+    correlations : bool
+        False: drop the noise correlations between agents (shared edges, shared neighbours) and keep the
+        coupling through the drift — the linearisation of the ``sde-graph`` ensemble, whose agents get
+        independent noise.
+
+    Returns
+    -------
+    LNAResult
+    """
+    if route not in ROUTES:
+        raise ConfigError(f"route = {route!r} must be one of {', '.join(ROUTES)}")
+    point = _point(q_star, game, beta, gamma, rule)
+    n = graph.n_agents
+    size = point.q.size
+    degree = np.asarray(graph.degree)
+    regular = bool(np.all(degree == degree[0])) and degree[0] > 0
+    side = _is_lattice(graph)
+    adjacency = _adjacency(graph)
+    triangle_free = regular and (adjacency @ adjacency).multiply(adjacency).sum() == 0
+    if route == "auto":
+        route = "fourier" if side else ("laplacian" if triangle_free and n <= 5000 else "direct")
+    if route == "fourier" and not side:
+        raise ConfigError("route 'fourier' needs the periodic L x L lattice")
+    if route == "laplacian" and not triangle_free:
+        raise ConfigError("route 'laplacian' needs a regular graph without triangles (J, D polynomials in A)")
+    blocks: dict = {}
+    if route in ("fourier", "laplacian"):
+        k = int(degree[0])
+        if route == "fourier":
+            wave = 2.0 * np.pi * np.arange(side) / side
+            eigenvalues = (2.0 * np.cos(wave)[:, None] + 2.0 * np.cos(wave)[None, :]).ravel()
+            weights = np.zeros(eigenvalues.size)
+            weights[0] = n  # (Σ_i v(i))² of the uniform mode; 0 for every other wave vector
+        else:
+            from scipy.sparse.csgraph import laplacian
+
+            values, vectors = np.linalg.eigh(laplacian(adjacency.toarray()))
+            eigenvalues = k - values  # adjacency eigenvalues
+            weights = vectors.sum(axis=0) ** 2
+        modes, matrices, noise, jac = _modal_covariances(
+            point, k, eigenvalues, alpha, beta, gamma, game, rule, correlations
+        )
+        mean = np.einsum("m,mij->ij", weights, modes) / n**2
+        within = modes.sum(axis=0) / n - mean
+        radius = np.max(np.abs(np.linalg.eigvals(matrices)))
+        blocks = {
+            "J_self": jac[0],
+            "J_nb": jac[1],
+            "D_self": noise["self"],
+            "D_edge": noise["edge"],
+            "D_common": noise["common"],
+        }
+    else:
+        matrix, covariance = dense_matrices(
+            q_star, game, graph, alpha=alpha, beta=beta, gamma=gamma, rule=rule, correlations=correlations
+        )
+        full = solve_discrete_lyapunov(matrix, covariance)
+        full = 0.5 * (full + full.T)
+        per_agent = full.reshape(n, size, n, size)
+        mean = per_agent.sum(axis=(0, 2)) / n**2
+        within = np.einsum("iaib->ab", per_agent) / n - mean
+        radius = np.max(np.abs(np.linalg.eigvals(matrix)))
+    if not radius < 1.0:
+        raise ConfigError(f"Q* is not linearly stable on this graph (spectral radius of I + J = {radius:.6f})")
+    gradient = _policy_gradient(point.policy, beta)
+    shape = point.q.shape
+    independent = independent_ou(q_star, game, graph, alpha=alpha, beta=beta, gamma=gamma, rule=rule)
+    return LNAResult(
+        fixed_point=point.q.copy(),
+        policy=point.policy,
+        state_distribution=point.distribution,
+        within_covariance=within,
+        mean_covariance=mean,
+        q_std=np.sqrt(np.clip(np.diag(within), 0.0, None)).reshape(shape),
+        q_mean_std=np.sqrt(np.clip(np.diag(mean), 0.0, None)).reshape(shape),
+        policy_std=np.sqrt(np.clip(np.diag(gradient @ within @ gradient.T), 0.0, None)).reshape(shape),
+        independent=independent,
+        route=route,
+        relaxation_time=float(1.0 / (1.0 - radius)),
+        blocks=blocks,
+        attrs={
+            "alpha": float(alpha),
+            "beta": float(beta),
+            "gamma": float(gamma),
+            "rule": RULES[_rule_code(rule)],
+            "agents": int(n),
+        },
+    )
+
+
+def independent_ou(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_learning") -> dict:
+    """Each agent alone: C_i = (I + J_self(k_i)) C_i (I + J_self(k_i))ᵀ + Σ_i, no coupling, independent noise.
+
+    Returns the across-agent covariance within a run, E[(1/N) Σ_i (Q_i - Q̄)²] = (1/N) Σ_i C_i - (1/N²) Σ_i C_i,
+    and the covariance of the mean, (1/N²) Σ_i C_i, with their square-root diagonals (``q_std``,
+    ``q_mean_std``, (K, M)).
+    """
+    point = _point(q_star, game, beta, gamma, rule)
+    degree = np.asarray(graph.degree)
+    n = graph.n_agents
+    size = point.q.size
+    total = np.zeros((size, size))
+    for k, count in zip(*np.unique(degree, return_counts=True), strict=True):
+        if k == 0:
+            continue
+        j_self, _ = _jacobians(point, int(k), alpha, beta, gamma)
+        sigma = _noise(point, int(k), int(k), game, alpha, beta, gamma, rule)["self"]
+        total += count * _lyapunov_batch((np.eye(size) + j_self)[None], sigma[None])[0]
+    mean = total / n**2
+    within = total / n - mean
+    shape = point.q.shape
+    return {
+        "within_covariance": within,
+        "mean_covariance": mean,
+        "q_std": np.sqrt(np.clip(np.diag(within), 0.0, None)).reshape(shape),
+        "q_mean_std": np.sqrt(np.clip(np.diag(mean), 0.0, None)).reshape(shape),
+    }
+
+
+def lna_dataset_variables(config, game, graph, grid, table, *, alpha, beta, gamma, rule):
+    """Variables of ``theory(config, "lna")``: Q* from the config's initial table, constant on the time grid.
+
+    Returns ``(variables, condition, extra)`` for ``entry._dataset``: ``q`` (= Q*), ``policy`` (X*),
+    ``state_fraction`` (p*), ``q_std``, ``q_mean_std``, ``policy_std``, and the independent OU's
+    ``q_std_independent``, ``q_mean_std_independent``, each repeated on every time of the grid.
+    """
+    degree = int(np.max(graph.degree)) if graph.n_edges else 1
+    q_star = fixed_point(table, game, beta=beta, gamma=gamma, rule=rule, degree=max(degree, 1))
+    result = solve_lna(q_star, game, graph, alpha=alpha, beta=beta, gamma=gamma, rule=rule)
+    count = np.asarray(grid).size
+
+    def constant(value):
+        return np.broadcast_to(value, (count,) + np.shape(value)).copy()
+
+    variables = {
+        "q": constant(result.fixed_point),
+        "policy": constant(result.policy),
+        "q_std": constant(result.q_std),
+        "state_fraction": constant(result.state_distribution),
+        "q_mean_std": constant(result.q_mean_std),
+        "policy_std": constant(result.policy_std),
+        "q_std_independent": constant(result.independent["q_std"]),
+        "q_mean_std_independent": constant(result.independent["q_mean_std"]),
+    }
+    condition = (
+        f"stationary fluctuations around the fixed point Q* = {np.round(result.fixed_point, 10).tolist()} "
+        f"(root of the mean TD error from Q = {np.asarray(table).tolist()}); time-independent"
+    )
+    extra = {
+        "route": result.route,
+        "relaxation_time": result.relaxation_time,
+        "fixed_point": np.round(result.fixed_point, 12).tolist(),
+    }
+    return variables, condition, extra

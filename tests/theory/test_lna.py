@@ -1,0 +1,228 @@
+"""Linear-noise approximation (theory/lna.py): fixed point, Jacobian, noise blocks, Lyapunov routes.
+
+- Q* zeroes δ̄ and ``homogeneous.stationary_drift``.
+- The analytic J_self, J_nb equal finite differences of the graph drift (which also moves the pair
+  distributions and the neighbour weights: their terms vanish at Q*).
+- Every block of the one-step noise covariance D (own, shared edge, shared neighbour, triangle) equals the
+  covariance of single simulator steps (numba kernel, all agents at Q*, edge states i.i.d. from p*) within
+  5 standard errors, on a 4x4 lattice and on an irregular graph with a triangle.
+- The LNA equals a brute-force (Smith doubling) solve of C = A C Aᵀ + D; Fourier and Laplacian routes agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from marldyn.errors import ConfigError
+from marldyn.games import two_state_pd
+from marldyn.graphs import from_edges, lattice, random_regular
+from marldyn.learning import rule_code
+from marldyn.policy import boltzmann
+from marldyn.theory import lna
+from marldyn.theory.graph_sde import graph_moments
+from marldyn.theory.homogeneous import stationary_drift
+from marldyn.theory.moments import mean_td_error
+
+Z = 5.0
+PD = two_state_pd()
+PARAMETERS = dict(beta=1.0, gamma=0.8)
+RULES = ["q_learning", "expected_sarsa"]
+
+
+@pytest.fixture(scope="module")
+def fixed_points():
+    return {rule: lna.fixed_point(np.zeros((2, 2)), PD, rule=rule, **PARAMETERS) for rule in RULES}
+
+
+def test_fixed_point_zeroes_the_mean_td_error_and_the_reduced_drift(fixed_points):
+    for rule, q_star in fixed_points.items():
+        policy = boltzmann(q_star, 1.0)
+        assert np.max(np.abs(mean_td_error(q_star, policy, PD, rule=rule, **PARAMETERS))) < 1e-12
+        for degree in (1, 4, 9):
+            drift = stationary_drift(q_star, PD, degree=degree, alpha=1e-3, rule=rule, **PARAMETERS)
+            assert np.max(np.abs(drift)) < 1e-14
+        assert np.all(policy[:, 0] < 0.5)  # from Q = 0: the mixed point, cooperation below one half
+    start = np.array([[0.5, 0.0], [0.0, 0.5]])  # the Figure 3 table finds the same point
+    np.testing.assert_allclose(lna.fixed_point(start, PD, **PARAMETERS), fixed_points["q_learning"], atol=1e-10)
+
+
+@pytest.mark.parametrize("degree", [3, 4])
+@pytest.mark.parametrize("rule", RULES)
+def test_jacobian_blocks_equal_finite_differences_of_the_graph_drift(fixed_points, rule, degree):
+    q_star = fixed_points[rule]
+    star = from_edges([(0, leaf) for leaf in range(1, degree + 1)])
+    start = np.broadcast_to(q_star, (degree + 1, 2, 2)).copy()
+    alpha, step = 1e-3, 1e-5
+
+    def centre_drift(q):
+        return graph_moments(q, star, PD, alpha=alpha, rule=rule, **PARAMETERS)["mu"][0].ravel()
+
+    numeric = {0: np.zeros((4, 4)), 1: np.zeros((4, 4))}
+    for agent, matrix in numeric.items():
+        for m in range(4):
+            up, down = start.copy(), start.copy()
+            up[agent].flat[m] += step
+            down[agent].flat[m] -= step
+            matrix[:, m] = (centre_drift(up) - centre_drift(down)) / (2 * step)
+    j_self, j_nb = lna.jacobian_blocks(q_star, PD, degree, alpha=alpha, rule=rule, **PARAMETERS)
+    np.testing.assert_allclose(j_self, numeric[0], atol=1e-9 * np.abs(j_self).max())
+    np.testing.assert_allclose(j_nb, numeric[1], atol=1e-9 * np.abs(j_nb).max())
+    assert np.abs(j_nb).max() > 1e-3 * np.abs(j_self).max()  # the coupling is there
+
+
+# ----------------------------------------------------------------------------------------------
+# the noise blocks against single simulator steps
+# ----------------------------------------------------------------------------------------------
+def single_steps(q_star, graph, alpha, rule, copies, repeats, seed):
+    """ΔQ of every agent (sample, agent * K * M) in ``copies * repeats`` independent single kernel steps with
+    all agents at Q* and edge states drawn i.i.d. from p* for every sample."""
+    from marldyn.simulation.kernels import run_steps
+    from marldyn.theory.markov import edge_transition_matrix, stationary_distribution
+
+    n = graph.n_agents
+    edges = (np.asarray(graph.edges)[None] + n * np.arange(copies)[:, None, None]).reshape(-1, 2)
+    policy = boltzmann(q_star, PARAMETERS["beta"])
+    distribution = stationary_distribution(edge_transition_matrix(policy, policy, PD.transition))
+    rng = np.random.default_rng(seed)
+    payoff, cumulative = np.array(PD.payoff), PD.cumulative_transition()
+    samples = []
+    for repeat in range(repeats):
+        q = np.broadcast_to(q_star, (n * copies, 2, 2)).copy()
+        edge_state = rng.choice(2, size=edges.shape[0], p=distribution).astype(np.int64)
+        run_steps(
+            q, edge_state, edges, payoff, cumulative, alpha, 1.0, 0.8, rule_code(rule), np.uint64(seed), repeat, 1
+        )
+        samples.append((q - q_star).reshape(copies, n * 4))
+    return np.concatenate(samples)
+
+
+GRAPHS = {
+    "lattice4x4": lattice(16),  # triangle-free; distance-2 pairs with one and with two common neighbours
+    "irregular": from_edges([(0, 1), (0, 2), (1, 2), (2, 3), (3, 4), (1, 4), (4, 5)]),  # triangle 0-1-2, k = 1..3
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_every_noise_block_equals_the_covariance_of_single_simulator_steps(fixed_points, name):
+    graph = GRAPHS[name]
+    q_star, alpha = fixed_points["q_learning"], 0.5
+    samples = single_steps(q_star, graph, alpha, "q_learning", copies=4000, repeats=50, seed=3)
+    count = samples.shape[0]
+    centred = samples - samples.mean(axis=0)
+    estimate = centred.T @ centred / count
+    spread = np.sqrt(np.maximum((centred**2).T @ (centred**2) / count - estimate**2, 0.0))
+    _, noise = lna.dense_matrices(q_star, PD, graph, alpha=alpha, **PARAMETERS)
+    assert np.all(np.abs(estimate - noise) <= Z * spread / np.sqrt(count) + 1e-12)
+    n = graph.n_agents
+    blocks = noise.reshape(n, 4, n, 4)
+    adjacency = np.zeros((n, n), dtype=bool)
+    adjacency[tuple(np.asarray(graph.edges).T)] = True
+    adjacency |= adjacency.T
+    assert np.abs(blocks[adjacency.nonzero()[0], :, adjacency.nonzero()[1]]).max() > 0.05 * np.abs(noise).max()
+    np.testing.assert_allclose(np.abs(samples.mean(axis=0)), 0.0, atol=Z * samples.std(axis=0).max() / np.sqrt(count))
+
+
+# ----------------------------------------------------------------------------------------------
+# the Lyapunov solves
+# ----------------------------------------------------------------------------------------------
+def smith(matrix, noise, iterations=60):
+    """C = Σ_t A^t D (A^t)ᵀ by doubling: C ← C + A C Aᵀ, A ← A²."""
+    covariance, power = noise.copy(), matrix.copy()
+    for _ in range(iterations):
+        covariance = covariance + power @ covariance @ power.T
+        power = power @ power
+        if np.abs(power).max() < 1e-18:
+            break
+    return covariance
+
+
+@pytest.mark.parametrize("name", ["lattice4x4", "irregular"])
+def test_lna_equals_a_brute_force_lyapunov_solve(fixed_points, name):
+    graph = GRAPHS[name]
+    q_star, alpha = fixed_points["q_learning"], 0.01
+    result = lna.solve_lna(q_star, PD, graph, alpha=alpha, **PARAMETERS)
+    assert result.route == ("fourier" if name == "lattice4x4" else "direct")
+    matrix, noise = lna.dense_matrices(q_star, PD, graph, alpha=alpha, **PARAMETERS)
+    full = smith(matrix, noise).reshape(graph.n_agents, 4, graph.n_agents, 4)
+    n = graph.n_agents
+    mean = full.sum(axis=(0, 2)) / n**2
+    within = np.einsum("iaib->ab", full) / n - mean
+    np.testing.assert_allclose(result.mean_covariance, mean, rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(result.within_covariance, within, rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(result.q_std.ravel() ** 2, np.diag(within), rtol=1e-8)
+
+
+def test_fourier_and_laplacian_routes_agree_on_the_lattice(fixed_points):
+    for rule, q_star in fixed_points.items():
+        kwargs = dict(alpha=1e-3, rule=rule, **PARAMETERS)
+        fourier = lna.solve_lna(q_star, PD, lattice(100), route="fourier", **kwargs)
+        laplacian = lna.solve_lna(q_star, PD, lattice(100), route="laplacian", **kwargs)
+        np.testing.assert_allclose(fourier.within_covariance, laplacian.within_covariance, rtol=1e-9, atol=1e-16)
+        np.testing.assert_allclose(fourier.mean_covariance, laplacian.mean_covariance, rtol=1e-9, atol=1e-16)
+        np.testing.assert_allclose(fourier.policy_std, laplacian.policy_std, rtol=1e-9)
+
+
+def test_laplacian_route_equals_the_direct_solve_on_a_random_regular_graph(fixed_points):
+    graph = random_regular(40, 3, seed=8)
+    adjacency = np.zeros((40, 40))
+    adjacency[tuple(np.asarray(graph.edges).T)] = 1
+    adjacency += adjacency.T
+    assert np.trace(adjacency @ adjacency @ adjacency) == 0  # triangle-free (seed chosen so)
+    q_star = fixed_points["q_learning"]
+    kwargs = dict(alpha=3e-3, **PARAMETERS)
+    modal = lna.solve_lna(q_star, PD, graph, route="laplacian", **kwargs)
+    direct = lna.solve_lna(q_star, PD, graph, route="direct", **kwargs)
+    np.testing.assert_allclose(modal.within_covariance, direct.within_covariance, rtol=1e-8, atol=1e-16)
+    np.testing.assert_allclose(modal.mean_covariance, direct.mean_covariance, rtol=1e-8, atol=1e-16)
+
+
+def test_the_discrete_solution_approaches_the_continuous_one_for_small_alpha(fixed_points):
+    """C = A C Aᵀ + D with A = I + J differs from J C + C Jᵀ + D = 0 by the J C Jᵀ term, O(α) relative."""
+    from scipy.linalg import solve_continuous_lyapunov
+
+    q_star = fixed_points["q_learning"]
+    graph = GRAPHS["irregular"]
+    for alpha in (1e-2, 1e-3):
+        matrix, noise = lna.dense_matrices(q_star, PD, graph, alpha=alpha, **PARAMETERS)
+        discrete = lna.solve_lna(q_star, PD, graph, alpha=alpha, **PARAMETERS).within_covariance
+        continuous = solve_continuous_lyapunov(matrix - np.eye(matrix.shape[0]), -noise)
+        n = graph.n_agents
+        blocks = continuous.reshape(n, 4, n, 4)
+        mean = blocks.sum(axis=(0, 2)) / n**2
+        within = np.einsum("iaib->ab", blocks) / n - mean
+        relative = np.abs(np.diag(discrete) / np.diag(within) - 1).max()
+        assert relative < 2 * alpha
+
+
+def test_independent_ou_has_no_correlations_between_agents(fixed_points):
+    q_star = fixed_points["q_learning"]
+    result = lna.solve_lna(q_star, PD, lattice(100), alpha=1e-3, **PARAMETERS)
+    independent = result.independent
+    np.testing.assert_allclose(independent["mean_covariance"] * 100, independent["within_covariance"] * 100 / 99)
+    assert np.all(result.q_mean_std > 2 * independent["q_mean_std"])  # correlations widen the mean's spread
+
+
+def test_entry_point_returns_constant_fluctuations():
+    import marldyn
+    from marldyn.theory.entry import theory
+
+    config = marldyn.load_config("examples/pd_lattice.toml").with_overrides(steps=1000, runs=2, record_every=500)
+    dataset = theory(config, "lna")
+    for name in ("q", "policy", "q_std", "q_mean_std", "policy_std", "state_fraction"):
+        assert name in dataset
+        assert np.all(dataset[name] == dataset[name].isel(time=0))
+    assert dataset.attrs["route"] == "fourier"
+    assert np.all(dataset["policy"].sel(action=0) < 0.5)
+
+
+def test_refusals(fixed_points):
+    q_star = fixed_points["q_learning"]
+    with pytest.raises(ConfigError, match="sarsa"):
+        lna.solve_lna(q_star, PD, lattice(16), alpha=1e-3, rule="sarsa", **PARAMETERS)
+    with pytest.raises(ConfigError, match="not a fixed point"):
+        lna.solve_lna(q_star + 0.1, PD, lattice(16), alpha=1e-3, **PARAMETERS)
+    with pytest.raises(ConfigError, match="fourier"):
+        lna.solve_lna(q_star, PD, GRAPHS["irregular"], alpha=1e-3, route="fourier", **PARAMETERS)
+    with pytest.raises(ConfigError, match="route"):
+        lna.solve_lna(q_star, PD, lattice(16), alpha=1e-3, route="magic", **PARAMETERS)
