@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -49,7 +49,6 @@ class Problem:
     initial_q: np.ndarray | None = None
     snapshots: bool = False
     backend: str = "numba"
-    chunk: int = field(default=0)
 
     @property
     def n_states(self) -> int:

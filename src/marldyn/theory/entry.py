@@ -71,7 +71,7 @@ def theory(
         and ``q_std`` for ``particles`` and ``sde``; attrs: method, config TOML, version, seed, initial
         condition, horizon.
     """
-    from ..simulation.runner import _as_config, _as_graph, initial_state, make_problem, record_times, run_streams
+    from ..simulation.runner import _as_config, _as_graph, record_times
     from .homogeneous import solve_full, solve_full_discrete, solve_reduced
     from .particles import initial_particles, solve_particles
     from .sde import solve_sde
@@ -139,9 +139,7 @@ def theory(
     elif method == "sde-graph":  # issue 8: one SDE per agent on the actual graph (theory/graph_sde.py)
         from .graph_sde import solve_graph_sde
 
-        problem = make_problem(config, game, graph)
-        streams = run_streams(config.run.seed, config.run.runs)
-        q0 = np.stack([initial_state(problem, init_seed)[0] for init_seed, _ in streams])
+        q0 = simulator_initial_q(config, game, graph)
         result = solve_graph_sde(
             q0,
             game,
@@ -163,9 +161,7 @@ def theory(
         variables, condition, lna_extra = lna_dataset_variables(config, game, graph, grid, table, **parameters)
         extra.update(lna_extra)
     else:
-        problem = make_problem(config, game, graph)
-        streams = run_streams(config.run.seed, config.run.runs)
-        q0 = np.stack([initial_state(problem, init_seed)[0] for init_seed, _ in streams])
+        q0 = simulator_initial_q(config, game, graph)
         result = solve_sde(
             q0,
             game,
@@ -181,6 +177,16 @@ def theory(
         condition = _noise_text(config, table) + "; the simulator's own initial draws, one particle per agent"
         extra.update(dt=float(dt), particles=int(graph.n_agents))
     return _dataset(variables, grid, game, graph, config, method, condition, extra)
+
+
+def simulator_initial_q(config: Config, game, graph) -> np.ndarray:
+    """The simulator's own initial Q of every run, shape (run, agent, state, action) (same seeds and draws)."""
+    from ..simulation.runner import initial_state, make_problem, run_streams
+
+    problem = make_problem(config, game, graph)
+    return np.stack(
+        [initial_state(problem, init_seed)[0] for init_seed, _ in run_streams(config.run.seed, config.run.runs)]
+    )
 
 
 def _variables(result) -> dict:
