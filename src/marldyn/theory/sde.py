@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from ..policy import boltzmann
-from .moments import _game_arrays, _rule_code, diffusion
+from .graph_sde import agent_moments
+from .moments import _game_arrays, _rule_code
 from .particles import _reduced_rate, neighbor_weights
 
 
@@ -139,7 +140,7 @@ def solve_sde(
             while now < target:
                 step = min(dt, target - now)
                 rate, distribution, neighbor_policy = coupled(q)
-                sigma = diffusion(
+                _, sigma = agent_moments(  # numba twin of moments.diffusion (equal to 1e-12)
                     q, neighbor_policy, distribution, degree, game, alpha=alpha, beta=beta, gamma=gamma, rule=rule
                 )
                 root = matrix_square_root(sigma)
