@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from marldyn.games import two_state_pd
-from marldyn.graphs import lattice, random_regular
+from marldyn.graphs import barabasi_albert, lattice, random_regular
 from marldyn.simulation import kernels
 
 BYTES_PER_EDGE = 150
@@ -73,12 +73,21 @@ def gather_rate(size: int = 50_000_000, loads: int = 20_000_000) -> float:
     return best
 
 
+def _three_by_three():
+    """A random symmetric 3-state, 3-action game (fixed seed)."""
+    from marldyn.games import Game
+
+    rng = np.random.default_rng(3)
+    raw = rng.dirichlet(np.ones(3), size=(3, 3, 3))
+    return Game(rng.normal(size=(3, 3, 3)), 0.5 * (raw + raw.transpose(0, 2, 1, 3)))
+
+
 def kernel_rate(graph, game, steps: int) -> float:
     rng = np.random.default_rng(0)
     q = rng.normal(0, 0.5, size=(graph.n_agents, game.n_states, game.n_actions))
     state = rng.integers(0, game.n_states, graph.n_edges)
     args = (graph.edges, game.payoff, game.cumulative_transition(), 0.001, 1.0, 0.8, 0, np.uint64(1))
-    kernels.run_steps(q, state, *args, 0, 1)
+    kernels.run_steps(q, state, *args, 0, 1)  # compile outside the timing
     start = time.perf_counter()
     kernels.run_steps(q, state, *args, 1, steps)
     return graph.n_edges * steps / (time.perf_counter() - start)
@@ -108,9 +117,17 @@ def main() -> None:
             graph = random_regular(n, 4, seed=1)
             steps = max(3, int(2e7 // graph.n_edges))
             rows.append(("random 4-regular", n, kernel_rate(graph, game, steps), random_ceiling))
-    print(f"{'graph':<18} {'N':>10} {'edges/s':>10} {'of ceiling':>10}")
+    largest = options.max_random
+    rows.append(
+        ("Barabási–Albert m=2", largest, kernel_rate(barabasi_albert(largest, 2, seed=1), game, 5), random_ceiling)
+    )
+    side = int(largest**0.5)
+    rows.append(
+        ("3x3 game, lattice", side * side, kernel_rate(lattice(side * side), _three_by_three(), 5), lattice_ceiling)
+    )
+    print(f"{'graph':<20} {'N':>10} {'edges/s':>10} {'of ceiling':>10}")
     for name, n, rate, ceiling in rows:
-        print(f"{name:<18} {n:>10d} {rate:>10.3e} {rate / ceiling:>10.0%}")
+        print(f"{name:<20} {n:>10d} {rate:>10.3e} {rate / ceiling:>10.0%}")
     if options.plot:
         from matplotlib.figure import Figure
 
