@@ -129,8 +129,11 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
             edge_state[e] = nxt
         next_base = base + draws_per_step
         for i in range(n_agents):  # sweep C, fused with sweep A of the next step
-            _update_agent(i, q, alpha, hot, hot[i, sums:counts], hot[i, counts:])
             for s in range(n_states):
+                if hot[i, counts + s] > 0.0:
+                    a = int(hot[i, n_states + s])
+                    old = q[i, s, a]
+                    q[i, s, a] = old + alpha * (hot[i, sums + s] / hot[i, counts + s] - old)
                 hot[i, sums + s] = 0.0
                 hot[i, counts + s] = 0.0
             if t < last_step:
