@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -351,11 +352,17 @@ def _execute(problem: Problem, meta: dict, workers, progress, checkpoint, checkp
             return [run_one(problem, streams[r], r, bar.update, checkpoint, checkpoint_every) for r in range(runs)]
         context = get_context("spawn")
         results = []
-        with ProcessPoolExecutor(max_workers=min(workers, runs), mp_context=context) as pool:
-            jobs = [(problem, streams[r], r, checkpoint, checkpoint_every) for r in range(runs)]
-            for result in pool.map(_run_worker, jobs):
-                results.append(result)
-                bar.update(int(problem.record_times[-1]))
+        try:
+            with ProcessPoolExecutor(max_workers=min(workers, runs), mp_context=context) as pool:
+                jobs = [(problem, streams[r], r, checkpoint, checkpoint_every) for r in range(runs)]
+                for result in pool.map(_run_worker, jobs):
+                    results.append(result)
+                    bar.update(int(problem.record_times[-1]))
+        except BrokenProcessPool as exc:
+            raise RuntimeError(
+                "a worker process died; with workers > 1 the processes are started with the 'spawn' method, "
+                'so a script must call marldyn under `if __name__ == "__main__":` (or use workers=1)'
+            ) from exc
         return results
 
 
