@@ -739,6 +739,20 @@ def pd_row(axes, results: list[CaseResult], theory_labels, *, prefix: str = "", 
     )
 
 
+def single_row_figure(job: Reproduction, results: list[CaseResult], theories, title: str) -> dict:
+    """Finish a one-row sweep figure (edge states, cooperation in s1 and s2) and the reproduction.
+
+    ``title`` is completed with the run count and horizon; returns :meth:`Reproduction.finish`'s summary.
+    """
+    figure, axes = new_figure(1, 3, width=4.4, height=3.8)
+    pd_row(axes[0], results, [spec.name for spec in theories])
+    note_final_cooperation(job, results)
+    runs = results[0].simulation.sizes["run"]
+    figure.suptitle(f"{title}; {runs} runs x {results[0].case.config.run.steps} steps")
+    job.save_figure(figure)
+    return job.finish()
+
+
 def note_final_cooperation(job: Reproduction, results: list[CaseResult]) -> None:
     """Add one note per case: the simulated run-mean cooperation in each state at the horizon."""
     for result in results:

@@ -9,11 +9,9 @@ from .common import (
     TheorySpec,
     horizon,
     make_config,
-    new_figure,
-    note_final_cooperation,
-    pd_row,
     run_count,
     sde_theory,
+    single_row_figure,
 )
 
 STEPS = 20_000
@@ -48,14 +46,9 @@ def reproduce(out_dir, *, quick: bool = False, workers: int = 1, progress=None) 
         base=make_config(steps=horizon(STEPS, quick), runs=run_count(PAPER["run"]["runs"], quick)),
     )
     results = list(job.run(cases(quick)).values())
-    labels = [spec.name for spec in THEORIES]
-    figure, axes = new_figure(1, 3, width=4.4, height=3.8)
-    pd_row(axes[0], results, labels)
-    note_final_cooperation(job, results)
-    runs = results[0].simulation.sizes["run"]
-    figure.suptitle(
-        f"Supplementary Fig. 1: β = 1, 2, 5; PD on a 10x10 lattice, α = 0.001, γ = 0.8, b = (5, 1.2), "
-        f"p = (0.7, 0.2); {runs} runs x {results[0].case.config.run.steps} steps"
+    return single_row_figure(
+        job,
+        results,
+        THEORIES,
+        "Supplementary Fig. 1: β = 1, 2, 5; PD on a 10x10 lattice, α = 0.001, γ = 0.8, b = (5, 1.2), p = (0.7, 0.2)",
     )
-    job.save_figure(figure)
-    return job.finish()

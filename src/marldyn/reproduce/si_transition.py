@@ -14,11 +14,9 @@ from .common import (
     TheorySpec,
     horizon,
     make_config,
-    new_figure,
-    note_final_cooperation,
-    pd_row,
     run_count,
     sde_theory,
+    single_row_figure,
 )
 
 ALPHA = 1e-4
@@ -60,14 +58,9 @@ def reproduce(out_dir, *, quick: bool = False, workers: int = 1, progress=None) 
         "p1 in {0.5, 0.9} x p2 in {0.1, 0.4}."
     )
     results = list(job.run(cases(quick)).values())
-    labels = [spec.name for spec in THEORIES]
-    figure, axes = new_figure(1, 3, width=4.4, height=3.8)
-    pd_row(axes[0], results, labels)
-    note_final_cooperation(job, results)
-    runs = results[0].simulation.sizes["run"]
-    figure.suptitle(
-        f"Supplementary Fig. 2: (p1, p2) at α = 1e-4; PD on a 10x10 lattice, β = 1, γ = 0.8, b = (5, 1.2); "
-        f"{runs} runs x {results[0].case.config.run.steps} steps"
+    return single_row_figure(
+        job,
+        results,
+        THEORIES,
+        "Supplementary Fig. 2: (p1, p2) at α = 1e-4; PD on a 10x10 lattice, β = 1, γ = 0.8, b = (5, 1.2)",
     )
-    job.save_figure(figure)
-    return job.finish()
