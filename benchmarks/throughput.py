@@ -3,6 +3,8 @@
 Usage: python benchmarks/throughput.py [--quick]
 
 One edge-interaction is one edge playing one step (both agents' TD errors and the state transition).
+Backends: the serial kernel (M = 2 draw unrolled), the same kernel with the generic any-M draw forced on
+the same game, the threaded kernel, and the numpy reference.
 The two backends run the same steps on the same state, so their ratio is measured under the same
 machine load; absolute numbers vary with the machine.
 """
@@ -43,14 +45,20 @@ def _rate(graph, function, steps, extra=()):
 def measure(graph, kernel_steps: int, reference_steps: int, rounds: int = 3) -> dict:
     """Best-of-``rounds`` rates of the backends, timed alternately so all see the same machine load."""
     incidence = kernels.incidence(graph.edges, graph.n_agents)
-    _rate(graph, kernels.run_steps, 1)  # compile outside the timing
-    _rate(graph, kernels.run_steps_parallel, 1, incidence)
-    best = {"serial": 0.0, "threaded": 0.0, "reference": 0.0}
+    backends = {
+        "serial": (kernels.run_steps, kernel_steps, ()),
+        "generic": (kernels.run_steps, kernel_steps, (False,)),  # the any-M draw, forced on M = 2
+        "threaded": (kernels.run_steps_parallel, kernel_steps, incidence),
+        "reference": (reference.step, reference_steps, ()),
+    }
+    for function, _, extra in backends.values():
+        _rate(graph, function, 1, extra)  # compile outside the timing
+    best = dict.fromkeys(backends, 0.0)
     for _ in range(rounds):
-        best["serial"] = max(best["serial"], _rate(graph, kernels.run_steps, kernel_steps))
-        best["threaded"] = max(best["threaded"], _rate(graph, kernels.run_steps_parallel, kernel_steps, incidence))
-        best["reference"] = max(best["reference"], _rate(graph, reference.step, reference_steps))
+        for name, (function, steps, extra) in backends.items():
+            best[name] = max(best[name], _rate(graph, function, steps, extra))
     best["ratio"] = max(best["serial"], best["threaded"]) / best["reference"]
+    best["specialisation"] = best["serial"] / best["generic"]
     return best
 
 
@@ -62,11 +70,20 @@ def main() -> None:
     if quick:
         cases = [(name, graph, max(k // 10, 2), max(r // 3, 1)) for name, graph, k, r in cases]
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}")
-    print(f"# numba threads: {numba.get_num_threads()}; ratio = best kernel / numpy reference")
-    print(f"{'graph':<20} {'serial':>10} {'threaded':>10} {'reference':>10} {'ratio':>6}   (edges/s)")
+    print(
+        f"# numba threads: {numba.get_num_threads()}; ratio = best kernel / numpy reference; "
+        "spec. = serial (M = 2 unrolled) / generic (any-M code on the same game)"
+    )
+    print(
+        f"{'graph':<20} {'serial':>10} {'generic':>10} {'threaded':>10} {'reference':>10} {'ratio':>6} {'spec.':>6}"
+        "   (edges/s)"
+    )
     for name, graph, kernel_steps, reference_steps in cases:
         r = measure(graph, kernel_steps, reference_steps)
-        print(f"{name:<20} {r['serial']:>10.3e} {r['threaded']:>10.3e} {r['reference']:>10.3e} {r['ratio']:>6.1f}")
+        print(
+            f"{name:<20} {r['serial']:>10.3e} {r['generic']:>10.3e} {r['threaded']:>10.3e} {r['reference']:>10.3e}"
+            f" {r['ratio']:>6.1f} {r['specialisation']:>6.2f}"
+        )
 
 
 if __name__ == "__main__":

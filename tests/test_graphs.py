@@ -21,6 +21,7 @@ from marldyn.graphs import (
     lattice,
     random_regular,
     read_edgelist,
+    reorder,
 )
 
 
@@ -348,3 +349,41 @@ def test_read_edgelist_rejects_lenient_integer_syntax(tmp_path, text):
         warnings.simplefilter("ignore", UserWarning)
         with pytest.raises(ConfigError, match=r"bad\.txt:1"):
             read_edgelist(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# reorder
+# ----------------------------------------------------------------------------------------------
+def bandwidth(graph: Graph) -> int:
+    return int(np.max(graph.edges[:, 1] - graph.edges[:, 0]))
+
+
+def test_rcm_restores_the_locality_of_a_shuffled_lattice_and_keeps_the_graph():
+    side = 30
+    original = lattice(side * side)
+    shuffle = np.random.default_rng(0).permutation(original.n_agents)  # agent a gets the id shuffle[a]
+    shuffled = from_edges(shuffle[original.edges], original.n_agents)
+    ordered = reorder(shuffled, "rcm")
+    assert_consistent(ordered)
+    assert bandwidth(shuffled) > 0.9 * original.n_agents
+    assert bandwidth(ordered) <= 3 * side  # a band of a few rows, like the lattice's own numbering
+    # the same graph: new id k is old agent labels[k]
+    relabelled_back = {tuple(sorted(pair)) for pair in ordered.labels[ordered.edges].tolist()}
+    assert relabelled_back == {tuple(pair) for pair in shuffled.edges.tolist()}
+    assert sorted(ordered.labels.tolist()) == list(range(original.n_agents))
+    assert np.array_equal(np.sort(ordered.degree), np.sort(shuffled.degree))
+
+
+def test_reorder_twice_keeps_the_original_labels():
+    graph = barabasi_albert(60, 2, seed=4)
+    once = reorder(graph)
+    twice = reorder(once)
+    relabelled_back = {tuple(sorted(pair)) for pair in twice.labels[twice.edges].tolist()}
+    assert relabelled_back == {tuple(pair) for pair in graph.edges.tolist()}
+
+
+def test_given_order_is_the_identity_and_unknown_orders_are_refused():
+    graph = lattice(16)
+    assert reorder(graph, "given") is graph and graph.labels is None
+    with pytest.raises(ConfigError, match="graph.order"):
+        reorder(graph, "metis")

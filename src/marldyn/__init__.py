@@ -14,8 +14,16 @@ Names are imported on first use, so ``import marldyn`` stays fast (numba, xarray
 from __future__ import annotations
 
 import importlib
+import os
 
 __version__ = "0.1.0"
+
+# numba's parallel kernels run on OpenMP (libgomp), whose threads by default spin while they wait. On a
+# machine shared with other busy processes the spinning threads steal each other's cores: a parallel
+# section then took 100x longer than its serial twin (benchmarks/README.md). Sleeping waiters cost a few
+# microseconds per parallel section instead. Set before numba loads the OpenMP runtime; a user's own
+# setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 _LOCATIONS = {
     "Config": "config",
@@ -34,6 +42,7 @@ _LOCATIONS = {
     "lattice": "graphs",
     "random_regular": "graphs",
     "read_edgelist": "graphs",
+    "reorder": "graphs",
     "read_dataset": "io",
     "write_dataset": "io",
     "SimulationError": "simulation.runner",

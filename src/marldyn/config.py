@@ -16,7 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictFloat, Str
 
 from .errors import ConfigError, did_you_mean
 from .games import Game, load_game, two_state_pd
-from .graphs import Graph, barabasi_albert, complete, erdos_renyi, lattice, random_regular, read_edgelist
+from .graphs import (
+    ORDERS,
+    Graph,
+    barabasi_albert,
+    complete,
+    erdos_renyi,
+    lattice,
+    random_regular,
+    read_edgelist,
+    reorder,
+)
 from .learning import RULES
 
 MAX_STEPS = 2**53
@@ -75,6 +85,7 @@ class GraphConfig(_Section):
     m: StrictInt | None = Field(default=None, ge=1)
     path: str | None = None
     seed: StrictInt | None = Field(default=None, ge=0, lt=2**63)
+    order: Literal[ORDERS] = "given"  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _fields_match_kind(self):
@@ -101,19 +112,22 @@ class GraphConfig(_Section):
         return self
 
     def build(self, default_seed: int = 0, base_dir: Path | None = None) -> Graph:
-        """The :class:`~marldyn.graphs.Graph` this section describes (``seed`` defaults to the run seed)."""
+        """The :class:`~marldyn.graphs.Graph` this section describes (``seed`` defaults to the run seed),
+        renumbered by ``order`` (:func:`~marldyn.graphs.reorder`)."""
         seed = default_seed if self.seed is None else self.seed
         if self.kind == "lattice":
-            return lattice(self.n)
-        if self.kind == "complete":
-            return complete(self.n)
-        if self.kind == "random_regular":
-            return random_regular(self.n, self.degree, seed)
-        if self.kind == "erdos_renyi":
-            return erdos_renyi(self.n, self.edge_probability, seed)
-        if self.kind == "barabasi_albert":
-            return barabasi_albert(self.n, self.m, seed)
-        return read_edgelist(_resolve(self.path, base_dir), self.n if "n" in self.model_fields_set else None)
+            graph = lattice(self.n)
+        elif self.kind == "complete":
+            graph = complete(self.n)
+        elif self.kind == "random_regular":
+            graph = random_regular(self.n, self.degree, seed)
+        elif self.kind == "erdos_renyi":
+            graph = erdos_renyi(self.n, self.edge_probability, seed)
+        elif self.kind == "barabasi_albert":
+            graph = barabasi_albert(self.n, self.m, seed)
+        else:
+            graph = read_edgelist(_resolve(self.path, base_dir), self.n if "n" in self.model_fields_set else None)
+        return reorder(graph, self.order)
 
 
 class LearningConfig(_Section):

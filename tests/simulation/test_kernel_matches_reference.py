@@ -106,3 +106,26 @@ def test_threaded_kernel_is_bit_identical(game_name, rule):
     q_threads, state_threads = q0.copy(), state0.copy()
     kernels.run_steps_parallel(q_threads, state_threads, *args, 3, 30, *kernels.incidence(graph.edges, graph.n_agents))
     assert np.array_equal(q_serial, q_threads) and np.array_equal(state_serial, state_threads)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("beta", [0.0, 1.0, 1e4])
+def test_unrolled_two_action_draw_equals_the_generic_draw(rule, beta):
+    """The M = 2 specialisation and the generic (any M) code path give the same trajectory, serial and threaded."""
+    game, graph = GAMES["pd"], GRAPHS["barabasi_albert30"]
+    rng = np.random.default_rng(2)
+    q0 = rng.normal(0, 1, size=(graph.n_agents, 2, 2))
+    q0[:3, 0, 1] = q0[:3, 0, 0]  # ties: both paths must skip the exponential alike
+    state0 = rng.integers(0, 2, size=graph.n_edges)
+    args = (graph.edges, game.payoff, game.cumulative_transition(), 0.2, beta, 0.8, rule_code(rule), np.uint64(9))
+    incidence = kernels.incidence(graph.edges, graph.n_agents)
+    results = []
+    for specialise in (True, False):
+        q, state = q0.copy(), state0.copy()
+        kernels.run_steps(q, state, *args, 0, 40, specialise)
+        q_threads, state_threads = q0.copy(), state0.copy()
+        kernels.run_steps_parallel(q_threads, state_threads, *args, 0, 40, *incidence, specialise)
+        assert np.array_equal(q, q_threads) and np.array_equal(state, state_threads)
+        results.append((q, state))
+    assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])
+    assert not np.array_equal(results[0][0], q0)

@@ -6,6 +6,7 @@ coincide, keep the degree classes apart on an irregular graph, and reject malfor
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
@@ -13,8 +14,17 @@ from conftest import random_game
 from marldyn.errors import ConfigError
 from marldyn.games import two_state_pd
 from marldyn.graphs import barabasi_albert
+from marldyn.policy import boltzmann
 from marldyn.theory.homogeneous import solve_full_discrete, solve_reduced
-from marldyn.theory.particles import ParticleTrajectory, initial_particles, neighbor_weights, solve_particles
+from marldyn.theory.markov import edge_transition_matrix, stationary_distribution
+from marldyn.theory.particles import (
+    ParticleTrajectory,
+    _stationary_marginals,
+    _stationary_marginals_serial,
+    initial_particles,
+    neighbor_weights,
+    solve_particles,
+)
 
 PD = two_state_pd()
 Q0 = np.array([[0.5, 0.0], [0.0, 0.5]])  # NOTES.md 2, cooperation-favouring, without the noise
@@ -96,6 +106,50 @@ def test_neighbor_weights_are_degree_biased():
     np.testing.assert_allclose(neighbor_weights(np.array([0, 2, 2])), [0.0, 0.5, 0.5])  # isolated: never met
     with pytest.raises(ConfigError):
         neighbor_weights(np.zeros(3))
+
+
+def brute_force_marginals(policy, neighbor_weight, transition):
+    """p(s | Q_p) and X̃_p from every ordered pair's λ and p*, straight from eqs. (8), (12), (18), (20)."""
+    n_particles = policy.shape[0]
+    chains = edge_transition_matrix(
+        np.repeat(policy, n_particles, axis=0), np.tile(policy, (n_particles, 1, 1)), transition
+    )
+    pairs = stationary_distribution(chains).reshape(n_particles, n_particles, -1)  # (p, q, s)
+    distribution = np.einsum("q,pqs->ps", neighbor_weight, pairs)
+    numerator = np.einsum("q,pqs,qsa->psa", neighbor_weight, pairs, policy)
+    return distribution, numerator / distribution[..., None]
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (2, 3), (3, 2), (3, 3)])
+def test_pair_marginals_equal_the_sum_over_all_pairs(shape):
+    """The symmetric, row-blocked, threaded pair sum (and its serial twin) = the brute-force O(P²) formulas."""
+    game = random_game(*shape, seed=sum(shape))
+    rng = np.random.default_rng(1)
+    count = 37  # not a multiple of the row blocks
+    policy = boltzmann(rng.normal(size=(count, *shape)), 1.5)
+    degree = rng.integers(1, 6, size=count)
+    weight = neighbor_weights(degree)
+    expected = brute_force_marginals(policy, weight, game.transition)
+    initial = np.full(shape[0], 1.0 / shape[0])
+    for marginals in (_stationary_marginals, _stationary_marginals_serial):
+        distribution, neighbor_policy = marginals(policy, weight, game.transition, initial)
+        np.testing.assert_allclose(distribution, expected[0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(neighbor_policy, expected[1], rtol=1e-12, atol=1e-14)
+
+
+def test_pair_marginals_do_not_depend_on_the_number_of_threads():
+    rng = np.random.default_rng(2)
+    policy = boltzmann(rng.normal(size=(203, 2, 2)), 1.0)
+    weight = neighbor_weights(np.full(203, 4))
+    arguments = (policy, weight, PD.transition, np.full(2, 0.5))
+    default = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = _stationary_marginals(*arguments)
+    finally:
+        numba.set_num_threads(default)
+    for a, b in zip(one, _stationary_marginals(*arguments), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -14,10 +14,11 @@ from conftest import random_game
 from marldyn.errors import ConfigError
 from marldyn.games import two_state_pd
 from marldyn.policy import boltzmann
+from marldyn.theory.fpe import matrix_square_root
 from marldyn.theory.markov import edge_transition_matrix, stationary_distribution
 from marldyn.theory.moments import diffusion, drift
 from marldyn.theory.particles import solve_particles
-from marldyn.theory.sde import EnsembleTrajectory, matrix_square_root, solve_sde
+from marldyn.theory.sde import EnsembleTrajectory, solve_sde
 
 Z = 5.0  # Monte-Carlo checks: within 5 standard errors
 PD = two_state_pd()

@@ -23,17 +23,23 @@ from .counter_rng import uniform
 
 
 @njit(cache=True, inline="always")
-def _draw_agent(i, q, beta, rule, key, base, policy, hot):
-    """Sweep A for agent i: one action per state from X_i(s, ·) into ``hot[i, K + s]``, V_i(s) into ``hot[i, s]``."""
+def _draw_agent(i, q, beta, rule, key, base, policy, hot, specialise):
+    """Sweep A for agent i: one action per state from X_i(s, ·) into ``hot[i, K + s]``, V_i(s) into ``hot[i, s]``.
+
+    ``specialise`` selects the unrolled code for M = 2 (bit-identical to the generic code, which is kept
+    reachable for the tests and the benchmark that compare the two).
+    """
     n_states, n_actions = q.shape[1], q.shape[2]
-    if n_actions == 2:
+    if specialise and n_actions == 2:
         _draw_agent_two_actions(i, q, beta, rule, key, base, policy, hot)
         return
     for s in range(n_states):
-        softmax_row(q[i, s], beta, policy[s])
-        hot[i, n_states + s] = sample_index(policy[s], uniform(key, base + np.uint64(i * n_states + s)))
-    for s in range(n_states):
-        hot[i, s] = bootstrap_value(rule, q[i, s], policy[s], int(hot[i, n_states + s]))
+        q_row = q[i, s]
+        policy_row = policy[s]
+        softmax_row(q_row, beta, policy_row)
+        action = sample_index(policy_row, uniform(key, base + np.uint64(i * n_states + s)))
+        hot[i, n_states + s] = action
+        hot[i, s] = bootstrap_value(rule, q_row, policy_row, action)
 
 
 @njit(cache=True, inline="always")
@@ -96,12 +102,16 @@ def _update_agent(i, q, alpha, hot, target_sum, count):
             q[i, s, a] = old + alpha * (target_sum[s] / count[s] - old)
 
 
-@njit(cache=True)
-def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps):
+@njit(cache=True, nogil=True)
+def run_steps(
+    q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps, specialise=True
+):
     """Advance ``q`` and ``edge_state`` in place by ``n_steps`` steps, starting at step ``first_step``.
 
     Arguments are those of :func:`marldyn.simulation.reference.step`; ``q`` (agent, state, action)
-    and ``edge_state`` (edge,) are modified in place.
+    and ``edge_state`` (edge,) are modified in place. ``specialise=False`` forces the generic (any M)
+    action draw also for M = 2 (same result, for tests and benchmarks). Releases the GIL, so independent
+    runs can share a process on several threads.
     """
     if n_steps <= 0:
         return
@@ -114,7 +124,7 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
     draws_per_step = np.uint64(n_agents * n_states + n_edges)
     base = np.uint64(first_step) * draws_per_step
     for i in range(n_agents):
-        _draw_agent(i, q, beta, rule, key, base, policy, hot)
+        _draw_agent(i, q, beta, rule, key, base, policy, hot, specialise)
     last_step = first_step + n_steps - 1
     for t in range(first_step, first_step + n_steps):
         base = np.uint64(t) * draws_per_step
@@ -137,7 +147,7 @@ def run_steps(q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, 
                 hot[i, sums + s] = 0.0
                 hot[i, counts + s] = 0.0
             if t < last_step:
-                _draw_agent(i, q, beta, rule, key, next_base, policy, hot)
+                _draw_agent(i, q, beta, rule, key, next_base, policy, hot, specialise)
 
 
 def incidence(edges: np.ndarray, n_agents: int) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +165,21 @@ def incidence(edges: np.ndarray, n_agents: int) -> tuple[np.ndarray, np.ndarray]
 
 @njit(cache=True, parallel=True)
 def run_steps_parallel(
-    q, edge_state, edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps, pointer, half_edge
+    q,
+    edge_state,
+    edges,
+    payoff,
+    cum_transition,
+    alpha,
+    beta,
+    gamma,
+    rule,
+    key,
+    first_step,
+    n_steps,
+    pointer,
+    half_edge,
+    specialise=True,
 ):
     """:func:`run_steps` on several threads, bit-identical to it for any number of threads.
 
@@ -180,7 +204,7 @@ def run_steps_parallel(
     for c in prange(n_chunks):
         policy = np.empty((n_states, n_actions))
         for i in range(c * n_agents // n_chunks, (c + 1) * n_agents // n_chunks):
-            _draw_agent(i, q, beta, rule, key, base, policy, hot)
+            _draw_agent(i, q, beta, rule, key, base, policy, hot, specialise)
     for t in range(first_step, first_step + n_steps):
         base = np.uint64(t) * draws_per_step
         for c in prange(n_edge_chunks):  # sweep B
@@ -207,5 +231,5 @@ def run_steps_parallel(
                     count[s] += 1.0
                 _update_agent(i, q, alpha, hot, target_sum, count)
                 if t < last_step:
-                    _draw_agent(i, q, beta, rule, key, next_base, policy, hot)
+                    _draw_agent(i, q, beta, rule, key, next_base, policy, hot, specialise)
         edge_state[:] = next_state

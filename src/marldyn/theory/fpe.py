@@ -75,7 +75,6 @@ from scipy.special import ndtr
 
 from ..errors import ConfigError
 from .moments import diffusion, drift
-from .sde import matrix_square_root
 
 __all__ = [
     "FixedEnvironment",
@@ -159,6 +158,12 @@ class FokkerPlanckSolution:
     covariance: np.ndarray
     mass: np.ndarray
     boundary_mass: np.ndarray
+
+
+def matrix_square_root(covariance: np.ndarray) -> np.ndarray:
+    """Symmetric square root of (batches of) positive semi-definite matrices; tiny negative eigenvalues → 0."""
+    values, vectors = np.linalg.eigh(covariance)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]) @ np.swapaxes(vectors, -1, -2)
 
 
 # ----------------------------------------------------------------------------------------------

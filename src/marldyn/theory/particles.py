@@ -15,7 +15,8 @@ For a focal particle p and a neighbour q the edge state is a Markov chain with �
   p_t(s | Q_p, Q_q), moved one simulator step at a time by λ (the exact discrete master equation),
   and Q_p moves by μ(Q_p) computed from the current pair distributions, step by step.
 
-Cost: O(P² K² M²) per drift evaluation (reduced) or per step (full); memory O(P² K) for ``full``.
+Cost: O(P² K² M) / 2 per drift evaluation (reduced; on all threads, memory O(P K M)) or O(P² K² M) per step
+(full; memory O(P² K)). Measured (benchmarks/theory.py): P = 1000 in ~1-2 ms per evaluation, P = 1e4 in ~0.1 s.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 from scipy.integrate import solve_ivp
 
 from ..errors import ConfigError
 from ..policy import boltzmann_table
-from .markov import _edge_transition_into, _stationary_into
+from .markov import _stationary_into
 from .moments import _drift_into
 
 TIMESCALES = ("reduced", "full")
@@ -60,33 +61,114 @@ class ParticleTrajectory:
     particle_q: np.ndarray
 
 
+PAIR_CHUNKS = 16  # fixed row blocks of the pair sum: the result does not depend on the number of threads
+
+
 @njit(cache=True, inline="always")
-def _stationary_pair_into(chain, initial, out):
-    """p* of one pair's chain λ into ``out`` (eq. 18): the closed form for two states, else the general routine."""
-    if chain.shape[0] == 2 and chain[0, 1] + chain[1, 0] > 0.0:
-        out[0] = chain[1, 0] / (chain[0, 1] + chain[1, 0])
-        out[1] = chain[0, 1] / (chain[0, 1] + chain[1, 0])
-    else:
-        _stationary_into(chain, initial, True, out)
+def _partner_rows(policy, transition):
+    """Y_q[s, a, s'] = Σ_b X_q(s, b) T(s, a, b, s'): the edge's next-state law when the focal agent plays a
+    against particle q, shape (particle, state, action, state). Then λ(Q_p, Q_q)[s, s'] = Σ_a X_p(s, a) Y_q[s, a, s']
+    (eq. 12), O(K² M) per pair instead of O(K² M²)."""
+    n_particles, n_states, n_actions = policy.shape
+    partner = np.zeros((n_particles, n_states, n_actions, n_states))
+    for q in range(n_particles):
+        for s in range(n_states):
+            for a in range(n_actions):
+                for b in range(n_actions):
+                    x = policy[q, s, b]
+                    for t in range(n_states):
+                        partner[q, s, a, t] += x * transition[s, a, b, t]
+    return partner
 
 
-@njit(cache=True)
-def _stationary_marginals(policy, neighbor_weight, transition, initial):
-    """Reduced pair-approximation marginals without storing the P x P pair distributions.
+@njit(cache=True, inline="always")
+def _pair_chain_into(policy, partner, out):
+    """λ(Q_p, Q_q)[s, s'] = Σ_a X_p(s, a) Y_q[s, a, s'] (eq. 12) from ``policy`` X_p and ``partner`` Y_q."""
+    n_states, n_actions = policy.shape
+    for s in range(n_states):
+        for t in range(n_states):
+            value = 0.0
+            for a in range(n_actions):
+                value += policy[s, a] * partner[s, a, t]
+            out[s, t] = value
 
-    λ(Q_p, Q_q) = λ(Q_q, Q_p) because T is symmetric in the two actions, so p*(· | Q_p, Q_q) is solved once
-    per unordered pair and added to both ends: memory O(P K M), time O(P² K² M²) / 2.
-    Returns what :func:`_marginals` returns for the stationary pairs.
+
+@njit(cache=True, inline="always")
+def _pair_rows_2x2_into(policy, partner, neighbor_weight, initial, first, stride, state_distribution, numerator):
+    """:func:`_pair_rows_into` for two states and two actions, with row p's sums held in scalars."""
+    chain = np.empty((2, 2))
+    pair = np.empty(2)
+    n_particles = policy.shape[0]
+    for p in range(first, n_particles, stride):
+        x00, x01, x10, x11 = policy[p, 0, 0], policy[p, 0, 1], policy[p, 1, 0], policy[p, 1, 1]
+        weight_p = neighbor_weight[p]
+        d0 = d1 = n00 = n01 = n10 = n11 = 0.0
+        for q in range(p, n_particles):
+            leave0 = x00 * partner[q, 0, 0, 1] + x01 * partner[q, 0, 1, 1]  # λ[0, 1]
+            leave1 = x10 * partner[q, 1, 0, 0] + x11 * partner[q, 1, 1, 0]  # λ[1, 0]
+            total = leave0 + leave1
+            if total > 0.0:
+                p0 = leave1 / total
+                p1 = leave0 / total
+            else:
+                _pair_chain_into(policy[p], partner[q], chain)
+                _stationary_into(chain, initial, True, pair)
+                p0, p1 = pair[0], pair[1]
+            mass0 = neighbor_weight[q] * p0
+            mass1 = neighbor_weight[q] * p1
+            d0 += mass0
+            d1 += mass1
+            n00 += mass0 * policy[q, 0, 0]
+            n01 += mass0 * policy[q, 0, 1]
+            n10 += mass1 * policy[q, 1, 0]
+            n11 += mass1 * policy[q, 1, 1]
+            if q != p:
+                mass0 = weight_p * p0
+                mass1 = weight_p * p1
+                state_distribution[q, 0] += mass0
+                state_distribution[q, 1] += mass1
+                numerator[q, 0, 0] += mass0 * x00
+                numerator[q, 0, 1] += mass0 * x01
+                numerator[q, 1, 0] += mass1 * x10
+                numerator[q, 1, 1] += mass1 * x11
+        state_distribution[p, 0] += d0
+        state_distribution[p, 1] += d1
+        numerator[p, 0, 0] += n00
+        numerator[p, 0, 1] += n01
+        numerator[p, 1, 0] += n10
+        numerator[p, 1, 1] += n11
+
+
+@njit(cache=True, inline="always")
+def _pair_rows_into(policy, partner, neighbor_weight, initial, first, stride, state_distribution, numerator):
+    """Add the stationary pairs (p, q ≥ p) of rows p = first, first + stride, ... to both ends' sums.
+
+    λ(Q_p, Q_q) = λ(Q_q, Q_p) because T is symmetric in the two actions, so each unordered pair is solved
+    once: p*(s | Q_p, Q_q) (eq. 18; closed form for two states) adds v_q p* to p(s | Q_p) and v_q p* X_q(s, ·)
+    to p's neighbour-policy numerator, and the same with p and q exchanged.
     """
     n_particles, n_states, n_actions = policy.shape
-    state_distribution = np.zeros((n_particles, n_states))
-    numerator = np.zeros((n_particles, n_states, n_actions))
+    if n_states == 2 and n_actions == 2:
+        _pair_rows_2x2_into(policy, partner, neighbor_weight, initial, first, stride, state_distribution, numerator)
+        return
     chain = np.empty((n_states, n_states))
     pair = np.empty(n_states)
-    for p in range(n_particles):
+    for p in range(first, n_particles, stride):
         for q in range(p, n_particles):
-            _edge_transition_into(policy[p], policy[q], transition, chain)
-            _stationary_pair_into(chain, initial, pair)
+            total = 0.0
+            if n_states == 2:
+                leave0 = 0.0  # λ[0, 1]
+                leave1 = 0.0  # λ[1, 0]
+                for a in range(n_actions):
+                    leave0 += policy[p, 0, a] * partner[q, 0, a, 1]
+                    leave1 += policy[p, 1, a] * partner[q, 1, a, 0]
+                total = leave0 + leave1
+            if total > 0.0:
+                pair[0] = leave1 / total
+                pair[1] = leave0 / total
+            else:
+                _pair_chain_into(policy[p], partner[q], chain)
+                _stationary_into(chain, initial, True, pair)
             for s in range(n_states):
                 mass_q = neighbor_weight[q] * pair[s]
                 state_distribution[p, s] += mass_q
@@ -97,6 +179,39 @@ def _stationary_marginals(policy, neighbor_weight, transition, initial):
                     state_distribution[q, s] += mass_p
                     for a in range(n_actions):
                         numerator[q, s, a] += mass_p * policy[p, s, a]
+
+
+@njit(cache=True, parallel=True)
+def _stationary_marginals(policy, neighbor_weight, transition, initial):
+    """Reduced pair-approximation marginals without storing the P x P pair distributions.
+
+    Memory O(P K M) (per row block), time O(P² K² M) / 2 on all threads; the row blocks are fixed
+    (``PAIR_CHUNKS``) and summed in order, so the result does not depend on the number of threads.
+    Returns what :func:`_marginals` returns for the stationary pairs.
+    """
+    n_particles, n_states, n_actions = policy.shape
+    partner = _partner_rows(policy, transition)
+    chunks = min(PAIR_CHUNKS, n_particles)
+    distribution_parts = np.zeros((chunks, n_particles, n_states))
+    numerator_parts = np.zeros((chunks, n_particles, n_states, n_actions))
+    for c in prange(chunks):
+        _pair_rows_into(policy, partner, neighbor_weight, initial, c, chunks, distribution_parts[c], numerator_parts[c])
+    state_distribution = np.zeros((n_particles, n_states))
+    numerator = np.zeros((n_particles, n_states, n_actions))
+    for c in range(chunks):
+        state_distribution += distribution_parts[c]
+        numerator += numerator_parts[c]
+    return _normalised_marginals(policy, neighbor_weight, state_distribution, numerator)
+
+
+@njit(cache=True)
+def _stationary_marginals_serial(policy, neighbor_weight, transition, initial):
+    """:func:`_stationary_marginals` on one thread (for callers that are parallel over populations)."""
+    n_particles, n_states, n_actions = policy.shape
+    state_distribution = np.zeros((n_particles, n_states))
+    numerator = np.zeros((n_particles, n_states, n_actions))
+    partner = _partner_rows(policy, transition)
+    _pair_rows_into(policy, partner, neighbor_weight, initial, 0, 1, state_distribution, numerator)
     return _normalised_marginals(policy, neighbor_weight, state_distribution, numerator)
 
 
@@ -104,11 +219,12 @@ def _stationary_marginals(policy, neighbor_weight, transition, initial):
 def _advance_pairs(policy, transition, pairs):
     """One simulator step of every pair's edge-state distribution, p ← p λ(Q_p, Q_q), in place."""
     n_particles, n_states, _ = policy.shape
+    partner = _partner_rows(policy, transition)
     chain = np.empty((n_states, n_states))
     current = np.empty(n_states)
     for p in range(n_particles):
         for q in range(n_particles):
-            _edge_transition_into(policy[p], policy[q], transition, chain)
+            _pair_chain_into(policy[p], partner[q], chain)
             for s in range(n_states):
                 current[s] = pairs[p, q, s]
             for t in range(n_states):

@@ -4,11 +4,13 @@ Each ensemble member (``run``) is a population of P particles — by default one
 agents' degrees and the simulator's initial draws — coupled by the pair approximation at stationary
 pair distributions (as in :mod:`marldyn.theory.particles`, ``reduced``). Every particle follows
 
-    Q_p(t + dt) = Q_p(t) + μ_p dt + sqrt(dt) Σ_p^{1/2} ξ,   ξ ~ N(0, I)          (Euler–Maruyama)
+    Q_p(t + dt) = Q_p(t) + μ_p dt + sqrt(dt) L_p ξ,   L_p L_pᵀ = Σ_p,   ξ ~ N(0, I)      (Euler–Maruyama)
 
 with μ_p (eq. 9) and Σ_p (eq. 5, :func:`marldyn.theory.moments.diffusion`) evaluated for particle p's
-own neighbourhood marginals. With dt = 1 step the increments have exactly the first two moments of one
-simulator step (given the stationary edge states); larger dt trades accuracy for speed.
+own neighbourhood marginals. One compiled step advances all members, in parallel over members, with the
+per-agent step of :mod:`marldyn.theory.graph_sde` (Cholesky factor, counter-based normals). With dt = 1
+step the increments have exactly the first two moments of one simulator step (given the stationary edge
+states); larger dt trades accuracy for speed.
 
 The spread of Q across particles is comparable to the simulator's ``q_std`` and the spread across
 members to its run-to-run variance.
@@ -19,13 +21,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit, prange
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError
-from ..policy import boltzmann
-from .graph_sde import agent_moments
+from ..policy import boltzmann, boltzmann_table
+from ..simulation.counter_rng import run_key
+from .graph_sde import _agent_step, _pairs_per_agent, _workspace
 from .moments import _game_arrays, _rule_code
-from .particles import _reduced_rate, neighbor_weights
+from .particles import _stationary_marginals_serial, neighbor_weights
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,10 +53,56 @@ class EnsembleTrajectory:
     state_fraction: np.ndarray
 
 
-def matrix_square_root(covariance: np.ndarray) -> np.ndarray:
-    """Symmetric square root of (batches of) positive semi-definite matrices; tiny negative eigenvalues → 0."""
-    values, vectors = np.linalg.eigh(covariance)
-    return (vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]) @ np.swapaxes(vectors, -1, -2)
+@njit(cache=True, parallel=True)
+def _ensemble_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, initial, h, keys, counter):
+    """One Euler–Maruyama step of every member, in place, members in parallel (each on one thread).
+
+    Per member: X = softmax(β Q), the stationary pair marginals (as in ``particles``, reduced), then for every
+    particle μ_p, Σ_p, a Cholesky factor L_p and Q_p ← Q_p + μ_p h + √h L_p ξ_p
+    (:func:`marldyn.theory.graph_sde._agent_step`). ξ comes from member r's counter-based stream ``keys[r]``
+    at counters from ``counter``, so the result does not depend on the number of threads.
+    """
+    n_runs, _, n_states, n_actions = q.shape
+    size = n_states * n_actions
+    for r in prange(n_runs):
+        policy = boltzmann_table(q[r], beta)
+        distribution, neighbor = _stationary_marginals_serial(policy, neighbor_weight, transition, initial)
+        _agent_step(
+            q[r],
+            policy,
+            distribution,
+            neighbor,
+            degree,
+            payoff,
+            transition,
+            alpha,
+            gamma,
+            rule,
+            h,
+            True,
+            keys[r],
+            counter,
+            _workspace(n_states, n_actions),
+            np.empty((n_states, n_actions)),
+            np.empty((size, size)),
+            np.empty((size, size)),
+            np.empty(size + 1),
+        )
+
+
+@njit(cache=True, parallel=True)
+def _ensemble_state_fraction(q, neighbor_weight, transition, beta, initial):
+    """Fraction of edges in each state, Σ_p v_p p(s | Q_p), of every member, shape (run, state)."""
+    n_runs, n_particles, n_states, _ = q.shape
+    out = np.zeros((n_runs, n_states))
+    for r in prange(n_runs):
+        distribution, _ = _stationary_marginals_serial(
+            boltzmann_table(q[r], beta), neighbor_weight, transition, initial
+        )
+        for p in range(n_particles):
+            for s in range(n_states):
+                out[r, s] += neighbor_weight[p] * distribution[p, s]
+    return out
 
 
 def solve_sde(
@@ -86,7 +136,8 @@ def solve_sde(
     dt : float
         Time step in simulator steps (> 0); steps are shortened to land on the output times.
     seed : int or numpy.random.SeedSequence
-        Member r draws its noise from ``SeedSequence(seed).spawn(runs)[r]``.
+        Member r draws its noise from the counter-based stream keyed by ``SeedSequence(seed).spawn(runs)[r]``
+        (the result does not depend on the number of threads).
     initial_state_distribution : array_like, shape (state,), optional
         Only for reducible pair chains (see :func:`marldyn.theory.markov.stationary_distribution`).
     progress : bool, optional
@@ -112,44 +163,29 @@ def solve_sde(
         if initial_state_distribution is None
         else np.asarray(initial_state_distribution, dtype=np.float64)
     )
-    parameters = (payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule))
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    generators = [np.random.default_rng(s) for s in root.spawn(n_runs)]
-    size = n_states * n_actions
+    keys = np.array([run_key(child) for child in root.spawn(n_runs)], dtype=np.uint64)
+    per_step = np.uint64(n_particles * _pairs_per_agent(n_states * n_actions))  # normal pairs per step
+    parameters = (payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule), initial)
     records = {name: [] for name in ("q", "policy", "q_std", "state_fraction")}
-
-    def coupled(current):
-        rates, distributions, neighbor_policies = zip(
-            *(_reduced_rate(current[r], neighbor_weight, degree, *parameters, initial) for r in range(n_runs)),
-            strict=True,
-        )
-        return np.stack(rates), np.stack(distributions), np.stack(neighbor_policies)
-
-    def record(current, distribution):
-        mean = current.mean(axis=1)
-        records["q"].append(mean)
-        records["q_std"].append(current.std(axis=1))
-        records["policy"].append(boltzmann(current, beta).mean(axis=1))
-        records["state_fraction"].append(np.einsum("p,rps->rs", neighbor_weight, distribution))
-
-    now = 0.0
+    now, step_index = 0.0, 0
     with tqdm(
         total=float(grid[-1]), unit="step", desc="sde", disable=None if progress is None else not progress
     ) as bar:
         for target in grid:
             while now < target:
-                step = min(dt, target - now)
-                rate, distribution, neighbor_policy = coupled(q)
-                _, sigma = agent_moments(  # numba twin of moments.diffusion (equal to 1e-12)
-                    q, neighbor_policy, distribution, degree, game, alpha=alpha, beta=beta, gamma=gamma, rule=rule
+                h = min(dt, target - now)
+                _ensemble_step(
+                    q, neighbor_weight, degree, *parameters, float(h), keys, np.uint64(step_index) * per_step
                 )
-                root = matrix_square_root(sigma)
-                noise = np.stack([g.standard_normal((n_particles, size)) for g in generators])
-                kick = np.einsum("rpij,rpj->rpi", root, noise).reshape(q.shape)
-                q = q + rate * step + np.sqrt(step) * kick
-                now += step
-                bar.update(step)
-            _, distribution, _ = coupled(q)
-            record(q, distribution)
+                now += h
+                step_index += 1
+                bar.update(h)
+            if not np.all(np.isfinite(q)):
+                raise RuntimeError(f"the SDE ensemble left the finite numbers by t = {now:g} steps (reduce dt)")
+            records["q"].append(q.mean(axis=1))
+            records["q_std"].append(q.std(axis=1))
+            records["policy"].append(boltzmann(q, beta).mean(axis=1))
+            records["state_fraction"].append(_ensemble_state_fraction(q, neighbor_weight, transition, beta, initial))
     stacked = {name: np.stack(values, axis=1) for name, values in records.items()}
     return EnsembleTrajectory(grid, stacked["q"], stacked["policy"], stacked["q_std"], stacked["state_fraction"])
