@@ -72,11 +72,11 @@ def assert_user_error(code: int, out: str, err: str, match: str) -> None:
 
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory):
-    """The small config run once with the defaults (--workers 1): (config path, output path, dataset)."""
+    """The small config run once with --workers 1: (config path, output path, dataset)."""
     folder = tmp_path_factory.mktemp("baseline")
     config = write_config(folder)
     output = folder / "base.nc"
-    assert main(["simulate", str(config), "-o", str(output), "--no-progress"]) == 0
+    assert main(["simulate", str(config), "-o", str(output), "--workers", "1", "--no-progress"]) == 0
     return config, output, open_result(output)
 
 
@@ -137,10 +137,11 @@ def test_refuses_to_overwrite_without_flag(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.toml", "taken.nc"]
 
 
-def test_workers_do_not_change_the_result(baseline, tmp_path, capsys):
+@pytest.mark.parametrize("workers", [["--workers", "2"], ["--workers", "3"], []], ids=["2", "3", "default"])
+def test_workers_do_not_change_the_result(baseline, tmp_path, capsys, workers):
     config, _, expected = baseline
-    output = tmp_path / "two.nc"
-    code, _, err = run_cli(capsys, "simulate", config, "-o", output, "--workers", "2")
+    output = tmp_path / "other.nc"
+    code, _, err = run_cli(capsys, "simulate", config, "-o", output, *workers)
     assert code == 0, err
     xr.testing.assert_identical(open_result(output), expected)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 
 import numpy as np
@@ -9,8 +11,9 @@ import pytest
 import xarray as xr
 
 import marldyn
+from marldyn import io as marldyn_io
 from marldyn.errors import ConfigError
-from marldyn.io import read_dataset, write_dataset
+from marldyn.io import read_dataset, write_dataset, write_netcdf
 
 TINY = {
     "graph": {"kind": "lattice", "n": 9},
@@ -83,18 +86,18 @@ def test_missing_directory(tmp_path, dataset):
     assert files_in(tmp_path) == []
 
 
-def _failing_to_netcdf(exception):
-    def to_netcdf(self, path, *args, **kwargs):
+def _failing_write(exception):
+    def write_netcdf(dataset, path):
         with open(path, "wb") as handle:  # a partial file, as a crash half-way would leave
             handle.write(b"\x89HDF\r\n\x1a\n partial")
         raise exception
 
-    return to_netcdf
+    return write_netcdf
 
 
 @pytest.mark.parametrize("exception", [RuntimeError("disk full"), KeyboardInterrupt()])
 def test_failure_while_writing_leaves_nothing(tmp_path, dataset, monkeypatch, exception):
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", _failing_to_netcdf(exception))
+    monkeypatch.setattr(marldyn_io, "write_netcdf", _failing_write(exception))
     with pytest.raises(type(exception)):
         write_dataset(dataset, tmp_path / "result.nc")
     assert files_in(tmp_path) == []
@@ -104,11 +107,37 @@ def test_failure_while_overwriting_keeps_the_old_file(tmp_path, dataset, other_d
     path = tmp_path / "result.nc"
     write_dataset(dataset, path)
     before = path.read_bytes()
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", _failing_to_netcdf(OSError("disk full")))
+    monkeypatch.setattr(marldyn_io, "write_netcdf", _failing_write(OSError("disk full")))
     with pytest.raises(OSError, match="disk full"):
         write_dataset(other_dataset, path, overwrite=True)
     assert files_in(tmp_path) == ["result.nc"]
     assert path.read_bytes() == before
+
+
+def test_file_is_the_one_to_netcdf_writes(tmp_path, dataset):
+    write_netcdf(dataset, tmp_path / "store.nc")
+    dataset.to_netcdf(tmp_path / "xarray.nc", engine="h5netcdf")
+    assert (tmp_path / "store.nc").read_bytes() == (tmp_path / "xarray.nc").read_bytes()
+    chunked = tmp_path / "chunked.nc"
+    write_netcdf(dataset.chunk({"run": 1}), chunked)  # dask arrays: through to_netcdf
+    xr.testing.assert_identical(read_dataset(chunked), dataset)
+
+
+def test_writing_does_not_import_dask_distributed(tmp_path):
+    """Writing a result in a fresh interpreter leaves dask.distributed unimported (it costs start-up time)."""
+    script = (
+        "import sys, numpy as np, xarray as xr\n"
+        "from marldyn.io import read_dataset, write_dataset\n"
+        "dataset = xr.Dataset({'q': (('run', 'time'), np.ones((2, 3)))}, attrs={'seed': 1, 'config': 'x'})\n"
+        "path = write_dataset(dataset, sys.argv[1])\n"
+        "assert 'distributed' not in sys.modules, 'writing imported distributed'\n"
+        "xr.testing.assert_identical(read_dataset(path), dataset)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "result.nc")], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "result.nc").is_file()
 
 
 def test_read_missing_file(tmp_path):

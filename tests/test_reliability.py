@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,12 +110,41 @@ def test_resume_after_an_exception_mid_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(runner, "advance", failing_advance)
     with pytest.raises(KeyboardInterrupt):
-        marldyn.simulate(config, checkpoint=tmp_path / "ck", checkpoint_every=30)
+        marldyn.simulate(config, checkpoint=tmp_path / "ck", checkpoint_every=30, workers=1)
     monkeypatch.setattr(runner, "advance", real_advance)
     assert (tmp_path / "ck" / "run_0.npz").exists() and (tmp_path / "ck" / "run_1.npz").exists()
     assert not (tmp_path / "ck" / "run_2.npz").exists()
-    xr.testing.assert_identical(runner.resume(tmp_path / "ck"), expected)
-    xr.testing.assert_identical(runner.resume(tmp_path / "ck", workers=2), expected)
+    for workers in (1, 2, 3, None):
+        copy = tmp_path / f"ck{workers}"
+        shutil.copytree(tmp_path / "ck", copy)
+        xr.testing.assert_identical(runner.resume(copy, workers=workers), expected)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_interrupted_threads_resume_bit_identical(tmp_path, monkeypatch, workers):
+    """An exception on one worker thread stops all runs; resuming with any workers gives the uninterrupted result."""
+    config = {
+        "graph": {"n": 25},
+        "learning": {"alpha": 0.05},
+        "init": {"q_noise": 0.2},
+        "run": {"steps": 400, "runs": 4, "seed": 3, "record_every": 50},
+    }
+    expected = marldyn.simulate(config, workers=1)
+    real_advance = runner.advance
+    calls = {"n": 0}
+
+    def failing_advance(*args, **kwargs):
+        calls["n"] += 1  # shared by the threads: where each run stops varies, the resumed result must not
+        if calls["n"] == 20:
+            raise RuntimeError("crash")
+        return real_advance(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "advance", failing_advance)
+    with pytest.raises(RuntimeError, match="crash"):
+        marldyn.simulate(config, checkpoint=tmp_path / "ck", checkpoint_every=30, workers=workers)
+    monkeypatch.setattr(runner, "advance", real_advance)
+    assert (tmp_path / "ck" / "run_0.npz").exists()
+    xr.testing.assert_identical(runner.resume(tmp_path / "ck", workers=workers), expected)
 
 
 def test_checkpoint_errors(tmp_path):

@@ -33,7 +33,13 @@ def _root() -> None:
 def simulate(
     config: Annotated[Path | None, typer.Argument(help="TOML configuration file (not with --resume).")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="netCDF file to write.")] = None,
-    workers: Annotated[int, typer.Option(help="Processes for independent runs (result does not depend on it).")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Threads for independent runs (default: one per usable core, at most one per run; "
+            "the result does not depend on it)."
+        ),
+    ] = None,
     steps: Annotated[int | None, typer.Option(help="Override [run] steps.")] = None,
     runs: Annotated[int | None, typer.Option(help="Override [run] runs.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override [run] seed.")] = None,

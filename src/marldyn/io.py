@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import xarray as xr
 
 from .errors import ConfigError
+
+_UMASK_LOCK = threading.Lock()  # reading the umask sets it for a moment; threads must not interleave that
 
 
 def atomic_write(path: str | Path, write) -> Path:
@@ -28,8 +31,9 @@ def atomic_write(path: str | Path, write) -> Path:
         write(temporary)
         with open(temporary, "rb+") as stream:
             os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
+        with _UMASK_LOCK:
+            umask = os.umask(0)
+            os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
@@ -43,6 +47,27 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
 
 
+def write_netcdf(dataset: xr.Dataset, path: str | Path) -> None:
+    """Write ``dataset`` to ``path`` as netCDF-4 through xarray's h5netcdf store (not atomic).
+
+    The file is the one ``dataset.to_netcdf(path, engine="h5netcdf")`` writes (byte for byte), but for
+    in-memory data this does not import dask.distributed, which ``to_netcdf`` and the store's default write
+    lock do to ask for the active dask scheduler (about 0.25 s of a command's start-up). The store gets
+    xarray's HDF5 lock, the lock ``to_netcdf`` uses without a dask scheduler. Datasets holding dask arrays
+    go through ``to_netcdf``, which computes them.
+    """
+    from xarray.backends.locks import HDF5_LOCK
+
+    if any(variable.chunks is not None for variable in dataset.variables.values()):
+        dataset.to_netcdf(path, engine="h5netcdf")
+        return
+    store = xr.backends.H5NetCDFStore.open(path, mode="w", lock=HDF5_LOCK)
+    try:
+        dataset.dump_to_store(store)  # numpy data are written as they are stored
+    finally:
+        store.close()
+
+
 def write_dataset(dataset: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
     """Write ``dataset`` to ``path`` as netCDF-4 (h5netcdf engine), atomically (:func:`atomic_write`).
 
@@ -54,7 +79,7 @@ def write_dataset(dataset: xr.Dataset, path: str | Path, overwrite: bool = False
     path = Path(path)
     if path.exists() and not overwrite:
         raise ConfigError(f"output {path} exists; choose another name or pass --overwrite")
-    return atomic_write(path, lambda temporary: dataset.to_netcdf(temporary, engine="h5netcdf"))
+    return atomic_write(path, lambda temporary: write_netcdf(dataset, temporary))
 
 
 def read_dataset(path: str | Path) -> xr.Dataset:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ import xarray as xr
 
 import marldyn
 from marldyn import ConfigError
+from marldyn.simulation import runner
 from marldyn.simulation.runner import record_times
 
 SMALL = {
@@ -42,13 +46,60 @@ def test_same_seed_same_result_other_seed_other_result():
     assert not np.array_equal(first["q"].isel(run=0).values, first["q"].isel(run=1).values)
 
 
-def test_result_does_not_depend_on_workers_or_backend():
-    serial = marldyn.simulate(SMALL)
-    parallel = marldyn.simulate(SMALL, workers=2)
-    xr.testing.assert_identical(serial, parallel)
-    reference = marldyn.simulate(SMALL, backend="numpy")
-    np.testing.assert_array_equal(serial["q"].values, reference["q"].values)
-    np.testing.assert_array_equal(serial["state_fraction"].values, reference["state_fraction"].values)
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_result_does_not_depend_on_workers_or_backend(backend):
+    serial = marldyn.simulate(SMALL, workers=1, backend=backend)
+    for workers in (2, 3, 4, None):  # 4 > runs: one thread per run
+        xr.testing.assert_identical(marldyn.simulate(SMALL, workers=workers, backend=backend), serial)
+    if backend == "numpy":
+        compiled = marldyn.simulate(SMALL, workers=1)
+        np.testing.assert_array_equal(serial["q"].values, compiled["q"].values)
+        np.testing.assert_array_equal(serial["state_fraction"].values, compiled["state_fraction"].values)
+
+
+def test_worker_threads_use_the_serial_kernel_only(monkeypatch):
+    """Several runs at once never enter the threaded kernel (numba's workqueue layer is not thread-safe)."""
+    expected = marldyn.simulate(SMALL, workers=1)
+    calls = []
+    threaded = runner.kernels.run_steps_parallel
+
+    def recording(*args):
+        calls.append(threading.current_thread().name)
+        return threaded(*args)
+
+    monkeypatch.setattr(runner, "use_threads", lambda problem: True)  # as for a large population
+    monkeypatch.setattr(runner.kernels, "run_steps_parallel", recording)
+    xr.testing.assert_identical(marldyn.simulate(SMALL, workers=2), expected)
+    assert calls == []
+    xr.testing.assert_identical(marldyn.simulate(SMALL, workers=1), expected)  # one worker: threaded kernel
+    assert calls and set(calls) == {threading.current_thread().name}
+
+
+def test_default_workers_is_one_per_usable_core_at_most_one_per_run(monkeypatch):
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert runner.default_workers(1000) == min(cores, os.cpu_count())
+    assert runner.default_workers(1) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert runner.default_workers(10) == 3 and runner.default_workers(2) == 2
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "2", True])
+def test_invalid_workers_are_rejected(workers):
+    with pytest.raises(ConfigError, match=r"workers = .* must be an integer >= 1"):
+        marldyn.simulate(SMALL, workers=workers)
+
+
+def test_progress_bar_counts_every_step_from_threads(capsys):
+    marldyn.simulate(SMALL, workers=3, progress=True)
+    assert "180/180" in capsys.readouterr().err  # 3 runs x 60 steps
+
+
+def test_a_failing_run_on_a_thread_is_reported_by_its_index():
+    huge = {"name": "custom", "payoff": [[[1e308]]], "transition": [[[[1.0]]]]}
+    config = {**SMALL, "game": huge, "init": {}, "learning": {"alpha": 1.0, "gamma": 0.99}}
+    with pytest.raises(marldyn.SimulationError, match=r"^run 0: Q of agent \d+ became non-finite"):
+        marldyn.simulate(config, workers=2)
 
 
 def test_first_runs_do_not_depend_on_the_number_of_runs():
@@ -76,8 +127,6 @@ def test_api_initial_arrays_and_networkx_graph():
         marldyn.simulate(SMALL, graph=graph, initial_q=np.zeros((3, 2, 2)))
     with pytest.raises(ConfigError, match="initial_edge_state"):
         marldyn.simulate(SMALL, graph=graph, initial_edge_state=np.full(12, 5))
-    with pytest.raises(ConfigError, match="workers"):
-        marldyn.simulate(SMALL, workers=0)
 
 
 def test_non_finite_q_is_reported_with_step_and_agent():
@@ -99,3 +148,20 @@ def test_paper_case_learns_cooperation():
     dataset = marldyn.simulate(config.with_overrides(steps=3000, runs=2))
     cooperation = dataset["policy"].sel(action=0).mean("run")
     assert cooperation.isel(time=-1, state=0) > cooperation.isel(time=0, state=0) + 0.1
+
+
+def test_rcm_order_labels_the_snapshots_with_the_input_ids_and_survives_a_checkpoint(tmp_path):
+    config = {**SMALL, "graph": {"kind": "barabasi_albert", "n": 40, "m": 2, "seed": 3, "order": "rcm"}}
+    dataset = marldyn.simulate(config, snapshots=True, workers=1)
+    graph = marldyn.parse_config(config).build_graph()
+    labels = dataset["agent_label"].values
+    assert dataset["agent_label"].dims == ("agent",)
+    assert np.array_equal(labels, graph.labels) and sorted(labels.tolist()) == list(range(40))
+    original = marldyn.barabasi_albert(40, 2, seed=3)
+    assert {tuple(sorted(e)) for e in labels[graph.edges].tolist()} == {tuple(e) for e in original.edges.tolist()}
+    resumed_source = marldyn.simulate(
+        config, snapshots=True, workers=1, checkpoint=tmp_path / "ck", checkpoint_every=20
+    )
+    xr.testing.assert_identical(resumed_source, dataset)
+    xr.testing.assert_identical(marldyn.resume(tmp_path / "ck"), dataset)
+    assert "agent_label" not in marldyn.simulate(SMALL, snapshots=True).coords

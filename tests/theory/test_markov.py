@@ -116,6 +116,14 @@ def test_stationary_distribution_is_accurate_for_nearly_reducible_chains():
     assert result[0] == 1.0 and 0 < result[1] < 1e-199
 
 
+def test_transient_state_whose_only_exit_underflows_the_diagonal():
+    """λ_44 = 1 - 2.5e-308 rounds to 1.0: the absorption solve must still see the exit (hypothesis found it)."""
+    matrix = np.eye(5)
+    matrix[4, 0] = 2.5e-308  # state 4 is transient and drains into the closed class {0}
+    result = stationary_distribution(matrix, initial=np.full(5, 0.2))
+    np.testing.assert_allclose(result, [0.4, 0.2, 0.2, 0.2, 0.0])
+
+
 def test_stationary_distribution_rejects_non_stochastic_matrices():
     with pytest.raises(ConfigError):
         stationary_distribution([[0.5, 0.6], [0.5, 0.5]])

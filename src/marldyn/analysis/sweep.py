@@ -342,7 +342,7 @@ def evaluate_point(config_toml: str, base_dir: str | None, task: dict, summary: 
         if task["run"] == "simulate":
             from ..simulation.runner import simulate
 
-            dataset = simulate(config, progress=False)
+            dataset = simulate(config, workers=1, progress=False)  # the points are the parallelism
         else:
             from ..theory.entry import theory
 

@@ -43,6 +43,8 @@ def write_problem(directory: Path, problem, meta: dict) -> None:
         arrays["initial_q"] = problem.initial_q
     if isinstance(problem.edge_state, np.ndarray):
         arrays["initial_edge_state"] = problem.edge_state
+    if problem.agent_label is not None:
+        arrays["agent_label"] = problem.agent_label
     atomic_save_npz(directory / "problem.npz", **arrays)
     scalars = {
         name: getattr(problem, name)
@@ -82,6 +84,7 @@ def read_problem(directory: Path):
         record_times=arrays["record_times"],
         q_table=arrays["q_table"],
         initial_q=arrays.get("initial_q"),
+        agent_label=arrays.get("agent_label"),
         edge_state=edge_state if edge_state is not None else scalars.pop("edge_state"),
         **{k: v for k, v in scalars.items() if k != "edge_state"},
     )

@@ -1,12 +1,11 @@
-"""Runs of the simulator: initial conditions, seeds, recording, workers; returns an xarray Dataset."""
+"""Runs of the simulator: initial conditions, seeds, recording, worker threads; returns an xarray Dataset."""
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ class SimulationError(RuntimeError):
 
 @dataclass(frozen=True, eq=False)
 class Problem:
-    """Everything one run needs, as plain arrays (picklable for worker processes)."""
+    """Everything one run needs, as plain arrays (read-only during the runs, shared by the worker threads)."""
 
     edges: np.ndarray
     payoff: np.ndarray
@@ -50,6 +49,7 @@ class Problem:
     initial_q: np.ndarray | None = None
     snapshots: bool = False
     backend: str = "numba"
+    agent_label: np.ndarray | None = None  # original agent ids of a reordered graph (Graph.labels)
 
     @property
     def n_states(self) -> int:
@@ -177,11 +177,15 @@ def run_one(
     progress=None,
     checkpoint: Path | None = None,
     checkpoint_every: int = 0,
+    allow_threads: bool = True,
 ) -> dict:
     """Simulate one run and return its records as arrays with a leading time axis.
 
     With ``checkpoint`` (a directory) the run's state is saved there every ``checkpoint_every`` steps (and
-    when it ends), and a run that already has a checkpoint continues from it.
+    when it ends), and a run that already has a checkpoint continues from it. ``progress(n)`` is called after
+    every ``n`` steps. ``allow_threads=False`` forces the serial kernel (required when several runs share
+    the process: numba's default threading layer must not be entered from several threads at once);
+    otherwise the threaded kernel is used where :func:`use_threads` says it pays off.
     """
     init_seed, key = stream
     saved = load_run(checkpoint, run_index) if checkpoint is not None else None
@@ -194,7 +198,7 @@ def run_one(
         if progress is not None:
             progress(step)
     due = checkpoint is not None and checkpoint_every > 0
-    threads = kernels.incidence(problem.edges, problem.n_agents) if use_threads(problem) else None
+    threads = kernels.incidence(problem.edges, problem.n_agents) if allow_threads and use_threads(problem) else None
     last_saved = step
     for target in problem.record_times[len(records["q"]) :]:
         while step < target:
@@ -244,21 +248,13 @@ def _raise_non_finite(problem, stream, run_index, checkpoint, chunk_start):
             )
 
 
-def _run_worker(args):
-    import numba
-
-    numba.set_num_threads(1)  # the runs are the parallelism here
-    problem, stream, run_index, checkpoint, checkpoint_every = args
-    return run_one(problem, stream, run_index, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
-
-
 def simulate(
     config: Config | dict | str | Path,
     *,
     graph: Graph | None = None,
     initial_q: np.ndarray | None = None,
     initial_edge_state: np.ndarray | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     snapshots: bool = False,
     backend: str = "numba",
     progress: bool | None = None,
@@ -277,10 +273,16 @@ def simulate(
         Initial Q-values for every run, instead of ``[init] q`` and ``q_noise``.
     initial_edge_state : ndarray of int, shape (edge,), optional
         Initial state of every edge (in ``graph.edges`` order), instead of ``[init] edge_state``.
-    workers : int
-        Number of processes for the runs. The result does not depend on it.
+    workers : int, optional
+        Number of threads running independent runs at the same time (each run on the serial kernel; one
+        worker keeps the threaded kernel for large populations). Default: one per usable core
+        (:func:`default_workers`), at most one per run, and fewer if their state would not fit in the
+        available memory. The result does not depend on it. Code that already runs in a pool of workers
+        (e.g. dask workers) should pass ``workers=1``.
     snapshots : bool
-        Also record every agent's Q (``agent_q``) and every edge's state (``agent_edge_state``).
+        Also record every agent's Q (``agent_q``) and every edge's state (``agent_edge_state``), in the
+        simulated numbering; after ``[graph] order = "rcm"`` the coordinate ``agent_label`` gives each agent's
+        id in the input graph (per-agent inputs such as ``initial_q`` also follow the simulated numbering).
     backend : {"numba", "numpy"}
         The compiled kernel (default) or the plain numpy reference (bit-identical, slow).
     progress : bool, optional
@@ -321,17 +323,23 @@ def simulate(
     return to_dataset(results, problem, meta)
 
 
-def resume(checkpoint: str | Path, *, workers: int = 1, progress: bool | None = None) -> xr.Dataset:
+def resume(checkpoint: str | Path, *, workers: int | None = None, progress: bool | None = None) -> xr.Dataset:
     """Continue a checkpointed :func:`simulate` call to its result (bit-identical to an uninterrupted run).
 
     Parameters
     ----------
     checkpoint : path
         The directory given to ``simulate(..., checkpoint=...)``.
-    workers : int
-        Processes for the runs (the result does not depend on it).
+    workers : int, optional
+        Threads for the runs, as in :func:`simulate` (default: one per usable core; the result does not
+        depend on it).
     progress : bool, optional
         Progress bar (default: on a terminal).
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`simulate` returns it.
     """
     problem, meta = read_problem(Path(checkpoint))
     return to_dataset(
@@ -339,31 +347,63 @@ def resume(checkpoint: str | Path, *, workers: int = 1, progress: bool | None = 
     )
 
 
+def default_workers(runs: int) -> int:
+    """Worker threads for ``workers=None``: the usable cores (CPU affinity where available), at most ``runs``."""
+    cores = os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        cores = min(cores, len(os.sched_getaffinity(0)))
+    return max(1, min(runs, cores))
+
+
 def _execute(problem: Problem, meta: dict, workers, progress, checkpoint, checkpoint_every) -> list[dict]:
-    """Run all runs (serially or in worker processes) and return their records in run order."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers = {workers!r} must be an integer >= 1")
+    """Run all runs (serially or on worker threads) and return their records in run order."""
     runs = meta["runs"]
-    check_memory(problem, runs, min(workers, runs))
+    if workers is None:
+        workers = default_workers(runs)
+        available = available_memory()
+        while workers > 1 and available is not None and estimate_memory(problem, runs, workers) > available:
+            workers -= 1
+    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers = {workers!r} must be an integer >= 1 (or None: one per usable core)")
+    workers = min(workers, runs)
+    check_memory(problem, runs, workers)
     streams = run_streams(meta["seed"], runs)
     total = runs * int(problem.record_times[-1])
     with tqdm(total=total, unit="step", desc="simulate", disable=_disable(progress)) as bar:
-        if workers == 1 or runs == 1:
+        if workers == 1:
             return [run_one(problem, streams[r], r, bar.update, checkpoint, checkpoint_every) for r in range(runs)]
-        context = get_context("spawn")
-        results = []
-        try:
-            with ProcessPoolExecutor(max_workers=min(workers, runs), mp_context=context) as pool:
-                jobs = [(problem, streams[r], r, checkpoint, checkpoint_every) for r in range(runs)]
-                for result in pool.map(_run_worker, jobs):
-                    results.append(result)
-                    bar.update(int(problem.record_times[-1]))
-        except BrokenProcessPool as exc:
-            raise RuntimeError(
-                "a worker process died; with workers > 1 the processes are started with the 'spawn' method, "
-                'so a script must call marldyn under `if __name__ == "__main__":` (or use workers=1)'
-            ) from exc
-        return results
+        return _execute_threads(problem, streams, workers, bar, checkpoint, checkpoint_every)
+
+
+class _Stopped(Exception):
+    """Raised inside a run on a worker thread when the simulation has been abandoned."""
+
+
+def _execute_threads(problem, streams, workers, bar, checkpoint, checkpoint_every) -> list[dict]:
+    """Run the runs on ``workers`` threads, each on the serial kernel (it releases the GIL).
+
+    Results come back in run order, so they are those of a serial execution. If anything fails (a run, or
+    Ctrl-C in the calling thread), runs not yet started are cancelled and the running ones stop at their next
+    piece of steps.
+    """
+    lock, stop = threading.Lock(), threading.Event()
+
+    def advanced(n_steps: int) -> None:
+        if stop.is_set():
+            raise _Stopped
+        with lock:
+            bar.update(n_steps)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="marldyn-run")
+    try:
+        futures = [
+            pool.submit(run_one, problem, stream, r, advanced, checkpoint, checkpoint_every, allow_threads=False)
+            for r, stream in enumerate(streams)
+        ]
+        return [future.result() for future in futures]
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def estimate_memory(problem: Problem, runs: int, concurrent: int) -> int:
@@ -383,17 +423,25 @@ def estimate_memory(problem: Problem, runs: int, concurrent: int) -> int:
     return concurrent * state + runs * problem.record_times.size * per_record
 
 
-def check_memory(problem: Problem, runs: int, concurrent: int) -> None:
-    """Refuse up front a simulation whose estimated memory exceeds the machine's available memory."""
-    needed = estimate_memory(problem, runs, concurrent)
+def available_memory() -> int | None:
+    """Bytes of physical memory available now, or ``None`` where the system does not say."""
     try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not on Linux
-        return
-    if needed > available:
+        return None
+
+
+def check_memory(problem: Problem, runs: int, concurrent: int) -> None:
+    """Refuse up front a simulation whose estimated memory exceeds the machine's available memory.
+
+    ``concurrent`` is the number of runs in flight at once (the worker threads).
+    """
+    needed = estimate_memory(problem, runs, concurrent)
+    available = available_memory()
+    if available is not None and needed > available:
         raise ConfigError(
             f"the simulation needs about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB are available "
-            "(fewer runs in parallel, fewer records, or no snapshots)"
+            "(fewer workers, fewer records, or no snapshots)"
         )
 
 
@@ -438,6 +486,7 @@ def make_problem(config, game, graph, initial_q=None, initial_edge_state=None, s
         initial_q=initial_q,
         snapshots=snapshots,
         backend=backend,
+        agent_label=graph.labels,
     )
 
 
@@ -459,6 +508,8 @@ def to_dataset(results: list[dict], problem: Problem, meta: dict) -> xr.Dataset:
     if "agent_q" in stacked:
         coords["agent"] = np.arange(problem.n_agents)
         coords["edge"] = np.arange(problem.edges.shape[0])
+        if problem.agent_label is not None:  # [graph] order = "rcm": the id each agent had in the input graph
+            coords["agent_label"] = ("agent", np.asarray(problem.agent_label))
         variables["agent_q"] = (("run", "time", "agent", "state", "action"), stacked["agent_q"])
         variables["agent_edge_state"] = (("run", "time", "edge"), stacked["agent_edge_state"])
     dataset = xr.Dataset(variables, coords=coords)

@@ -275,7 +275,14 @@ def _stationary_into(matrix, initial, has_initial, out):
             exits = np.empty((n_transient, n_classes))
             for r in range(n_transient):
                 for c in range(n_transient):
-                    system[r, c] = (1.0 if r == c else 0.0) - matrix[transient[r], transient[c]]
+                    system[r, c] = -matrix[transient[r], transient[c]]
+                # 1 - λ_rr as the sum of the row's other entries (no cancellation: a row whose only exit is
+                # tiny, λ_rr = 1 - 1e-308 = 1.0 in floating point, keeps a positive diagonal)
+                leave = 0.0
+                for j in range(size):
+                    if j != transient[r]:
+                        leave += matrix[transient[r], j]
+                system[r, r] = leave
                 for c in range(n_classes):
                     exits[r, c] = 0.0
                 for j in range(size):
