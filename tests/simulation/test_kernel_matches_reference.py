@@ -129,3 +129,24 @@ def test_unrolled_two_action_draw_equals_the_generic_draw(rule, beta):
         results.append((q, state))
     assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])
     assert not np.array_equal(results[0][0], q0)
+
+
+@pytest.mark.parametrize("game_name", ["pd", "random3x3"])
+def test_prefetching_kernels_are_bit_identical(game_name):
+    """On a population whose per-agent rows exceed the L2 cache the edge sweeps prefetch far agents' rows;
+    serial and threaded kernels still equal the numpy reference (a random graph: every second end is far)."""
+    game = GAMES[game_name]
+    graph = random_regular(4 * kernels.PREFETCH_MIN_BYTES // (32 * game.n_states), 4, seed=7)
+    assert kernels.prefetch_distance(graph.edges, graph.n_agents, 16 * game.n_states) > 0  # threaded rows
+    assert kernels.prefetch_distance(graph.edges[:100], 100, 32 * game.n_states) == 0  # fits the cache
+    local = lattice(300**2)  # large, but every end on a regular stream
+    assert kernels.prefetch_distance(local.edges, local.n_agents, 32 * game.n_states) == 0
+    _, (q_ref, state_ref), (q_fast, state_fast) = _trajectories(game, graph, "q_learning", 1.0, steps=3)
+    assert np.array_equal(q_ref, q_fast) and np.array_equal(state_ref, state_fast)
+    rng = np.random.default_rng(0)  # the initial state of _trajectories (seed 0)
+    q_threads = rng.normal(0, 1, size=(graph.n_agents, game.n_states, game.n_actions))
+    state_threads = rng.integers(0, game.n_states, size=graph.n_edges)
+    key = np.uint64(rng.integers(0, 2**63))
+    args = (graph.edges, game.payoff, game.cumulative_transition(), 0.2, 1.0, 0.8, 0, key)
+    kernels.run_steps_parallel(q_threads, state_threads, *args, 0, 3, *kernels.incidence(graph.edges, graph.n_agents))
+    assert np.array_equal(q_ref, q_threads) and np.array_equal(state_ref, state_threads)
