@@ -1,24 +1,26 @@
-"""Throughput vs population size, with the machine's memory ceilings, measured in one run.
+"""Throughput vs population size, with the machine's memory and compute ceilings, measured in one run.
 
 Usage: python benchmarks/scaling.py [--max-lattice N] [--max-random N] [--plot FILE]
 
+N runs over 1e2 … 1e7 (default; about 5 minutes and 4 GB at 1e7).
+
 For each N the serial kernel runs a few steps of the paper's PD on a periodic lattice and on a random
-4-regular graph (and a 3-state, 3-action game on the lattice at the largest size). Two ceilings are measured
+4-regular graph — there with and without prefetching of the far agents' rows — and, at 1e6 agents, on a
+Barabási–Albert graph and with a random 3-state, 3-action game on the lattice. Three ceilings are measured
 on this machine in the same run:
 
-- **bandwidth**: a streaming triad a = b + s c over arrays far larger than the caches (GB/s), turned into
-  edges/s by the bytes one edge-interaction moves (``BYTES_PER_EDGE``: the edge sweep reads the edge, its
-  state, both actions and values and updates both TD-target sums and counts; the agent sweep per agent
-  and state reads and writes Q, the action, the value, the sum and the count — about 150 bytes per edge of a
-  degree-4 graph with K = M = 2);
-- **random gather**: the rate of dependent-free random 8-byte loads from a large array, turned into edges/s
-  by the two random agents an edge of a random graph touches (each access to a far neighbour's action,
-  value, sum and count costs about two cache lines).
+- **bandwidth** (lattice): a streaming triad a = b + s c over arrays far larger than the caches (GB/s),
+  turned into edges/s by the bytes one edge-interaction moves (``BYTES_PER_EDGE``: the edge sweep reads the
+  edge and its state and streams both agents' rows; the agent sweep per agent and state reads and writes
+  Q and the row — about 150 bytes per edge of a degree-4 graph with K = M = 2);
+- **random row update** (random graphs): the rate of read-modify-writes of one float in random 64-byte rows
+  of an array as large as the kernel's per-agent rows at 1e7 agents, with prefetching — the one cache miss
+  (and write-back) per edge that a random graph's far end costs; the near end and the agent sweep stream;
+- **compute**: the kernel's own rate when everything fits in the caches (the 10x10 lattice): the per-agent
+  ``exp`` and random draws and the per-edge work cost that much without any memory traffic.
 
-A third, compute ceiling is the kernel's own rate when everything fits in the caches (the 10x10 lattice):
-the per-agent ``exp`` and random draws and the per-edge dependency chain cost that much even without any
-memory traffic. The printed fractions are the kernel's rate over the memory ceiling and over the compute
-ceiling; the smaller ceiling is the one that binds.
+The printed fractions are the kernel's rate over its memory ceiling and over the compute ceiling; the
+smaller ceiling binds (a rate cannot exceed either).
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from marldyn.graphs import barabasi_albert, lattice, random_regular
 from marldyn.simulation import kernels
 
 BYTES_PER_EDGE = 150
-RANDOM_LINES_PER_EDGE = 4  # two far agents, about two cache lines each
 
 
 @njit(cache=True)
@@ -44,11 +45,11 @@ def _triad(a, b, c, scale):
 
 
 @njit(cache=True)
-def _gather(values, index):
-    total = 0.0
-    for k in range(index.shape[0]):
-        total += values[index[k]]
-    return total
+def _row_updates(rows, index):
+    n = index.shape[0]
+    for k in range(n):
+        kernels._prefetch_row(rows, index[min(k + kernels.PREFETCH_DISTANCE, n - 1)])
+        rows[index[k], 2] += 1.0
 
 
 def bandwidth(size: int = 40_000_000) -> float:
@@ -63,16 +64,16 @@ def bandwidth(size: int = 40_000_000) -> float:
     return best
 
 
-def gather_rate(size: int = 50_000_000, loads: int = 20_000_000) -> float:
-    """Random 8-byte loads per second from an array far larger than the caches, best of 3."""
-    values = np.ones(size)
-    index = np.random.default_rng(0).integers(0, size, loads)
-    _gather(values, index[:10])
+def row_update_rate(n_rows: int = 10_000_000, updates: int = 20_000_000) -> float:
+    """Read-modify-writes per second of one float in random 64-byte rows (prefetched), best of 3."""
+    rows = np.zeros((n_rows, 8))
+    index = np.random.default_rng(0).integers(0, n_rows, updates)
+    _row_updates(rows, index[:10])
     best = 0.0
     for _ in range(3):
         start = time.perf_counter()
-        _gather(values, index)
-        best = max(best, loads / (time.perf_counter() - start))
+        _row_updates(rows, index)
+        best = max(best, updates / (time.perf_counter() - start))
     return best
 
 
@@ -85,42 +86,46 @@ def _three_by_three():
     return Game(rng.normal(size=(3, 3, 3)), 0.5 * (raw + raw.transpose(0, 2, 1, 3)))
 
 
-def kernel_rate(graph, game, steps: int) -> float:
+def kernel_rate(graph, game, steps: int, prefetch: bool = True) -> float:
+    """Edge-interactions per second of the serial kernel, best of 3 (the machine is shared)."""
     rng = np.random.default_rng(0)
     q = rng.normal(0, 0.5, size=(graph.n_agents, game.n_states, game.n_actions))
     state = rng.integers(0, game.n_states, graph.n_edges)
     args = (graph.edges, game.payoff, game.cumulative_transition(), 0.001, 1.0, 0.8, 0, np.uint64(1))
-    kernels.run_steps(q, state, *args, 0, 1)  # compile outside the timing
-    start = time.perf_counter()
-    kernels.run_steps(q, state, *args, 1, steps)
-    return graph.n_edges * steps / (time.perf_counter() - start)
+    kernels.run_steps(q, state, *args, 0, 1, True, prefetch)  # compile outside the timing
+    best = 0.0
+    for attempt in range(3):
+        start = time.perf_counter()
+        kernels.run_steps(q, state, *args, 1 + attempt * steps, steps, True, prefetch)
+        best = max(best, graph.n_edges * steps / (time.perf_counter() - start))
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-lattice", type=int, default=4_000_000)
-    parser.add_argument("--max-random", type=int, default=1_000_000)
+    parser.add_argument("--max-lattice", type=int, default=10_000_000)
+    parser.add_argument("--max-random", type=int, default=10_000_000)
     parser.add_argument("--plot", default=None, help="PNG of throughput vs N with the ceilings")
     options = parser.parse_args()
     game = two_state_pd()
-    stream, gather = bandwidth(), gather_rate()
+    stream, updates = bandwidth(), row_update_rate()
     lattice_ceiling = stream / BYTES_PER_EDGE
-    random_ceiling = gather / RANDOM_LINES_PER_EDGE
-    print(f"bandwidth {stream / 1e9:.1f} GB/s -> lattice ceiling {lattice_ceiling:.2e} edges/s")
-    print(f"random gather {gather:.2e} loads/s -> random-graph ceiling {random_ceiling:.2e} edges/s")
-    sizes = [10**k for k in range(2, 8)]
+    random_ceiling = updates  # one random row update per edge
+    compute = kernel_rate(lattice(100), game, 20_000)  # everything in the caches
+    print(f"bandwidth {stream / 1e9:.1f} GB/s -> lattice memory ceiling {lattice_ceiling:.2e} edges/s")
+    print(f"random row updates {updates:.2e}/s -> random-graph memory ceiling {random_ceiling:.2e} edges/s")
+    print(f"compute ceiling (kernel rate in cache, 10x10 lattice) {compute:.2e} edges/s")
     rows = []
-    for n in sizes:
+    for n in [10**k for k in range(2, 8)]:
         side = int(round(n**0.5))
+        steps = max(3, int(2e7 // (2 * n)))
         if side * side <= options.max_lattice:
-            graph = lattice(side * side)
-            steps = max(3, int(2e7 // graph.n_edges))
-            rows.append(("lattice", graph.n_agents, kernel_rate(graph, game, steps), lattice_ceiling))
+            rows.append(("lattice", side * side, kernel_rate(lattice(side * side), game, steps), lattice_ceiling))
         if n <= options.max_random:
             graph = random_regular(n, 4, seed=1)
-            steps = max(3, int(2e7 // graph.n_edges))
             rows.append(("random 4-regular", n, kernel_rate(graph, game, steps), random_ceiling))
-    largest = options.max_random
+            rows.append(("  without prefetch", n, kernel_rate(graph, game, steps, False), random_ceiling))
+    largest = min(options.max_random, 1_000_000)  # networkx builds the Barabási–Albert graph: 1e6 is plenty
     rows.append(
         ("Barabási–Albert m=2", largest, kernel_rate(barabasi_albert(largest, 2, seed=1), game, 5), random_ceiling)
     )
@@ -128,29 +133,34 @@ def main() -> None:
     rows.append(
         ("3x3 game, lattice", side * side, kernel_rate(lattice(side * side), _three_by_three(), 5), lattice_ceiling)
     )
-    compute = next(rate for kind, n, rate, _ in rows if kind == "lattice")  # the smallest lattice: in cache
-    print(f"compute ceiling (kernel rate in cache, 10x10 lattice) {compute:.2e} edges/s")
     print(f"{'graph':<20} {'N':>10} {'edges/s':>10} {'of memory':>10} {'of compute':>10}")
     for name, n, rate, ceiling in rows:
         print(f"{name:<20} {n:>10d} {rate:>10.3e} {rate / ceiling:>10.0%} {rate / compute:>10.0%}")
     if options.plot:
         from matplotlib.figure import Figure
 
-        figure = Figure(figsize=(6.5, 4), layout="constrained")
+        figure = Figure(figsize=(6.5, 4.2), layout="constrained")
         ax = figure.subplots()
-        for name, color, ceiling in (("lattice", "C0", lattice_ceiling), ("random 4-regular", "C1", random_ceiling)):
+        lines = (
+            ("lattice", "C0", "o-", lattice_ceiling),
+            ("random 4-regular", "C1", "o-", random_ceiling),
+            ("  without prefetch", "C1", "x:", None),
+        )
+        for name, color, style, ceiling in lines:
             points = [(n, rate) for kind, n, rate, _ in rows if kind == name]
-            ax.plot(*zip(*points, strict=True), "o-", color=color, label=f"{name} (serial kernel)")
-            ax.axhline(ceiling, color=color, linestyle="--", label=f"{name} memory ceiling (large N)")
-        ax.axhline(compute, color="0.4", linestyle=":", label="compute ceiling (kernel in cache)")
+            label = "random 4-regular, no prefetch" if name.startswith(" ") else name
+            ax.plot(*zip(*points, strict=True), style, color=color, label=f"{label} (serial kernel)")
+            if ceiling is not None:
+                ax.axhline(ceiling, color=color, linestyle="--", label=f"{name} memory ceiling (large N)")
+        ax.axhline(compute, color="0.4", linestyle="-.", label="compute ceiling (kernel in cache)")
         ax.set(
             xscale="log",
             yscale="log",
             xlabel="agents N",
             ylabel="edge-interactions per second",
-            title="marldyn kernel throughput vs population size",
+            title="marldyn kernel throughput vs population size (one core)",
         )
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="lower left")
         figure.savefig(options.plot, dpi=120)
         print(f"wrote {options.plot}")
 

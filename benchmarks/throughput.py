@@ -2,6 +2,9 @@
 
 Usage: python benchmarks/throughput.py [--quick]
 
+Graphs: 10x10 and 1000x1000 lattices and a random 4-regular graph of 1e6 agents (where the kernels
+prefetch the far agents' rows).
+
 One edge-interaction is one edge playing one step (both agents' TD errors and the state transition).
 Backends: the serial kernel (M = 2 draw unrolled), the same kernel with the generic any-M draw forced on
 the same game, the threaded kernel, and the numpy reference.
@@ -19,7 +22,7 @@ import numba
 import numpy as np
 
 from marldyn.games import two_state_pd
-from marldyn.graphs import lattice
+from marldyn.graphs import lattice, random_regular
 from marldyn.simulation import kernels, reference
 
 
@@ -66,7 +69,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
     quick = parser.parse_args().quick
-    cases = [("10x10 lattice", lattice(100), 20_000, 1_000), ("1000x1000 lattice", lattice(1_000_000), 10, 2)]
+    cases = [
+        ("10x10 lattice", lattice(100), 20_000, 1_000),
+        ("1000x1000 lattice", lattice(1_000_000), 10, 2),
+        ("random 4-regular 1e6", random_regular(1_000_000, 4, seed=1), 10, 2),
+    ]
     if quick:
         cases = [(name, graph, max(k // 10, 2), max(r // 3, 1)) for name, graph, k, r in cases]
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}")

@@ -148,5 +148,8 @@ def test_prefetching_kernels_are_bit_identical(game_name):
     state_threads = rng.integers(0, game.n_states, size=graph.n_edges)
     key = np.uint64(rng.integers(0, 2**63))
     args = (graph.edges, game.payoff, game.cumulative_transition(), 0.2, 1.0, 0.8, 0, key)
+    q_plain, state_plain = q_threads.copy(), state_threads.copy()
     kernels.run_steps_parallel(q_threads, state_threads, *args, 0, 3, *kernels.incidence(graph.edges, graph.n_agents))
     assert np.array_equal(q_ref, q_threads) and np.array_equal(state_ref, state_threads)
+    kernels.run_steps(q_plain, state_plain, *args, 0, 3, True, False)  # prefetching off
+    assert np.array_equal(q_ref, q_plain) and np.array_equal(state_ref, state_plain)

@@ -12,8 +12,8 @@ is what a random graph's far neighbours cost.
 Edges are sorted by their first agent, so the first end's rows stream through memory; the second end of a
 random graph is anywhere. On such scattered graphs (:func:`prefetch_distance`) the edge sweeps prefetch the
 row of the second end ``PREFETCH_DISTANCE`` edges ahead (and the threaded gather its half-edges), so that
-many cache misses are in flight at once instead of one: about 3x on a random 4-regular graph of 1e6 agents
-(``benchmarks/scaling.py``). Prefetching only moves data into the cache; it changes no result.
+many cache misses are in flight at once instead of one: 2-3.4x on random 4-regular graphs of 1e5 to 1e7
+agents (``benchmarks/scaling.py``). Prefetching only moves data into the cache; it changes no result.
 """
 
 from __future__ import annotations
@@ -183,8 +183,7 @@ def run_steps(
     Arguments are those of :func:`marldyn.simulation.reference.step`; ``q`` (agent, state, action)
     and ``edge_state`` (edge,) are modified in place. ``specialise=False`` forces the generic (any M)
     action draw also for M = 2, ``prefetch=False`` turns prefetching off (same results, for tests and
-    benchmarks). Releases the GIL, so independent
-    runs can share a process on several threads.
+    benchmarks). Releases the GIL, so independent runs can share a process on several threads.
     """
     if n_steps <= 0:
         return
