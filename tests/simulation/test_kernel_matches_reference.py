@@ -31,11 +31,16 @@ GAMES = {
 }
 
 
-def _trajectories(game, graph, rule, beta, steps=25, alpha=0.2, gamma=0.8, seed=0):
+def _initial_state(game, graph, seed=0):
+    """Random Q (agent, state, action), edge states and stream key."""
     rng = np.random.default_rng(seed)
     q0 = rng.normal(0, 1, size=(graph.n_agents, game.n_states, game.n_actions))
     state0 = rng.integers(0, game.n_states, size=graph.n_edges)
-    key = np.uint64(rng.integers(0, 2**63))
+    return q0, state0, np.uint64(rng.integers(0, 2**63))
+
+
+def _trajectories(game, graph, rule, beta, steps=25, alpha=0.2, gamma=0.8, seed=0):
+    q0, state0, key = _initial_state(game, graph, seed)
     args = (graph.edges, game.payoff, game.cumulative_transition(), alpha, beta, gamma, rule_code(rule), key)
     q_ref, state_ref = q0.copy(), state0.copy()
     for t in range(steps):
@@ -143,10 +148,7 @@ def test_prefetching_kernels_are_bit_identical(game_name):
     assert kernels.prefetch_distance(local.edges, local.n_agents, 32 * game.n_states) == 0
     _, (q_ref, state_ref), (q_fast, state_fast) = _trajectories(game, graph, "q_learning", 1.0, steps=3)
     assert np.array_equal(q_ref, q_fast) and np.array_equal(state_ref, state_fast)
-    rng = np.random.default_rng(0)  # the initial state of _trajectories (seed 0)
-    q_threads = rng.normal(0, 1, size=(graph.n_agents, game.n_states, game.n_actions))
-    state_threads = rng.integers(0, game.n_states, size=graph.n_edges)
-    key = np.uint64(rng.integers(0, 2**63))
+    q_threads, state_threads, key = _initial_state(game, graph)  # as in _trajectories
     args = (graph.edges, game.payoff, game.cumulative_transition(), 0.2, 1.0, 0.8, 0, key)
     q_plain, state_plain = q_threads.copy(), state_threads.copy()
     kernels.run_steps_parallel(q_threads, state_threads, *args, 0, 3, *kernels.incidence(graph.edges, graph.n_agents))
