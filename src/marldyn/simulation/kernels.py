@@ -130,12 +130,16 @@ def _draw_agent_two_actions(i, q, beta, rule, key, base, policy, hot):
 
 
 @njit(cache=True, inline="always")
-def _play_edge(e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base):
+def _play_edge(e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base, ahead):
     """Sweep B for edge e: the next state and the TD targets r + γ V(s') of both ends (lines 8-10).
 
     Returns ``(i, j, s, s', target_i, target_j)``; ``base`` is the counter of the step's first edge draw.
+    With ``ahead > 0`` (:func:`prefetch_distance`) it first prefetches the second end's row of edge
+    ``e + ahead``.
     """
     n_states = cum_transition.shape[0]
+    if ahead > 0:
+        _prefetch_row(hot, edges[min(e + ahead, edges.shape[0] - 1), 1])
     i = edges[e, 0]
     j = edges[e, 1]
     s = edge_state[e]
@@ -202,10 +206,8 @@ def run_steps(
     for t in range(first_step, first_step + n_steps):
         base = np.uint64(t) * draws_per_step
         for e in range(n_edges):  # sweep B
-            if ahead > 0:
-                _prefetch_row(hot, edges[min(e + ahead, n_edges - 1), 1])
             i, j, s, nxt, target_i, target_j = _play_edge(
-                e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base + agent_draws
+                e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base + agent_draws, ahead
             )
             hot[i, sums + s] += target_i
             hot[i, counts + s] += 1.0
@@ -287,10 +289,8 @@ def run_steps_parallel(
         base = np.uint64(t) * draws_per_step
         for c in prange(n_edge_chunks):  # sweep B
             for e in range(c * n_edges // n_edge_chunks, (c + 1) * n_edges // n_edge_chunks):
-                if ahead > 0:
-                    _prefetch_row(hot, edges[min(e + ahead, n_edges - 1), 1])
                 _, _, _, nxt, target_i, target_j = _play_edge(
-                    e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base + agent_draws
+                    e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base + agent_draws, ahead
                 )
                 half_target[2 * e] = target_i
                 half_target[2 * e + 1] = target_j
