@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import random_game
+from helpers import random_game
 from marldyn.errors import ConfigError
 from marldyn.games import Game, load_game, two_state_pd
 

@@ -285,13 +285,13 @@ def basins(
     if plot is not None:
         from matplotlib.figure import Figure
 
-        from .plots import _save
+        from .plots import save_figure
 
         horizons = dataset["horizon"].values
         figure = Figure(figsize=(5.0 * len(horizons), 4.6), constrained_layout=True)
         for ax, h in zip(np.atleast_1d(figure.subplots(1, len(horizons))), horizons, strict=True):
             plot_outcome_map(dataset, h, ax=ax, confirmations=confirmations)
-        _save(figure, plot)
+        save_figure(figure, plot)
         typer.echo(f"wrote {plot}")
 
 
@@ -369,7 +369,7 @@ def reproduce(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; turn user errors into exit code 2 and a single line on stderr."""
-    from .simulation.runner import SimulationError
+    from .errors import SimulationError
 
     try:
         app(args=argv, standalone_mode=False)

@@ -204,6 +204,14 @@ class Config(_Section):
             raise ConfigError("init.q contains NaN or infinite values")
         return table
 
+    def initial_state_distribution(self, n_states: int) -> np.ndarray:
+        """p(s) of every edge at time 0 from ``[init] edge_state``: uniform, or all mass on one state (n_states,)."""
+        if self.init.edge_state == "uniform":
+            return np.full(n_states, 1.0 / n_states)
+        distribution = np.zeros(n_states)
+        distribution[int(self.init.edge_state)] = 1.0
+        return distribution
+
     def with_overrides(self, **run_fields) -> Config:
         """A copy with some ``[run]`` fields replaced (``None`` values are ignored), validated again."""
         data = self.model_dump(exclude_none=True)
@@ -267,6 +275,23 @@ def load_config(path: str | Path) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     return parse_config(data, base_dir=path.parent)
+
+
+def as_config(config: Config | dict | str | Path) -> Config:
+    """A :class:`Config` from a Config (returned as it is), a nested dict or the path of a TOML file.
+
+    Examples
+    --------
+    >>> as_config({"run": {"steps": 10}}).run.steps
+    10
+    """
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return parse_config(config)
+    if isinstance(config, str | Path):
+        return load_config(config)
+    raise ConfigError(f"config must be a Config, a dict or a TOML path, got {type(config).__name__}")
 
 
 def _describe(error: dict, data: dict) -> str:

@@ -90,6 +90,11 @@ class Game:
         """M, the number of actions (the same in every state)."""
         return self.payoff.shape[1]
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Writable float64 copies of ``payoff`` (state, action, action) and ``transition`` (state, action,
+        action, state), as the numba cores take them."""
+        return np.array(self.payoff, dtype=np.float64), np.array(self.transition, dtype=np.float64)
+
     def cumulative_transition(self) -> np.ndarray:
         """Cumulative transition table used for sampling, shape (state, action, action, state).
 

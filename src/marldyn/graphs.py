@@ -313,3 +313,23 @@ def read_edgelist(path: str | Path, n_agents: int | None = None) -> Graph:
 def _check_n(n, minimum: int) -> None:
     if not isinstance(n, int) or isinstance(n, bool) or n < minimum:
         raise ConfigError(f"graph.n = {n!r} must be an integer >= {minimum}")
+
+
+def as_graph(graph) -> Graph:
+    """A :class:`Graph` from a Graph (returned as it is) or a networkx graph (:func:`from_networkx`).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> as_graph(nx.cycle_graph(5)).n_edges
+    5
+    """
+    if isinstance(graph, Graph):
+        return graph
+    try:
+        import networkx as nx
+    except ImportError:  # pragma: no cover
+        nx = None
+    if nx is not None and isinstance(graph, nx.Graph):
+        return from_networkx(graph)
+    raise ConfigError(f"graph must be a marldyn Graph or a networkx graph, got {type(graph).__name__}")

@@ -23,8 +23,16 @@ RULES = ("q_learning", "sarsa", "expected_sarsa")
 Q_LEARNING, SARSA, EXPECTED_SARSA = 0, 1, 2
 
 
-def rule_code(rule: str) -> int:
-    """Integer code of a rule name, as the numba kernel takes it."""
+def rule_code(rule: str | int) -> int:
+    """Integer code of a rule (a name of :data:`RULES`, or already a code), as the numba kernels take it.
+
+    Examples
+    --------
+    >>> rule_code("sarsa"), rule_code(2)
+    (1, 2)
+    """
+    if isinstance(rule, int | np.integer) and not isinstance(rule, bool) and 0 <= int(rule) < len(RULES):
+        return int(rule)
     if rule not in RULES:
         raise ConfigError(f"learning.rule = {rule!r} is not one of {', '.join(RULES)}{did_you_mean(rule, RULES)}")
     return RULES.index(rule)

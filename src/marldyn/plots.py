@@ -20,7 +20,7 @@ import xarray as xr
 
 from .errors import ConfigError
 
-__all__ = ["plot_comparison", "plot_policy", "plot_state_fraction"]
+__all__ = ["plot_comparison", "plot_policy", "plot_state_fraction", "save_figure"]
 
 TIME_LABEL = "time (steps)"
 THEORY_STYLES = ("--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 1)))
@@ -171,7 +171,7 @@ def plot_comparison(simulation: xr.Dataset, theory_datasets: dict, path=None, *,
         _legend_below(ax)
     figure.suptitle(_suptitle(simulation, theory_datasets))
     if path is not None:
-        _save(figure, Path(path))
+        save_figure(figure, Path(path))
     return figure
 
 
@@ -350,7 +350,7 @@ def _suptitle(simulation: xr.Dataset, theory_datasets: dict) -> str:
     return f"{where}{agents}: simulation{against}".lstrip(": ")
 
 
-def _save(figure, path: Path) -> None:
+def save_figure(figure, path: Path) -> None:
     """Save as PNG (and in the suffix's format if PDF or SVG), each written atomically."""
     from .io import atomic_write
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import random_game
+from helpers import random_game
 from marldyn.games import two_state_pd
 from marldyn.graphs import barabasi_albert, complete, erdos_renyi, lattice, random_regular
 from marldyn.learning import RULES, rule_code

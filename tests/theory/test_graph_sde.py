@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import random_game
+from helpers import random_game
 from marldyn.errors import ConfigError
 from marldyn.games import two_state_pd
 from marldyn.graphs import from_edges, lattice

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import random_game
 from marldyn.errors import ConfigError
 from marldyn.games import Game, two_state_pd
 from marldyn.graphs import lattice
@@ -37,14 +38,6 @@ from marldyn.theory.moments import (
 )
 
 Z_TOLERANCE = 5.0  # Monte-Carlo checks: |estimate - theory| <= 5 standard errors
-
-
-def random_game(n_states, n_actions, seed):
-    rng = np.random.default_rng(seed)
-    payoff = rng.normal(size=(n_states, n_actions, n_actions))
-    transition = rng.random((n_states, n_actions, n_actions, n_states)) ** 2
-    transition = transition + transition.transpose(0, 2, 1, 3)
-    return Game(payoff, transition / transition.sum(axis=-1, keepdims=True), name="random")
 
 
 # ----------------------------------------------------------------------------------------------

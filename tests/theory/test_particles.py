@@ -10,7 +10,7 @@ import numba
 import numpy as np
 import pytest
 
-from conftest import random_game
+from helpers import random_game
 from marldyn.errors import ConfigError
 from marldyn.games import two_state_pd
 from marldyn.graphs import barabasi_albert
@@ -19,11 +19,11 @@ from marldyn.theory.homogeneous import solve_full_discrete, solve_reduced
 from marldyn.theory.markov import edge_transition_matrix, stationary_distribution
 from marldyn.theory.particles import (
     ParticleTrajectory,
-    _stationary_marginals,
-    _stationary_marginals_serial,
     initial_particles,
     neighbor_weights,
     solve_particles,
+    stationary_marginals,
+    stationary_marginals_serial,
 )
 
 PD = two_state_pd()
@@ -131,7 +131,7 @@ def test_pair_marginals_equal_the_sum_over_all_pairs(shape):
     weight = neighbor_weights(degree)
     expected = brute_force_marginals(policy, weight, game.transition)
     initial = np.full(shape[0], 1.0 / shape[0])
-    for marginals in (_stationary_marginals, _stationary_marginals_serial):
+    for marginals in (stationary_marginals, stationary_marginals_serial):
         distribution, neighbor_policy = marginals(policy, weight, game.transition, initial)
         np.testing.assert_allclose(distribution, expected[0], rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(neighbor_policy, expected[1], rtol=1e-12, atol=1e-14)
@@ -145,10 +145,10 @@ def test_pair_marginals_do_not_depend_on_the_number_of_threads():
     default = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = _stationary_marginals(*arguments)
+        one = stationary_marginals(*arguments)
     finally:
         numba.set_num_threads(default)
-    for a, b in zip(one, _stationary_marginals(*arguments), strict=True):
+    for a, b in zip(one, stationary_marginals(*arguments), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

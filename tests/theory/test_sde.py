@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import random_game
+from helpers import random_game
 from marldyn.errors import ConfigError
 from marldyn.games import two_state_pd
 from marldyn.policy import boltzmann

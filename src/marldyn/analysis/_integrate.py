@@ -3,7 +3,7 @@
 ``scipy.integrate.solve_ivp`` (as in :func:`marldyn.theory.homogeneous.solve_reduced`) pays Python overhead
 per step; outcome maps and lifetime scans need thousands of trajectories to 1e7-1e8 steps. This is the
 Dormand-Prince 5(4) pair (the coefficients of scipy's ``RK45``) with the standard step-size control, written
-in numba around the same right-hand side ``_reduced_rate`` that ``solve_reduced`` integrates, and hitting
+in numba around the same right-hand side ``reduced_rate`` that ``solve_reduced`` integrates, and hitting
 the requested output times exactly. Tested against ``solve_reduced``.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ConfigError
-from ..theory.homogeneous import _reduced_rate
+from ..theory.homogeneous import reduced_rate
 
 # Dormand-Prince 5(4) tableau.
 _C = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0])
@@ -39,7 +39,7 @@ def _integrate_one(y0, times, rtol, atol, max_steps, a, b, e, arguments):
     out = np.full((times.shape[0], dim), np.nan)
     y = y0.copy()
     stages = np.empty((7, dim))
-    stages[0] = _reduced_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial)
+    stages[0] = reduced_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial)
     t = 0.0
     h = 1.0
     steps = 0
@@ -56,14 +56,14 @@ def _integrate_one(y0, times, rtol, atol, max_steps, a, b, e, arguments):
                     for j in range(stage):
                         value += step * a[stage, j] * stages[j, i]
                     work[i] = value
-                stages[stage] = _reduced_rate(
+                stages[stage] = reduced_rate(
                     work, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial
                 )
             proposal = y.copy()
             for i in range(dim):
                 for j in range(6):
                     proposal[i] += step * b[j] * stages[j, i]
-            stages[6] = _reduced_rate(
+            stages[6] = reduced_rate(
                 proposal, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial
             )
             norm = 0.0

@@ -48,11 +48,11 @@ from scipy.stats import qmc
 
 from ..errors import ConfigError
 from ..games import Game
-from ..learning import RULES
+from ..learning import RULES, rule_code
 from ..policy import boltzmann, boltzmann_table
-from ..theory.homogeneous import _full_rate, stationary_drift
+from ..theory.homogeneous import full_rate, stationary_drift
 from ..theory.markov import edge_transition_matrix, stationary_distribution
-from ..theory.moments import _game_arrays, _rule_code, _td_moments_into, interaction_probability, mean_td_error
+from ..theory.moments import _td_moments_into, interaction_probability, mean_td_error
 
 __all__ = [
     "FixedPoint",
@@ -113,7 +113,7 @@ class PointMassDynamics:
                 f"alpha = {self.alpha}, beta = {self.beta}, gamma = {self.gamma}: need 0 < α <= 1, β >= 0, 0 <= γ < 1"
             )
         object.__setattr__(self, "degree", int(self.degree))
-        object.__setattr__(self, "rule", RULES[_rule_code(self.rule)])
+        object.__setattr__(self, "rule", RULES[rule_code(self.rule)])
         initial = self.initial_state_distribution
         n_states = self.game.n_states
         initial = np.full(n_states, 1.0 / n_states) if initial is None else np.asarray(initial, dtype=np.float64)
@@ -132,10 +132,9 @@ class PointMassDynamics:
         ConfigError
             If the graph's agents have different degrees (use the particle theory then).
         """
-        from ..simulation.runner import _as_config
-        from ..theory.entry import _initial_state_distribution
+        from ..config import as_config
 
-        config = _as_config(config)
+        config = as_config(config)
         game = config.build_game()
         degrees = np.unique(config.build_graph().degree)
         if degrees.size != 1:
@@ -150,7 +149,7 @@ class PointMassDynamics:
             learning.beta,
             learning.gamma,
             learning.rule,
-            _initial_state_distribution(config, game.n_states),
+            config.initial_state_distribution(game.n_states),
         )
 
     @property
@@ -185,8 +184,8 @@ class PointMassDynamics:
         return stationary_distribution(matrix, self.initial_state_distribution)
 
     def numba_arguments(self) -> tuple:
-        """The trailing arguments of the numba right-hand side ``_reduced_rate``."""
-        payoff, transition = _game_arrays(self.game)
+        """The trailing arguments of the numba right-hand side ``reduced_rate``."""
+        payoff, transition = self.game.arrays()
         n_states, n_actions = self.shape
         return (
             n_states,
@@ -197,7 +196,7 @@ class PointMassDynamics:
             float(self.alpha),
             float(self.beta),
             float(self.gamma),
-            _rule_code(self.rule),
+            rule_code(self.rule),
             self.initial_state_distribution,
         )
 
@@ -549,9 +548,9 @@ def find_fixed_points(
     if not high > low:
         high, low = low + 1.0, low - 1.0  # a constant game: any box around the value
     n_states, n_actions = dynamics.shape
-    payoff, transition = _game_arrays(dynamics.game)
+    payoff, transition = dynamics.game.arrays()
     arguments = (n_states, n_actions, payoff, transition, float(dynamics.beta), float(dynamics.gamma))
-    rule = _rule_code(dynamics.rule)
+    rule = rule_code(dynamics.rule)
     scale = dynamics.scale
 
     def residual(x):
@@ -623,7 +622,7 @@ def full_fixed_point_check(point: FixedPoint, dynamics: PointMassDynamics) -> di
     def rate(z):
         distribution = np.append(z[size:], 1.0 - z[size:].sum())
         y = np.ascontiguousarray(np.concatenate([z[:size], distribution]))
-        return _full_rate(y, *arguments)[: size + n_states - 1]
+        return full_rate(y, *arguments)[: size + n_states - 1]
 
     z0 = np.concatenate([point.q.ravel(), point.state_distribution[:-1]])
     value = rate(z0)
@@ -693,9 +692,9 @@ def find_slow_points(
     if not high > low:
         high, low = low + 1.0, low - 1.0
     n_states, n_actions = dynamics.shape
-    payoff, transition = _game_arrays(dynamics.game)
+    payoff, transition = dynamics.game.arrays()
     arguments = (n_states, n_actions, payoff, transition, float(dynamics.beta), float(dynamics.gamma))
-    rule = _rule_code(dynamics.rule)
+    rule = rule_code(dynamics.rule)
     scale = dynamics.scale
     found = []
     for support in _patterns(n_states, n_actions):

@@ -270,10 +270,10 @@ def confirm_with_simulation(
         ``theory_cooperation`` and ``simulation_cooperation`` (probability of action 0 per state);
         ``sample_position`` (sample, axis): the points' axis values. Merges into the map's Dataset.
     """
-    from ..config import parse_config
-    from ..simulation.runner import _as_config, simulate
+    from ..config import as_config, parse_config
+    from ..simulation.runner import simulate
 
-    config = _as_config(config)
+    config = as_config(config)
     horizons = dataset["horizon"].values if horizons is None else np.atleast_1d(np.asarray(horizons, dtype=float))
     if np.any(horizons != np.round(horizons)) or not set(horizons) <= set(dataset["horizon"].values):
         raise ConfigError("confirmation horizons must be whole steps and horizons of the map")

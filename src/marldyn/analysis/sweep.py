@@ -47,11 +47,11 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
 
 from ..config import SECTIONS, Config, load_config, parse_config
 from ..errors import ConfigError, did_you_mean
 from ..io import read_dataset, write_dataset
+from ..progress import progress_bar
 
 __all__ = [
     "Sweep",
@@ -440,7 +440,6 @@ def run_sweep(
     xarray.Dataset
         See the module docstring; ``attrs["failed"]`` counts the points that raised.
     """
-    from ..simulation.runner import _disable
 
     sweep = load_sweep(sweep) if isinstance(sweep, str | Path) else sweep
     if not isinstance(workers, int) or workers < 1:
@@ -466,7 +465,7 @@ def run_sweep(
                 jobs.append(((task["name"], position), (config.to_toml(), config.base_dir, task, sweep.summary), path))
     active, owned = _client(client, scheduler, workers) if jobs else (None, [])
     try:
-        with tqdm(total=len(jobs), unit="point", desc="sweep", disable=_disable(progress)) as bar:
+        with progress_bar(progress, total=len(jobs), unit="point", desc="sweep") as bar:
             for key, result, path in _execute(active, jobs):
                 results[key] = result
                 if path is not None and "error" not in result:
@@ -666,7 +665,7 @@ def phase_diagram_figure(dataset: xr.Dataset, path=None):
         )
         ax.set_title(f"state {state}: {main.replace('_', ' ')} (cells)", fontsize="medium")
     if path is not None:
-        from ..plots import _save
+        from ..plots import save_figure
 
-        _save(figure, Path(path))
+        save_figure(figure, Path(path))
     return figure

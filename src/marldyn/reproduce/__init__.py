@@ -84,7 +84,7 @@ def reproduce(name: str, out_dir, quick: bool = False, workers: int = 1, progres
 
 def _write_index(out_dir: Path, index: dict) -> None:
     from ..io import atomic_write_text
-    from .common import _json_default
+    from .common import json_default
 
     lines = [
         "# marldyn reproduce all",
@@ -95,5 +95,5 @@ def _write_index(out_dir: Path, index: dict) -> None:
     for name, summary in index["reproductions"].items():
         figures = ", ".join(f"[{f}]({name}/{f})" for f in summary["figures"] if f.endswith(".png"))
         lines.append(f"| {name} | {index['seconds'][name]:.1f} | {figures} | [{name}/]({name}/summary.md) |")
-    atomic_write_text(out_dir / "summary.json", json.dumps(index, indent=2, default=_json_default) + "\n")
+    atomic_write_text(out_dir / "summary.json", json.dumps(index, indent=2, default=json_default) + "\n")
     atomic_write_text(out_dir / "summary.md", "\n".join(lines) + "\n")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -28,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
 
 from .. import __version__
 from ..compare import compare, error_table
 from ..config import Config, parse_config
 from ..errors import ConfigError
 from ..io import atomic_write, atomic_write_text, write_dataset
+from ..progress import progress_bar
 
 #: The paper's setting (NOTES.md 2 and 9): the two-state prisoner's dilemma of eq. (21) on a 10x10 periodic
 #: lattice, with p and the initial Q from the authors' code; 10 runs of 20,000 steps.
@@ -330,7 +329,7 @@ class Reproduction:
         results = {}
         try:
             futures = {case.key: pool.submit(simulate_case, case.config) for case in simulated} if pool else {}
-            with tqdm(cases, desc=self.name, unit="case", disable=_progress_disabled(self.progress)) as bar:
+            with progress_bar(self.progress, iterable=cases, desc=self.name, unit="case") as bar:
                 for case in bar:
                     bar.set_postfix_str(case.label, refresh=True)
                     results[case.key] = self._run_case(case, futures.get(case.key))
@@ -386,7 +385,7 @@ class Reproduction:
     def finish(self) -> dict:
         """Write ``summary.json`` and ``summary.md`` and return the summary."""
         summary = self.summary()
-        atomic_write_text(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
+        atomic_write_text(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=json_default) + "\n")
         atomic_write_text(self.out_dir / "summary.md", markdown(summary, self.results))
         return summary
 
@@ -832,22 +831,16 @@ def simulate_case(config: Config) -> tuple[xr.Dataset, float]:
     return dataset, time.perf_counter() - start
 
 
-def _progress_disabled(progress: bool | None) -> bool | None:
-    if progress is None:
-        return None if os.environ.get("MARLDYN_PROGRESS", "1") != "0" else True
-    return not progress
-
-
 def _file_part(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "theory"
 
 
 def _short(value) -> str:
-    text = json.dumps(value, default=_json_default)
+    text = json.dumps(value, default=json_default)
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _json_default(value):
+def json_default(value):
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

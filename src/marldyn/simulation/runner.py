@@ -10,23 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
 
 from .. import __version__
-from ..config import Config, load_config, parse_config
-from ..errors import ConfigError
-from ..graphs import Graph, from_networkx
+from ..config import Config, as_config
+from ..errors import ConfigError, SimulationError
+from ..graphs import Graph, as_graph
 from ..learning import rule_code
 from ..policy import boltzmann
+from ..progress import progress_bar
 from . import kernels, reference
 from .checkpoint import load_run, read_problem, save_run, write_problem
 from .counter_rng import run_key
 
 BACKENDS = ("numba", "numpy")
-
-
-class SimulationError(RuntimeError):
-    """The dynamics left the finite numbers (e.g. Q overflowed); names the run, step and agent."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,9 +295,9 @@ def simulate(
         ``policy``, ``q``, ``q_std`` (run, time, state, action) and ``state_fraction`` (run, time, state),
         with ``time`` in steps; attributes hold the config as TOML, the package version and the seed.
     """
-    config = _as_config(config)
+    config = as_config(config)
     game = config.build_game()
-    graph = _as_graph(graph) if graph is not None else config.build_graph()
+    graph = as_graph(graph) if graph is not None else config.build_graph()
     problem = make_problem(config, game, graph, initial_q, initial_edge_state, snapshots, backend)
     meta = {
         "config": config.to_toml(),
@@ -369,7 +365,7 @@ def _execute(problem: Problem, meta: dict, workers, progress, checkpoint, checkp
     check_memory(problem, runs, workers)
     streams = run_streams(meta["seed"], runs)
     total = runs * int(problem.record_times[-1])
-    with tqdm(total=total, unit="step", desc="simulate", disable=_disable(progress)) as bar:
+    with progress_bar(progress, total=total, unit="step", desc="simulate") as bar:
         if workers == 1:
             return [run_one(problem, streams[r], r, bar.update, checkpoint, checkpoint_every) for r in range(runs)]
         return _execute_threads(problem, streams, workers, bar, checkpoint, checkpoint_every)
@@ -443,12 +439,6 @@ def check_memory(problem: Problem, runs: int, concurrent: int) -> None:
             f"the simulation needs about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB are available "
             "(fewer workers, fewer records, or no snapshots)"
         )
-
-
-def _disable(progress: bool | None) -> bool | None:
-    if progress is None:
-        return None if os.environ.get("MARLDYN_PROGRESS", "1") != "0" else True
-    return not progress
 
 
 def make_problem(config, game, graph, initial_q=None, initial_edge_state=None, snapshots=False, backend="numba"):
@@ -550,25 +540,3 @@ def describe_initial_condition(problem: Problem) -> str:
     else:
         state_text = f"all edges in state {problem.edge_state}"
     return f"{q_text}; {state_text}"
-
-
-def _as_config(config) -> Config:
-    if isinstance(config, Config):
-        return config
-    if isinstance(config, dict):
-        return parse_config(config)
-    if isinstance(config, str | Path):
-        return load_config(config)
-    raise ConfigError(f"config must be a Config, a dict or a TOML path, got {type(config).__name__}")
-
-
-def _as_graph(graph) -> Graph:
-    if isinstance(graph, Graph):
-        return graph
-    try:
-        import networkx as nx
-    except ImportError:  # pragma: no cover
-        nx = None
-    if nx is not None and isinstance(graph, nx.Graph):
-        return from_networkx(graph)
-    raise ConfigError(f"graph must be a marldyn Graph or a networkx graph, got {type(graph).__name__}")

@@ -71,7 +71,9 @@ def theory(
         and ``q_std`` for ``particles`` and ``sde``; attrs: method, config TOML, version, seed, initial
         condition, horizon.
     """
-    from ..simulation.runner import _as_config, _as_graph, record_times
+    from ..config import as_config
+    from ..graphs import as_graph
+    from ..simulation.runner import record_times
     from .homogeneous import solve_full, solve_full_discrete, solve_reduced
     from .particles import initial_particles, solve_particles
     from .sde import solve_sde
@@ -80,14 +82,14 @@ def theory(
         from ..errors import did_you_mean
 
         raise ConfigError(f"method = {method!r} must be one of {', '.join(METHODS)}{did_you_mean(method, METHODS)}")
-    config = _as_config(config)
+    config = as_config(config)
     game = config.build_game()
-    graph = _as_graph(graph) if graph is not None else config.build_graph()
+    graph = as_graph(graph) if graph is not None else config.build_graph()
     grid = record_times(config.run.steps, config.run.record_every)
     learning = config.learning
     parameters = dict(alpha=learning.alpha, beta=learning.beta, gamma=learning.gamma, rule=learning.rule)
     table = config.initial_q_table(game)
-    initial_states = _initial_state_distribution(config, game.n_states)
+    initial_states = config.initial_state_distribution(game.n_states)
     degrees = graph.degree
     classes, counts = np.unique(degrees, return_counts=True)
     extra: dict = {}
@@ -199,14 +201,6 @@ def _noise_text(config, table) -> str:
     if config.init.q_noise > 0:
         text += f" + {config.init.q_noise_distribution} noise of scale {config.init.q_noise} per agent and entry"
     return text
-
-
-def _initial_state_distribution(config: Config, n_states: int) -> np.ndarray:
-    if config.init.edge_state == "uniform":
-        return np.full(n_states, 1.0 / n_states)
-    distribution = np.zeros(n_states)
-    distribution[int(config.init.edge_state)] = 1.0
-    return distribution
 
 
 def _dataset(variables, grid, game, graph, config, method, condition, extra) -> xr.Dataset:

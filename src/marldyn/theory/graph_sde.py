@@ -39,15 +39,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from tqdm.auto import tqdm
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DivergenceError
 from ..graphs import Graph
-from ..learning import EXPECTED_SARSA, SARSA
+from ..learning import EXPECTED_SARSA, SARSA, rule_code
 from ..policy import softmax_row
+from ..progress import progress_bar
 from ..simulation.counter_rng import run_key, uniform
-from .markov import _stationary_into
-from .moments import _game_arrays, _rule_code
+from .markov import stationary_into
 
 __all__ = ["GraphEnsembleTrajectory", "agent_moments", "graph_moments", "solve_graph_sde"]
 
@@ -514,13 +513,13 @@ def _edge_distributions_2x2(policy, edges, transition, initial, reduced, pair, c
                 pair[e, 0] = chain[e, 1, 0] / total
                 pair[e, 1] = chain[e, 0, 1] / total
             else:
-                _stationary_into(chain[e], initial[e], True, pair[e])
+                stationary_into(chain[e], initial[e], True, pair[e])
 
 
 @njit(cache=True)
 def _edge_distributions(policy, edges, transition, initial, reduced, pair, chain):
     """Per edge e = (i, j): λ_e = λ(X_i, X_j) (eq. 12) into ``chain`` and, if ``reduced``, p_e = p*(λ_e)
-    (eq. 18) into ``pair`` (closed form for two states; else ``markov._stationary_into``)."""
+    (eq. 18) into ``pair`` (closed form for two states; else ``markov.stationary_into``)."""
     n_states, n_actions = policy.shape[1], policy.shape[2]
     if n_states == 2 and n_actions == 2:
         _edge_distributions_2x2(policy, edges, transition, initial, reduced, pair, chain)
@@ -528,7 +527,7 @@ def _edge_distributions(policy, edges, transition, initial, reduced, pair, chain
     for e in range(edges.shape[0]):
         i = edges[e, 0]
         j = edges[e, 1]
-        for s in range(n_states):  # markov._edge_transition_into, flat
+        for s in range(n_states):  # markov.edge_transition_into, flat
             for t in range(n_states):
                 chain[e, s, t] = 0.0
             for a in range(n_actions):
@@ -547,7 +546,7 @@ def _edge_distributions(policy, edges, transition, initial, reduced, pair, chain
                 pair[e, 0] = chain[e, 1, 0] / out
                 pair[e, 1] = chain[e, 0, 1] / out
             else:
-                _stationary_into(chain[e], initial[e], True, pair[e])
+                stationary_into(chain[e], initial[e], True, pair[e])
 
 
 @njit(cache=True)
@@ -786,7 +785,7 @@ def agent_moments(q, neighbor_policy, state_distribution, degree, game, *, alpha
     """
     from ..policy import boltzmann
 
-    payoff, transition = _game_arrays(game)
+    payoff, transition = game.arrays()
     n_states, n_actions = payoff.shape[:2]
     q = np.asarray(q, dtype=np.float64)
     neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
@@ -814,7 +813,7 @@ def agent_moments(q, neighbor_policy, state_distribution, degree, game, *, alpha
         transition,
         float(alpha),
         float(gamma),
-        _rule_code(rule),
+        rule_code(rule),
     )
     size = n_states * n_actions
     return mu.reshape(batch + (n_states, n_actions)), sigma.reshape(batch + (size, size))
@@ -865,7 +864,7 @@ def graph_moments(q, graph, game, *, alpha, beta, gamma, rule="q_learning", pair
         ``mu`` (agent, state, action), ``sigma`` (agent, K M, K M), ``state_distribution`` p(s | i)
         (agent, state), ``neighbor_policy`` X̃_i (agent, state, action), ``pair`` p_e (edge, state).
     """
-    payoff, transition = _game_arrays(game)
+    payoff, transition = game.arrays()
     q = np.ascontiguousarray(q, dtype=np.float64)
     n_agents, n_states, n_actions = q.shape
     edges = np.asarray(graph.edges, dtype=np.int64)
@@ -893,7 +892,7 @@ def graph_moments(q, graph, game, *, alpha, beta, gamma, rule="q_learning", pair
         transition,
         float(alpha),
         float(gamma),
-        _rule_code(rule),
+        rule_code(rule),
     )
     return {"mu": mu, "sigma": sigma, "state_distribution": distribution, "neighbor_policy": neighbor, "pair": pair}
 
@@ -964,7 +963,7 @@ def solve_graph_sde(
     -------
     GraphEnsembleTrajectory
     """
-    payoff, transition = _game_arrays(game)
+    payoff, transition = game.arrays()
     q_start = np.array(q0, dtype=np.float64)
     if q_start.ndim == 3:
         q_start = q_start[None]
@@ -989,7 +988,7 @@ def solve_graph_sde(
     indices = np.ascontiguousarray(graph.indices, dtype=np.int64)
     half_edge = _half_edges(graph)
     initial = _initial_pairs(initial_state_distribution, n_edges, n_states)
-    code = _rule_code(rule)
+    code = rule_code(rule)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     keys = [run_key(child) for child in root.spawn(n_runs)]
     per_step = np.uint64(n_agents * _pairs_per_agent(n_states * n_actions))
@@ -999,9 +998,7 @@ def solve_graph_sde(
     final = np.empty_like(q_start)
     policy = np.empty((n_agents, n_states, n_actions))
     chain = np.empty((n_edges, n_states, n_states))
-    with tqdm(
-        total=n_runs * sizes.size, unit="step", desc="sde-graph", disable=None if progress is None else not progress
-    ) as bar:
+    with progress_bar(progress, total=n_runs * sizes.size, unit="step", desc="sde-graph") as bar:
         for r in range(n_runs):
             q = q_start[r].copy()
             pair = initial.copy()
@@ -1037,7 +1034,7 @@ def solve_graph_sde(
                     q, policy, pair, out_q[r, record], out_std[r, record], out_policy[r, record], out_state[r, record]
                 )
                 if not np.all(np.isfinite(out_q[r, record])):
-                    raise ConfigError(f"sde-graph: member {r} left the finite numbers before t = {grid[record]}")
+                    raise DivergenceError(f"sde-graph: member {r} left the finite numbers before t = {grid[record]}")
             final[r] = q
     attrs = {
         "alpha": float(alpha),

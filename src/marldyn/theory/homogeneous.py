@@ -34,10 +34,10 @@ from numba import njit
 from scipy.integrate import solve_ivp
 
 from ..errors import ConfigError
-from ..learning import RULES
+from ..learning import RULES, rule_code
 from ..policy import boltzmann, boltzmann_table, softmax_row
-from .markov import _edge_transition_into, _stationary_into, edge_transition_matrix, stationary_distribution
-from .moments import _drift_into, _game_arrays, _rule_code, drift
+from .markov import edge_transition_into, edge_transition_matrix, stationary_distribution, stationary_into
+from .moments import _drift_into, drift
 
 __all__ = [
     "METHODS",
@@ -96,28 +96,28 @@ class HomogeneousTrajectory:
 # numba right-hand sides
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def _reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial):
+def reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial):
     """dQ/dt = μ*(Q) for the point mass, flattened (K*M,)."""
     q = q_flat.reshape(n_states, n_actions)
     policy = boltzmann_table(q, beta)
     matrix = np.empty((n_states, n_states))
-    _edge_transition_into(policy, policy, transition, matrix)
+    edge_transition_into(policy, policy, transition, matrix)
     distribution = np.empty(n_states)
-    _stationary_into(matrix, initial, True, distribution)
+    stationary_into(matrix, initial, True, distribution)
     rate = np.empty((n_states, n_actions))
     _drift_into(q, policy, policy, distribution, degree, payoff, transition, alpha, gamma, rule, rate)
     return rate.ravel()
 
 
 @njit(cache=True)
-def _full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule):
+def full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule):
     """d(Q, p)/dt = (μ(Q, p), p (λ - I)) for the point mass, flattened (K*M + K,)."""
     size = n_states * n_actions
     q = y[:size].copy().reshape(n_states, n_actions)
     distribution = y[size:]
     policy = boltzmann_table(q, beta)
     matrix = np.empty((n_states, n_states))
-    _edge_transition_into(policy, policy, transition, matrix)
+    edge_transition_into(policy, policy, transition, matrix)
     out = np.empty(size + n_states)
     rate = np.empty((n_states, n_actions))
     _drift_into(q, policy, policy, distribution, degree, payoff, transition, alpha, gamma, rule, rate)
@@ -154,7 +154,7 @@ def _full_discrete_run(q0, p0, record_steps, degree, payoff, transition, alpha, 
             break
         for s in range(n_states):
             softmax_row(q[s], beta, policy[s])
-        _edge_transition_into(policy, policy, transition, matrix)
+        edge_transition_into(policy, policy, transition, matrix)
         _drift_into(q, policy, policy, distribution, degree, payoff, transition, alpha, gamma, rule, rate)
         for t_state in range(n_states):
             value = 0.0
@@ -172,7 +172,7 @@ def _full_discrete_run(q0, p0, record_steps, degree, payoff, transition, alpha, 
 # argument handling
 # ----------------------------------------------------------------------------------------------
 def _setup(q0, game, degree, initial_state_distribution):
-    payoff, transition = _game_arrays(game)
+    payoff, transition = game.arrays()
     n_states, n_actions = payoff.shape[:2]
     q0 = np.array(q0, dtype=np.float64)
     if q0.shape != (n_states, n_actions) or not np.all(np.isfinite(q0)):
@@ -192,7 +192,7 @@ def _setup(q0, game, degree, initial_state_distribution):
     return payoff, transition, q0, int(degree), initial
 
 
-def _time_grid(time, integer=False) -> np.ndarray:
+def time_grid(time, integer=False) -> np.ndarray:
     grid = np.atleast_1d(np.asarray(time, dtype=np.float64))
     if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
         raise ConfigError("time must be a non-empty 1-d array of finite times (in steps)")
@@ -210,7 +210,7 @@ def _attrs(method, q0, initial, degree, alpha, beta, gamma, rule, grid, **extra)
         "alpha": float(alpha),
         "beta": float(beta),
         "gamma": float(gamma),
-        "rule": RULES[_rule_code(rule)],
+        "rule": RULES[rule_code(rule)],
         "q0": q0.tolist(),
         "initial_state_fraction": initial.tolist(),
         "horizon": float(grid[-1]),
@@ -302,7 +302,7 @@ def solve_reduced(
         ``state_fraction`` is p*(·|Q(t), Q(t)).
     """
     payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
-    grid = _time_grid(time)
+    grid = time_grid(time)
     n_states, n_actions = q0.shape
     args = (
         n_states,
@@ -313,12 +313,12 @@ def solve_reduced(
         float(alpha),
         float(beta),
         float(gamma),
-        _rule_code(rule),
+        rule_code(rule),
         initial,
     )
 
     def rate(_, y):
-        return _reduced_rate(np.ascontiguousarray(y), *args)
+        return reduced_rate(np.ascontiguousarray(y), *args)
 
     q = _integrate(rate, q0.ravel(), grid, integrator, rtol, atol)[:, : n_states * n_actions]
     q = q.reshape(grid.size, n_states, n_actions)
@@ -360,13 +360,13 @@ def solve_full(
         ``state_fraction`` is p(t).
     """
     payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
-    grid = _time_grid(time)
+    grid = time_grid(time)
     n_states, n_actions = q0.shape
     size = n_states * n_actions
-    args = (n_states, n_actions, degree, payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule))
+    args = (n_states, n_actions, degree, payoff, transition, float(alpha), float(beta), float(gamma), rule_code(rule))
 
     def rate(_, y):
-        return _full_rate(np.ascontiguousarray(y), *args)
+        return full_rate(np.ascontiguousarray(y), *args)
 
     y = _integrate(rate, np.concatenate([q0.ravel(), initial]), grid, integrator, rtol, atol)
     q = y[:, :size].reshape(grid.size, n_states, n_actions)
@@ -396,10 +396,10 @@ def solve_full_discrete(
         ``state_fraction`` is p_t.
     """
     payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
-    grid = _time_grid(time, integer=True)
+    grid = time_grid(time, integer=True)
     steps = grid.astype(np.int64)
     q, state_fraction = _full_discrete_run(
-        q0, initial, steps, degree, payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule)
+        q0, initial, steps, degree, payoff, transition, float(alpha), float(beta), float(gamma), rule_code(rule)
     )
     policy = boltzmann(q, beta)
     attrs = _attrs("full_discrete", q0, initial, degree, alpha, beta, gamma, rule, grid)

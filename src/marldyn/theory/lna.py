@@ -38,12 +38,12 @@ from scipy.linalg import solve_discrete_lyapunov
 from scipy.optimize import root
 from scipy.stats import binom
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ConvergenceError
 from ..graphs import Graph
-from ..learning import EXPECTED_SARSA, Q_LEARNING, RULES
+from ..learning import EXPECTED_SARSA, Q_LEARNING, RULES, rule_code
 from ..policy import boltzmann
 from .markov import edge_transition_matrix, stationary_distribution
-from .moments import _game_arrays, _rule_code, diffusion, interaction_probability, mean_td_error
+from .moments import diffusion, interaction_probability, mean_td_error
 
 __all__ = [
     "LNAResult",
@@ -111,7 +111,7 @@ class LNAResult:
 # fixed point
 # ----------------------------------------------------------------------------------------------
 def _check_rule(rule) -> int:
-    code = _rule_code(rule)
+    code = rule_code(rule)
     if code not in (Q_LEARNING, EXPECTED_SARSA):
         raise ConfigError(
             f"the linear-noise approximation is derived for q_learning and expected_sarsa, not {RULES[code]!r} "
@@ -168,7 +168,7 @@ def fixed_point(q0, game, *, beta, gamma, rule="q_learning", degree=4, tolerance
             break
     x, error = best
     if not error <= tolerance:
-        raise ConfigError(f"no fixed point found from Q = {q0.tolist()} (smallest |δ̄| = {error:.2e}); give q_star")
+        raise ConvergenceError(f"no fixed point found from Q = {q0.tolist()} (smallest |δ̄| = {error:.2e}); give q_star")
     q_star = x.reshape(shape)
     rate = stationary_drift(q_star, game, degree=degree, alpha=1.0, beta=beta, gamma=gamma, rule=rule)
     if not np.max(np.abs(rate)) <= 10 * tolerance:
@@ -195,7 +195,7 @@ class _Point:
 
 def _point(q_star, game, beta, gamma, rule, check=True) -> _Point:
     code = _check_rule(rule)
-    payoff, transition = _game_arrays(game)
+    payoff, transition = game.arrays()
     q = np.asarray(q_star, dtype=np.float64)
     if q.shape != payoff.shape[:2] or not np.all(np.isfinite(q)):
         raise ConfigError(f"q_star must be a finite (state, action) = {payoff.shape[:2]} table")
@@ -568,7 +568,7 @@ def solve_lna(
             "alpha": float(alpha),
             "beta": float(beta),
             "gamma": float(gamma),
-            "rule": RULES[_rule_code(rule)],
+            "rule": RULES[rule_code(rule)],
             "agents": int(n),
         },
     )

@@ -38,7 +38,7 @@ _NEEDS_INITIAL = 1
 # λ, eq. (12)
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def _edge_transition_into(policy, neighbor_policy, transition, out):
+def edge_transition_into(policy, neighbor_policy, transition, out):
     """λ[s, s'] = Σ_{a, b} X[s, a] X̃[s, b] T[s, a, b, s'] for one pair, written into ``out`` (K, K)."""
     n_states, n_actions = policy.shape
     for s in range(n_states):
@@ -61,7 +61,7 @@ def _edge_transition_batch(policy, neighbor_policy, transition):
     n_pairs, n_states, _ = policy.shape
     out = np.empty((n_pairs, n_states, n_states))
     for n in range(n_pairs):
-        _edge_transition_into(policy[n], neighbor_policy[n], transition, out[n])
+        edge_transition_into(policy[n], neighbor_policy[n], transition, out[n])
     return out
 
 
@@ -205,7 +205,7 @@ def _solve_linear(system, right):
 
 
 @njit(cache=True)
-def _stationary_into(matrix, initial, has_initial, out):
+def stationary_into(matrix, initial, has_initial, out):
     """Long-run (Cesàro) distribution of one chain, written into ``out``; returns a status code.
 
     Returns ``_NEEDS_INITIAL`` (and leaves ``out`` undefined) if the chain has several closed classes
@@ -324,7 +324,7 @@ def _stationary_batch(matrix, initial, has_initial):
     out = np.empty((n_chains, size))
     status = np.zeros(n_chains, dtype=np.int64)
     for n in range(n_chains):
-        status[n] = _stationary_into(matrix[n], initial[n], has_initial, out[n])
+        status[n] = stationary_into(matrix[n], initial[n], has_initial, out[n])
     return out, status
 
 

@@ -45,7 +45,7 @@ from numba import njit
 from scipy.special import gammaln, xlog1py, xlogy
 
 from ..errors import ConfigError
-from ..learning import EXPECTED_SARSA, RULES, SARSA, bootstrap_value, rule_code
+from ..learning import EXPECTED_SARSA, SARSA, bootstrap_value, rule_code
 from ..policy import boltzmann
 
 __all__ = [
@@ -177,20 +177,6 @@ def _drift_into(q, policy, neighbor_policy, state_distribution, degree, payoff, 
 # ----------------------------------------------------------------------------------------------
 # argument handling
 # ----------------------------------------------------------------------------------------------
-def _rule_code(rule) -> int:
-    if isinstance(rule, str):
-        return rule_code(rule)
-    if isinstance(rule, int | np.integer) and 0 <= int(rule) < len(RULES):
-        return int(rule)
-    raise ConfigError(f"rule = {rule!r} must be one of {', '.join(RULES)} (or their codes 0-{len(RULES) - 1})")
-
-
-def _game_arrays(game):
-    payoff = np.array(game.payoff, dtype=np.float64)
-    transition = np.array(game.transition, dtype=np.float64)
-    return payoff, transition
-
-
 def _check_state_action(name, array, n_states, n_actions):
     if array.ndim < 2 or array.shape[-2:] != (n_states, n_actions):
         raise ConfigError(
@@ -216,7 +202,7 @@ def _degree_array(degree) -> np.ndarray:
 
 def _td_batch(q, neighbor_policy, game, beta, gamma, rule):
     """Broadcast and run the numba core. Returns (policy, mean, second, neighbor_policy, batch shape)."""
-    payoff, transition = _game_arrays(game)
+    payoff, transition = game.arrays()
     n_states, n_actions = payoff.shape[:2]
     q = np.asarray(q, dtype=np.float64)
     neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
@@ -234,7 +220,7 @@ def _td_batch(q, neighbor_policy, game, beta, gamma, rule):
         payoff,
         transition,
         float(gamma),
-        _rule_code(rule),
+        rule_code(rule),
     )
     return policy, mean.reshape(shape), second.reshape(shape), neighbor_policy, q
 
@@ -435,7 +421,7 @@ def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, be
     policy, mean, second, neighbor_policy, q, state_distribution, degree, engaged, mu = _diffusion_parts(
         q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule
     )
-    code = _rule_code(rule)
+    code = rule_code(rule)
     n_states, n_actions = policy.shape[-2:]
     transition = np.asarray(game.transition, dtype=np.float64)
     # W[s, a, z]: probability that one edge in s moves to z when the agent plays a (neighbour averaged).

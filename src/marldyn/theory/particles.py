@@ -29,7 +29,7 @@ from scipy.integrate import solve_ivp
 
 from ..errors import ConfigError
 from ..policy import boltzmann_table
-from .markov import _stationary_into
+from .markov import stationary_into
 from .moments import _drift_into
 
 TIMESCALES = ("reduced", "full")
@@ -112,7 +112,7 @@ def _pair_rows_2x2_into(policy, partner, neighbor_weight, initial, first, stride
                 p1 = leave0 / total
             else:
                 _pair_chain_into(policy[p], partner[q], chain)
-                _stationary_into(chain, initial, True, pair)
+                stationary_into(chain, initial, True, pair)
                 p0, p1 = pair[0], pair[1]
             mass0 = neighbor_weight[q] * p0
             mass1 = neighbor_weight[q] * p1
@@ -168,7 +168,7 @@ def _pair_rows_into(policy, partner, neighbor_weight, initial, first, stride, st
                 pair[1] = leave0 / total
             else:
                 _pair_chain_into(policy[p], partner[q], chain)
-                _stationary_into(chain, initial, True, pair)
+                stationary_into(chain, initial, True, pair)
             for s in range(n_states):
                 mass_q = neighbor_weight[q] * pair[s]
                 state_distribution[p, s] += mass_q
@@ -182,7 +182,7 @@ def _pair_rows_into(policy, partner, neighbor_weight, initial, first, stride, st
 
 
 @njit(cache=True, parallel=True)
-def _stationary_marginals(policy, neighbor_weight, transition, initial):
+def stationary_marginals(policy, neighbor_weight, transition, initial):
     """Reduced pair-approximation marginals without storing the P x P pair distributions.
 
     Memory O(P K M) (per row block), time O(P² K² M) / 2 on all threads; the row blocks are fixed
@@ -205,8 +205,8 @@ def _stationary_marginals(policy, neighbor_weight, transition, initial):
 
 
 @njit(cache=True)
-def _stationary_marginals_serial(policy, neighbor_weight, transition, initial):
-    """:func:`_stationary_marginals` on one thread (for callers that are parallel over populations)."""
+def stationary_marginals_serial(policy, neighbor_weight, transition, initial):
+    """:func:`stationary_marginals` on one thread (for callers that are parallel over populations)."""
     n_particles, n_states, n_actions = policy.shape
     state_distribution = np.zeros((n_particles, n_states))
     numerator = np.zeros((n_particles, n_states, n_actions))
@@ -299,7 +299,7 @@ def _drifts(q, policy, neighbor_policy, state_distribution, degree, payoff, tran
 @njit(cache=True)
 def _reduced_rate(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, initial):
     policy = boltzmann_table(q, beta)
-    distribution, neighbor_policy = _stationary_marginals(policy, neighbor_weight, transition, initial)
+    distribution, neighbor_policy = stationary_marginals(policy, neighbor_weight, transition, initial)
     rate = _drifts(q, policy, neighbor_policy, distribution, degree, payoff, transition, alpha, gamma, rule)
     return rate, distribution, neighbor_policy
 
@@ -435,10 +435,10 @@ def solve_particles(
     rtol, atol : float
         Tolerances of the ODE solver (``reduced``).
     """
-    from .homogeneous import _time_grid
-    from .moments import _game_arrays, _rule_code
+    from ..learning import rule_code
+    from .homogeneous import time_grid
 
-    payoff, transition = _game_arrays(game)
+    payoff, transition = game.arrays()
     q0 = np.ascontiguousarray(q0, dtype=np.float64)
     n_particles = q0.shape[0]
     if q0.ndim != 3 or q0.shape[1:] != payoff.shape[:2] or not np.all(np.isfinite(q0)):
@@ -458,8 +458,8 @@ def solve_particles(
         if initial_state_distribution is None
         else np.asarray(initial_state_distribution, dtype=np.float64)
     )
-    grid = _time_grid(time, integer=timescale == "full")
-    parameters = (payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule))
+    grid = time_grid(time, integer=timescale == "full")
+    parameters = (payoff, transition, float(alpha), float(beta), float(gamma), rule_code(rule))
     if timescale == "full":
         pairs = np.broadcast_to(initial, (n_particles, n_particles, game.n_states)).copy()  # written in place
         q_path, distribution_path = _full_run(q0, pairs, grid.astype(np.int64), neighbor_weight, degree, *parameters)

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
-from tqdm.auto import tqdm
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DivergenceError
+from ..learning import rule_code
 from ..policy import boltzmann, boltzmann_table
+from ..progress import progress_bar
 from ..simulation.counter_rng import run_key
 from .graph_sde import _agent_step, _pairs_per_agent, _workspace
-from .moments import _game_arrays, _rule_code
-from .particles import _stationary_marginals_serial, neighbor_weights
+from .particles import neighbor_weights, stationary_marginals_serial
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,7 +66,7 @@ def _ensemble_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, 
     size = n_states * n_actions
     for r in prange(n_runs):
         policy = boltzmann_table(q[r], beta)
-        distribution, neighbor = _stationary_marginals_serial(policy, neighbor_weight, transition, initial)
+        distribution, neighbor = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
         _agent_step(
             q[r],
             policy,
@@ -96,9 +96,7 @@ def _ensemble_state_fraction(q, neighbor_weight, transition, beta, initial):
     n_runs, n_particles, n_states, _ = q.shape
     out = np.zeros((n_runs, n_states))
     for r in prange(n_runs):
-        distribution, _ = _stationary_marginals_serial(
-            boltzmann_table(q[r], beta), neighbor_weight, transition, initial
-        )
+        distribution, _ = stationary_marginals_serial(boltzmann_table(q[r], beta), neighbor_weight, transition, initial)
         for p in range(n_particles):
             for s in range(n_states):
                 out[r, s] += neighbor_weight[p] * distribution[p, s]
@@ -143,7 +141,7 @@ def solve_sde(
     progress : bool, optional
         Progress bar (default: on a terminal).
     """
-    payoff, transition = _game_arrays(game)
+    payoff, transition = game.arrays()
     q = np.array(q0, dtype=np.float64)
     if q.ndim != 4 or q.shape[2:] != payoff.shape[:2] or not np.all(np.isfinite(q)):
         raise ConfigError("q0 must be finite with shape (run, particle, state, action)")
@@ -166,12 +164,10 @@ def solve_sde(
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     keys = np.array([run_key(child) for child in root.spawn(n_runs)], dtype=np.uint64)
     per_step = np.uint64(n_particles * _pairs_per_agent(n_states * n_actions))  # normal pairs per step
-    parameters = (payoff, transition, float(alpha), float(beta), float(gamma), _rule_code(rule), initial)
+    parameters = (payoff, transition, float(alpha), float(beta), float(gamma), rule_code(rule), initial)
     records = {name: [] for name in ("q", "policy", "q_std", "state_fraction")}
     now, step_index = 0.0, 0
-    with tqdm(
-        total=float(grid[-1]), unit="step", desc="sde", disable=None if progress is None else not progress
-    ) as bar:
+    with progress_bar(progress, total=float(grid[-1]), unit="step", desc="sde") as bar:
         for target in grid:
             while now < target:
                 h = min(dt, target - now)
@@ -182,7 +178,7 @@ def solve_sde(
                 step_index += 1
                 bar.update(h)
             if not np.all(np.isfinite(q)):
-                raise RuntimeError(f"the SDE ensemble left the finite numbers by t = {now:g} steps (reduce dt)")
+                raise DivergenceError(f"the SDE ensemble left the finite numbers by t = {now:g} steps (reduce dt)")
             records["q"].append(q.mean(axis=1))
             records["q_std"].append(q.std(axis=1))
             records["policy"].append(boltzmann(q, beta).mean(axis=1))
