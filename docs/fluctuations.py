@@ -652,6 +652,8 @@ def stage_figures(cache, workers):
     import matplotlib.pyplot as plt
     import xarray as xr
 
+    from marldyn.plots import run_band
+
     FIGURES.mkdir(exist_ok=True)
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
 
@@ -665,21 +667,22 @@ def stage_figures(cache, workers):
         t = simulation["time"].values
         for s in range(2):
             coop = simulation["policy"].sel(state=s, action=0)
-            mean, se = coop.mean("run"), coop.std("run") / np.sqrt(coop.sizes["run"])
+            mean = coop.mean("run")
+            _, low, high = run_band(coop.transpose("run", "time").values, "sem")  # ±2 s.e., marldyn.plots' rule
             curves = [
                 (noisy["policy"].sel(state=s, action=0).mean("run"), "tab:red", "--", "sde-graph (dt = 1)"),
                 (quiet["policy"].sel(state=s, action=0).mean("run"), "tab:blue", "-", "same, without noise"),
                 (particles["policy"].sel(state=s, action=0), "tab:green", ":", "particles (pair approx.)"),
             ]
             ax = axes[0, s]
-            ax.fill_between(t, mean - 2 * se, mean + 2 * se, color="0.8", label="simulation ± 2 SE (10 runs)")
+            ax.fill_between(t, low, high, color="0.8", label="simulation ± 2 SE (10 runs)")
             ax.plot(t, mean, color="k", lw=1.5, label="simulation")
             for curve, color, style, label in curves:
                 ax.plot(t, curve, color=color, ls=style, lw=1.2, label=label)
             ax.set_title(f"state s{s + 1}: mean cooperation")
             ax.set_ylabel("X(C)")
             ax = axes[1, s]
-            ax.fill_between(t, -2 * se, 2 * se, color="0.8", label="± 2 SE of the simulation mean")
+            ax.fill_between(t, low - mean, high - mean, color="0.8", label="± 2 SE of the simulation mean")
             for curve, color, style, label in curves:
                 ax.plot(t, curve - mean, color=color, ls=style, lw=1.2, label=label)
             ax.axhline(0, color="k", lw=0.8)

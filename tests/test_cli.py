@@ -1,6 +1,7 @@
 """The ``marldyn`` command line: outputs, overrides, overwrite protection, workers, and user errors.
 
-Every user mistake must end with exit code 2 and exactly one line ``marldyn: error: ...`` on stderr.
+Every user mistake must end with exit code 2 and exactly one line ``marldyn: error: ...`` on stderr; numerical
+failures and other marldyn errors with exit code 1 and one such line; marldyn's warnings show as one line.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 import xarray as xr
 
 import marldyn
+import marldyn.config
 from marldyn.cli import main
 
 SMALL_TOML = """\
@@ -250,6 +252,83 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_config, extra, m
 def test_bad_command_line_exits_2(capsys, args, match):
     code, out, err = run_cli(capsys, *args)
     assert_user_error(code, out, err, match)
+
+
+@pytest.mark.parametrize("n", [60, 200])
+def test_an_edge_list_gets_its_own_number_of_agents(tmp_path, capsys, n):
+    """Regression (issue 12): the CLI's copy of the config turned the default n = 100 into a given value, so a
+    60-node edge list got 40 isolated agents and a 200-node one was refused ("agent id 199 out of range")."""
+    (tmp_path / "edges.txt").write_text("".join(f"{i} {(i + 1) % n}\n" for i in range(n)))
+    config = write_config(
+        tmp_path, SMALL_TOML.replace('kind = "lattice"\nn = 9', 'kind = "edgelist"\npath = "edges.txt"')
+    )
+    output = tmp_path / "ring.nc"
+    code, _, err = run_cli(capsys, "simulate", config, "-o", output, "--steps", "5", "--runs", "1", "--seed", "4")
+    assert code == 0, err
+    assert "isolated" not in err
+    dataset = open_result(output)
+    assert dataset.attrs["n_agents"] == n and dataset.attrs["n_edges"] == n
+    stored = marldyn.parse_config(tomllib.loads(dataset.attrs["config"]), base_dir=tmp_path)
+    assert stored.graph.n is None and stored.build_graph().n_agents == n
+
+
+def test_an_empty_config_file_warns_in_one_line_and_runs_the_default_case(tmp_path, capsys):
+    config = write_config(tmp_path, "# nothing yet\n", name="empty.toml")
+    output = tmp_path / "default.nc"
+    code, out, err = run_cli(capsys, "simulate", config, "-o", output, "--steps", "2", "--runs", "1")
+    assert code == 0, err
+    assert err.splitlines() == [
+        f"marldyn: warning: {config} is empty: running the built-in default case (two-state prisoner's dilemma "
+        "on a lattice of 100 agents, 10 runs of 20000 steps)"
+    ]
+    assert out.startswith(f"wrote {output}")
+    assert open_result(output).attrs["n_agents"] == 100
+
+
+def test_other_warnings_keep_the_python_format(tmp_path, capsys, monkeypatch):
+    def load_config(path):
+        import warnings
+
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        raise marldyn.ConfigError("stop here")
+
+    monkeypatch.setattr(marldyn.config, "load_config", load_config)
+    with pytest.warns(UserWarning, match="something else"):
+        code, out, err = run_cli(capsys, "simulate", write_config(tmp_path), "-o", tmp_path / "x.nc")
+    assert_user_error(code, out, err, r"stop here")
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (marldyn.ConfigError, 2),
+        (marldyn.SimulationError, 1),
+        (marldyn.DivergenceError, 1),
+        (marldyn.ConvergenceError, 1),
+        (marldyn.NumericalError, 1),
+        (marldyn.MarldynError, 1),
+    ],
+)
+def test_exit_codes_and_one_line_per_error_class(tmp_path, capsys, monkeypatch, error, code):
+    """User mistakes exit with 2, numerical failures and other marldyn errors with 1: always one line, no traceback."""
+
+    def fail(path):
+        raise error("it went wrong\n  at step 7")
+
+    monkeypatch.setattr(marldyn.config, "load_config", fail)
+    exit_code, out, err = run_cli(capsys, "simulate", write_config(tmp_path), "-o", tmp_path / "x.nc")
+    assert exit_code == code
+    assert err.splitlines() == ["marldyn: error: it went wrong at step 7"]
+    assert "Traceback" not in out + err
+
+
+def test_other_exceptions_are_not_hidden(tmp_path, monkeypatch):
+    def fail(path):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(marldyn.config, "load_config", fail)
+    with pytest.raises(KeyError, match="a bug"):
+        main(["simulate", str(write_config(tmp_path)), "-o", str(tmp_path / "x.nc")])
 
 
 def console_script() -> str:

@@ -1,14 +1,14 @@
-"""Reliability: interruption and resume, determinism, memory refusal, numerical safety, property tests."""
+"""Reliability: determinism across processes, numerical safety, property tests.
+
+Checkpoints and resume are in tests/simulation/test_checkpoint.py, the memory refusal in tests/test_memory.py.
+"""
 
 from __future__ import annotations
 
 import math
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,152 +20,6 @@ from hypothesis import strategies as st
 import marldyn
 from marldyn import ConfigError
 from marldyn.policy import boltzmann
-from marldyn.simulation import runner
-
-SLOW_ENOUGH = """
-[graph]
-kind = "lattice"
-n = 2500
-[init]
-q = [[0.5, 0.0], [0.0, 0.5]]
-q_noise = 0.1
-[learning]
-alpha = 0.01
-[run]
-steps = 6000
-runs = 2
-seed = 5
-record_every = 500
-"""
-
-
-def test_kill_and_resume_is_bit_identical(tmp_path):
-    """SIGKILL a running `marldyn simulate --checkpoint-every`, resume it, compare with an uninterrupted run."""
-    config = tmp_path / "c.toml"
-    config.write_text(SLOW_ENOUGH)
-    output = tmp_path / "out.nc"
-    checkpoint = tmp_path / "out.nc.checkpoint"
-    command = [
-        sys.executable,
-        "-m",
-        "marldyn.cli",
-        "simulate",
-        str(config),
-        "-o",
-        str(output),
-        "--checkpoint-every",
-        "250",
-        "--no-progress",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (checkpoint / "run_0.npz").exists():
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    time.sleep(0.3)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the simulation finished before it could be killed"
-    assert not output.exists()
-    resumed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "marldyn.cli",
-            "simulate",
-            "--resume",
-            str(checkpoint),
-            "-o",
-            str(output),
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    assert not checkpoint.exists()
-    uninterrupted = marldyn.simulate(marldyn.parse_config(__import__("tomllib").loads(SLOW_ENOUGH)), progress=False)
-    with xr.open_dataset(output, engine="h5netcdf") as result:
-        xr.testing.assert_identical(result.load(), uninterrupted)
-
-
-def test_resume_after_an_exception_mid_run(tmp_path, monkeypatch):
-    config = {
-        "graph": {"n": 25},
-        "learning": {"alpha": 0.05},
-        "init": {"q_noise": 0.2},
-        "run": {"steps": 400, "runs": 3, "seed": 2, "record_every": 50},
-    }
-    expected = marldyn.simulate(config)
-    real_advance = runner.advance
-    calls = {"n": 0}
-
-    def failing_advance(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 24:  # in the middle of the second run (16 pieces per run)
-            raise KeyboardInterrupt
-        return real_advance(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "advance", failing_advance)
-    with pytest.raises(KeyboardInterrupt):
-        marldyn.simulate(config, checkpoint=tmp_path / "ck", checkpoint_every=30, workers=1)
-    monkeypatch.setattr(runner, "advance", real_advance)
-    assert (tmp_path / "ck" / "run_0.npz").exists() and (tmp_path / "ck" / "run_1.npz").exists()
-    assert not (tmp_path / "ck" / "run_2.npz").exists()
-    for workers in (1, 2, 3, None):
-        copy = tmp_path / f"ck{workers}"
-        shutil.copytree(tmp_path / "ck", copy)
-        xr.testing.assert_identical(runner.resume(copy, workers=workers), expected)
-
-
-@pytest.mark.parametrize("workers", [2, 3])
-def test_interrupted_threads_resume_bit_identical(tmp_path, monkeypatch, workers):
-    """An exception on one worker thread stops all runs; resuming with any workers gives the uninterrupted result."""
-    config = {
-        "graph": {"n": 25},
-        "learning": {"alpha": 0.05},
-        "init": {"q_noise": 0.2},
-        "run": {"steps": 400, "runs": 4, "seed": 3, "record_every": 50},
-    }
-    expected = marldyn.simulate(config, workers=1)
-    real_advance = runner.advance
-    calls = {"n": 0}
-
-    def failing_advance(*args, **kwargs):
-        calls["n"] += 1  # shared by the threads: where each run stops varies, the resumed result must not
-        if calls["n"] == 20:
-            raise RuntimeError("crash")
-        return real_advance(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "advance", failing_advance)
-    with pytest.raises(RuntimeError, match="crash"):
-        marldyn.simulate(config, checkpoint=tmp_path / "ck", checkpoint_every=30, workers=workers)
-    monkeypatch.setattr(runner, "advance", real_advance)
-    assert (tmp_path / "ck" / "run_0.npz").exists()
-    xr.testing.assert_identical(runner.resume(tmp_path / "ck", workers=workers), expected)
-
-
-def test_checkpoint_errors(tmp_path):
-    config = {"graph": {"n": 9}, "run": {"steps": 20, "runs": 1}}
-    marldyn.simulate(config, checkpoint=tmp_path / "ck", checkpoint_every=5)
-    with pytest.raises(ConfigError, match="exists already"):
-        marldyn.simulate(config, checkpoint=tmp_path / "ck", checkpoint_every=5)
-    with pytest.raises(ConfigError, match="checkpoint_every"):
-        marldyn.simulate(config, checkpoint=tmp_path / "other", checkpoint_every=0)
-    with pytest.raises(ConfigError, match="not a marldyn checkpoint"):
-        runner.resume(tmp_path / "nothing")
-
-
-def test_memory_estimate_refuses_up_front(monkeypatch):
-    config = marldyn.parse_config({"graph": {"n": 100}, "run": {"steps": 10, "runs": 2}})
-    problem = runner.make_problem(config, config.build_game(), config.build_graph(), snapshots=True)
-    needed = runner.estimate_memory(problem, runs=2, concurrent=1)
-    assert needed > 2 * problem.record_times.size * 8 * (100 * 4 + 200)  # snapshots of both runs at least
-    monkeypatch.setattr(os, "sysconf", lambda name: 1 if name == "SC_AVPHYS_PAGES" else 4096)
-    with pytest.raises(ConfigError, match=r"needs about .* GiB but .* GiB are available"):
-        marldyn.simulate(config)
 
 
 def test_softmax_is_stable_for_huge_beta_q():

@@ -128,6 +128,7 @@ def test_cases_datasets_and_recorded_errors(outputs, name):
             theory = read_dataset(directory / info["file"])
             assert {"policy", "state_fraction"} <= set(theory.data_vars)
             assert theory.attrs["method"] == info["method"]
+            assert json.loads(theory.attrs["method_options"]) == info["options"]  # the method object's options
             assert info["initial_condition"] == theory.attrs["initial_condition"]
             if label in case["errors"]:
                 # the recorded table is the comparison of the written datasets
@@ -236,6 +237,20 @@ def test_crossval_games_graphs_and_symmetric_transitions(outputs):
 # ----------------------------------------------------------------------------------------------
 # names and the command line
 # ----------------------------------------------------------------------------------------------
+def test_theory_specs_hold_method_objects():
+    from marldyn.reproduce import fig3, fig5
+    from marldyn.reproduce.common import TheorySpec, sde_theory
+    from marldyn.theory import SDE, Particles
+
+    assert TheorySpec("particles") == TheorySpec(Particles())  # a name is stored as the default object
+    assert TheorySpec("particles").options() == {"n": None, "timescale": "reduced"}
+    assert fig5.PARTICLES_FULL.method == Particles(timescale="full") and fig5.PARTICLES_FULL.name == "particles-full"
+    assert sde_theory(5e-3).method == SDE(dt=10.0) and sde_theory(1.0).method == SDE(dt=1.0)
+    assert {spec.method.name for spec in fig3.THEORIES} == {"particles", "reduced", "full", "sde", "full-discrete"}
+    with pytest.raises(ConfigError, match="must be one of"):
+        TheorySpec("particle")
+
+
 def test_unknown_name_is_a_config_error_with_a_suggestion(tmp_path):
     with pytest.raises(ConfigError, match="did you mean 'fig3'"):
         reproduce("fgi3", tmp_path)

@@ -5,7 +5,9 @@ Public API (everything else is private):
 - :func:`load_config`, :func:`parse_config`, :class:`Config`, :class:`ConfigError`
 - :class:`Game`, :func:`two_state_pd`, :func:`load_game`; :class:`Graph` and the graph constructors
 - :func:`simulate`, :func:`resume` — Algorithm 1 of the paper, returning an ``xarray.Dataset``
-- :func:`predict` (= ``marldyn.theory.theory``) — the paper's theories on the simulator's time grid, as a Dataset
+- :func:`predict` (= ``marldyn.theory.theory``) — the paper's theories on the simulator's time grid, as a Dataset;
+  its methods are the option objects of :mod:`marldyn.theory` (``predict(config, Particles(n=64))`` with
+  ``from marldyn.theory import Particles``) or their names for the defaults (``predict(config, "particles")``)
 - :func:`write_dataset`, :func:`read_dataset`
 
 Names are imported on first use, so ``import marldyn`` stays fast (numba, xarray and scipy load lazily).

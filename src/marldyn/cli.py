@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ try:  # recent typer vendors click
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
-from .errors import ConfigError
+from .errors import ConfigError, MarldynError, MarldynWarning
 
 app = typer.Typer(
     add_completion=False,
@@ -101,25 +102,43 @@ def theory(
         str, typer.Option(help="reduced | full | full-discrete | particles | sde | sde-graph | lna")
     ] = "reduced",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="netCDF file to write.")] = None,
-    particles: Annotated[int | None, typer.Option(help="Number of particles (particles method).")] = None,
-    timescale: Annotated[str, typer.Option(help="reduced | full pair distributions (particles method).")] = "reduced",
-    dt: Annotated[float, typer.Option(help="SDE time step in simulator steps (sde method).")] = 10.0,
+    particles: Annotated[
+        int | None, typer.Option(help="Number of particles (particles; default: one per agent, at most 512).")
+    ] = None,
+    timescale: Annotated[
+        str | None,
+        typer.Option(help="reduced | full edge-state distributions (particles, sde-graph; default reduced)."),
+    ] = None,
+    dt: Annotated[
+        float | None,
+        typer.Option(help="Euler-Maruyama step in simulator steps (sde: default 10; sde-graph: default 1)."),
+    ] = None,
+    noise: Annotated[
+        bool | None, typer.Option("--noise/--no-noise", help="Diffusion on or off (sde-graph; default on).")
+    ] = None,
     steps: Annotated[int | None, typer.Option(help="Override [run] steps.")] = None,
     runs: Annotated[int | None, typer.Option(help="Override [run] runs (sde ensemble members).")] = None,
     seed: Annotated[int | None, typer.Option(help="Override [run] seed.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")] = None,
 ) -> None:
-    """Predict the dynamics from theory, on the simulator's time grid, and write it as netCDF."""
+    """Predict the dynamics from theory, on the simulator's time grid, and write it as netCDF.
+
+    A method's options come from its flags (a flag the method does not take is an error); the defaults are
+    those of the objects in marldyn.theory.methods.
+    """
     from .config import load_config
     from .io import write_dataset
+    from .theory import method_from_name
     from .theory import theory as run_theory
 
+    given = {"particles": particles, "timescale": timescale, "dt": dt, "noise": noise}
+    chosen = method_from_name(method, **{key: value for key, value in given.items() if value is not None})
     settings = load_config(config).with_overrides(steps=steps, runs=runs, seed=seed)
     output = output or Path(f"{config.stem}_{method}.nc")
     if output.exists() and not overwrite:
         raise ConfigError(f"output {output} exists; choose another name or pass --overwrite")
-    dataset = run_theory(settings, method, particles=particles, timescale=timescale, dt=dt, progress=progress)
+    dataset = run_theory(settings, chosen, progress=progress)
     write_dataset(dataset, output, overwrite=overwrite)
     final = dataset["policy"].isel(time=-1)
     if "run" in final.dims:
@@ -241,7 +260,6 @@ def basins(
         confirmation_points,
         find_fixed_points,
         outcome_map,
-        plot_outcome_map,
     )
     from .config import load_config
     from .io import write_dataset
@@ -283,15 +301,9 @@ def basins(
         write_dataset(dataset, output, overwrite=overwrite)
         typer.echo(f"wrote {output}")
     if plot is not None:
-        from matplotlib.figure import Figure
+        from .plots import outcome_map_figure
 
-        from .plots import save_figure
-
-        horizons = dataset["horizon"].values
-        figure = Figure(figsize=(5.0 * len(horizons), 4.6), constrained_layout=True)
-        for ax, h in zip(np.atleast_1d(figure.subplots(1, len(horizons))), horizons, strict=True):
-            plot_outcome_map(dataset, h, ax=ax, confirmations=confirmations)
-        save_figure(figure, plot)
+        outcome_map_figure(dataset, confirmations=confirmations, path=plot)
         typer.echo(f"wrote {plot}")
 
 
@@ -368,13 +380,39 @@ def reproduce(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app; turn user errors into exit code 2 and a single line on stderr."""
-    from .errors import SimulationError
+    """Entry point: run the app and return the exit code.
 
+    A user mistake (:class:`~marldyn.ConfigError`, a bad flag) exits with code 2 and one line
+    ``marldyn: error: ...`` on stderr; a numerical failure (:class:`~marldyn.NumericalError`) or any other
+    :class:`~marldyn.MarldynError` exits with code 1 and one such line. A :class:`~marldyn.MarldynWarning`
+    shows as one line ``marldyn: warning: ...`` on stderr and the work goes on.
+    """
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)
+        return _run(argv)
+
+
+def _one_line_warnings(show):
+    """A ``warnings.showwarning``: marldyn's warnings as one line on stderr, the others passed on to ``show``."""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, MarldynWarning):
+            print(f"marldyn: warning: {_one_line(message)}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning
+
+
+def _one_line(message) -> str:
+    return " ".join(str(message).split())
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except ConfigError as exc:
-        print(f"marldyn: error: {exc}", file=sys.stderr)
+        print(f"marldyn: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except click_exceptions.UsageError as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
@@ -389,8 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("marldyn: aborted", file=sys.stderr)
         return 130
-    except SimulationError as exc:
-        print(f"marldyn: error: {exc}", file=sys.stderr)
+    except MarldynError as exc:  # NumericalError (SimulationError, DivergenceError, ConvergenceError) and the rest
+        print(f"marldyn: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except typer.Exit as exc:
         return exc.exit_code

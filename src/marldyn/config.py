@@ -2,19 +2,26 @@
 
 Every field is checked once, here, before any work starts; the rest of marldyn trusts it.
 Errors are :class:`ConfigError` (a ``ValueError``) naming the field and the allowed values.
+
+"Not given" is always an explicit ``None``: ``graph.n`` of an edge list (the file's node count),
+``graph.seed`` (the run seed), ``game.b``/``c``/``p`` (the paper's values), ``init.q`` (zeros). Their
+defaults are resolved where they are used, so no behaviour depends on pydantic's ``model_fields_set``
+and every copy of a config (``model_dump(exclude_none=True)``, :meth:`Config.to_toml`,
+:meth:`Config.with_overrides`) means the same as the original.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt, ValidationError, model_validator
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, MarldynWarning, did_you_mean
 from .games import Game, load_game, two_state_pd
 from .graphs import (
     ORDERS,
@@ -32,6 +39,8 @@ from .learning import RULES
 MAX_STEPS = 2**53
 MAX_RECORDS = 10_000_000
 GRAPH_KINDS = ("lattice", "random_regular", "complete", "erdos_renyi", "barabasi_albert", "edgelist")
+DEFAULT_N = 100
+"""The number of agents of a generated graph when ``[graph] n`` is not given."""
 
 
 class _Section(BaseModel):
@@ -75,11 +84,21 @@ class GameConfig(_Section):
         return Game(self.payoff, self.transition)
 
 
+def _default_n(fields: dict[str, Any]) -> int | None:
+    """``graph.n`` when not given: :data:`DEFAULT_N`, or ``None`` (the file's node count) for an edge list."""
+    return None if fields.get("kind") == "edgelist" else DEFAULT_N
+
+
 class GraphConfig(_Section):
-    """``[graph]``: the interaction graph."""
+    """``[graph]``: the interaction graph.
+
+    ``n`` defaults to :data:`DEFAULT_N` for the generated kinds; for ``kind = "edgelist"`` it stays ``None``
+    unless given (the agents are the file's nodes; a given ``n`` adds isolated agents up to ``n``).
+    ``seed = None`` means the run seed (``[run] seed``), also after :meth:`Config.with_overrides`.
+    """
 
     kind: Literal[GRAPH_KINDS] = "lattice"  # type: ignore[valid-type]
-    n: StrictInt | None = Field(default=100, ge=2)
+    n: StrictInt | None = Field(default_factory=_default_n, ge=2)
     degree: StrictInt | None = Field(default=None, ge=1)
     edge_probability: StrictFloat | None = Field(default=None, gt=0.0, le=1.0)
     m: StrictInt | None = Field(default=None, ge=1)
@@ -101,6 +120,10 @@ class GraphConfig(_Section):
         if self.kind in needed and getattr(self, needed[self.kind]) is None:
             raise ValueError(f"{needed[self.kind]} is required with kind = '{self.kind}'")
         n = self.n
+        if n is None:
+            if self.kind == "edgelist":
+                return self
+            raise ValueError(f"n = None: kind = '{self.kind}' needs a number of agents (leave n out for {DEFAULT_N})")
         if self.kind == "lattice" and (math.isqrt(n) ** 2 != n or n < 9):
             raise ValueError(f"n = {n}: a lattice needs a perfect square number of agents, at least 9")
         if self.kind == "random_regular" and (self.degree >= n or (n * self.degree) % 2):
@@ -126,7 +149,7 @@ class GraphConfig(_Section):
         elif self.kind == "barabasi_albert":
             graph = barabasi_albert(self.n, self.m, seed)
         else:
-            graph = read_edgelist(_resolve(self.path, base_dir), self.n if "n" in self.model_fields_set else None)
+            graph = read_edgelist(_resolve(self.path, base_dir), self.n)
         return reorder(graph, self.order)
 
 
@@ -213,13 +236,36 @@ class Config(_Section):
         return distribution
 
     def with_overrides(self, **run_fields) -> Config:
-        """A copy with some ``[run]`` fields replaced (``None`` values are ignored), validated again."""
+        """A copy with some ``[run]`` fields replaced (``None`` values are ignored), validated again.
+
+        Fields that were not given stay not given: an edge list keeps the file's node count, and an unset
+        ``graph.seed`` follows the new ``run.seed``.
+
+        Examples
+        --------
+        >>> config = parse_config({"graph": {"kind": "erdos_renyi", "n": 20, "edge_probability": 0.2}})
+        >>> changed = config.with_overrides(steps=50, seed=7, runs=None)
+        >>> (changed.run.steps, changed.run.seed, changed.run.runs, changed.graph.seed)
+        (50, 7, 10, None)
+        """
         data = self.model_dump(exclude_none=True)
         data["run"].update({k: v for k, v in run_fields.items() if v is not None})
         return parse_config(data, base_dir=self.base_dir)
 
     def to_toml(self) -> str:
-        """The configuration as TOML text (round-trips through :func:`parse_config`)."""
+        """The configuration as TOML text: every field with its value, except those not given (``None``).
+
+        Round-trips through :func:`parse_config` to an equal config that means the same (defaults that
+        depend on other fields, such as an edge list's ``n`` or ``graph.seed``, stay unresolved).
+
+        Examples
+        --------
+        >>> print(parse_config({"run": {"steps": 10}}).to_toml().split("[run]")[1].strip())
+        steps = 10
+        runs = 10
+        seed = 0
+        record_every = 100
+        """
         return dumps_toml(self.model_dump(exclude_none=True))
 
 
@@ -266,7 +312,25 @@ def parse_config(data: dict[str, Any], base_dir: str | Path | None = None) -> Co
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML configuration file; relative paths inside resolve next to it."""
+    """Read and validate a TOML configuration file; relative paths inside resolve next to it.
+
+    A file with nothing in it (empty, or only comments and whitespace) is valid TOML and means the
+    built-in default case; that is almost never what was meant, so it warns with :class:`MarldynWarning`.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not valid TOML, or any field is invalid.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "run.toml"
+    ...     _ = path.write_text("[run]\\nsteps = 10\\n")
+    ...     load_config(path).run.steps
+    10
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
@@ -274,6 +338,13 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    if not data:
+        warnings.warn(
+            f"{path} is empty: running the built-in default case (two-state prisoner's dilemma on a lattice "
+            f"of {DEFAULT_N} agents, {RunConfig().runs} runs of {RunConfig().steps} steps)",
+            MarldynWarning,
+            stacklevel=2,
+        )
     return parse_config(data, base_dir=path.parent)
 
 

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import marldyn
 import marldyn.analysis.sweep as sweep_module
 from marldyn.analysis import load_sweep, parse_sweep, phase_diagram_figure, point_seed, run_sweep
 from marldyn.cli import main
 from marldyn.errors import ConfigError
+from marldyn.theory import Particles
 
 SWEEP = {
     "base": {
@@ -139,11 +141,52 @@ def test_a_failing_point_is_reported_and_retried(serial, tmp_path, monkeypatch):
         ({"summary": {"variables": ["polic"]}}, "did you mean 'policy'"),
         ({"extra": 1}, "unknown key 'extra'"),
         ({"task": [{"run": "simulate", "every": {"learning.alpha": 2}}]}, "not a swept parameter"),
+        # theory options (issue 12, bug 5: they could not be given at all, now they are validated)
+        ({"task": [{"run": "theory", "method": "reduced", "dt": 5.0}]}, "'reduced' does not take the option 'dt'"),
+        ({"task": [{"run": "theory", "method": "sde", "particles": 8}]}, "'sde' does not take the option 'particles'"),
+        ({"task": [{"run": "theory", "method": "particles", "particles": 0}]}, r"Particles\.n = 0 must be"),
+        ({"task": [{"run": "theory", "method": "sde-graph", "timescale": "slow"}]}, r"GraphSDE\.timescale = 'slow'"),
+        ({"task": [{"run": "theory", "method": "sde", "dtt": 5.0}]}, "unknown key 'dtt' in \\[\\[task\\]\\].*'dt'"),
+        ({"task": [{"run": "simulate", "dt": 5.0}]}, "only allowed with run = 'theory'"),
     ],
 )
 def test_bad_sweeps_are_config_errors(change, message):
     with pytest.raises(ConfigError, match=message):
         parse_sweep({**SWEEP, "task": [{"run": "theory"}], **change})
+
+
+def test_theory_task_options_are_canonical_whatever_their_spelling():
+    def task(**options):
+        return parse_sweep({**SWEEP, "task": [{"run": "theory", **options}]}).tasks[0]
+
+    particles = task(method="particles", particles=4)
+    assert particles["method"] == "particles" and particles["options"] == {"n": 4, "timescale": "reduced"}
+    assert task(method="particles", particles=4, timescale="reduced") == particles  # a default given explicitly
+    assert task(method="sde", dt=10) == task(method="sde", dt=10.0) == task(method="sde")
+    assert task(method="sde")["options"] == {"dt": 10.0}
+    assert task()["options"] == {} and task()["method"] == "reduced"
+    assert parse_sweep(SWEEP).tasks[1]["options"] == {}  # simulations have none
+
+
+def test_sweep_with_theory_options_runs_the_method_with_them(tmp_path):
+    small = {
+        **SWEEP,
+        "parameters": {"learning.gamma": [0.6, 0.8]},
+        "task": [{"run": "theory", "method": "particles", "particles": 3, "timescale": "full"}],
+    }
+    result = run_sweep(parse_sweep(small), tmp_path / "a.nc")
+    sweep = parse_sweep(small)
+    (task,) = sweep.tasks
+    for position, values in sweep.points(task):
+        expected = marldyn.predict(sweep.point_config(values, task), Particles(n=3, timescale="full"))
+        last = max(1, int(sweep.summary["window"] * expected.sizes["time"]))
+        final = expected["policy"].isel(time=slice(-last, None)).mean("time").values
+        np.testing.assert_allclose(result["theory_particles_policy"].values[position], final, rtol=1e-12)
+    respelled = {**small, "task": [{"run": "theory", "method": "particles", "n": 3, "timescale": "full"}]}
+    again = run_sweep(parse_sweep(respelled), tmp_path / "b.nc")
+    xr.testing.assert_identical(again, result)
+    parts = sorted(p.name for p in (tmp_path / "a.nc.parts").iterdir())
+    assert parts == sorted(p.name for p in (tmp_path / "b.nc.parts").iterdir()) and len(parts) == 2
 
 
 def test_cli_sweep(tmp_path, capsys):

@@ -148,20 +148,3 @@ def test_paper_case_learns_cooperation():
     dataset = marldyn.simulate(config.with_overrides(steps=3000, runs=2))
     cooperation = dataset["policy"].sel(action=0).mean("run")
     assert cooperation.isel(time=-1, state=0) > cooperation.isel(time=0, state=0) + 0.1
-
-
-def test_rcm_order_labels_the_snapshots_with_the_input_ids_and_survives_a_checkpoint(tmp_path):
-    config = {**SMALL, "graph": {"kind": "barabasi_albert", "n": 40, "m": 2, "seed": 3, "order": "rcm"}}
-    dataset = marldyn.simulate(config, snapshots=True, workers=1)
-    graph = marldyn.parse_config(config).build_graph()
-    labels = dataset["agent_label"].values
-    assert dataset["agent_label"].dims == ("agent",)
-    assert np.array_equal(labels, graph.labels) and sorted(labels.tolist()) == list(range(40))
-    original = marldyn.barabasi_albert(40, 2, seed=3)
-    assert {tuple(sorted(e)) for e in labels[graph.edges].tolist()} == {tuple(e) for e in original.edges.tolist()}
-    resumed_source = marldyn.simulate(
-        config, snapshots=True, workers=1, checkpoint=tmp_path / "ck", checkpoint_every=20
-    )
-    xr.testing.assert_identical(resumed_source, dataset)
-    xr.testing.assert_identical(marldyn.resume(tmp_path / "ck"), dataset)
-    assert "agent_label" not in marldyn.simulate(SMALL, snapshots=True).coords

@@ -112,6 +112,7 @@ def test_sde_starts_from_the_simulators_own_initial_draws(simulation):
 def test_particles_and_timescale_options_are_recorded():
     result = theory(SMALL, "particles", particles=5, timescale="full")
     assert result.attrs["particles"] == 5 and result.attrs["timescale"] == "full"
+    assert json.loads(result.attrs["method_options"]) == {"n": 5, "timescale": "full"}
     assert "5 particles" in result.attrs["initial_condition"]
 
 

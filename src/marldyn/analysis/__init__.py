@@ -8,6 +8,7 @@
 - :mod:`.sweep`: parameter sweeps on dask.distributed, resumable, gathered into one Dataset; phase diagrams.
 """
 
+from ..plots import plot_outcome_map
 from ._integrate import integrate_reduced
 from .fixed_points import (
     FixedPoint,
@@ -22,7 +23,7 @@ from .fixed_points import (
     jacobian,
     payoff_box,
 )
-from .maps import Axis, confirm_with_simulation, confirmation_points, outcome_map, plot_outcome_map
+from .maps import Axis, confirm_with_simulation, confirmation_points, outcome_map
 from .sweep import Sweep, load_sweep, parse_sweep, phase_diagram_figure, plot_phase_diagram, point_seed, run_sweep
 from .transients import (
     Episode,

@@ -52,7 +52,8 @@ from ..learning import RULES, rule_code
 from ..policy import boltzmann, boltzmann_table
 from ..theory.homogeneous import full_rate, stationary_drift
 from ..theory.markov import edge_transition_matrix, stationary_distribution
-from ..theory.moments import _td_moments_into, interaction_probability, mean_td_error
+from ..theory.moments import interaction_probability, mean_td_error
+from ..theory.one_step import MEAN, td_moments_into, workspace
 
 __all__ = [
     "FixedPoint",
@@ -133,9 +134,11 @@ class PointMassDynamics:
             If the graph's agents have different degrees (use the particle theory then).
         """
         from ..config import as_config
+        from ..memory import graph_memory, require_memory
 
         config = as_config(config)
         game = config.build_game()
+        require_memory(graph_memory(config.graph, config.base_dir), "building the graph of the point-mass analysis")
         degrees = np.unique(config.build_graph().degree)
         if degrees.size != 1:
             raise ConfigError(
@@ -226,10 +229,9 @@ def _td_error_flat(q_flat, n_states, n_actions, payoff, transition, beta, gamma,
     """δ̄(Q) of the point mass, flattened (K*M,): the root-finding residual."""
     q = q_flat.reshape(n_states, n_actions)
     policy = boltzmann_table(q, beta)
-    mean = np.empty((n_states, n_actions))
-    second = np.empty((n_states, n_actions))
-    _td_moments_into(q, policy, policy, payoff, transition, gamma, rule, mean, second)
-    return mean.ravel()
+    work = workspace(n_states, n_actions)
+    td_moments_into(q, policy, policy, payoff, transition, gamma, rule, work)
+    return work[MEAN].ravel()
 
 
 def jacobian(function, x, step=1e-6) -> tuple[np.ndarray, float]:

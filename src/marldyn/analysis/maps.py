@@ -7,7 +7,8 @@ policy at each horizon is labelled per state: the action played with probability
 (:func:`~marldyn.analysis.transients.outcome_codes`), and by its nearest fixed point. Because long
 transients exist (near-full cooperation lasts ~ exp(β ΔQ) / α), the map depends on the horizon: a "basin
 at a horizon". A sample of grid points is confirmed with the agent-based simulator
-(:func:`confirm_with_simulation`), and :func:`plot_outcome_map` draws the map with the fixed points on it.
+(:func:`confirm_with_simulation`), and :func:`marldyn.plots.plot_outcome_map` (re-exported by
+:mod:`marldyn.analysis`) draws the map with the fixed points on it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ._integrate import integrate_reduced
 from .fixed_points import PointMassDynamics
 from .transients import action_names, outcome_codes, outcome_label, outcome_labels
 
-__all__ = ["Axis", "confirm_with_simulation", "confirmation_points", "outcome_map", "plot_outcome_map"]
+__all__ = ["Axis", "confirm_with_simulation", "confirmation_points", "outcome_map"]
 
 _AXIS = re.compile(r"^\s*(advantage\[(\d+)\]|q\[(\d+)\s*,\s*(\d+)\])\s*=\s*(.+?)\s*$")
 
@@ -103,6 +104,14 @@ class Axis:
             q[..., state, 0] = mean + 0.5 * value
             q[..., state, 1] = mean - 0.5 * value
         return q
+
+    @property
+    def label(self) -> str:
+        """The axis label of a plot, e.g. ``initial advantage Q(s0, 0) - Q(s0, 1)`` or ``initial Q(s1, 0)``."""
+        match = _AXIS.match(f"{self.name}=0")
+        if match.group(2) is not None:
+            return f"initial advantage Q(s{match.group(2)}, 0) - Q(s{match.group(2)}, 1)"
+        return f"initial Q(s{match.group(3)}, {match.group(4)})"
 
     def coordinate(self, q) -> np.ndarray:
         """This coordinate of ``q`` (..., state, action)."""
@@ -320,153 +329,3 @@ def confirm_with_simulation(
         ),
     )
     return result
-
-
-# ----------------------------------------------------------------------------------------------
-# plot
-# ----------------------------------------------------------------------------------------------
-_STABILITY_MARKERS = {"stable": "o", "saddle": "X", "unstable": "s", "marginal": "D"}
-
-
-def _label_colours(labels: list[str]) -> dict:
-    """A colour per outcome label, fixed by the label's meaning (full-support 'mixed' grey, pure actions bright)."""
-    from matplotlib import colormaps
-
-    palette = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7]  # grey is kept for 'mixed'
-    colours = {}
-    for index, label in enumerate(labels):
-        parts = label.split("/")
-        if all(part == "mixed" for part in parts):
-            colours[index] = "0.75"
-        else:
-            colours[index] = palette[index % len(palette)]
-    return colours
-
-
-def plot_outcome_map(
-    dataset: xr.Dataset, horizon: float, *, ax=None, confirmations: xr.Dataset | None = None, legend: bool = True
-):
-    """Draw an outcome map at one horizon, with the fixed points and simulated confirmations on it.
-
-    Parameters
-    ----------
-    dataset : xarray.Dataset
-        From :func:`outcome_map`.
-    horizon : float
-        One of the map's horizons.
-    ax : matplotlib.axes.Axes, optional
-        A new figure is made if None.
-    confirmations : xarray.Dataset, optional
-        From :func:`confirm_with_simulation` (or a map merged with it): its points at this horizon are drawn
-        as white circles if the simulation agrees with the theory, red crosses if not.
-    legend : bool
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        2-D maps: coloured cells per outcome label. 1-D maps: the probability of action 0 per state against the
-        axis, over cells coloured by outcome. Fixed points (projected on the axes' coordinates) are drawn with a
-        marker per stability.
-    """
-    from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-
-    if ax is None:
-        ax = Figure(figsize=(5.2, 4.4), constrained_layout=True).subplots()
-    labels = json.loads(dataset.attrs["outcome_labels"])
-    axes = json.loads(dataset.attrs["axes"])
-    colours = _label_colours(labels)
-    outcome = dataset["outcome"].sel(horizon=horizon)
-    present = sorted(int(v) for v in np.unique(dataset["outcome"].values))
-    cmap = ListedColormap([colours[i] for i in present])
-    codes = np.searchsorted(present, outcome.values)
-    x = dataset[axes[0]].values
-    if len(axes) == 2:
-        y = dataset[axes[1]].values
-        ax.pcolormesh(x, y, codes.T, cmap=cmap, vmin=-0.5, vmax=len(present) - 0.5, shading="nearest")
-        ax.set_ylabel(_axis_label(axes[1]))
-    else:
-        ax.pcolormesh(
-            x, [0.0, 1.0], np.vstack([codes, codes]), cmap=cmap, vmin=-0.5, vmax=len(present) - 0.5, shading="nearest"
-        )
-        policy = dataset["policy"].sel(horizon=horizon, action=0)
-        for state in dataset["state"].values:
-            ax.plot(
-                x,
-                policy.sel(state=state).values,
-                color="k",
-                linestyle=["-", "--", ":", "-."][state % 4],
-                label=f"P(action 0), state {state}",
-            )
-        ax.set_ylim(0.0, 1.0)
-        ax.set_ylabel("probability of action 0")
-    ax.set_xlabel(_axis_label(axes[0]))
-    ax.set_title(f"reduced theory at t = {horizon:.3g} steps", fontsize="medium")
-    handles = [Patch(facecolor=colours[i], edgecolor="0.3", label=labels[i]) for i in present]
-    handles += _draw_fixed_points(ax, dataset, axes)
-    if confirmations is not None and horizon in confirmations["confirm_horizon"].values:
-        handles += _draw_confirmations(ax, confirmations.sel(confirm_horizon=horizon), axes)
-    if legend:
-        ax.legend(handles=handles, fontsize="x-small", loc="best", framealpha=0.85)
-    return ax
-
-
-def _axis_label(name: str) -> str:
-    match = _AXIS.match(f"{name}=0")
-    if match.group(2) is not None:
-        return f"initial advantage Q(s{match.group(2)}, 0) - Q(s{match.group(2)}, 1)"
-    return f"initial Q(s{match.group(3)}, {match.group(4)})"
-
-
-def _draw_fixed_points(ax, dataset, axes) -> list:
-    from matplotlib.lines import Line2D
-
-    if "fixed_point_q" not in dataset:
-        return []
-    handles = []
-    x_range = dataset[axes[0]].values
-    for index, (q, stability) in enumerate(
-        zip(dataset["fixed_point_q"].values, dataset["fixed_point_stability"].values, strict=True)
-    ):
-        coords = [Axis(name, [0.0]).coordinate(q) for name in axes]
-        if len(axes) == 1:
-            coords.append(0.5)
-        ax.plot(
-            *coords,
-            marker=_STABILITY_MARKERS.get(str(stability), "o"),
-            color="k",
-            markerfacecolor="gold",
-            markersize=10,
-            linestyle="none",
-            zorder=5,
-        )
-        inside = x_range.min() <= coords[0] <= x_range.max()
-        text = f"fixed point {index} ({stability})" + ("" if inside else ", off the map")
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker=_STABILITY_MARKERS.get(str(stability), "o"),
-                color="k",
-                markerfacecolor="gold",
-                linestyle="none",
-                label=text,
-            )
-        )
-    return handles
-
-
-def _draw_confirmations(ax, confirmations, axes) -> list:
-    from matplotlib.lines import Line2D
-
-    agree = confirmations["agree"].values
-    coords = [confirmations["sample_position"].sel(axis=name).values for name in axes]
-    if len(axes) == 1:
-        coords.append(np.full(agree.shape, 0.92))
-    ax.scatter(coords[0][agree], coords[1][agree], s=60, facecolors="white", edgecolors="k", zorder=6)
-    ax.scatter(coords[0][~agree], coords[1][~agree], s=70, marker="x", color="red", zorder=6)
-    return [
-        Line2D([], [], marker="o", markerfacecolor="white", color="k", linestyle="none", label="simulation agrees"),
-        Line2D([], [], marker="x", color="red", linestyle="none", label="simulation differs"),
-    ]

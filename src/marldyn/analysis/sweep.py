@@ -11,6 +11,11 @@ A sweep file (TOML) names a base configuration, the parameters and their values,
     method = "reduced"                       # theory method (marldyn.theory.METHODS)
     steps = 200000                           # optional [run] overrides: steps, runs, record_every
     [[task]]
+    run = "theory"
+    method = "particles"                     # with options, named as the `marldyn theory` flags:
+    particles = 64                           #   particles, timescale (particles, sde-graph),
+    timescale = "full"                       #   dt (sde, sde-graph), noise (sde-graph)
+    [[task]]
     run = "simulate"
     runs = 4
     every = {"learning.gamma" = 3}           # a coarser grid: every 3rd value of gamma (all by default)
@@ -27,6 +32,13 @@ Results: one ``xarray.Dataset`` with the swept parameters as dimensions (coordin
 e.g. ``learning.gamma``; vector values as text), variables ``{task}_{variable}`` (NaN where a task's coarser
 grid has no point), ``{task}_{variable}_std`` across runs for simulations, and ``{task}_error`` (empty where
 the point ran, the error otherwise). Task names are ``simulate`` and ``theory_{method}``.
+
+Theory options: a theory task may set the options of its method (:mod:`marldyn.theory.methods`) as keys of
+the task, with the names of the ``marldyn theory`` flags (``particles = 64`` is ``Particles(n=64)``). They are
+validated by :func:`marldyn.theory.method_from_name` when the sweep is read: an option the method does not
+take, or a bad value, is an error naming the key. The task records the method's complete options (defaults
+filled in, numbers normalised), so a sweep's results and its resumable parts do not depend on how the options
+were spelled (``dt = 10`` and no ``dt`` are the same task). Each method can appear in one task per sweep.
 
 Reproducibility: every point's ``[run] seed`` is derived from the base seed and the point's parameter values
 (a hash of their canonical JSON), never from the worker or the grid, so the result is identical for any
@@ -51,6 +63,7 @@ import xarray as xr
 from ..config import SECTIONS, Config, load_config, parse_config
 from ..errors import ConfigError, did_you_mean
 from ..io import read_dataset, write_dataset
+from ..plots import new_figure, plot_phase_diagram, save_figure
 from ..progress import progress_bar
 
 __all__ = [
@@ -66,7 +79,7 @@ __all__ = [
 
 RUNS = ("simulate", "theory")
 SUMMARY_VARIABLES = ("policy", "q", "state_fraction", "q_std")
-TASK_KEYS = ("run", "method", "steps", "runs", "record_every", "every")
+TASK_KEYS = ("run", "method", "steps", "runs", "record_every", "every")  # and the theory method's options
 TOP_KEYS = ("base", "seed", "parameters", "task", "summary", "plot")
 
 
@@ -81,8 +94,9 @@ class Sweep:
     parameters : dict of str to list
         Parameter path -> values (the grid is their product, in this order).
     tasks : tuple of dict
-        Each with ``name``, ``run``, ``method`` (theory), ``overrides`` ([run] fields) and ``every``
-        (parameter -> stride).
+        Each with ``name``, ``run``, ``method`` (theory: the method name), ``options`` (theory: the method's
+        complete options, field -> value, as :meth:`marldyn.theory.TheoryMethod.options`; empty for
+        simulations), ``overrides`` ([run] fields) and ``every`` (parameter -> stride).
     summary : dict
         ``variables`` (tuple) and ``window`` (float in [0, 1)).
     plot : dict
@@ -193,25 +207,32 @@ def _values(path: str, spec) -> list:
 
 
 def _task(spec: dict, parameters: dict) -> dict:
+    from ..theory.methods import METHOD_CLASSES, method_from_name
+
     if not isinstance(spec, dict):
         raise ConfigError("each [[task]] must be a table")
+    option_keys = sorted({key for cls in METHOD_CLASSES.values() for key in cls.keywords()})
     for key in spec:
-        if key not in TASK_KEYS:
-            raise ConfigError(f"unknown key {key!r} in [[task]]{did_you_mean(key, TASK_KEYS)}; allowed: {TASK_KEYS}")
+        if key not in TASK_KEYS and key not in option_keys:
+            allowed = TASK_KEYS + tuple(option_keys)
+            raise ConfigError(f"unknown key {key!r} in [[task]]{did_you_mean(key, allowed)}; allowed: {allowed}")
     run = spec.get("run")
     if run not in RUNS:
         raise ConfigError(f"task.run = {run!r} must be one of {', '.join(RUNS)}{did_you_mean(run, RUNS)}")
     method = spec.get("method")
+    given = {key: spec[key] for key in spec if key not in TASK_KEYS}
+    options: dict = {}
     if run == "theory":
-        from ..theory.entry import METHODS
-
         method = method or "reduced"
-        if method not in METHODS:
-            raise ConfigError(
-                f"task.method = {method!r} must be one of {', '.join(METHODS)}{did_you_mean(method, METHODS)}"
-            )
+        try:
+            chosen = method_from_name(method, **given)
+        except ConfigError as exc:
+            raise ConfigError(f"[[task]] run = 'theory': {exc}") from None
+        method, options = chosen.name, chosen.options()
     elif method is not None:
         raise ConfigError("task.method is only allowed with run = 'theory'")
+    elif given:
+        raise ConfigError(f"task.{next(iter(given))}: method options are only allowed with run = 'theory'")
     every = spec.get("every", {})
     for name, stride in every.items():
         if name not in parameters:
@@ -220,7 +241,14 @@ def _task(spec: dict, parameters: dict) -> dict:
             raise ConfigError(f"task.every.{name!r} = {stride!r} must be an integer >= 1")
     overrides = {k: spec[k] for k in ("steps", "runs", "record_every") if k in spec}
     name = "simulate" if run == "simulate" else f"theory_{method.replace('-', '_')}"
-    return {"name": name, "run": run, "method": method, "overrides": overrides, "every": dict(every)}
+    return {
+        "name": name,
+        "run": run,
+        "method": method,
+        "options": options,
+        "overrides": overrides,
+        "every": dict(every),
+    }
 
 
 def parse_sweep(data: dict, base_dir: str | Path | None = None) -> Sweep:
@@ -257,7 +285,9 @@ def parse_sweep(data: dict, base_dir: str | Path | None = None) -> Sweep:
         raise ConfigError("the sweep needs at least one [[task]] (run = 'simulate' or 'theory')")
     tasks = tuple(_task(spec, parameters) for spec in tasks_spec)
     if len({t["name"] for t in tasks}) != len(tasks):
-        raise ConfigError("two tasks have the same run and method")
+        raise ConfigError(
+            "two tasks have the same run and method (one task per theory method; run variants in another sweep)"
+        )
     summary = dict(data.get("summary", {}))
     for key in summary:
         if key not in ("variables", "window"):
@@ -344,9 +374,9 @@ def evaluate_point(config_toml: str, base_dir: str | None, task: dict, summary: 
 
             dataset = simulate(config, workers=1, progress=False)  # the points are the parallelism
         else:
-            from ..theory.entry import theory
+            from ..theory import method_from_name, theory
 
-            dataset = theory(config, task["method"], progress=False)
+            dataset = theory(config, method_from_name(task["method"], **task["options"]), progress=False)
         return _summarise(dataset, summary)
     except Exception as exc:  # noqa: BLE001 - a point's failure is data, reported in the output
         return {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
@@ -455,6 +485,7 @@ def run_sweep(
         parts.mkdir(exist_ok=True)
     jobs = []
     results: dict[tuple, dict] = {}
+    estimates = []
     for task in sweep.tasks:
         for position, values in sweep.points(task):
             config = sweep.point_config(values, task)
@@ -463,6 +494,9 @@ def run_sweep(
                 results[(task["name"], position)] = _read_part(path)
             else:
                 jobs.append(((task["name"], position), (config.to_toml(), config.base_dir, task, sweep.summary), path))
+                estimates.append((_point_memory(config, task), task["name"], values))
+    if estimates and client is None and scheduler is None:  # the points run on this machine
+        _require_sweep_memory(estimates, workers)
     active, owned = _client(client, scheduler, workers) if jobs else (None, [])
     try:
         with progress_bar(progress, total=len(jobs), unit="point", desc="sweep") as bar:
@@ -478,6 +512,30 @@ def run_sweep(
     if output is not None:
         write_dataset(dataset, output, overwrite=overwrite)
     return dataset
+
+
+def _point_memory(config: Config, task: dict) -> int:
+    """Estimated bytes of one point (:mod:`marldyn.memory`), from its config alone."""
+    from ..memory import simulation_memory, theory_memory
+
+    if task["run"] == "simulate":
+        return simulation_memory(config, workers=1)
+    return theory_memory(config, task["method"], **task["options"])
+
+
+def _require_sweep_memory(estimates: list[tuple[int, str, dict]], workers: int) -> None:
+    """Refuse, before any point starts, a sweep whose largest point (or ``workers`` largest at once) would not fit."""
+    from ..memory import require_memory
+
+    estimates = sorted(estimates, key=lambda item: item[0], reverse=True)
+    needed, name, values = estimates[0]
+    at = ", ".join(f"{key} = {value}" for key, value in values.items())
+    hint = "leave the largest values out of the grid, or run the sweep on a cluster (--scheduler)"
+    require_memory(needed, f"the sweep point {name} at {at}", hint=hint)
+    concurrent = estimates[: max(1, workers)]
+    if len(concurrent) > 1:
+        total = sum(item[0] for item in concurrent)
+        require_memory(total, f"the sweep's {len(concurrent)} largest points at once (workers = {workers})", hint=hint)
 
 
 def _execute(client, jobs):
@@ -546,92 +604,13 @@ def _gather(sweep: Sweep, results: dict) -> xr.Dataset:
 # ----------------------------------------------------------------------------------------------
 # phase diagrams
 # ----------------------------------------------------------------------------------------------
-def plot_phase_diagram(
-    dataset: xr.Dataset, variable: str, *, x: str, y: str, state=0, action=0, overlay: str | None = None, ax=None
-):
-    """A phase diagram: one summary variable over two swept parameters, optionally with a coarser overlay.
-
-    Parameters
-    ----------
-    dataset : xarray.Dataset
-        From :func:`run_sweep`.
-    variable : str
-        e.g. ``theory_reduced_policy``; drawn as coloured cells on the (x, y) grid (NaN cells blank).
-    x, y : str
-        Swept parameters (dimension names).
-    state, action : int
-        Selected where the variable has these dimensions.
-    overlay : str, optional
-        A second variable (e.g. ``simulate_policy`` on a coarser grid), drawn as circles in the same colours at
-        the points where it is defined.
-    ax : matplotlib.axes.Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    from matplotlib.figure import Figure
-
-    if ax is None:
-        ax = Figure(figsize=(5.0, 4.0), constrained_layout=True).subplots()
-
-    def select(name):
-        if name not in dataset:
-            raise ConfigError(f"no variable {name!r} in the sweep result{did_you_mean(name, list(dataset.data_vars))}")
-        values = dataset[name]
-        where = {k: v for k, v in (("state", state), ("action", action)) if k in values.dims}
-        values = values.sel(where)
-        others = [d for d in values.dims if d not in (x, y)]
-        return values.isel({d: 0 for d in others}).transpose(y, x)
-
-    def positions(name):
-        coordinate = dataset[name].values
-        return (coordinate, None) if coordinate.dtype.kind == "f" else (np.arange(coordinate.size), coordinate)
-
-    (xs, x_ticks), (ys, y_ticks) = positions(x), positions(y)
-    limits = (0.0, 1.0) if variable.endswith(("policy", "state_fraction")) else (None, None)
-    values = select(variable)
-    mesh = ax.pcolormesh(xs, ys, values.values, shading="nearest", cmap="viridis", vmin=limits[0], vmax=limits[1])
-    if variable.endswith("policy"):
-        label = f"probability of action {action} in state {state}"
-    elif variable.endswith("state_fraction"):
-        label = f"fraction of edges in state {state}"
-    else:
-        label = variable.replace("_", " ")
-    ax.figure.colorbar(mesh, ax=ax, label=label)
-    if overlay is not None:
-        points = select(overlay).values
-        grid_x, grid_y = np.meshgrid(xs, ys)
-        defined = np.isfinite(points)
-        ax.scatter(
-            grid_x[defined],
-            grid_y[defined],
-            c=points[defined],
-            cmap="viridis",
-            vmin=mesh.norm.vmin,
-            vmax=mesh.norm.vmax,
-            edgecolors="white",
-            linewidths=1.2,
-            s=70,
-            label=f"{overlay.replace('_', ' ')} (circles)",
-        )
-        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
-    for ticks, setter, positions_ in ((x_ticks, ax.set_xticks, xs), (y_ticks, ax.set_yticks, ys)):
-        if ticks is not None:
-            setter(positions_, ticks, fontsize="x-small")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    return ax
-
-
 def phase_diagram_figure(dataset: xr.Dataset, path=None):
     """The sweep's phase diagrams as one figure: one panel per state, from the sweep's ``[plot]`` settings.
 
     The first theory task is the colour map and the first simulation task (if any) the overlay (or the first
-    task alone). Returns the figure; with ``path`` it is also saved (PNG, PDF or SVG).
+    task alone). Returns the figure; with ``path`` it is also saved (PNG, PDF or SVG). The panels are drawn by
+    :func:`marldyn.plots.plot_phase_diagram` (re-exported here).
     """
-    from matplotlib.figure import Figure
-
     plot = json.loads(dataset.attrs["plot"])
     if plot["y"] is None:
         raise ConfigError("a phase diagram needs two swept parameters (plot.x and plot.y)")
@@ -643,7 +622,7 @@ def phase_diagram_figure(dataset: xr.Dataset, path=None):
     if f"{main}_{variable}" not in dataset:
         raise ConfigError(f"no {main}_{variable} in the sweep result (did every point of {main} fail?)")
     states = dataset["state"].values if "state" in dataset[f"{main}_{variable}"].dims else [0]
-    figure = Figure(figsize=(5.0 * len(states), 4.6), constrained_layout=True)
+    figure, axes = new_figure(1, len(states), width=5.0, height=4.6)
     base = parse_config(tomllib.loads(dataset.attrs["base_config"]))
     horizons = {t["name"]: t["overrides"].get("steps", base.run.steps) for t in json.loads(dataset.attrs["tasks"])}
     figure.suptitle(
@@ -652,7 +631,7 @@ def phase_diagram_figure(dataset: xr.Dataset, path=None):
         + ")",
         fontsize="medium",
     )
-    for ax, state in zip(np.atleast_1d(figure.subplots(1, len(states))), states, strict=True):
+    for ax, state in zip(axes[0], states, strict=True):
         plot_phase_diagram(
             dataset,
             f"{main}_{variable}",
@@ -665,7 +644,5 @@ def phase_diagram_figure(dataset: xr.Dataset, path=None):
         )
         ax.set_title(f"state {state}: {main.replace('_', ' ')} (cells)", fontsize="medium")
     if path is not None:
-        from ..plots import save_figure
-
         save_figure(figure, Path(path))
     return figure

@@ -10,8 +10,10 @@ directory:
   attributes), runs, horizons, the sim-vs-theory error tables from :func:`marldyn.compare.compare`, run times
   and notes.
 
-Every file is written to a temporary name in the directory and renamed when complete. The plotting helpers
-here draw simulations as the run-mean with a ±1 standard deviation band and theories as lines.
+Every file is written to a temporary name in the directory and renamed when complete. The figures are drawn
+by :mod:`marldyn.plots` (simulations as the run-mean with a band of ±1 standard deviation across runs, theories
+as lines; :func:`marldyn.plots.pd_row` and :func:`marldyn.plots.sweep_panels` take the :class:`CaseResult`
+objects of this module) and saved by :func:`marldyn.plots.save_figure`.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ from .. import __version__
 from ..compare import compare, error_table
 from ..config import Config, parse_config
 from ..errors import ConfigError
-from ..io import atomic_write, atomic_write_text, write_dataset
+from ..io import atomic_write_text, write_dataset
+from ..plots import new_figure, pd_row
+from ..plots import save_figure as write_figure
 from ..progress import progress_bar
+from ..theory.methods import SDE, TheoryMethod, as_method
 
 #: The paper's setting (NOTES.md 2 and 9): the two-state prisoner's dilemma of eq. (21) on a 10x10 periodic
 #: lattice, with p and the initial Q from the authors' code; 10 runs of 20,000 steps.
@@ -61,10 +66,6 @@ QUICK_RUNS = 3
 QUICK_STEP_FACTOR = 10
 #: The SDE ensemble's Euler–Maruyama step in learning time: alpha x dt (dt = 50 steps at alpha = 1e-3).
 SDE_LEARNING_STEP = 0.05
-TIME_LABEL = "time (steps)"
-SIMULATION_STYLE = {"linestyle": "-", "linewidth": 1.8}
-THEORY_STYLES = ("--", "-.", ":", (0, (5, 1, 1, 1)), (0, (8, 2)), (0, (1, 1)))
-BAND_ALPHA = 0.25
 
 
 # ----------------------------------------------------------------------------------------------
@@ -142,40 +143,43 @@ class TheorySpec:
 
     Parameters
     ----------
-    method : str
-        A method of :func:`marldyn.theory.theory`.
+    method : TheoryMethod or str
+        The method object of :func:`marldyn.theory.theory` with its options (``Particles(n=400)``), or a
+        method name for the defaults (stored as the object).
     label : str, optional
-        Legend label and file name part (default: the method).
-    particles, timescale, dt
-        Passed to :func:`marldyn.theory.theory` where the method uses them.
+        Legend label and file name part (default: the method's name).
     compare : bool
         Compare with the case's simulation (error table in the summary).
+
+    Examples
+    --------
+    >>> from marldyn.reproduce.common import TheorySpec
+    >>> from marldyn.theory import Particles
+    >>> spec = TheorySpec(Particles(timescale="full"), label="particles-full")
+    >>> spec.name, spec.method.name, spec.options()
+    ('particles-full', 'particles', {'n': None, 'timescale': 'full'})
     """
 
-    method: str
+    method: TheoryMethod
     label: str | None = None
-    particles: int | None = None
-    timescale: str = "reduced"
-    dt: float = 10.0
     compare: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", as_method(self.method))
 
     @property
     def name(self) -> str:
-        """The label, or the method if no label was given."""
-        return self.label or self.method
+        """The label, or the method's name if no label was given."""
+        return self.label or self.method.name
 
     def options(self) -> dict:
-        """The keyword options that matter for this method (recorded in the summary)."""
-        if self.method == "particles":
-            return {"particles": self.particles, "timescale": self.timescale}
-        if self.method == "sde":
-            return {"dt": self.dt}
-        return {}
+        """The method's options (recorded in the summary)."""
+        return self.method.options()
 
 
 def sde_theory(alpha: float) -> TheorySpec:
     """The ``sde`` ensemble with ``dt = SDE_LEARNING_STEP / alpha`` steps (at least one step)."""
-    return TheorySpec("sde", dt=max(1.0, SDE_LEARNING_STEP / alpha))
+    return TheorySpec(SDE(dt=max(1.0, SDE_LEARNING_STEP / alpha)))
 
 
 @dataclass(frozen=True)
@@ -323,6 +327,7 @@ class Reproduction:
         if len(set(keys)) != len(keys):
             raise ValueError(f"case keys must be unique: {keys}")
         simulated = [case for case in cases if case.simulate]
+        require_case_memory(cases, concurrent=min(self.workers, len(simulated)))  # before any case starts
         pool = None
         if self.workers > 1 and simulated:
             pool = ProcessPoolExecutor(max_workers=min(self.workers, len(simulated)), mp_context=get_context("spawn"))
@@ -345,7 +350,7 @@ class Reproduction:
         theories = {}
         for spec in case.theories:
             start = time.perf_counter()
-            dataset = theory(case.config, spec.method, progress=False, **spec.options())
+            dataset = theory(case.config, spec.method, progress=False)
             seconds[spec.name] = time.perf_counter() - start
             dataset.attrs["label"] = spec.name
             theories[spec.name] = dataset
@@ -369,13 +374,8 @@ class Reproduction:
 
     def save_figure(self, figure, stem: str | None = None) -> list[Path]:
         """Save ``figure`` as ``<stem>.png`` and ``<stem>.pdf`` (default stem: the reproduction's name)."""
-        stem = stem or self.name
-        paths = []
-        for file_format in ("png", "pdf"):
-            path = self.out_dir / f"{stem}.{file_format}"
-            atomic_write(path, lambda temporary, fmt=file_format: figure.savefig(temporary, format=fmt, dpi=150))
-            paths.append(path)
-            self.figures.append(path.name)
+        paths = write_figure(figure, self.out_dir / f"{stem or self.name}.pdf")
+        self.figures += [path.name for path in paths]
         return paths
 
     def note(self, text: str) -> None:
@@ -430,7 +430,7 @@ def _case_summary(result: CaseResult) -> dict:
     for label, dataset in result.theories.items():
         spec = next(s for s in case.theories if s.name == label)
         theories[label] = {
-            "method": spec.method,
+            "method": spec.method.name,
             "options": spec.options(),
             "file": f"{case.key}_{_file_part(label)}.nc",
             "initial_condition": dataset.attrs.get("initial_condition"),
@@ -514,230 +514,8 @@ def markdown(summary: dict, results: list[CaseResult]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# plotting helpers
+# figures (drawn by marldyn.plots)
 # ----------------------------------------------------------------------------------------------
-def new_figure(rows: int, columns: int, *, width: float = 4.3, height: float = 3.3, sharex: bool = False):
-    """A constrained-layout :class:`~matplotlib.figure.Figure` (not registered with pyplot) and its axes grid."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width * columns, height * rows), layout="constrained")
-    axes = figure.subplots(rows, columns, squeeze=False, sharex=sharex)
-    return figure, axes
-
-
-def draw(
-    ax,
-    dataset: xr.Dataset,
-    variable: str,
-    *,
-    color=None,
-    linestyle=None,
-    label: str | None = None,
-    time_scale: float = 1.0,
-    log_time: bool = False,
-    band: bool | None = None,
-    **select,
-):
-    """Draw one component over time: a simulation as its run-mean with a ±1 std band, a theory as a line.
-
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes
-    dataset : xarray.Dataset
-        A simulation (``method == "simulation"``) or a theory (a theory with runs, an SDE ensemble, is drawn
-        as its run-mean).
-    variable : str
-        ``policy``, ``q``, ``q_std`` or ``state_fraction``.
-    color, linestyle, label
-        Line style (defaults: solid for simulations, dashed for theories).
-    time_scale : float
-        Multiply the time axis by this (e.g. alpha for a learning-time axis).
-    log_time : bool or "symlog"
-        True leaves out t = 0 (for a logarithmic time axis); ``"symlog"`` keeps it (for a symmetric-log axis,
-        linear below one step).
-    band : bool, optional
-        Draw the ±1 std band across runs (default: for simulations).
-    **select
-        Coordinates of the component, e.g. ``state=0, action=0``.
-    """
-    is_simulation = dataset.attrs.get("method") == "simulation"
-    values = dataset[variable].sel(**select)
-    time_values = np.asarray(values["time"].values, dtype=np.float64) * time_scale
-    keep = time_values > 0 if log_time is True else np.ones(time_values.shape, dtype=bool)
-    series = values.transpose("run", "time").values if "run" in values.dims else values.values[None, :]
-    mean = series.mean(axis=0)
-    style = dict(SIMULATION_STYLE) if is_simulation else {"linestyle": "--", "linewidth": 1.6}
-    if linestyle is not None:
-        style["linestyle"] = linestyle
-    (line,) = ax.plot(time_values[keep], mean[keep], color=color, label=label, **style)
-    if (is_simulation if band is None else band) and series.shape[0] > 1:
-        spread = series.std(axis=0, ddof=1)
-        ax.fill_between(
-            time_values[keep],
-            (mean - spread)[keep],
-            (mean + spread)[keep],
-            color=line.get_color(),
-            alpha=BAND_ALPHA,
-            lw=0,
-        )
-    return line
-
-
-def style_axes(
-    ax,
-    *,
-    title: str,
-    ylabel: str,
-    log_time: bool | str = False,
-    xlabel: str = TIME_LABEL,
-    probability: bool = True,
-    legend: bool = True,
-) -> None:
-    """Title, labels, grid, compact time ticks, probability limits and a legend for one panel.
-
-    ``log_time`` is False (linear time), True (logarithmic) or ``"symlog"`` (linear below one step, so t = 0
-    shows, logarithmic above).
-    """
-    from matplotlib.ticker import EngFormatter, MaxNLocator
-
-    ax.set_title(title, fontsize="medium")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if log_time == "symlog":
-        ax.set_xscale("symlog", linthresh=1.0, linscale=0.4)
-        ax.set_xlim(left=0.0)
-    elif log_time:
-        ax.set_xscale("log")
-    else:
-        ax.xaxis.set_major_locator(MaxNLocator(5))
-        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-    if probability:
-        low, high = ax.get_ylim()
-        ax.set_ylim(max(low, -0.02), min(high, 1.02))
-    ax.grid(True, alpha=0.3)
-    if legend and ax.get_legend_handles_labels()[1]:
-        ax.legend(fontsize="x-small")
-
-
-def style_legend(ax, theory_labels, *, simulation: bool = True, loc="best", dashes=None, **entries) -> None:
-    """A legend of line styles: the simulation (solid, ±1 std band) and one dash style per theory label.
-
-    ``entries`` adds coloured entries (label -> colour), e.g. one per case of a sweep; ``dashes`` overrides the
-    theories' dash styles (default :data:`THEORY_STYLES`); ``loc="below"`` puts the legend under the axes (the
-    constrained layout makes room), where it cannot hide data.
-    """
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    handles, _ = ax.get_legend_handles_labels()  # artists drawn with a label come first
-    handles += [Line2D([], [], color=colour, lw=2.5, label=label) for label, colour in entries.items()]
-    if simulation:
-        handles.append(Line2D([], [], color="0.2", label="simulation: run-mean", **SIMULATION_STYLE))
-        handles.append(Patch(color="0.2", alpha=BAND_ALPHA, label="simulation: ±1 std over runs"))
-    for label, style in zip(theory_labels, dashes or THEORY_STYLES, strict=False):
-        handles.append(Line2D([], [], color="0.2", linestyle=style, lw=1.6, label=f"theory: {label}"))
-    if loc == "below":
-        ax.legend(handles=handles, fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
-    else:
-        ax.legend(handles=handles, fontsize="x-small", loc=loc)
-
-
-def sweep_panels(
-    axes,
-    results: list[CaseResult],
-    theory_labels,
-    *,
-    variable: str = "policy",
-    components: list[dict],
-    titles: list[str],
-    ylabel: str | list[str],
-    time_scale=None,
-    log_time: bool = False,
-    legend_axis: int | None = 0,
-    colours=None,
-    case_labels=None,
-) -> None:
-    """The panels of a parameter sweep: one colour per case, simulation solid with band, theories dashed.
-
-    Parameters
-    ----------
-    axes : sequence of Axes
-        One per component.
-    results : list of CaseResult
-    theory_labels : sequence of str
-        Theories to draw (each in its own dash style).
-    variable : str
-    components : list of dict
-        The coordinates of each panel's component, e.g. ``[{"state": 0, "action": 0}, {"state": 1, ...}]``.
-    titles : list of str
-    ylabel : str or list of str
-    time_scale : callable, optional
-        ``time_scale(result) -> float`` multiplies each case's times (e.g. by alpha).
-    log_time : bool
-    legend_axis : int, optional
-        The panel that carries the legend (cases by colour, line styles); None for no legend.
-    colours : list, optional
-        One colour per case (default: the matplotlib cycle).
-    case_labels : list of str, optional
-        Legend label per case (default: the cases' labels).
-    """
-    colours = colours or [f"C{index % 10}" for index in range(len(results))]
-    ylabels = ylabel if isinstance(ylabel, list) else [ylabel] * len(axes)
-    for ax, where, title, label in zip(axes, components, titles, ylabels, strict=True):
-        for result, colour in zip(results, colours, strict=True):
-            scale = time_scale(result) if time_scale else 1.0
-            if result.simulation is not None:
-                draw(ax, result.simulation, variable, color=colour, time_scale=scale, log_time=log_time, **where)
-            for theory_label, dash in zip(theory_labels, THEORY_STYLES, strict=False):
-                if theory_label in result.theories:
-                    draw(
-                        ax,
-                        result.theories[theory_label],
-                        variable,
-                        color=colour,
-                        linestyle=dash,
-                        time_scale=scale,
-                        log_time=log_time,
-                        **where,
-                    )
-        style_axes(ax, title=title, ylabel=label, log_time=log_time, legend=False)
-        if time_scale:
-            ax.set_xlabel("learning time α·t (t in steps)")
-    if legend_axis is not None:
-        style_legend(
-            axes[legend_axis],
-            theory_labels,
-            loc="below",
-            simulation=any(r.simulation is not None for r in results),
-            **dict(zip(case_labels or [r.case.label for r in results], colours, strict=True)),
-        )
-
-
-def pd_row(axes, results: list[CaseResult], theory_labels, *, prefix: str = "", tags: str = "abc", **options) -> None:
-    """Three panels of a prisoner's-dilemma sweep: the fraction of edges in s1 (with the legend), and the
-    cooperation in s1 and in s2; one colour per case (see :func:`sweep_panels` for ``options``)."""
-    sweep_panels(
-        axes[:1],
-        results,
-        theory_labels,
-        variable="state_fraction",
-        components=[{"state": 0}],
-        titles=[f"({tags[0]}) {prefix}edge states"],
-        ylabel="fraction of edges in s1",
-        **options,
-    )
-    sweep_panels(
-        axes[1:3],
-        results,
-        theory_labels,
-        components=cooperation_components(),
-        titles=[f"({tags[1]}) {prefix}cooperation in s1", f"({tags[2]}) {prefix}cooperation in s2"],
-        ylabel="P(cooperate)",
-        legend_axis=None,
-        **options,
-    )
-
-
 def single_row_figure(job: Reproduction, results: list[CaseResult], theories, title: str) -> dict:
     """Finish a one-row sweep figure (edge states, cooperation in s1 and s2) and the reproduction.
 
@@ -760,57 +538,6 @@ def note_final_cooperation(job: Reproduction, results: list[CaseResult]) -> None
         job.note(f"{result.case.label}: final cooperation (simulation, t = {result.case.config.run.steps}) {states}.")
 
 
-def components_panel(
-    ax,
-    datasets: dict,
-    variable: str,
-    components: list[dict],
-    names: list[str],
-    *,
-    colours=None,
-    dashes=None,
-    log_time: bool | str = False,
-    legend: bool = True,
-    legend_loc: str = "best",
-) -> None:
-    """One panel, one colour per component: the simulation (solid, band) and each theory (its own dash style).
-
-    Parameters
-    ----------
-    ax : Axes
-    datasets : dict of str to Dataset
-        ``"simulation"`` (optional) and the theories by label, drawn in this order.
-    variable : str
-    components : list of dict
-        Coordinates of each component, e.g. ``[{"state": 0}, {"state": 1}]``.
-    names : list of str
-        Legend name of each component.
-    colours, dashes : sequences, optional
-        Colour per component and dash style per theory.
-    log_time : bool or "symlog"
-    legend : bool
-        Add the legend (components by colour, line styles).
-    legend_loc : str
-        Where (a matplotlib location, or ``"below"`` the axes).
-    """
-    colours = colours or [f"C{index % 10}" for index in range(len(components))]
-    dashes = dashes or THEORY_STYLES
-    theory_labels = [label for label in datasets if label != "simulation"]
-    for where, colour in zip(components, colours, strict=True):
-        if "simulation" in datasets:
-            draw(ax, datasets["simulation"], variable, color=colour, log_time=log_time, **where)
-        for label, dash in zip(theory_labels, dashes, strict=False):
-            draw(ax, datasets[label], variable, color=colour, linestyle=dash, log_time=log_time, **where)
-    if legend:
-        entries = dict(zip(names, colours, strict=True))
-        style_legend(ax, theory_labels, simulation="simulation" in datasets, dashes=dashes, loc=legend_loc, **entries)
-
-
-def cooperation_components(n_states: int = 2, action: int = 0) -> list[dict]:
-    """The components X(s, action) for every state (cooperation is action 0 in the prisoner's dilemma)."""
-    return [{"state": state, "action": action} for state in range(n_states)]
-
-
 def merge_in_time(early: xr.Dataset, late: xr.Dataset) -> xr.Dataset:
     """``early`` up to its last time, then ``late`` after it (e.g. dense early records + the main records)."""
     cut = float(early["time"].values[-1])
@@ -822,6 +549,26 @@ def merge_in_time(early: xr.Dataset, late: xr.Dataset) -> xr.Dataset:
 # ----------------------------------------------------------------------------------------------
 # small helpers
 # ----------------------------------------------------------------------------------------------
+def require_case_memory(cases, *, concurrent: int = 1) -> None:
+    """Refuse, before any work, cases whose simulation or theory would not fit in the available memory.
+
+    Every theory of a case and its simulation are checked on their own (:mod:`marldyn.memory`), and the
+    ``concurrent`` largest simulations together (they run at once in the process pool).
+    """
+    from ..memory import require_memory, simulation_memory, theory_memory
+
+    simulations = []
+    for case in cases:
+        for spec in case.theories:
+            require_memory(theory_memory(case.config, spec.method), f"case {case.key}: theory {spec.name}")
+        if case.simulate:
+            simulations.append(simulation_memory(case.config, workers=1))
+            require_memory(simulations[-1], f"case {case.key}: the simulation")
+    largest = sorted(simulations, reverse=True)[: max(concurrent, 1)]
+    if len(largest) > 1:
+        require_memory(sum(largest), f"the {len(largest)} largest simulations at once (workers = {concurrent})")
+
+
 def simulate_case(config: Config) -> tuple[xr.Dataset, float]:
     """Simulate ``config`` in this process (no progress bar); returns the dataset and the seconds it took."""
     from ..simulation.runner import simulate

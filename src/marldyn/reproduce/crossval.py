@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..plots import new_figure, plot_components, style_axes
+from ..theory.methods import Particles, Reduced
 from .common import (
     PAPER,
     Case,
     Reproduction,
     TheorySpec,
-    components_panel,
     horizon,
     make_config,
-    new_figure,
     run_count,
     sde_theory,
-    style_axes,
 )
 
 STEPS = 20_000
@@ -42,7 +41,7 @@ GRAPHS = {
     "barabasi_albert": {"kind": "barabasi_albert", "n": 100, "m": 2},
 }
 GRAPH_NAMES = {"random_regular": "random regular (k = 4)", "barabasi_albert": "Barabási–Albert (m = 2)"}
-THEORIES = (TheorySpec("particles"), TheorySpec("reduced"), sde_theory(PAPER["learning"]["alpha"]))
+THEORIES = (TheorySpec(Particles()), TheorySpec(Reduced()), sde_theory(PAPER["learning"]["alpha"]))
 #: Quick mode leaves out the sde ensemble (its O(P²) pair chains per step cost seconds for the 3x3 game).
 QUICK_THEORIES = THEORIES[:2]
 BASE = {
@@ -158,23 +157,23 @@ def _figure(game_name, group, state_names, action_names):
     figure, axes = new_figure(len(group), 1 + n_states, width=4.0, height=3.5)
     for row, result in enumerate(group):
         datasets = {"simulation": result.simulation, **result.theories}
-        components_panel(
-            axes[row, 0],
+        plot_components(
             datasets,
             "state_fraction",
             [{"state": s} for s in range(n_states)],
             state_names,
+            ax=axes[row, 0],
             legend_loc="below",
         )
         style_axes(axes[row, 0], title=f"{result.case.label}: edge states", ylabel="fraction of edges", legend=False)
         for state in range(n_states):
             ax = axes[row, 1 + state]
-            components_panel(
-                ax,
+            plot_components(
                 datasets,
                 "policy",
                 [{"state": state, "action": a} for a in range(n_actions)],
                 action_names,
+                ax=ax,
                 colours=[f"C{4 + a}" for a in range(n_actions)],
                 legend=state == 0,
                 legend_loc="below",

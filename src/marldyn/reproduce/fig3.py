@@ -12,21 +12,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..plots import (
+    cooperation_components,
+    new_figure,
+    plot_components,
+    plot_series,
+    plot_stationary_marks,
+    style_axes,
+)
+from ..theory.methods import Full, FullDiscrete, Particles, Reduced
 from .common import (
     PAPER,
     Case,
     Reproduction,
     TheorySpec,
-    components_panel,
-    cooperation_components,
-    draw,
     horizon,
     make_config,
     merge_in_time,
-    new_figure,
     run_count,
     sde_theory,
-    style_axes,
 )
 
 STEPS = 20_000
@@ -36,11 +40,11 @@ LONG_STEPS = 10_000_000
 LONG_STEPS_QUICK = 2_500_000
 LONG_RECORDS = 2_000
 THEORIES = (
-    TheorySpec("particles"),
-    TheorySpec("reduced"),
-    TheorySpec("full"),
+    TheorySpec(Particles()),
+    TheorySpec(Reduced()),
+    TheorySpec(Full()),
     sde_theory(PAPER["learning"]["alpha"]),
-    TheorySpec("full-discrete"),
+    TheorySpec(FullDiscrete()),
 )
 POLICY_THEORIES = ("particles", "reduced", "full", "sde")
 STATE_COLOURS = ("C0", "C3")
@@ -63,7 +67,7 @@ def cases(quick: bool = False) -> list[Case]:
             "early",
             "paper's initial Q, every step",
             make_config(steps=early, runs=runs, record_every=1),
-            (TheorySpec("full-discrete"), TheorySpec("particles")),
+            (TheorySpec(FullDiscrete()), TheorySpec(Particles())),
         ),
         Case(
             "zero",
@@ -76,7 +80,7 @@ def cases(quick: bool = False) -> list[Case]:
             "long",
             "long horizon (theory only)",
             make_config(steps=long_steps, runs=runs, record_every=max(1, long_steps // LONG_RECORDS)),
-            (TheorySpec("reduced"), TheorySpec("full"), TheorySpec("particles", particles=long_particles)),
+            (TheorySpec(Reduced()), TheorySpec(Full()), TheorySpec(Particles(n=long_particles))),
             simulate=False,
             varied={"steps": long_steps},
         ),
@@ -98,7 +102,7 @@ def reproduce(out_dir, *, quick: bool = False, workers: int = 1, progress=None) 
     main, early, zero, long = (results[key] for key in ("main", "early", "zero", "long"))
     job.extra["edge_state_relaxation"] = _relaxation(main, early)
     job.extra["long_horizon"] = _long_horizon(long)
-    sde_dt = next(spec.dt for spec in THEORIES if spec.method == "sde")
+    sde_dt = next(spec.method.dt for spec in THEORIES if spec.method.name == "sde")
     job.extra["sde"] = {"dt": sde_dt, "seconds": round(main.seconds["sde"], 3)}
     job.note(
         f"The sde ensemble (exact Σ, Euler–Maruyama with dt = {sde_dt:g} steps) is included: it took "
@@ -184,28 +188,28 @@ def _figure(main, early, zero, long):
     fraction = {"variable": "state_fraction", "components": states, "names": names, "colours": STATE_COLOURS}
     # Row 1: the paper's Figure 3, and the edge states on a symmetric-log time axis (t = 0 included).
     _marks(axes[0, 0], main.theories["particles"])
-    components_panel(axes[0, 0], {"simulation": main.simulation, "particles": main.theories["particles"]}, **fraction)
+    plot_components({"simulation": main.simulation, "particles": main.theories["particles"]}, ax=axes[0, 0], **fraction)
     style_axes(axes[0, 0], title="(a) edge states, stationary as marks", ylabel="fraction of edges", legend=False)
     simulation = merge_in_time(early.simulation, main.simulation)
     merged = {
         label: merge_in_time(early.theories[label], main.theories[label]) for label in ("full-discrete", "particles")
     }
-    components_panel(axes[0, 1], {"simulation": simulation, **merged}, log_time="symlog", **fraction)
+    plot_components({"simulation": simulation, **merged}, ax=axes[0, 1], log_time="symlog", **fraction)
     style_axes(
         axes[0, 1], title="(a′) log time: fast relaxation", ylabel="fraction of edges", log_time="symlog", legend=False
     )
     _policies(axes[0, 2:], main, "(b)", "(c)")
     # Row 2: from Q = 0 without noise.
     _marks(axes[1, 0], zero.theories["particles"])
-    components_panel(axes[1, 0], {"simulation": zero.simulation, "particles": zero.theories["particles"]}, **fraction)
+    plot_components({"simulation": zero.simulation, "particles": zero.theories["particles"]}, ax=axes[1, 0], **fraction)
     style_axes(axes[1, 0], title="(d) Q = 0: edge states", ylabel="fraction of edges", legend=False)
     _policies(axes[1, 1:3], zero, "(e) Q = 0:", "(f) Q = 0:")
-    components_panel(
-        axes[1, 3],
+    plot_components(
         {"simulation": zero.simulation, "particles": zero.theories["particles"], "sde": zero.theories["sde"]},
         "q_std",
         [{"state": 0, "action": 0}, {"state": 1, "action": 0}],
         ["Q(s1, C)", "Q(s2, C)"],
+        ax=axes[1, 3],
         colours=STATE_COLOURS,
     )
     style_axes(
@@ -214,23 +218,25 @@ def _figure(main, early, zero, long):
     # Row 3: the long horizon, theory only (joined to the main horizon's theory), with the simulation.
     labels = tuple(long.theories)
     continued = {label: merge_in_time(main.theories[label], long.theories[label]) for label in labels}
-    components_panel(axes[2, 0], {"simulation": main.simulation, **continued}, log_time=True, **fraction)
+    plot_components({"simulation": main.simulation, **continued}, ax=axes[2, 0], log_time=True, **fraction)
     style_axes(
         axes[2, 0], title="(h) long horizon: edge states", ylabel="fraction of edges", log_time=True, legend=False
     )
     for ax, state, tag in ((axes[2, 1], 0, "(i)"), (axes[2, 2], 1, "(j)")):
         where = {"state": state, "action": 0, "log_time": True}
-        draw(ax, main.simulation, "policy", color="0.2", label="simulation (mean ± 1 std)", **where)
+        plot_series(main.simulation, "policy", ax=ax, color="0.2", label="simulation (mean ± 1 std)", **where)
         for label, colour, dash in zip(labels, ("C1", "C2", "C4"), ("--", "-.", ":"), strict=True):
-            draw(ax, continued[label], "policy", color=colour, linestyle=dash, label=f"theory: {label}", **where)
+            plot_series(
+                continued[label], "policy", ax=ax, color=colour, linestyle=dash, label=f"theory: {label}", **where
+            )
         style_axes(ax, title=f"{tag} long horizon: cooperation in s{state + 1}", ylabel="P(cooperate)", log_time=True)
     entries = [(state, action) for state in range(2) for action in range(2)]
-    components_panel(
-        axes[2, 3],
+    plot_components(
         {"reduced": continued["reduced"]},
         "q",
         [{"state": state, "action": action} for state, action in entries],
         [f"Q(s{state + 1}, {'CD'[action]})" for state, action in entries],
+        ax=axes[2, 3],
         colours=("C0", "C9", "C3", "C1"),
         dashes=("-",),
         log_time=True,
@@ -251,25 +257,13 @@ def _policies(axes, result, first: str, second: str) -> None:
     """Cooperation in s1 and s2: the simulation and the theories of :data:`POLICY_THEORIES`."""
     colours, dashes = ("C1", "C2", "C4", "C5"), ("--", (0, (6, 2)), ":", "-.")
     for ax, where, tag in zip(axes, cooperation_components(), (first, second), strict=True):
-        draw(ax, result.simulation, "policy", color="0.2", label="simulation (mean ± 1 std)", **where)
+        plot_series(result.simulation, "policy", ax=ax, color="0.2", label="simulation (mean ± 1 std)", **where)
         for label, colour, dash in zip(POLICY_THEORIES, colours, dashes, strict=True):
-            draw(ax, result.theories[label], "policy", color=colour, linestyle=dash, label=f"theory: {label}", **where)
+            theory = result.theories[label]
+            plot_series(theory, "policy", ax=ax, color=colour, linestyle=dash, label=f"theory: {label}", **where)
         style_axes(ax, title=f"{tag} cooperation in s{where['state'] + 1}", ylabel="P(cooperate)")
 
 
 def _marks(ax, theory, count: int = 10) -> None:
     """The theory's stationary edge-state distribution (for its current policies) as open circles."""
-    for state, colour in enumerate(STATE_COLOURS):
-        stationary = theory["state_fraction"].sel(state=state)
-        every = max(1, stationary.sizes["time"] // count)
-        ax.plot(
-            stationary["time"].values[::every],
-            stationary.values[::every],
-            linestyle="none",
-            marker="o",
-            markerfacecolor="white",
-            markeredgecolor=colour,
-            markersize=6,
-            zorder=3,
-            label="stationary (particles)" if state == 0 else None,
-        )
+    plot_stationary_marks(theory, ax=ax, colours=STATE_COLOURS, count=count, label="stationary (particles)")

@@ -9,6 +9,8 @@ gamma.
 
 from __future__ import annotations
 
+from ..plots import new_figure, pd_row
+from ..theory.methods import Particles, Reduced
 from .common import (
     PAPER,
     Case,
@@ -16,9 +18,7 @@ from .common import (
     TheorySpec,
     horizon,
     make_config,
-    new_figure,
     note_final_cooperation,
-    pd_row,
     run_count,
     sde_theory,
 )
@@ -26,7 +26,7 @@ from .common import (
 STEPS = 40_000
 GAMMAS = (0.2, 0.5, 0.8, 0.9)
 BENEFITS = ((1.2, 1.2), (5.0, 1.2))
-THEORIES = (TheorySpec("particles"), TheorySpec("reduced"), sde_theory(PAPER["learning"]["alpha"]))
+THEORIES = (TheorySpec(Particles()), TheorySpec(Reduced()), sde_theory(PAPER["learning"]["alpha"]))
 
 
 def cases(quick: bool = False) -> list[Case]:

@@ -12,6 +12,8 @@ averages more TD errors per step (a larger batch) and learns faster; theory per 
 
 from __future__ import annotations
 
+from ..plots import new_figure, pd_row
+from ..theory.methods import Full, FullDiscrete, Particles, Reduced
 from .common import (
     PAPER,
     QUICK_STEP_FACTOR,
@@ -21,9 +23,7 @@ from .common import (
     TheorySpec,
     horizon,
     make_config,
-    new_figure,
     note_final_cooperation,
-    pd_row,
     run_count,
     sde_theory,
 )
@@ -36,12 +36,12 @@ MAX_STEPS = 200_000
 PARTICLES_FULL_FROM = 1e-2
 DEGREES = (3, 4, 6, 10, 20)
 STEPS = 20_000
-ALPHA_THEORIES = (TheorySpec("reduced"), TheorySpec("full"), TheorySpec("full-discrete"), TheorySpec("particles"))
-PARTICLES_FULL = TheorySpec("particles", label="particles-full", timescale="full")
+ALPHA_THEORIES = (TheorySpec(Reduced()), TheorySpec(Full()), TheorySpec(FullDiscrete()), TheorySpec(Particles()))
+PARTICLES_FULL = TheorySpec(Particles(timescale="full"), label="particles-full")
 #: Theories drawn in the two learning-rate rows: point masses, then heterogeneous / noisy populations.
 POINT_MASS = ("reduced", "full")
 POPULATION = ("particles", "particles-full", "sde")
-DEGREE_THEORIES = (TheorySpec("particles"), TheorySpec("reduced"))
+DEGREE_THEORIES = (TheorySpec(Particles()), TheorySpec(Reduced()))
 
 
 def alpha_steps(alpha: float, quick: bool = False) -> int:

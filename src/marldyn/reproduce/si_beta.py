@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..theory.methods import Particles, Reduced
 from .common import (
     PAPER,
     Case,
@@ -16,7 +17,7 @@ from .common import (
 
 STEPS = 20_000
 BETAS = (1.0, 2.0, 5.0)
-THEORIES = (TheorySpec("particles"), TheorySpec("reduced"), sde_theory(PAPER["learning"]["alpha"]))
+THEORIES = (TheorySpec(Particles()), TheorySpec(Reduced()), sde_theory(PAPER["learning"]["alpha"]))
 
 
 def cases(quick: bool = False) -> list[Case]:

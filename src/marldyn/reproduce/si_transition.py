@@ -7,6 +7,7 @@ horizon is 200,000 steps (alpha x steps = 20, as in Figure 3).
 
 from __future__ import annotations
 
+from ..theory.methods import Particles, Reduced
 from .common import (
     PAPER,
     Case,
@@ -22,7 +23,7 @@ from .common import (
 ALPHA = 1e-4
 STEPS = 200_000
 PAIRS = ((0.7, 0.2), (0.9, 0.1), (0.9, 0.4), (0.5, 0.1), (0.5, 0.4))
-THEORIES = (TheorySpec("particles"), TheorySpec("reduced"), sde_theory(ALPHA))
+THEORIES = (TheorySpec(Particles()), TheorySpec(Reduced()), sde_theory(ALPHA))
 
 
 def cases(quick: bool = False) -> list[Case]:

@@ -2,7 +2,7 @@
 
 A checkpoint directory holds
 
-- ``problem.npz``: the arrays of the :class:`~marldyn.simulation.runner.Problem` (graph edges, game tables,
+- ``problem.npz``: the arrays of the :class:`~marldyn.simulation.problem.Problem` (graph edges, game tables,
   initial-condition arrays) and ``meta.json``: the scalar settings, the config as TOML and the names needed
   to build the final Dataset;
 - ``run_<r>.npz`` for every run started: its step, Q (agent, state, action), edge states (edge,) and the
@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..io import atomic_write, atomic_write_text
+from .problem import Problem
 
 _ARRAYS = ("edges", "payoff", "cum_transition", "record_times", "q_table")
 
@@ -65,14 +66,46 @@ def write_problem(directory: Path, problem, meta: dict) -> None:
     atomic_write_text(directory / "meta.json", json.dumps({"problem": scalars, **meta}, indent=1))
 
 
-def read_problem(directory: Path):
-    """The :class:`Problem` and the meta data stored in a checkpoint directory."""
-    from .runner import Problem
-
-    directory = Path(directory)
+def _read_meta(directory: Path) -> dict:
     if not (directory / "meta.json").is_file() or not (directory / "problem.npz").is_file():
         raise ConfigError(f"--resume: {directory} is not a marldyn checkpoint directory")
-    meta = json.loads((directory / "meta.json").read_text())
+    return json.loads((directory / "meta.json").read_text())
+
+
+def problem_sizes(directory: Path) -> dict:
+    """The sizes of a checkpointed problem, read without loading its large arrays (for the memory check).
+
+    Returns
+    -------
+    dict
+        ``n_agents``, ``n_edges``, ``n_states``, ``n_actions``, ``runs``, ``records`` (per run) and
+        ``snapshots``.
+
+    Raises
+    ------
+    ConfigError
+        ``directory`` is not a checkpoint directory.
+    """
+    directory = Path(directory)
+    meta = _read_meta(directory)
+    with np.load(directory / "problem.npz", allow_pickle=False) as data:  # members load one by one
+        n_states, n_actions = data["payoff"].shape[:2]
+        records = data["record_times"].size
+    return {
+        "n_agents": int(meta["problem"]["n_agents"]),
+        "n_edges": int(meta["n_edges"]),
+        "n_states": int(n_states),
+        "n_actions": int(n_actions),
+        "runs": int(meta["runs"]),
+        "records": int(records),
+        "snapshots": bool(meta["problem"]["snapshots"]),
+    }
+
+
+def read_problem(directory: Path) -> tuple[Problem, dict]:
+    """The :class:`~marldyn.simulation.problem.Problem` and the meta data stored in a checkpoint directory."""
+    directory = Path(directory)
+    meta = _read_meta(directory)
     with np.load(directory / "problem.npz", allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
     scalars = meta["problem"]

@@ -5,88 +5,37 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .. import __version__
+from .. import __version__, memory
 from ..config import Config, as_config
 from ..errors import ConfigError, SimulationError
 from ..graphs import Graph, as_graph
-from ..learning import rule_code
 from ..policy import boltzmann
 from ..progress import progress_bar
 from . import kernels, reference
-from .checkpoint import load_run, read_problem, save_run, write_problem
-from .counter_rng import run_key
+from .checkpoint import load_run, problem_sizes, read_problem, save_run, write_problem
+from .problem import BACKENDS, Problem, initial_state, make_problem, record_times, run_streams
 
-BACKENDS = ("numba", "numpy")
-
-
-@dataclass(frozen=True, eq=False)
-class Problem:
-    """Everything one run needs, as plain arrays (read-only during the runs, shared by the worker threads)."""
-
-    edges: np.ndarray
-    payoff: np.ndarray
-    cum_transition: np.ndarray
-    alpha: float
-    beta: float
-    gamma: float
-    rule: int
-    n_agents: int
-    record_times: np.ndarray
-    q_table: np.ndarray
-    q_noise: float
-    q_noise_distribution: str
-    edge_state: str | int | np.ndarray
-    initial_q: np.ndarray | None = None
-    snapshots: bool = False
-    backend: str = "numba"
-    agent_label: np.ndarray | None = None  # original agent ids of a reordered graph (Graph.labels)
-
-    @property
-    def n_states(self) -> int:
-        return self.payoff.shape[0]
-
-    @property
-    def n_actions(self) -> int:
-        return self.payoff.shape[1]
-
-
-def record_times(steps: int, record_every: int) -> np.ndarray:
-    """Recording times in steps: 0, record_every, 2 record_every, ..., and always ``steps``."""
-    return np.unique(np.append(np.arange(0, steps + 1, record_every, dtype=np.int64), steps))
-
-
-def initial_state(problem: Problem, seed_sequence: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
-    """Initial Q (agent, state, action) and edge states (edge,) of one run.
-
-    Q is ``initial_q`` if given, else the table plus independent noise per agent and entry
-    (normal with standard deviation ``q_noise``, or uniform on ±``q_noise``). Edge states are uniform
-    over states, one fixed state, or a given array.
-    """
-    rng = np.random.default_rng(seed_sequence)
-    shape = (problem.n_agents, problem.n_states, problem.n_actions)
-    if problem.initial_q is not None:
-        q = np.array(np.broadcast_to(problem.initial_q, shape), dtype=np.float64)
-    else:
-        q = np.broadcast_to(problem.q_table, shape).astype(np.float64)
-        if problem.q_noise > 0:
-            if problem.q_noise_distribution == "normal":
-                q = q + rng.normal(0.0, problem.q_noise, size=shape)
-            else:
-                q = q + rng.uniform(-problem.q_noise, problem.q_noise, size=shape)
-    n_edges = problem.edges.shape[0]
-    if isinstance(problem.edge_state, np.ndarray):
-        edge_state = problem.edge_state.astype(np.int64).copy()
-    elif problem.edge_state == "uniform":
-        edge_state = rng.integers(0, problem.n_states, size=n_edges, dtype=np.int64)
-    else:
-        edge_state = np.full(n_edges, int(problem.edge_state), dtype=np.int64)
-    return np.ascontiguousarray(q), edge_state
+# Problem, make_problem, initial_state, run_streams and record_times live in .problem (shared with the
+# checkpoint); they stay importable from here.
+__all__ = [
+    "BACKENDS",
+    "Problem",
+    "default_workers",
+    "estimate_memory",
+    "initial_state",
+    "make_problem",
+    "record_times",
+    "resume",
+    "run_one",
+    "run_streams",
+    "simulate",
+    "to_dataset",
+]
 
 
 def population_summary(q: np.ndarray, edge_state: np.ndarray, beta: float, n_states: int) -> dict:
@@ -149,21 +98,6 @@ def advance(problem: Problem, q, edge_state, key, first_step: int, n_steps: int,
 
 RECORDS = ("policy", "q", "q_std", "state_fraction")
 SNAPSHOTS = ("agent_q", "agent_edge_state")
-
-
-def run_streams(seed: int, runs: int) -> list[tuple[np.random.SeedSequence, np.uint64]]:
-    """Per run: the seed sequence of its initial condition and the key of its random stream.
-
-    Run r uses the child ``SeedSequence(seed).spawn(runs)[r]``, whose two children seed the initial
-    condition and the dynamics. Derived from the spawn keys, so calling this twice gives the same streams.
-    """
-    streams = []
-    for child in np.random.SeedSequence(seed).spawn(runs):
-        init_seed, dynamics_seed = (
-            np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key + (k,)) for k in range(2)
-        )
-        streams.append((init_seed, run_key(dynamics_seed)))
-    return streams
 
 
 def run_one(
@@ -296,8 +230,13 @@ def simulate(
         with ``time`` in steps; attributes hold the config as TOML, the package version and the seed.
     """
     config = as_config(config)
+    _check_workers(workers)
+    graph = as_graph(graph) if graph is not None else None
+    what = f"the simulation ({_graph_text(config, graph)}, {config.run.runs} runs)"
+    needed = memory.simulation_memory(config, workers, snapshots, graph=graph)
+    memory.require_memory(needed, what, hint=_MEMORY_HINT)  # before anything large exists, the graph included
     game = config.build_game()
-    graph = as_graph(graph) if graph is not None else config.build_graph()
+    graph = graph if graph is not None else config.build_graph()
     problem = make_problem(config, game, graph, initial_q, initial_edge_state, snapshots, backend)
     meta = {
         "config": config.to_toml(),
@@ -337,6 +276,24 @@ def resume(checkpoint: str | Path, *, workers: int | None = None, progress: bool
     xarray.Dataset
         As :func:`simulate` returns it.
     """
+    _check_workers(workers)
+    sizes = problem_sizes(Path(checkpoint))  # from the small files: nothing large is read yet
+    needed = (
+        16 * sizes["n_edges"]
+        + 8 * sizes["n_agents"]
+        + memory.run_memory(
+            sizes["n_agents"],
+            sizes["n_edges"],
+            sizes["n_states"],
+            sizes["n_actions"],
+            runs=sizes["runs"],
+            records=sizes["records"],
+            concurrent=1 if workers is None else min(workers, sizes["runs"]),
+            snapshots=sizes["snapshots"],
+        )
+    )
+    what = f"resuming the simulation ({sizes['n_agents']} agents, {sizes['runs']} runs)"
+    memory.require_memory(needed, what, hint=_MEMORY_HINT)
     problem, meta = read_problem(Path(checkpoint))
     return to_dataset(
         _execute(problem, meta, workers, progress, Path(checkpoint), meta["checkpoint_every"]), problem, meta
@@ -351,16 +308,30 @@ def default_workers(runs: int) -> int:
     return max(1, min(runs, cores))
 
 
+def _check_workers(workers) -> None:
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers = {workers!r} must be an integer >= 1 (or None: one per usable core)")
+
+
+def _graph_text(config: Config, graph: Graph | None) -> str:
+    """The graph in a memory message: the given graph's size, or the ``[graph]`` section's kind and n."""
+    if graph is not None:
+        return f"{graph.n_agents} agents, {graph.n_edges} edges"
+    section = config.graph
+    if section.kind == "edgelist":
+        return f"edge list {section.path}" + (f", n = {section.n}" if section.n is not None else "")
+    return f"{section.kind} graph, n = {section.n:,}"
+
+
 def _execute(problem: Problem, meta: dict, workers, progress, checkpoint, checkpoint_every) -> list[dict]:
     """Run all runs (serially or on worker threads) and return their records in run order."""
     runs = meta["runs"]
+    _check_workers(workers)
     if workers is None:
         workers = default_workers(runs)
-        available = available_memory()
+        available = memory.available_memory()
         while workers > 1 and available is not None and estimate_memory(problem, runs, workers) > available:
             workers -= 1
-    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers = {workers!r} must be an integer >= 1 (or None: one per usable core)")
     workers = min(workers, runs)
     check_memory(problem, runs, workers)
     streams = run_streams(meta["seed"], runs)
@@ -403,81 +374,32 @@ def _execute_threads(problem, streams, workers, bar, checkpoint, checkpoint_ever
 
 
 def estimate_memory(problem: Problem, runs: int, concurrent: int) -> int:
-    """Bytes a simulation needs: the state of the runs in flight plus the records of all runs.
-
-    Per run in flight: Q and its copy (2 N K M doubles), the kernel's per-(agent, state) arrays
-    (policy row, action, value, TD-target sum, count: about 32 bytes each), edges and edge states with a
-    copy (32 bytes per edge). Records: 3 K M + K doubles per record and run, plus N K M + E values per
-    record and run with snapshots.
-    """
-    n_agents, n_edges = problem.n_agents, problem.edges.shape[0]
-    n_states, n_actions = problem.n_states, problem.n_actions
-    state = 16 * n_agents * n_states * n_actions + 32 * n_agents * n_states + 32 * n_edges
-    per_record = 8 * (3 * n_states * n_actions + n_states)
-    if problem.snapshots:
-        per_record += 8 * (n_agents * n_states * n_actions + n_edges)
-    return concurrent * state + runs * problem.record_times.size * per_record
-
-
-def available_memory() -> int | None:
-    """Bytes of physical memory available now, or ``None`` where the system does not say."""
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not on Linux
-        return None
-
-
-def check_memory(problem: Problem, runs: int, concurrent: int) -> None:
-    """Refuse up front a simulation whose estimated memory exceeds the machine's available memory.
+    """Bytes the runs of ``problem`` need beyond its graph (:func:`marldyn.memory.run_memory`).
 
     ``concurrent`` is the number of runs in flight at once (the worker threads).
     """
-    needed = estimate_memory(problem, runs, concurrent)
-    available = available_memory()
-    if available is not None and needed > available:
-        raise ConfigError(
-            f"the simulation needs about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB are available "
-            "(fewer workers, fewer records, or no snapshots)"
-        )
-
-
-def make_problem(config, game, graph, initial_q=None, initial_edge_state=None, snapshots=False, backend="numba"):
-    """Validate API-level inputs against the game and graph and pack them into a :class:`Problem`."""
-    if backend not in BACKENDS:
-        raise ConfigError(f"backend = {backend!r} must be one of {', '.join(BACKENDS)}")
-    shape = (graph.n_agents, game.n_states, game.n_actions)
-    if initial_q is not None:
-        initial_q = np.asarray(initial_q, dtype=np.float64)
-        if initial_q.shape not in (shape, shape[1:]):
-            raise ConfigError(f"initial_q must have shape {shape} or {shape[1:]}, got {initial_q.shape}")
-        if not np.all(np.isfinite(initial_q)):
-            raise ConfigError("initial_q contains NaN or infinite values")
-    edge_state = config.init.edge_state
-    if initial_edge_state is not None:
-        edge_state = np.asarray(initial_edge_state)
-        if edge_state.shape != (graph.n_edges,) or edge_state.dtype.kind not in "iu":
-            raise ConfigError(f"initial_edge_state must be integers of shape ({graph.n_edges},)")
-        if np.any((edge_state < 0) | (edge_state >= game.n_states)):
-            raise ConfigError(f"initial_edge_state values must be states in 0..{game.n_states - 1}")
-    return Problem(
-        edges=np.ascontiguousarray(graph.edges),
-        payoff=np.ascontiguousarray(game.payoff),
-        cum_transition=np.ascontiguousarray(game.cumulative_transition()),
-        alpha=config.learning.alpha,
-        beta=config.learning.beta,
-        gamma=config.learning.gamma,
-        rule=rule_code(config.learning.rule),
-        n_agents=graph.n_agents,
-        record_times=record_times(config.run.steps, config.run.record_every),
-        q_table=config.initial_q_table(game),
-        q_noise=config.init.q_noise,
-        q_noise_distribution=config.init.q_noise_distribution,
-        edge_state=edge_state,
-        initial_q=initial_q,
-        snapshots=snapshots,
-        backend=backend,
-        agent_label=graph.labels,
+    return memory.run_memory(
+        problem.n_agents,
+        problem.edges.shape[0],
+        problem.n_states,
+        problem.n_actions,
+        runs=runs,
+        records=problem.record_times.size,
+        concurrent=concurrent,
+        snapshots=problem.snapshots,
     )
+
+
+def check_memory(problem: Problem, runs: int, concurrent: int) -> None:
+    """Refuse a simulation whose runs would not fit in the available memory (the graph exists already)."""
+    memory.require_memory(
+        estimate_memory(problem, runs, concurrent),
+        f"the simulation ({problem.n_agents} agents, {runs} runs, {concurrent} at once)",
+        hint=_MEMORY_HINT,
+    )
+
+
+_MEMORY_HINT = "fewer agents, workers, runs or records, no snapshots, or a machine with more memory"
 
 
 def to_dataset(results: list[dict], problem: Problem, meta: dict) -> xr.Dataset:

@@ -8,27 +8,27 @@ side by side.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from ..config import Config
-from ..errors import ConfigError
 from ..graphs import Graph
+from .methods import DEFAULT_MAX_PARTICLES, METHODS, TheoryMethod, as_method
 
-METHODS = ("reduced", "full", "full-discrete", "particles", "sde", "sde-graph", "lna")
-DEFAULT_MAX_PARTICLES = 512
+__all__ = ["DEFAULT_MAX_PARTICLES", "METHODS", "simulator_initial_q", "theory"]
 
 
 def theory(
     config: Config | dict | str | Path,
-    method: str = "reduced",
+    method: str | TheoryMethod = "reduced",
     *,
     graph: Graph | None = None,
     particles: int | None = None,
-    timescale: str = "reduced",
-    dt: float = 10.0,
+    timescale: str | None = None,
+    dt: float | None = None,
     progress: bool | None = None,
 ) -> xr.Dataset:
     """Predict the population dynamics of ``config`` with one of the theories.
@@ -37,54 +37,81 @@ def theory(
     ----------
     config : Config, dict or path
         The same configuration as :func:`marldyn.simulate`.
-    method : {"reduced", "full", "full-discrete", "particles", "sde"}
-        - ``reduced``: point mass at the initial table (the noise is ignored), edge states stationary
-          (time-scale separation, eqs. 18-19);
-        - ``full``: point mass with the edge-state distribution as a second ODE variable (eq. 15);
-        - ``full-discrete``: the exact one-step map of the point mass and its edge-state distribution;
-        - ``particles``: heterogeneous population of P particles drawn from the initial distribution,
-          coupled by the pair approximation (eqs. 11, 19-20); ``timescale`` picks stationary (reduced) or
-          per-step (full) pair distributions;
-        - ``sde``: ``runs`` ensemble members, each one particle per agent with the simulator's initial
-          draws and the agents' degrees, following eq. (5) with the exact Σ (Euler–Maruyama, step ``dt``);
-        - ``sde-graph``: ``runs`` members, one SDE per agent on the actual graph (its neighbours' policies, its
-          edges' state distributions per ``timescale``, its own exact Σ; :mod:`marldyn.theory.graph_sde`);
-        - ``lna``: linear-noise approximation around the homogeneous fixed point Q* (root of δ̄ from the initial
-          table): q = Q*, stationary ``q_std``, ``q_mean_std``, ``policy_std`` (:mod:`marldyn.theory.lna`).
+    method : TheoryMethod or str
+        A method object of :mod:`marldyn.theory.methods` holding its options, or its name for the
+        defaults (``"particles"`` is ``Particles()``):
+
+        - :class:`~marldyn.theory.Reduced` (``reduced``): point mass at the initial table (the noise is
+          ignored), edge states stationary (time-scale separation, eqs. 18-19);
+        - :class:`~marldyn.theory.Full` (``full``): point mass with the edge-state distribution as a second
+          ODE variable (eq. 15);
+        - :class:`~marldyn.theory.FullDiscrete` (``full-discrete``): the exact one-step map of the point
+          mass and its edge-state distribution;
+        - :class:`~marldyn.theory.Particles` (``particles``; ``n``, ``timescale``): heterogeneous population
+          of P particles drawn from the initial distribution, coupled by the pair approximation (eqs. 11,
+          19-20); ``timescale`` picks stationary (reduced) or per-step (full) pair distributions;
+        - :class:`~marldyn.theory.SDE` (``sde``; ``dt``): ``runs`` ensemble members, each one particle per
+          agent with the simulator's initial draws and the agents' degrees, following eq. (5) with the exact
+          Σ (Euler–Maruyama, step ``dt``);
+        - :class:`~marldyn.theory.GraphSDE` (``sde-graph``; ``dt``, ``timescale``, ``noise``): ``runs``
+          members, one SDE per agent on the actual graph (its neighbours' policies, its edges' state
+          distributions per ``timescale``, its own exact Σ; :mod:`marldyn.theory.graph_sde`);
+        - :class:`~marldyn.theory.LNA` (``lna``): linear-noise approximation around the homogeneous fixed
+          point Q* (root of δ̄ from the initial table): q = Q*, stationary ``q_std``, ``q_mean_std``,
+          ``policy_std`` (:mod:`marldyn.theory.lna`).
+
         On graphs whose degrees differ, the point-mass methods use one point mass per degree class
         (NOTES.md 4), coupled as particles.
     graph : Graph or networkx.Graph, optional
         Use this graph instead of ``[graph]`` (only its degrees matter).
-    particles : int, optional
-        P for ``particles`` (default: the number of agents, at most 512).
-    timescale : {"reduced", "full"}
-        For ``particles``.
-    dt : float
-        Time step of ``sde`` in simulator steps (1 reproduces one simulator step's first two moments exactly).
+    particles, timescale, dt : optional
+        Shortcuts with a method *name* only: ``theory(config, "particles", particles=64)`` is
+        ``theory(config, Particles(n=64))``. An option the method does not take is an error, and so is any
+        of them given with a method object.
     progress : bool, optional
-        Progress bar for ``sde`` (default: on a terminal).
+        Progress bar for ``sde`` and ``sde-graph`` (default: on a terminal).
 
     Returns
     -------
     xarray.Dataset
-        ``policy``, ``q`` (time, state, action) [(run, time, ...) for ``sde``], ``state_fraction``,
-        and ``q_std`` for ``particles`` and ``sde``; attrs: method, config TOML, version, seed, initial
-        condition, horizon.
+        ``policy``, ``q`` (time, state, action) [(run, time, ...) for ``sde`` and ``sde-graph``],
+        ``state_fraction``, and ``q_std`` where the method has a spread; attrs: ``method`` (the name),
+        ``method_options`` (the object's options as JSON), the resolved options (``particles``,
+        ``timescale``, ``dt`` where used), config TOML, version, seed, initial condition, horizon.
+
+    Raises
+    ------
+    ConfigError
+        An unknown method, an option the method does not take, a bad option value or config.
+
+    Examples
+    --------
+    >>> import marldyn
+    >>> from marldyn.theory import Particles
+    >>> config = {"graph": {"kind": "lattice", "n": 9}, "run": {"steps": 40, "record_every": 20}}
+    >>> marldyn.predict(config, Particles(n=4)).attrs["particles"]
+    4
+    >>> marldyn.predict(config, "reduced", dt=5.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    marldyn.errors.ConfigError: method 'reduced' does not take the option 'dt' ...
     """
     from ..config import as_config
     from ..graphs import as_graph
+    from ..memory import require_memory, theory_memory
     from ..simulation.runner import record_times
     from .homogeneous import solve_full, solve_full_discrete, solve_reduced
     from .particles import initial_particles, solve_particles
     from .sde import solve_sde
 
-    if method not in METHODS:
-        from ..errors import did_you_mean
-
-        raise ConfigError(f"method = {method!r} must be one of {', '.join(METHODS)}{did_you_mean(method, METHODS)}")
+    shortcuts = {"particles": particles, "timescale": timescale, "dt": dt}
+    method = as_method(method, **{key: value for key, value in shortcuts.items() if value is not None})
     config = as_config(config)
     game = config.build_game()
-    graph = as_graph(graph) if graph is not None else config.build_graph()
+    graph = as_graph(graph) if graph is not None else None
+    # Nothing large exists yet: refuse a case too large for the machine before the graph is built (issue 12).
+    require_memory(theory_memory(config, method, graph=graph), f"the {method.name} theory")
+    graph = graph if graph is not None else config.build_graph()
     grid = record_times(config.run.steps, config.run.record_every)
     learning = config.learning
     parameters = dict(alpha=learning.alpha, beta=learning.beta, gamma=learning.gamma, rule=learning.rule)
@@ -93,16 +120,17 @@ def theory(
     degrees = graph.degree
     classes, counts = np.unique(degrees, return_counts=True)
     extra: dict = {}
-    if method in ("reduced", "full", "full-discrete") and classes.size == 1:
-        solver = {"reduced": solve_reduced, "full": solve_full, "full-discrete": solve_full_discrete}[method]
+    name = method.name
+    if name in ("reduced", "full", "full-discrete") and classes.size == 1:
+        solver = {"reduced": solve_reduced, "full": solve_full, "full-discrete": solve_full_discrete}[name]
         result = solver(
             table, game, grid, degree=int(classes[0]), initial_state_distribution=initial_states, **parameters
         )
         variables = _variables(result)
         condition = f"point mass at Q = {table.tolist()}"
-    elif method in ("reduced", "full", "full-discrete"):
+    elif name in ("reduced", "full", "full-discrete"):
         points = np.broadcast_to(table, (classes.size,) + table.shape).copy()
-        timescale_of_classes = "reduced" if method == "reduced" else "full"
+        timescale_of_classes = "reduced" if name == "reduced" else "full"
         result = solve_particles(
             points,
             game,
@@ -116,8 +144,8 @@ def theory(
         variables = _variables(result)
         condition = f"one point mass per degree class ({classes.size} classes) at Q = {table.tolist()}"
         extra["degree_classes"] = classes.tolist()
-    elif method == "particles":
-        count = particles if particles is not None else min(graph.n_agents, DEFAULT_MAX_PARTICLES)
+    elif name == "particles":
+        count = method.count(graph.n_agents)
         q0, particle_degrees = initial_particles(
             table,
             config.init.q_noise,
@@ -131,14 +159,14 @@ def theory(
             game,
             grid,
             degree=particle_degrees,
-            timescale=timescale,
+            timescale=method.timescale,
             initial_state_distribution=initial_states,
             **parameters,
         )
         variables = _variables(result)
         condition = _noise_text(config, table) + f"; {count} particles (scrambled Sobol draws)"
-        extra.update(particles=int(count), timescale=timescale)
-    elif method == "sde-graph":  # issue 8: one SDE per agent on the actual graph (theory/graph_sde.py)
+        extra.update(particles=int(count), timescale=method.timescale)
+    elif name == "sde-graph":  # issue 8: one SDE per agent on the actual graph (theory/graph_sde.py)
         from .graph_sde import solve_graph_sde
 
         q0 = simulator_initial_q(config, game, graph)
@@ -147,8 +175,9 @@ def theory(
             game,
             graph,
             grid,
-            timescale=timescale,
-            dt=dt,
+            timescale=method.timescale,
+            dt=method.dt,
+            noise=method.noise,
             seed=np.random.SeedSequence([config.run.seed, 2]),
             initial_state_distribution=initial_states,
             progress=progress,
@@ -156,20 +185,22 @@ def theory(
         )
         variables = _variables(result)
         condition = _noise_text(config, table) + "; the simulator's own initial draws, one SDE per agent on the graph"
-        extra.update(dt=float(dt), timescale=timescale, members=int(config.run.runs))
-    elif method == "lna":  # issue 8: linear-noise approximation on the graph (theory/lna.py)
+        extra.update(dt=method.dt, timescale=method.timescale, members=int(config.run.runs))
+        if not method.noise:
+            condition += "; without noise"
+    elif name == "lna":  # issue 8: linear-noise approximation on the graph (theory/lna.py)
         from .lna import lna_dataset_variables
 
         variables, condition, lna_extra = lna_dataset_variables(config, game, graph, grid, table, **parameters)
         extra.update(lna_extra)
-    else:
+    else:  # sde
         q0 = simulator_initial_q(config, game, graph)
         result = solve_sde(
             q0,
             game,
             grid,
             degree=degrees,
-            dt=dt,
+            dt=method.dt,
             seed=np.random.SeedSequence([config.run.seed, 1]),
             initial_state_distribution=initial_states,
             progress=progress,
@@ -177,8 +208,9 @@ def theory(
         )
         variables = _variables(result)
         condition = _noise_text(config, table) + "; the simulator's own initial draws, one particle per agent"
-        extra.update(dt=float(dt), particles=int(graph.n_agents))
-    return _dataset(variables, grid, game, graph, config, method, condition, extra)
+        extra.update(dt=method.dt, particles=int(graph.n_agents))
+    extra["method_options"] = json.dumps(method.options())
+    return _dataset(variables, grid, game, graph, config, name, condition, extra)
 
 
 def simulator_initial_q(config: Config, game, graph) -> np.ndarray:

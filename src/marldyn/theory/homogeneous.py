@@ -37,7 +37,8 @@ from ..errors import ConfigError
 from ..learning import RULES, rule_code
 from ..policy import boltzmann, boltzmann_table, softmax_row
 from .markov import edge_transition_into, edge_transition_matrix, stationary_distribution, stationary_into
-from .moments import _drift_into, drift
+from .moments import drift
+from .one_step import drift_into, workspace
 
 __all__ = [
     "METHODS",
@@ -105,7 +106,20 @@ def reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha,
     distribution = np.empty(n_states)
     stationary_into(matrix, initial, True, distribution)
     rate = np.empty((n_states, n_actions))
-    _drift_into(q, policy, policy, distribution, degree, payoff, transition, alpha, gamma, rule, rate)
+    drift_into(
+        q,
+        policy,
+        policy,
+        distribution,
+        degree,
+        payoff,
+        transition,
+        alpha,
+        gamma,
+        rule,
+        workspace(n_states, n_actions),
+        rate,
+    )
     return rate.ravel()
 
 
@@ -120,7 +134,20 @@ def full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, g
     edge_transition_into(policy, policy, transition, matrix)
     out = np.empty(size + n_states)
     rate = np.empty((n_states, n_actions))
-    _drift_into(q, policy, policy, distribution, degree, payoff, transition, alpha, gamma, rule, rate)
+    drift_into(
+        q,
+        policy,
+        policy,
+        distribution,
+        degree,
+        payoff,
+        transition,
+        alpha,
+        gamma,
+        rule,
+        workspace(n_states, n_actions),
+        rate,
+    )
     out[:size] = rate.ravel()
     for t in range(n_states):
         flow = -distribution[t]
@@ -143,6 +170,7 @@ def _full_discrete_run(q0, p0, record_steps, degree, payoff, transition, alpha, 
     policy = np.empty((n_states, n_actions))
     matrix = np.empty((n_states, n_states))
     rate = np.empty((n_states, n_actions))
+    work = workspace(n_states, n_actions)
     record = 0
     last = record_steps[n_records - 1] if n_records > 0 else 0
     for t in range(last + 1):
@@ -155,7 +183,20 @@ def _full_discrete_run(q0, p0, record_steps, degree, payoff, transition, alpha, 
         for s in range(n_states):
             softmax_row(q[s], beta, policy[s])
         edge_transition_into(policy, policy, transition, matrix)
-        _drift_into(q, policy, policy, distribution, degree, payoff, transition, alpha, gamma, rule, rate)
+        drift_into(
+            q,
+            policy,
+            policy,
+            distribution,
+            degree,
+            payoff,
+            transition,
+            alpha,
+            gamma,
+            rule,
+            work,
+            rate,
+        )
         for t_state in range(n_states):
             value = 0.0
             for s in range(n_states):

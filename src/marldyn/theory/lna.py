@@ -57,6 +57,7 @@ __all__ = [
 
 ROUTES = ("auto", "fourier", "laplacian", "direct")
 DIRECT_LIMIT = 4000  # largest N·K·M for the dense direct solve
+LAPLACIAN_LIMIT = 5000  # solve_lna(method="auto"): the dense Laplacian route up to this many agents
 
 
 @dataclass(frozen=True, eq=False)
@@ -504,7 +505,7 @@ def solve_lna(
     adjacency = _adjacency(graph)
     triangle_free = regular and (adjacency @ adjacency).multiply(adjacency).sum() == 0
     if route == "auto":
-        route = "fourier" if side else ("laplacian" if triangle_free and n <= 5000 else "direct")
+        route = "fourier" if side else ("laplacian" if triangle_free and n <= LAPLACIAN_LIMIT else "direct")
     if route == "fourier" and not side:
         raise ConfigError("route 'fourier' needs the periodic L x L lattice")
     if route == "laplacian" and not triangle_free:

@@ -25,7 +25,15 @@ from numba import njit
 
 from ..errors import ConfigError
 
-__all__ = ["edge_transition_matrix", "master_equation_step", "stationary_distribution"]
+__all__ = [
+    "advance_edges",
+    "edge_chains_into",
+    "edge_transition_into",
+    "edge_transition_matrix",
+    "master_equation_step",
+    "stationary_distribution",
+    "stationary_into",
+]
 
 ROW_SUM_TOLERANCE = 1e-8
 
@@ -39,21 +47,19 @@ _NEEDS_INITIAL = 1
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def edge_transition_into(policy, neighbor_policy, transition, out):
-    """λ[s, s'] = Σ_{a, b} X[s, a] X̃[s, b] T[s, a, b, s'] for one pair, written into ``out`` (K, K)."""
+    """λ[s, s'] = Σ_{a, b} X[s, a] X̃[s, b] T[s, a, b, s'] for one pair, written into ``out`` (K, K).
+
+    Each entry is summed in a local accumulator over (a, b) in order, and stored once.
+    """
     n_states, n_actions = policy.shape
     for s in range(n_states):
         for t in range(n_states):
-            out[s, t] = 0.0
-        for a in range(n_actions):
-            x = policy[s, a]
-            if x == 0.0:
-                continue
-            for b in range(n_actions):
-                weight = x * neighbor_policy[s, b]
-                if weight == 0.0:
-                    continue
-                for t in range(n_states):
-                    out[s, t] += weight * transition[s, a, b, t]
+            value = 0.0
+            for a in range(n_actions):
+                x = policy[s, a]
+                for b in range(n_actions):
+                    value += x * neighbor_policy[s, b] * transition[s, a, b, t]
+            out[s, t] = value
 
 
 @njit(cache=True)
@@ -391,3 +397,44 @@ def stationary_distribution(matrix, initial=None) -> np.ndarray:
             "depends on where it starts; pass initial= (the initial edge-state distribution)"
         )
     return out.reshape(batch + (size,))
+
+
+# ----------------------------------------------------------------------------------------------
+# Edge chains on a graph: λ_e and p_e per edge (eqs. 12-14, 18)
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True)
+def edge_chains_into(policy, edges, transition, initial, reduced, pair, chain):
+    """Per edge e = (i, j): λ_e = λ(X_i, X_j) (eq. 12) into ``chain`` (edge, state, state) and, if ``reduced``,
+    the stationary p_e = p*(λ_e) (eq. 18) into ``pair`` (edge, state).
+
+    ``policy`` (agent, state, action), ``edges`` (edge, 2), ``initial`` (edge, state) (used only by reducible
+    chains). Two states: p* in closed form, (λ_10, λ_01) / (λ_01 + λ_10); otherwise :func:`stationary_into`.
+    """
+    n_states = policy.shape[1]
+    for e in range(edges.shape[0]):
+        edge_transition_into(policy[edges[e, 0]], policy[edges[e, 1]], transition, chain[e])
+        if reduced:
+            if n_states == 2 and chain[e, 0, 1] + chain[e, 1, 0] > 0.0:
+                total = chain[e, 0, 1] + chain[e, 1, 0]
+                pair[e, 0] = chain[e, 1, 0] / total
+                pair[e, 1] = chain[e, 0, 1] / total
+            else:
+                stationary_into(chain[e], initial[e], True, pair[e])
+
+
+@njit(cache=True)
+def advance_edges(chain, pair, n_applications, current):
+    """p_e ← p_e λ_e^n for every edge, in place: the exact discrete master equation (eqs. 13-14) for n steps.
+
+    ``chain`` (edge, state, state), ``pair`` (edge, state), ``current`` (state,) scratch.
+    """
+    n_states = pair.shape[1]
+    for e in range(pair.shape[0]):
+        for _ in range(n_applications):
+            for t in range(n_states):
+                value = 0.0
+                for s in range(n_states):
+                    value += pair[e, s] * chain[e, s, t]
+                current[t] = value
+            for t in range(n_states):
+                pair[e, t] = current[t]

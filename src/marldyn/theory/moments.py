@@ -30,6 +30,9 @@ Inputs common to this module (one focal agent; every array may carry extra leadi
 - ``alpha, beta, gamma``: learning rate α, inverse temperature β, discount γ.
 - ``rule``: ``"q_learning"``, ``"sarsa"``, ``"expected_sarsa"`` or their integer codes.
 
+Every function here is a thin numpy wrapper (validation, broadcasting) over the one numba implementation in
+:mod:`marldyn.theory.one_step`, which all theories call; the independent einsum formulas are in the tests.
+
 Time unit: one simulator step. μ is the expected change of Q per step and Σ the covariance of the
 change in one step (so dQ = μ dt + sqrt(Σ) dW with dt in steps, eq. 5). The derivation of Σ is in
 ``docs/diffusion.md``.
@@ -37,16 +40,14 @@ change in one step (so dQ = μ dt + sqrt(Σ) dW with dt in steps, eq. 5). The de
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
-from scipy.special import gammaln, xlog1py, xlogy
 
 from ..errors import ConfigError
-from ..learning import EXPECTED_SARSA, SARSA, bootstrap_value, rule_code
+from ..learning import rule_code
 from ..policy import boltzmann
+from . import one_step
 
 __all__ = [
     "TDErrorMoments",
@@ -84,97 +85,6 @@ class TDErrorMoments(NamedTuple):
 
 
 # ----------------------------------------------------------------------------------------------
-# numba cores (the single implementation, also used by marldyn.theory.homogeneous)
-# ----------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _bootstrap_statistics_into(q, policy, rule, value_mean, value_variance):
-    """Mean and variance of V(s') over the agent's own action draw in s', for every s' (K,).
-
-    Q-learning and expected SARSA: V is deterministic. SARSA: V(s') = Q(s', a(s')) with a(s') ~ X(s', ·),
-    so its mean is the expected-SARSA value and its variance Σ_a X (Q - mean)². (When s' is the very
-    state being updated, SARSA's V is Q(s, a) instead; callers handle that case.)
-    """
-    n_states, n_actions = q.shape
-    for z in range(n_states):
-        if rule == SARSA:
-            mean = bootstrap_value(EXPECTED_SARSA, q[z], policy[z], 0)
-            variance = 0.0
-            for a in range(n_actions):
-                deviation = q[z, a] - mean
-                variance += policy[z, a] * deviation * deviation
-            value_mean[z] = mean
-            value_variance[z] = variance
-        else:
-            value_mean[z] = bootstrap_value(rule, q[z], policy[z], 0)
-            value_variance[z] = 0.0
-
-
-@njit(cache=True)
-def _td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, mean_out, second_out):
-    """δ̄(s, a) (eq. 7) and E[δ² | a in s] of one focal agent, written into (K, M) arrays."""
-    n_states, n_actions = q.shape
-    value_mean = np.empty(n_states)
-    value_variance = np.empty(n_states)
-    _bootstrap_statistics_into(q, policy, rule, value_mean, value_variance)
-    gamma_squared = gamma * gamma
-    for s in range(n_states):
-        for a in range(n_actions):
-            first = 0.0
-            second = 0.0
-            for b in range(n_actions):
-                opponent = neighbor_policy[s, b]
-                if opponent == 0.0:
-                    continue
-                base = payoff[s, a, b] - q[s, a]
-                for z in range(n_states):
-                    weight = opponent * transition[s, a, b, z]
-                    if weight == 0.0:
-                        continue
-                    if rule == SARSA and z == s:
-                        td = base + gamma * q[s, a]
-                        spread = 0.0
-                    else:
-                        td = base + gamma * value_mean[z]
-                        spread = gamma_squared * value_variance[z]
-                    first += weight * td
-                    second += weight * (td * td + spread)
-            mean_out[s, a] = first
-            second_out[s, a] = second
-
-
-@njit(cache=True)
-def _td_moments_batch(q, policy, neighbor_policy, payoff, transition, gamma, rule):
-    n_agents, n_states, n_actions = q.shape
-    mean = np.empty((n_agents, n_states, n_actions))
-    second = np.empty((n_agents, n_states, n_actions))
-    for n in range(n_agents):
-        _td_moments_into(q[n], policy[n], neighbor_policy[n], payoff, transition, gamma, rule, mean[n], second[n])
-    return mean, second
-
-
-@njit(cache=True)
-def _interaction_probability_scalar(probability, degree):
-    """1 - (1 - p)^k, computed as -expm1(k log1p(-p)) (accurate for small p)."""
-    if degree <= 0 or probability <= 0.0:
-        return 0.0
-    if probability >= 1.0:
-        return 1.0
-    return -math.expm1(degree * math.log1p(-probability))
-
-
-@njit(cache=True)
-def _drift_into(q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, out):
-    """μ(s, a) = α [1 - (1 - p(s))^k] X(s, a) δ̄(s, a), eq. (9), for one focal agent, into ``out`` (K, M)."""
-    n_states, n_actions = q.shape
-    second = np.empty((n_states, n_actions))
-    _td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, out, second)
-    for s in range(n_states):
-        rate = alpha * _interaction_probability_scalar(state_distribution[s], degree)
-        for a in range(n_actions):
-            out[s, a] *= rate * policy[s, a]
-
-
-# ----------------------------------------------------------------------------------------------
 # argument handling
 # ----------------------------------------------------------------------------------------------
 def _check_state_action(name, array, n_states, n_actions):
@@ -200,34 +110,72 @@ def _degree_array(degree) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def _td_batch(q, neighbor_policy, game, beta, gamma, rule):
-    """Broadcast and run the numba core. Returns (policy, mean, second, neighbor_policy, batch shape)."""
-    payoff, transition = game.arrays()
-    n_states, n_actions = payoff.shape[:2]
+class _Batch(NamedTuple):
+    """Inputs broadcast to one batch shape and flattened to (n, ...) for the numba core."""
+
+    shape: tuple
+    q: np.ndarray
+    policy: np.ndarray
+    neighbor_policy: np.ndarray
+    state_distribution: np.ndarray | None
+    degree: np.ndarray | None
+
+
+def _batch(q, neighbor_policy, game, beta, state_distribution=None, degree=None) -> _Batch:
+    n_states, n_actions = game.n_states, game.n_actions
     q = np.asarray(q, dtype=np.float64)
     neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
     _check_state_action("q", q, n_states, n_actions)
     _check_state_action("neighbor_policy", neighbor_policy, n_states, n_actions)
-    batch = np.broadcast_shapes(q.shape[:-2], neighbor_policy.shape[:-2])
-    shape = batch + (n_states, n_actions)
-    q = np.ascontiguousarray(np.broadcast_to(q, shape))
-    neighbor_policy = np.ascontiguousarray(np.broadcast_to(neighbor_policy, shape))
-    policy = boltzmann(q, beta)
-    mean, second = _td_moments_batch(
-        q.reshape(-1, n_states, n_actions),
-        policy.reshape(-1, n_states, n_actions),
-        neighbor_policy.reshape(-1, n_states, n_actions),
-        payoff,
-        transition,
-        float(gamma),
-        rule_code(rule),
+    shapes = [q.shape[:-2], neighbor_policy.shape[:-2]]
+    if state_distribution is not None:
+        state_distribution = np.asarray(state_distribution, dtype=np.float64)
+        _check_state("state_distribution", state_distribution, n_states)
+        degree = _degree_array(degree)
+        shapes += [state_distribution.shape[:-1], degree.shape]
+    shape = np.broadcast_shapes(*shapes)
+
+    def flat(array, tail):
+        return np.ascontiguousarray(np.broadcast_to(array, shape + tail)).reshape((-1,) + tail)
+
+    table = (n_states, n_actions)
+    q_flat = flat(q, table)
+    return _Batch(
+        shape,
+        q_flat,
+        boltzmann(q_flat, beta),
+        flat(neighbor_policy, table),
+        None if state_distribution is None else flat(state_distribution, (n_states,)),
+        None if degree is None else flat(degree, ()),
     )
-    return policy, mean.reshape(shape), second.reshape(shape), neighbor_policy, q
 
 
 # ----------------------------------------------------------------------------------------------
 # TD error, eqs. (6)-(7)
 # ----------------------------------------------------------------------------------------------
+def td_error_moments(q, neighbor_policy, game, *, beta, gamma, rule="q_learning") -> TDErrorMoments:
+    """Mean δ̄ (eq. 7), second moment and variance of one edge's TD error, each (..., state, action).
+
+    See :class:`TDErrorMoments`; arguments as in :func:`mean_td_error`.
+
+    Examples
+    --------
+    >>> from marldyn.games import two_state_pd
+    >>> moments = td_error_moments([[0.5, 0.0], [0.0, 0.5]], [[1.0, 0.0], [1.0, 0.0]], two_state_pd(),
+    ...                            beta=1.0, gamma=0.8)
+    >>> moments.variance.shape
+    (2, 2)
+    """
+    batch = _batch(q, neighbor_policy, game, beta)
+    payoff, transition = game.arrays()
+    mean, second = one_step.td_moments_batch(
+        batch.q, batch.policy, batch.neighbor_policy, payoff, transition, float(gamma), rule_code(rule)
+    )
+    shape = batch.shape + (game.n_states, game.n_actions)
+    mean, second = mean.reshape(shape), second.reshape(shape)
+    return TDErrorMoments(mean, second, np.maximum(second - mean * mean, 0.0))
+
+
 def mean_td_error(q, neighbor_policy, game, *, beta, gamma, rule="q_learning") -> np.ndarray:
     """δ̄(Q, s, a), the expected TD error of one edge in state s when the focal agent chose a, eq. (7).
 
@@ -248,22 +196,32 @@ def mean_td_error(q, neighbor_policy, game, *, beta, gamma, rule="q_learning") -
     -------
     ndarray, shape (..., state, action)
         δ̄, in payoff units.
+
+    Examples
+    --------
+    >>> from marldyn.games import Game
+    >>> game = Game([[[2.0]]], [[[[1.0]]]])  # one state, one action: δ = 2 + γ Q - Q
+    >>> mean_td_error([[3.0]], [[1.0]], game, beta=1.0, gamma=0.5)
+    array([[0.5]])
     """
-    return _td_batch(q, neighbor_policy, game, beta, gamma, rule)[1]
-
-
-def td_error_moments(q, neighbor_policy, game, *, beta, gamma, rule="q_learning") -> TDErrorMoments:
-    """Mean δ̄ (eq. 7), second moment and variance of one edge's TD error, each (..., state, action).
-
-    See :class:`TDErrorMoments`; arguments as in :func:`mean_td_error`.
-    """
-    _, mean, second, _, _ = _td_batch(q, neighbor_policy, game, beta, gamma, rule)
-    return TDErrorMoments(mean, second, np.maximum(second - mean * mean, 0.0))
+    return td_error_moments(q, neighbor_policy, game, beta=beta, gamma=gamma, rule=rule).mean
 
 
 # ----------------------------------------------------------------------------------------------
 # Edge counts: multinomial(k, p(.|Q))
 # ----------------------------------------------------------------------------------------------
+def _counts(state_distribution, degree):
+    probability = np.asarray(state_distribution, dtype=np.float64)
+    if probability.ndim < 1:
+        raise ConfigError(f"state_distribution must have shape (..., state), got {probability.shape}")
+    degree = _degree_array(degree)
+    shape = np.broadcast_shapes(probability.shape[:-1], degree.shape)
+    n_states = probability.shape[-1]
+    probability = np.ascontiguousarray(np.broadcast_to(probability, shape + (n_states,)))
+    degree = np.ascontiguousarray(np.broadcast_to(degree[..., None], shape + (n_states,)))
+    return shape, n_states, probability, degree
+
+
 def interaction_probability(state_distribution, degree) -> np.ndarray:
     """P(n_s ≥ 1) = 1 - (1 - p(s|Q))^k, the probability of at least one interaction in s (eq. 9).
 
@@ -277,12 +235,14 @@ def interaction_probability(state_distribution, degree) -> np.ndarray:
     Returns
     -------
     ndarray, shape (..., state)
+
+    Examples
+    --------
+    >>> interaction_probability([0.5, 0.5], 2)
+    array([0.75, 0.75])
     """
-    probability = np.clip(np.asarray(state_distribution, dtype=np.float64), 0.0, 1.0)
-    degree = _degree_array(degree)[..., None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        engaged = -np.expm1(degree * np.log1p(-probability))  # exact 1 at p = 1; accurate for small p
-    return np.where(degree > 0, engaged, 0.0)
+    shape, n_states, probability, degree = _counts(state_distribution, degree)
+    return one_step.interaction_probability_batch(probability.ravel(), degree.ravel()).reshape(shape + (n_states,))
 
 
 def joint_interaction_probability(state_distribution, degree) -> np.ndarray:
@@ -299,16 +259,18 @@ def joint_interaction_probability(state_distribution, degree) -> np.ndarray:
     Returns
     -------
     ndarray, shape (..., state, state)
+
+    Examples
+    --------
+    >>> joint_interaction_probability([0.5, 0.5], 1)
+    array([[0.5, 0. ],
+           [0. , 0.5]])
     """
-    probability = np.clip(np.asarray(state_distribution, dtype=np.float64), 0.0, 1.0)
-    degree = _degree_array(degree)[..., None]
-    n_states = probability.shape[-1]
-    none = (1.0 - probability) ** degree  # P(n_s = 0), (..., state)
-    pair_none = np.clip(1.0 - probability[..., :, None] - probability[..., None, :], 0.0, 1.0) ** degree[..., None]
-    joint = np.clip(1.0 - none[..., :, None] - none[..., None, :] + pair_none, 0.0, 1.0)
-    index = np.arange(n_states)
-    joint[..., index, index] = interaction_probability(probability, degree[..., 0])
-    return joint
+    shape, n_states, probability, degree = _counts(state_distribution, degree)
+    joint = one_step.joint_interaction_probability_batch(
+        probability.reshape(-1, n_states), np.ascontiguousarray(degree.reshape(-1, n_states)[:, 0])
+    )
+    return joint.reshape(shape + (n_states, n_states))
 
 
 def mean_inverse_count(state_distribution, degree) -> np.ndarray:
@@ -324,31 +286,18 @@ def mean_inverse_count(state_distribution, degree) -> np.ndarray:
     Returns
     -------
     ndarray, shape (..., state)
+
+    Examples
+    --------
+    >>> mean_inverse_count([1.0, 0.0], 4)  # all four edges in the first state: 1/4
+    array([0.25, 0.  ])
     """
-    probability = np.clip(np.asarray(state_distribution, dtype=np.float64), 0.0, 1.0)
-    degree = _degree_array(degree)[..., None]
-    probability, degree = np.broadcast_arrays(probability, degree)
-    total = np.zeros(degree.shape)
-    for count in range(1, int(degree.max(initial=0)) + 1):
-        total += _binomial_pmf(count, degree, probability) / count
-    return total
-
-
-def _binomial_pmf(count: int, degree: np.ndarray, probability: np.ndarray) -> np.ndarray:
-    """C(k, n) p^n (1 - p)^(k - n) in log space (exact limits at p = 0 and p = 1; 0 where n > k)."""
-    rest = np.maximum(degree - count, 0)
-    log_pmf = (
-        gammaln(degree + 1.0)
-        - gammaln(count + 1.0)
-        - gammaln(rest + 1.0)
-        + xlogy(count, probability)
-        + xlog1py(rest, -probability)
-    )
-    return np.where(count <= degree, np.exp(log_pmf), 0.0)
+    shape, n_states, probability, degree = _counts(state_distribution, degree)
+    return one_step.mean_inverse_count_batch(probability.ravel(), degree.ravel()).reshape(shape + (n_states,))
 
 
 # ----------------------------------------------------------------------------------------------
-# Drift μ, eq. (9)
+# Drift μ, eq. (9), and diffusion Σ, eq. (5)
 # ----------------------------------------------------------------------------------------------
 def drift(q, neighbor_policy, state_distribution, degree, game, *, alpha, beta, gamma, rule="q_learning"):
     """μ(Q), the expected change of Q(s, a) in one step, eq. (9).
@@ -371,25 +320,29 @@ def drift(q, neighbor_policy, state_distribution, degree, game, *, alpha, beta, 
     -------
     ndarray, shape (..., state, action)
         μ, in Q units per step.
+
+    Examples
+    --------
+    >>> from marldyn.games import Game
+    >>> game = Game([[[2.0]]], [[[[1.0]]]])
+    >>> drift([[3.0]], [[1.0]], [1.0], 4, game, alpha=0.1, beta=1.0, gamma=0.5)  # α δ̄ = 0.1 * 0.5
+    array([[0.05]])
     """
-    policy, mean, _, _, _ = _td_batch(q, neighbor_policy, game, beta, gamma, rule)
-    state_distribution = np.asarray(state_distribution, dtype=np.float64)
-    _check_state("state_distribution", state_distribution, policy.shape[-2])
-    rate = alpha * interaction_probability(state_distribution, degree)
-    return rate[..., None] * policy * mean
-
-
-# ----------------------------------------------------------------------------------------------
-# Diffusion Σ, eq. (5)
-# ----------------------------------------------------------------------------------------------
-def _diffusion_parts(q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule):
-    policy, mean, second, neighbor_policy, q = _td_batch(q, neighbor_policy, game, beta, gamma, rule)
-    state_distribution = np.asarray(state_distribution, dtype=np.float64)
-    _check_state("state_distribution", state_distribution, policy.shape[-2])
-    degree = _degree_array(degree)
-    engaged = interaction_probability(state_distribution, degree)  # P(n_s >= 1), (..., state)
-    mu = alpha * engaged[..., None] * policy * mean
-    return policy, mean, second, neighbor_policy, q, state_distribution, degree, engaged, mu
+    batch = _batch(q, neighbor_policy, game, beta, state_distribution, degree)
+    payoff, transition = game.arrays()
+    mu = one_step.drift_batch(
+        batch.q,
+        batch.policy,
+        batch.neighbor_policy,
+        batch.state_distribution,
+        batch.degree,
+        payoff,
+        transition,
+        float(alpha),
+        float(gamma),
+        rule_code(rule),
+    )
+    return mu.reshape(batch.shape + (game.n_states, game.n_actions))
 
 
 def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, beta, gamma, rule="q_learning"):
@@ -417,54 +370,38 @@ def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, be
         Σ in the paper's ordering of Q = [Q(s1, a1), Q(s1, a2), ..., Q(sK, aM)], i.e. the row-major
         flattening ``q.reshape(..., K * M)``; ``.reshape(..., K, M, K, M)`` gives Σ[s, a, s', a'].
         Units: Q² per step; symmetric positive semi-definite; O(α²).
+
+    Examples
+    --------
+    >>> from marldyn.games import two_state_pd
+    >>> sigma = diffusion([[0.5, 0.0], [0.0, 0.5]], [[0.6, 0.4], [0.4, 0.6]], [0.5, 0.5], 4, two_state_pd(),
+    ...                   alpha=0.01, beta=1.0, gamma=0.8)
+    >>> sigma.shape, bool(np.allclose(sigma, sigma.T))
+    ((4, 4), True)
     """
-    policy, mean, second, neighbor_policy, q, state_distribution, degree, engaged, mu = _diffusion_parts(
-        q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule
-    )
+    return _moments(q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule)[1]
+
+
+def _moments(q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule):
+    """(μ, Σ, TD moments) from the numba core, in the batch shape."""
+    batch = _batch(q, neighbor_policy, game, beta, state_distribution, degree)
+    payoff, transition = game.arrays()
     code = rule_code(rule)
-    n_states, n_actions = policy.shape[-2:]
-    transition = np.asarray(game.transition, dtype=np.float64)
-    # W[s, a, z]: probability that one edge in s moves to z when the agent plays a (neighbour averaged).
-    next_state = np.einsum("...sb,sabz->...saz", neighbor_policy, transition)
-    if code == SARSA:
-        value_mean = np.sum(policy * q, axis=-1)
-        value_variance = np.sum(policy * (q - value_mean[..., None]) ** 2, axis=-1)
-        own_deviation = q - value_mean[..., None]  # D[s, a] = Q(s, a) - E V(s)
-    else:
-        value_variance = np.zeros(policy.shape[:-1])
-        own_deviation = np.zeros(policy.shape)
-    not_same = ~np.eye(n_states, dtype=bool)  # [s, z]: z != s
-    joint = joint_interaction_probability(state_distribution, degree)
-    inverse = mean_inverse_count(state_distribution, degree)
-    gamma2 = gamma * gamma
-
-    # Same state s, same action a: E[m_s(A)^2 | a(s) = a] and the conditional per-edge variance.
-    mean_square = mean**2 + gamma2 * np.einsum("...saz,...z,sz->...sa", next_state**2, value_variance, not_same)
-    within = np.maximum(second - mean_square, 0.0)
-    diagonal = alpha**2 * policy * (engaged[..., None] * mean_square + inverse[..., None] * within)
-
-    # Different states s != s': E[m_s(A) m_s'(A) | a(s) = a, a(s') = a'].
-    first = mean[..., :, :, None, None] + gamma * next_state[..., :, :, :, None] * own_deviation[..., None, None, :, :]
-    cross_mean = first * np.moveaxis(first, (-4, -3), (-2, -1))
-    others = not_same[:, None, :] & not_same[None, :, :]  # [s, s', z]: z not in {s, s'}
-    cross_mean = cross_mean + gamma2 * np.einsum(
-        "...iaz,...jbz,...z,ijz->...iajb", next_state, next_state, value_variance, others
+    mu, sigma = one_step.moments_batch(
+        batch.q,
+        batch.policy,
+        batch.neighbor_policy,
+        batch.state_distribution,
+        batch.degree,
+        payoff,
+        transition,
+        float(alpha),
+        float(gamma),
+        code,
     )
-    cross = (
-        alpha**2
-        * policy[..., :, :, None, None]
-        * policy[..., None, None, :, :]
-        * joint[..., :, None, :, None]
-        * cross_mean
-    )
-    different = not_same[:, None, :, None]
-    second_step = np.where(different, cross, 0.0)
-    index_s, index_a = np.meshgrid(np.arange(n_states), np.arange(n_actions), indexing="ij")
-    second_step[..., index_s, index_a, index_s, index_a] = diagonal
-    size = n_states * n_actions
-    mu_flat = mu.reshape(mu.shape[:-2] + (size,))
-    sigma = second_step.reshape(mu.shape[:-2] + (size, size)) - mu_flat[..., :, None] * mu_flat[..., None, :]
-    return 0.5 * (sigma + np.swapaxes(sigma, -1, -2))
+    size = game.n_states * game.n_actions
+    table = batch.shape + (game.n_states, game.n_actions)
+    return mu.reshape(table), sigma.reshape(batch.shape + (size, size)), batch
 
 
 def diffusion_paper(
@@ -499,10 +436,18 @@ def diffusion_paper(
     """
     if diagonal not in ("second_moment", "squared_mean"):
         raise ConfigError(f"diagonal = {diagonal!r} must be 'second_moment' or 'squared_mean'")
-    policy, mean, second, _, _, _, _, engaged, mu = _diffusion_parts(
-        q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule
+    n_states, n_actions = game.n_states, game.n_actions
+    mu, _, batch = _moments(q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule)
+    payoff, transition = game.arrays()
+    table = batch.shape + (n_states, n_actions)
+    mean, second = (
+        part.reshape(table)
+        for part in one_step.td_moments_batch(
+            batch.q, batch.policy, batch.neighbor_policy, payoff, transition, float(gamma), rule_code(rule)
+        )
     )
-    n_states, n_actions = policy.shape[-2:]
+    policy = batch.policy.reshape(table)
+    engaged = interaction_probability(batch.state_distribution, batch.degree).reshape(batch.shape + (n_states,))
     size = n_states * n_actions
     squared = second if diagonal == "second_moment" else mean**2
     mu_flat = mu.reshape(mu.shape[:-2] + (size,))

@@ -30,7 +30,7 @@ from scipy.integrate import solve_ivp
 from ..errors import ConfigError
 from ..policy import boltzmann_table
 from .markov import stationary_into
-from .moments import _drift_into
+from .one_step import drift_into, workspace
 
 TIMESCALES = ("reduced", "full")
 
@@ -279,8 +279,9 @@ def _normalised_marginals(policy, neighbor_weight, state_distribution, numerator
 def _drifts(q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule):
     """μ(Q_p) of every particle (eq. 9), shape (particle, state, action)."""
     out = np.empty_like(q)
+    work = workspace(q.shape[1], q.shape[2])
     for p in range(q.shape[0]):
-        _drift_into(
+        drift_into(
             q[p],
             policy[p],
             neighbor_policy[p],
@@ -291,6 +292,7 @@ def _drifts(q, policy, neighbor_policy, state_distribution, degree, payoff, tran
             alpha,
             gamma,
             rule,
+            work,
             out[p],
         )
     return out

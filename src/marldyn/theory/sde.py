@@ -8,7 +8,7 @@ pair distributions (as in :mod:`marldyn.theory.particles`, ``reduced``). Every p
 
 with μ_p (eq. 9) and Σ_p (eq. 5, :func:`marldyn.theory.moments.diffusion`) evaluated for particle p's
 own neighbourhood marginals. One compiled step advances all members, in parallel over members, with the
-per-agent step of :mod:`marldyn.theory.graph_sde` (Cholesky factor, counter-based normals). With dt = 1
+per-agent step of :mod:`marldyn.theory.euler_maruyama` (Cholesky factor, counter-based normals). With dt = 1
 step the increments have exactly the first two moments of one simulator step (given the stationary edge
 states); larger dt trades accuracy for speed.
 
@@ -28,7 +28,8 @@ from ..learning import rule_code
 from ..policy import boltzmann, boltzmann_table
 from ..progress import progress_bar
 from ..simulation.counter_rng import run_key
-from .graph_sde import _agent_step, _pairs_per_agent, _workspace
+from .euler_maruyama import agent_step, normal_pairs_per_agent
+from .one_step import workspace
 from .particles import neighbor_weights, stationary_marginals_serial
 
 
@@ -59,7 +60,7 @@ def _ensemble_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, 
 
     Per member: X = softmax(β Q), the stationary pair marginals (as in ``particles``, reduced), then for every
     particle μ_p, Σ_p, a Cholesky factor L_p and Q_p ← Q_p + μ_p h + √h L_p ξ_p
-    (:func:`marldyn.theory.graph_sde._agent_step`). ξ comes from member r's counter-based stream ``keys[r]``
+    (:func:`marldyn.theory.euler_maruyama.agent_step`). ξ comes from member r's counter-based stream ``keys[r]``
     at counters from ``counter``, so the result does not depend on the number of threads.
     """
     n_runs, _, n_states, n_actions = q.shape
@@ -67,7 +68,7 @@ def _ensemble_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, 
     for r in prange(n_runs):
         policy = boltzmann_table(q[r], beta)
         distribution, neighbor = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
-        _agent_step(
+        agent_step(
             q[r],
             policy,
             distribution,
@@ -82,7 +83,7 @@ def _ensemble_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, 
             True,
             keys[r],
             counter,
-            _workspace(n_states, n_actions),
+            workspace(n_states, n_actions),
             np.empty((n_states, n_actions)),
             np.empty((size, size)),
             np.empty((size, size)),
@@ -163,7 +164,7 @@ def solve_sde(
     )
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     keys = np.array([run_key(child) for child in root.spawn(n_runs)], dtype=np.uint64)
-    per_step = np.uint64(n_particles * _pairs_per_agent(n_states * n_actions))  # normal pairs per step
+    per_step = np.uint64(n_particles * normal_pairs_per_agent(n_states * n_actions))  # normal pairs per step
     parameters = (payoff, transition, float(alpha), float(beta), float(gamma), rule_code(rule), initial)
     records = {name: [] for name in ("q", "policy", "q_std", "state_fraction")}
     now, step_index = 0.0, 0

@@ -1,17 +1,22 @@
-"""Reliability of input validation: a table of bad configs, each with the message it must give (and good ones)."""
+"""marldyn.config: the schema and its defaults, a table of bad configs each with the message it must give,
+TOML files, round trips and copies (fields not given stay not given), relative paths."""
 
 from __future__ import annotations
 
 import math
+import re
 import tomllib
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from marldyn.config import Config, load_config, parse_config
-from marldyn.errors import ConfigError
+from marldyn.config import DEFAULT_N, SECTIONS, Config, load_config, parse_config
+from marldyn.errors import ConfigError, MarldynWarning
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pd_lattice.toml"
 
@@ -96,6 +101,7 @@ BAD_CONFIGS = [
     ),
     case({"graph": {"kind": "complete", "m": 2}}, r"^graph\.m is only allowed with kind = 'barabasi_albert'", "c-m"),
     case({"graph": {"n": 1}}, r"^graph\.n = 1: must be greater than or equal to 2", "n-1"),
+    case({"graph": {"n": None}}, r"^graph\.n = None: kind = 'lattice' needs a number of agents", "n-none"),
     case({"graph": {"kind": "random_regular", "degree": 0}}, r"^graph\.degree = 0: must be greater", "deg-0"),
     case(
         {"graph": {"kind": "erdos_renyi", "edge_probability": 1.5}},
@@ -383,9 +389,12 @@ def test_relative_game_file_is_not_resolved_against_the_working_directory(tmp_pa
 def test_edgelist_n_allows_isolated_agents(tmp_path):
     (tmp_path / "e.txt").write_text("0 1\n1 2\n")
     (tmp_path / "c.toml").write_text("[graph]\nkind = 'edgelist'\npath = 'e.txt'\nn = 5\n")
-    with pytest.warns(UserWarning, match=r"2 isolated agent"):
-        graph = load_config(tmp_path / "c.toml").build_graph()
-    assert graph.n_agents == 5
+    config = load_config(tmp_path / "c.toml")
+    for copy in (config, config.with_overrides(seed=2), parse_config(tomllib.loads(config.to_toml()), config.base_dir)):
+        assert copy.graph.n == 5  # a given n survives every copy too
+        with pytest.warns(UserWarning, match=r"2 isolated agent"):
+            graph = copy.build_graph()
+        assert graph.n_agents == 5
 
 
 def test_init_checked_against_the_custom_game_shape():
@@ -396,3 +405,216 @@ def test_init_checked_against_the_custom_game_shape():
         parse_config({"game": one_by_three, "init": {"q": [[0.0, 0.0], [0.0, 0.0]]}})
     with pytest.raises(ConfigError, match=r"init\.edge_state = 1 must be 'uniform' or a state in 0\.\.0"):
         parse_config({"game": one_by_three, "init": {"edge_state": 1}})
+
+
+# ---------------------------------------------------------------- empty files (issue 12, bug 3)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "\n\n  \t\n", "# nothing here\n\n# still nothing\n"], ids=["empty", "blank", "comments"]
+)
+def test_an_empty_config_file_warns_naming_the_file(tmp_path, text):
+    path = tmp_path / "empty.toml"
+    path.write_text(text)
+    with pytest.warns(MarldynWarning, match=rf"^{re.escape(str(path))} is empty: running the built-in default case"):
+        config = load_config(path)
+    assert config == parse_config({}, base_dir=tmp_path)
+
+
+def test_a_config_file_with_content_does_not_warn(tmp_path):
+    path = tmp_path / "short.toml"
+    path.write_text("# a comment\n[run]\nsteps = 10\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_config(path).run.steps == 10
+
+
+# ---------------------------------------------------------------- fields not given survive every copy (issue 12, bug 1)
+
+
+def write_ring(path: Path, n: int) -> Path:
+    path.write_text("".join(f"{i} {(i + 1) % n}\n" for i in range(n)))
+    return path
+
+
+def copies(config: Config) -> dict[str, Config]:
+    """Every way marldyn copies a config: overrides (the CLI), TOML (stored configs), a dump (sweeps, maps)."""
+    return {
+        "with_overrides": config.with_overrides(steps=5, runs=1, seed=3),
+        "to_toml": parse_config(tomllib.loads(config.to_toml()), base_dir=config.base_dir),
+        "model_dump": parse_config(config.model_dump(exclude_none=True), base_dir=config.base_dir),
+    }
+
+
+@pytest.mark.parametrize("n", [60, 200])
+def test_edgelist_without_n_has_the_files_agents_after_every_copy(tmp_path, n):
+    """Regression (issue 12): the copies gave n = 100 (40 isolated agents, or 'agent id 199 out of range')."""
+    write_ring(tmp_path / "ring.txt", n)
+    (tmp_path / "c.toml").write_text("[graph]\nkind = 'edgelist'\npath = 'ring.txt'\n")
+    config = load_config(tmp_path / "c.toml")
+    assert config.graph.n is None and config.build_graph().n_agents == n
+    assert "\nn = " not in config.to_toml()
+    for name, copy in copies(config).items():
+        assert copy.graph.n is None, name
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no isolated agents
+            assert copy.build_graph().n_agents == n, name
+
+
+def test_generated_graphs_default_to_100_agents_in_every_copy():
+    for kind in ("lattice", "complete", "barabasi_albert"):
+        data = {"graph": {"kind": kind, **({"m": 2} if kind == "barabasi_albert" else {})}}
+        config = parse_config(data)
+        assert config.graph.n == DEFAULT_N == 100
+        assert all(copy.graph.n == DEFAULT_N for copy in copies(config).values())
+
+
+ERDOS_RENYI = {"kind": "erdos_renyi", "n": 30, "edge_probability": 0.2}
+
+
+def test_unset_graph_seed_follows_the_run_seed_through_copies():
+    """``graph.seed`` not given means the run seed: a stored config or a copy must still follow ``--seed``."""
+    config = parse_config({"graph": ERDOS_RENYI, "run": {"seed": 1}})
+    seven = parse_config({"graph": ERDOS_RENYI, "run": {"seed": 7}}).build_graph().edges
+    assert not np.array_equal(config.build_graph().edges, seven)
+    for name, copy in {"original": config, **copies(config)}.items():
+        moved = copy.with_overrides(seed=7)
+        assert moved.graph.seed is None, name
+        np.testing.assert_array_equal(moved.build_graph().edges, seven, err_msg=name)
+
+
+def test_a_given_graph_seed_stays_fixed_through_copies():
+    config = parse_config({"graph": {**ERDOS_RENYI, "seed": 4}, "run": {"seed": 1}})
+    edges = config.build_graph().edges
+    for name, copy in copies(config).items():
+        assert copy.graph.seed == 4, name
+        np.testing.assert_array_equal(copy.with_overrides(seed=7).build_graph().edges, edges, err_msg=name)
+
+
+def test_unset_game_parameters_and_init_q_stay_unset_through_copies():
+    config = parse_config({"game": {"b": [3.0, 1.0]}})
+    for name, copy in copies(config).items():
+        assert (copy.game.b, copy.game.c, copy.game.p, copy.init.q) == ((3.0, 1.0), None, None, None), name
+        np.testing.assert_array_equal(copy.build_game().payoff, config.build_game().payoff)
+
+
+RING = 12
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+probability = st.floats(min_value=0.0, max_value=1.0)
+pair = st.lists(finite, min_size=2, max_size=2)
+
+
+@st.composite
+def config_data(draw) -> dict:
+    """A random valid config as a nested dict, each field given or not (sections too)."""
+
+    def maybe(table: dict, key: str, strategy) -> None:
+        if draw(st.booleans()):
+            table[key] = draw(strategy)
+
+    game: dict = {}
+    if draw(st.booleans()):
+        maybe(game, "name", st.just("two_state_pd"))
+        maybe(game, "b", pair)
+        maybe(game, "c", pair)
+        maybe(game, "p", st.lists(probability, min_size=2, max_size=2))
+    else:
+        game = custom(payoff=draw(st.lists(st.lists(pair, min_size=2, max_size=2), min_size=2, max_size=2)))["game"]
+    kind = draw(st.sampled_from([None, "lattice", "complete", "random_regular", "erdos_renyi", "barabasi_albert"]))
+    kind = draw(st.sampled_from([kind, "edgelist"]))
+    graph: dict = {} if kind is None else {"kind": kind}
+    if kind in (None, "lattice"):
+        maybe(graph, "n", st.sampled_from([9, 16, 25, 100]))
+    elif kind == "edgelist":
+        graph["path"] = "ring.txt"
+        maybe(graph, "n", st.integers(RING, 2 * RING))
+    else:
+        maybe(graph, "n", st.integers(4, 15).map(lambda half: 2 * half))  # even: n * degree is even
+    if kind == "random_regular":
+        graph["degree"] = draw(st.integers(1, 3))
+    if kind == "erdos_renyi":
+        graph["edge_probability"] = draw(st.floats(min_value=0.01, max_value=1.0))
+    if kind == "barabasi_albert":
+        graph["m"] = draw(st.integers(1, 3))
+    maybe(graph, "seed", st.integers(0, 2**63 - 1))
+    maybe(graph, "order", st.sampled_from(["given", "rcm"]))
+    learning: dict = {}
+    maybe(learning, "rule", st.sampled_from(["q_learning", "sarsa", "expected_sarsa"]))
+    maybe(learning, "alpha", st.floats(min_value=0.0, max_value=1.0, exclude_min=True))
+    maybe(learning, "beta", st.floats(min_value=0.0, max_value=1e6))
+    maybe(learning, "gamma", st.floats(min_value=0.0, max_value=1.0, exclude_max=True))
+    init: dict = {}
+    maybe(init, "q", st.lists(pair, min_size=2, max_size=2))
+    maybe(init, "q_noise", st.floats(min_value=0.0, max_value=10.0))
+    maybe(init, "q_noise_distribution", st.sampled_from(["normal", "uniform"]))
+    maybe(init, "edge_state", st.sampled_from(["uniform", 0, 1]))
+    run: dict = {}
+    maybe(run, "steps", st.integers(1, 10**6))
+    maybe(run, "runs", st.integers(1, 100))
+    maybe(run, "seed", st.integers(0, 2**63 - 1))
+    maybe(run, "record_every", st.integers(1, 10**4))
+    sections = {"game": game, "graph": graph, "learning": learning, "init": init, "run": run}
+    return {name: table for name, table in sections.items() if table or draw(st.booleans())}
+
+
+def given_fields(config: Config) -> set[tuple[str, str]]:
+    return {(name, key) for name in config.model_fields_set for key in getattr(config, name).model_fields_set}
+
+
+def not_given(config: Config) -> set[tuple[str, str]]:
+    """The fields whose value means "not given" (``None``: resolved where used)."""
+    return {(name, key) for name in SECTIONS for key, value in getattr(config, name) if value is None}
+
+
+@pytest.fixture(scope="module")
+def ring_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ring")
+    write_ring(folder / "ring.txt", RING)
+    return folder
+
+
+def same_graph(config: Config, other: Config) -> int:
+    """Both configs build the same graph (agents and edges); returns its number of agents."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # isolated agents of an edge list with a larger n
+        graph, other_graph = config.build_graph(), other.build_graph()
+    assert graph.n_agents == other_graph.n_agents
+    np.testing.assert_array_equal(graph.edges, other_graph.edges)
+    return graph.n_agents
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=config_data())
+def test_a_toml_round_trip_keeps_what_was_given_and_what_was_not(ring_folder, data):
+    config = parse_config(data, base_dir=ring_folder)
+    assert given_fields(config) == {(name, key) for name, table in data.items() for key in table}
+    back = parse_config(tomllib.loads(config.to_toml()), base_dir=config.base_dir)
+    assert back == config
+    assert back.to_toml() == config.to_toml()
+    assert given_fields(config) <= given_fields(back)  # what was given is still given, with its value
+    assert not_given(back) == not_given(config)  # what was not given is still not given
+    n_agents = same_graph(back, config)
+    if config.graph.kind == "edgelist":
+        assert n_agents == data["graph"].get("n", RING)
+    assert same_graph(back.with_overrides(seed=5), config.with_overrides(seed=5)) == n_agents
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=config_data(),
+    steps=st.none() | st.integers(1, 10**6),
+    runs=st.none() | st.integers(1, 100),
+    seed=st.none() | st.integers(0, 2**63 - 1),
+)
+def test_with_overrides_means_the_same_as_editing_the_input(ring_folder, data, steps, runs, seed):
+    config = parse_config(data, base_dir=ring_folder)
+    overrides = {key: value for key, value in {"steps": steps, "runs": runs, "seed": seed}.items() if value is not None}
+    moved = config.with_overrides(steps=steps, runs=runs, seed=seed)
+    edited = parse_config({**data, "run": {**data.get("run", {}), **overrides}}, base_dir=ring_folder)
+    assert moved == edited
+    assert not_given(moved) == not_given(config)
+    assert all(getattr(moved, name) == getattr(config, name) for name in SECTIONS if name != "run")
+    assert parse_config(tomllib.loads(moved.to_toml()), base_dir=ring_folder) == edited
+    n_agents = same_graph(moved, edited)  # the same agents (edge lists) and the same seed (random graphs)
+    if config.graph.kind == "edgelist":
+        assert n_agents == data["graph"].get("n", RING)

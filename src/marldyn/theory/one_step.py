@@ -1,0 +1,461 @@
+"""The one numba implementation of one agent's one-step moments: π (eq. 9), δ̄ (eq. 7), μ (eq. 9), Σ (eq. 5).
+
+Every theory of marldyn calls these cores: the point mass (:mod:`~marldyn.theory.homogeneous`), the particles
+(:mod:`~marldyn.theory.particles`), the SDE ensembles (:mod:`~marldyn.theory.sde`,
+:mod:`~marldyn.theory.graph_sde`), the LNA and the fixed points, and the public numpy functions of
+:mod:`~marldyn.theory.moments`, which are thin wrappers. The independent check -- the same formulas written with
+``numpy.einsum`` -- lives in the tests (``tests/theory/moments_reference.py``), beside enumeration and
+Monte-Carlo checks of single steps.
+
+Inputs of one focal agent (its *neighbourhood*, however the caller builds it):
+
+- ``q``, ``policy`` (state, action): its Q-values and Boltzmann policy X = softmax(β Q) (eq. 2);
+- ``neighbor_policy`` (state, action): X̃(s, ·), the action distribution of a neighbour met on an edge in s
+  (eqs. 8, 20);
+- ``state_distribution`` (state,): p(s | Q), the probability that one of its edges is in s; the k edge states
+  are independent draws from it, so the counts (n_s) are multinomial(k, p);
+- ``degree``: k, its number of edges;
+- ``payoff`` U (state, action, action), ``transition`` T (state, action, action, state), ``alpha`` α,
+  ``gamma`` γ, ``rule`` (integer code of :mod:`marldyn.learning`).
+
+Outputs: μ (state, action), the expected change of Q in one simulator step, and Σ (K M, K M), the covariance of
+that change, in the row-major ordering of ``q.ravel()`` (docs/diffusion.md, eqs. D2-D8).
+
+The cores never allocate: scratch arrays come from :func:`workspace` (once per batch), so the per-agent call
+in the SDE ensembles stays at tens of nanoseconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..learning import EXPECTED_SARSA, Q_LEARNING, SARSA
+
+__all__ = [
+    "MEAN",
+    "SECOND",
+    "drift_batch",
+    "drift_into",
+    "interaction_probability_batch",
+    "interaction_probability_scalar",
+    "joint_interaction_probability_batch",
+    "joint_interaction_probability_scalar",
+    "mean_inverse_count_batch",
+    "mean_inverse_count_scalar",
+    "moments_batch",
+    "moments_into",
+    "td_moments_batch",
+    "td_moments_into",
+    "workspace",
+]
+
+LOG_PMF_DEGREE = 512  # from this degree on, binomial weights are computed with lgamma (no under/overflow)
+
+# Fields of the workspace tuple (see ``workspace``).
+MEAN, SECOND, DEVIATION, VALUE_MEAN, VALUE_VARIANCE, ENGAGED, INVERSE, PROBABILITY, NEXT_STATE, JOINT = range(10)
+
+
+# ----------------------------------------------------------------------------------------------
+# Edge counts: multinomial(k, p)
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def interaction_probability_scalar(probability, degree):
+    """π = P(n ≥ 1) = 1 - (1 - p)^k for n ~ Binomial(k, p), eq. (9).
+
+    Where k p < 1/2 (so (1 - p)^k is near 1 and ``1 - (1 - p)^k`` would cancel) it is computed as
+    -expm1(k log1p(-p)), accurate to the last digits for any small p; elsewhere π > 0.39, and 1 - (1 - p)^k
+    (a few ulp of error from the power) is accurate to ~1e-14 relative without a transcendental function.
+    ``probability`` is clipped to [0, 1]; π = 0 for k = 0, 1 at p = 1.
+    """
+    if degree <= 0 or probability <= 0.0:
+        return 0.0
+    if probability >= 1.0:
+        return 1.0
+    if degree * probability < 0.5:
+        return -math.expm1(degree * math.log1p(-probability))
+    return 1.0 - (1.0 - probability) ** degree
+
+
+@njit(cache=True, inline="always")
+def joint_interaction_probability_scalar(first, second, degree):
+    """π_{ss'} = P(n_s ≥ 1, n_s' ≥ 1) for two different states of multinomial(k, p) edge counts.
+
+    Inclusion-exclusion: 1 - (1 - p_s)^k - (1 - p_s')^k + (1 - p_s - p_s')^k, clipped to [0, 1]
+    (0 for k = 1: one edge is in one state). ``first``, ``second``: p_s, p_s' (each clipped to [0, 1]).
+    """
+    p = min(max(first, 0.0), 1.0)
+    r = min(max(second, 0.0), 1.0)
+    if degree <= 0:
+        return 0.0
+    both_none = min(max(1.0 - p - r, 0.0), 1.0) ** degree
+    return min(max(1.0 - (1.0 - p) ** degree - (1.0 - r) ** degree + both_none, 0.0), 1.0)
+
+
+@njit(cache=True, inline="always")
+def mean_inverse_count_scalar(probability, degree):
+    """h = E[1/n; n ≥ 1] for n ~ Binomial(k, p) (docs/diffusion.md, section 2).
+
+    The variance of the mean of n independent TD errors is v / n; h is its expectation factor. The binomial
+    weights are built by the ratio recursion from the end whose weight cannot underflow (p ≤ 1/2: from n = 0,
+    weight (1 - p)^k; else from n = k, weight p^k); for k ≥ 512 by lgamma.
+    """
+    if degree <= 0 or probability <= 0.0:
+        return 0.0
+    if probability >= 1.0:
+        return 1.0 / degree
+    total = 0.0
+    if degree >= LOG_PMF_DEGREE:
+        log_p = math.log(probability)
+        log_q = math.log1p(-probability)
+        base = math.lgamma(degree + 1.0)
+        for n in range(1, degree + 1):
+            log_weight = base - math.lgamma(n + 1.0) - math.lgamma(degree - n + 1.0) + n * log_p + (degree - n) * log_q
+            total += math.exp(log_weight) / n
+        return total
+    if probability <= 0.5:
+        weight = (1.0 - probability) ** degree
+        ratio = probability / (1.0 - probability)
+        for n in range(1, degree + 1):
+            weight *= ratio * (degree - n + 1) / n
+            total += weight / n
+    else:
+        weight = probability**degree
+        ratio = (1.0 - probability) / probability
+        for n in range(degree, 0, -1):
+            total += weight / n
+            weight *= ratio * n / (degree - n + 1)
+    return total
+
+
+# ----------------------------------------------------------------------------------------------
+# One agent
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True)
+def workspace(n_states, n_actions):
+    """Scratch arrays of the cores for (K, M), as a tuple (allocate once per batch, never per agent).
+
+    Fields (indices ``MEAN`` … ``JOINT`` of this module): δ̄(s, a) (eq. 7); E[δ² | a in s]; SARSA's
+    D(s, a) = Q(s, a) - E V(s); E V(s') of the rule; SARSA's Var V(s'); π_s; h_s; p_s clipped to [0, 1];
+    W(s, a, z) = Σ_b X̃(s, b) T(s, a, b, z); π_{ss'}.
+    """
+    return (
+        np.empty((n_states, n_actions)),
+        np.empty((n_states, n_actions)),
+        np.empty((n_states, n_actions)),
+        np.empty(n_states),
+        np.empty(n_states),
+        np.empty(n_states),
+        np.empty(n_states),
+        np.empty(n_states),
+        np.empty((n_states, n_actions, n_states)),
+        np.empty((n_states, n_states)),
+    )
+
+
+@njit(cache=True, inline="always")
+def _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, rule, work):
+    """δ̄(s, a) (eq. 7) and E[δ² | a chosen in s] of one edge, into ``work[MEAN]``, ``work[SECOND]``.
+
+    δ = U(s, a, ã) + γ V(s') - Q(s, a) (eqs. 4, 6) with ã ~ X̃(s, ·), s' ~ T(s, a, ã, ·) and the rule's
+    bootstrap value V: max Q(s', ·) (Q-learning), Σ X(s', ·) Q(s', ·) (expected SARSA), Q(s', a(s')) with the
+    agent's own draw a(s') ~ X(s', ·) (SARSA; Q(s, a) itself when s' = s, shared/NOTES.md 8). Also fills
+    E V, Var V, D = Q - E V (SARSA) and W(s, a, z) = Σ_b X̃(s, b) T(s, a, b, z), which Σ needs.
+    """
+    mean = work[MEAN]
+    second = work[SECOND]
+    deviation = work[DEVIATION]
+    value_mean = work[VALUE_MEAN]
+    value_variance = work[VALUE_VARIANCE]
+    next_state = work[NEXT_STATE]
+    n_states, n_actions = q.shape
+    gamma2 = gamma * gamma
+    for z in range(n_states):  # statistics of V(s') over the agent's own draw in s'
+        if rule == SARSA or rule == EXPECTED_SARSA:
+            value = 0.0
+            for a in range(n_actions):
+                value += policy[z, a] * q[z, a]
+        else:
+            value = q[z, 0]
+            for a in range(1, n_actions):
+                if q[z, a] > value:
+                    value = q[z, a]
+        value_mean[z] = value
+        variance = 0.0
+        for a in range(n_actions):
+            if rule == SARSA:
+                deviation[z, a] = q[z, a] - value
+                variance += policy[z, a] * deviation[z, a] * deviation[z, a]
+            else:
+                deviation[z, a] = 0.0
+        value_variance[z] = variance
+    sarsa = rule == SARSA
+    for s in range(n_states):
+        for a in range(n_actions):
+            first = 0.0
+            second_sum = 0.0
+            base_q = q[s, a]
+            for b in range(n_actions):
+                opponent = neighbor_policy[s, b]
+                base = payoff[s, a, b] - base_q
+                for z in range(n_states):
+                    weight = opponent * transition[s, a, b, z]
+                    if sarsa and z == s:
+                        td = base + gamma * base_q
+                        spread = 0.0
+                    else:
+                        td = base + gamma * value_mean[z]
+                        spread = gamma2 * value_variance[z]
+                    first += weight * td
+                    second_sum += weight * (td * td + spread)
+            mean[s, a] = first
+            second[s, a] = second_sum
+            for z in range(n_states):
+                flow = 0.0
+                for b in range(n_actions):
+                    flow += neighbor_policy[s, b] * transition[s, a, b, z]
+                next_state[s, a, z] = flow
+
+
+@njit(cache=True, inline="always")
+def _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu):
+    """π_s, h_s, p_s into ``work`` and μ(s, a) = α π_s X(s, a) δ̄(s, a) (eq. 9) into ``mu``."""
+    mean = work[MEAN]
+    engaged = work[ENGAGED]
+    inverse = work[INVERSE]
+    probability = work[PROBABILITY]
+    n_states, n_actions = policy.shape
+    for s in range(n_states):
+        p = min(max(state_distribution[s], 0.0), 1.0)
+        probability[s] = p
+        engaged[s] = interaction_probability_scalar(p, degree)
+        inverse[s] = mean_inverse_count_scalar(p, degree)
+        rate = alpha * engaged[s]
+        for a in range(n_actions):
+            mu[s, a] = mean[s, a] * (rate * policy[s, a])
+
+
+@njit(cache=True, inline="always")
+def _moments_body(
+    q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, work, mu, sigma
+):
+    """:func:`moments_into` for one rule; ``rule`` is a compile-time constant at every call site."""
+    _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, rule, work)
+    _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu)
+    mean = work[MEAN]
+    second = work[SECOND]
+    deviation = work[DEVIATION]
+    value_variance = work[VALUE_VARIANCE]
+    engaged = work[ENGAGED]
+    inverse = work[INVERSE]
+    probability = work[PROBABILITY]
+    next_state = work[NEXT_STATE]
+    joint_table = work[JOINT]
+    n_states, n_actions = q.shape
+    gamma2 = gamma * gamma
+    alpha2 = alpha * alpha
+    sarsa = rule == SARSA
+    for s in range(n_states):
+        for t in range(s + 1, n_states):
+            joint = joint_interaction_probability_scalar(probability[s], probability[t], degree)
+            joint_table[s, t] = joint
+            joint_table[t, s] = joint
+    # One pass over the upper triangle (row (s, a) <= column (t, b)); every entry is symmetric by construction.
+    for s in range(n_states):
+        for a in range(n_actions):
+            row = s * n_actions + a
+            # D4/D6: same state, same action
+            mean_square = mean[s, a] * mean[s, a]
+            if sarsa:
+                extra = 0.0
+                for z in range(n_states):
+                    if z != s:
+                        extra += next_state[s, a, z] * next_state[s, a, z] * value_variance[z]
+                mean_square += gamma2 * extra
+            within = max(second[s, a] - mean_square, 0.0)
+            sigma[row, row] = (
+                alpha2 * policy[s, a] * (engaged[s] * mean_square + inverse[s] * within) - mu[s, a] * mu[s, a]
+            )
+            # same state, other action: one action per state moves, so only -μμ
+            for b in range(a + 1, n_actions):
+                value = -mu[s, a] * mu[s, b]
+                sigma[row, s * n_actions + b] = value
+                sigma[s * n_actions + b, row] = value
+            # D5/D8: different states
+            for t in range(s + 1, n_states):
+                for b in range(n_actions):
+                    col = t * n_actions + b
+                    first = mean[s, a] + gamma * next_state[s, a, t] * deviation[t, b]
+                    other = mean[t, b] + gamma * next_state[t, b, s] * deviation[s, a]
+                    cross_mean = first * other
+                    if sarsa:
+                        extra = 0.0
+                        for z in range(n_states):
+                            if z != s and z != t:
+                                extra += next_state[s, a, z] * next_state[t, b, z] * value_variance[z]
+                        cross_mean = cross_mean + gamma2 * extra
+                    value = alpha2 * policy[s, a] * policy[t, b] * joint_table[s, t] * cross_mean - mu[s, a] * mu[t, b]
+                    sigma[row, col] = value
+                    sigma[col, row] = value
+
+
+# The public cores dispatch on the rule once, calling the inlined bodies with the rule as a constant: numba
+# compiles one specialised copy of the single source per rule, and LLVM drops the other rules' branches from
+# the inner loops (2-3x faster on small games than one copy testing the rule in every iteration).
+@njit(cache=True)
+def td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work):
+    """δ̄(s, a) (eq. 7) and E[δ² | a chosen in s] of one edge, into ``work[MEAN]``, ``work[SECOND]``.
+
+    δ = U(s, a, ã) + γ V(s') - Q(s, a) (eqs. 4, 6) with ã ~ X̃(s, ·), s' ~ T(s, a, ã, ·) and the rule's
+    bootstrap value V (:mod:`marldyn.learning`). Also fills the bootstrap statistics and W(s, a, z), which Σ
+    needs. ``work``: :func:`workspace`.
+    """
+    if rule == SARSA:
+        _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, SARSA, work)
+    elif rule == EXPECTED_SARSA:
+        _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, EXPECTED_SARSA, work)
+    else:
+        _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, Q_LEARNING, work)
+
+
+@njit(cache=True)
+def drift_into(
+    q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, work, mu
+):
+    """μ(s, a) = α [1 - (1 - p(s))^k] X(s, a) δ̄(s, a), eq. (9), of one agent, into ``mu`` (K, M).
+
+    Exact for one step of Algorithm 1 given the inputs: Q(s, a) moves iff a(s) = a and n_s ≥ 1, and then by
+    α δ̄(s, a) in expectation. ``work``: :func:`workspace`.
+    """
+    td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work)
+    _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu)
+
+
+@njit(cache=True)
+def moments_into(
+    q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, work, mu, sigma
+):
+    """μ (K, M) (eq. 9) and the exact one-step covariance Σ (K M, K M) (eq. 5) of one agent.
+
+    With π_s = P(n_s ≥ 1), π_{ss'} = P(n_s ≥ 1, n_s' ≥ 1), h_s = E[1/n_s; n_s ≥ 1] and, for Q-learning and
+    expected SARSA (deterministic bootstrap values), v = E[δ²] - δ̄² one edge's TD variance
+    (docs/diffusion.md, eqs. D3-D8):
+
+    - Σ[(s,a),(s,a)] = α² X(s,a) [π_s δ̄(s,a)² + h_s v(s,a)] - μ(s,a)²;
+    - Σ[(s,a),(s,a')] = -μ(s,a) μ(s,a'), a ≠ a' (one action per state moves);
+    - Σ[(s,a),(s',a')] = α² X(s,a) X(s',a') (π_{ss'} - π_s π_s') δ̄(s,a) δ̄(s',a'), s ≠ s'.
+
+    For SARSA the TD errors also depend on the agent's own draws in the other states (eqs. D2, D4-D5): the
+    γ² Var V terms and the coupling through V(s') = Q(s', a(s')) are included. Σ is exactly symmetric (each
+    entry is computed once and written to both halves).
+    """
+    x, y, d, k, u, t = policy, neighbor_policy, state_distribution, degree, payoff, transition
+    if rule == SARSA:
+        _moments_body(q, x, y, d, k, u, t, alpha, gamma, SARSA, work, mu, sigma)
+    elif rule == EXPECTED_SARSA:
+        _moments_body(q, x, y, d, k, u, t, alpha, gamma, EXPECTED_SARSA, work, mu, sigma)
+    else:
+        _moments_body(q, x, y, d, k, u, t, alpha, gamma, Q_LEARNING, work, mu, sigma)
+
+
+# ----------------------------------------------------------------------------------------------
+# Batches (one agent after another; the numpy wrappers and the tests call these)
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True)
+def td_moments_batch(q, policy, neighbor_policy, payoff, transition, gamma, rule):
+    """δ̄ and E[δ²] (agent, state, action) of a batch of agents (:func:`td_moments_into` for each)."""
+    n_agents, n_states, n_actions = q.shape
+    mean = np.empty((n_agents, n_states, n_actions))
+    second = np.empty((n_agents, n_states, n_actions))
+    work = workspace(n_states, n_actions)
+    for n in range(n_agents):
+        td_moments_into(q[n], policy[n], neighbor_policy[n], payoff, transition, gamma, rule, work)
+        mean[n] = work[MEAN]
+        second[n] = work[SECOND]
+    return mean, second
+
+
+@njit(cache=True)
+def drift_batch(q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule):
+    """μ (agent, state, action) of a batch of agents (:func:`drift_into` for each); ``degree`` (agent,)."""
+    n_agents, n_states, n_actions = q.shape
+    mu = np.empty((n_agents, n_states, n_actions))
+    work = workspace(n_states, n_actions)
+    for n in range(n_agents):
+        drift_into(
+            q[n],
+            policy[n],
+            neighbor_policy[n],
+            state_distribution[n],
+            degree[n],
+            payoff,
+            transition,
+            alpha,
+            gamma,
+            rule,
+            work,
+            mu[n],
+        )
+    return mu
+
+
+@njit(cache=True)
+def moments_batch(q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule):
+    """μ (agent, state, action) and Σ (agent, K M, K M) of a batch of agents (:func:`moments_into` for each)."""
+    n_agents, n_states, n_actions = q.shape
+    size = n_states * n_actions
+    mu = np.empty((n_agents, n_states, n_actions))
+    sigma = np.empty((n_agents, size, size))
+    work = workspace(n_states, n_actions)
+    for n in range(n_agents):
+        moments_into(
+            q[n],
+            policy[n],
+            neighbor_policy[n],
+            state_distribution[n],
+            degree[n],
+            payoff,
+            transition,
+            alpha,
+            gamma,
+            rule,
+            work,
+            mu[n],
+            sigma[n],
+        )
+    return mu, sigma
+
+
+@njit(cache=True)
+def interaction_probability_batch(probability, degree):
+    """π for flat arrays ``probability`` (n,) and ``degree`` (n,) (:func:`interaction_probability_scalar`)."""
+    out = np.empty(probability.shape[0])
+    for n in range(probability.shape[0]):
+        out[n] = interaction_probability_scalar(probability[n], degree[n])
+    return out
+
+
+@njit(cache=True)
+def mean_inverse_count_batch(probability, degree):
+    """h for flat arrays ``probability`` (n,) and ``degree`` (n,) (:func:`mean_inverse_count_scalar`)."""
+    out = np.empty(probability.shape[0])
+    for n in range(probability.shape[0]):
+        out[n] = mean_inverse_count_scalar(probability[n], degree[n])
+    return out
+
+
+@njit(cache=True)
+def joint_interaction_probability_batch(probability, degree):
+    """π_{ss'} (n, state, state) for ``probability`` (n, state), ``degree`` (n,); the diagonal holds π_s."""
+    n_rows, n_states = probability.shape
+    out = np.empty((n_rows, n_states, n_states))
+    for n in range(n_rows):
+        for s in range(n_states):
+            out[n, s, s] = interaction_probability_scalar(probability[n, s], degree[n])
+            for t in range(s + 1, n_states):
+                value = joint_interaction_probability_scalar(probability[n, s], probability[n, t], degree[n])
+                out[n, s, t] = value
+                out[n, t, s] = value
+    return out
