@@ -80,7 +80,7 @@ class GameConfig(_Section):
             defaults = {"b": (5.0, 1.2), "c": (0.5, 0.5), "p": (0.7, 0.2)}
             return two_state_pd(**{k: getattr(self, k) or v for k, v in defaults.items()})
         if self.file is not None:
-            return load_game(_resolve(self.file, base_dir))
+            return load_game(resolve_path(self.file, base_dir))
         return Game(self.payoff, self.transition)
 
 
@@ -149,7 +149,7 @@ class GraphConfig(_Section):
         elif self.kind == "barabasi_albert":
             graph = barabasi_albert(self.n, self.m, seed)
         else:
-            graph = read_edgelist(_resolve(self.path, base_dir), self.n)
+            graph = read_edgelist(resolve_path(self.path, base_dir), self.n)
         return reorder(graph, self.order)
 
 
@@ -276,9 +276,16 @@ def _base(config: Config) -> Path | None:
     return Path(config.base_dir) if config.base_dir else None
 
 
-def _resolve(path: str, base_dir: Path | None) -> Path:
+def resolve_path(path: str, base_dir: str | Path | None) -> Path:
+    """A config's relative path (``game.file``, ``graph.path``) resolved against ``base_dir`` (the config's folder).
+
+    Examples
+    --------
+    >>> str(resolve_path("edges.txt", "/data")), str(resolve_path("/tmp/e.txt", "/data"))
+    ('/data/edges.txt', '/tmp/e.txt')
+    """
     candidate = Path(path)
-    return candidate if candidate.is_absolute() or base_dir is None else base_dir / candidate
+    return candidate if candidate.is_absolute() or base_dir is None else Path(base_dir) / candidate
 
 
 def parse_config(data: dict[str, Any], base_dir: str | Path | None = None) -> Config:
@@ -299,7 +306,7 @@ def parse_config(data: dict[str, Any], base_dir: str | Path | None = None) -> Co
         raise ConfigError(f"invalid configuration: {exc}") from None
     config._base_dir = str(base_dir) if base_dir is not None else None
     if config.graph.kind == "edgelist":
-        path = _resolve(config.graph.path, _base(config))
+        path = resolve_path(config.graph.path, _base(config))
         if not path.is_file():
             raise ConfigError(f"graph.path: no such file: {path}")
     game = config.build_game()

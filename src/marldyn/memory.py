@@ -39,6 +39,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import resolve_path
 from .errors import ConfigError
 
 __all__ = [
@@ -214,9 +215,9 @@ def graph_size(graph_config, base_dir: str | Path | None = None) -> GraphSize:
     kind = graph_config.kind
     n = graph_config.n
     if kind == "edgelist":
-        lines = _count_lines(_resolve(graph_config.path, base_dir))
+        lines = _count_lines(resolve_path(graph_config.path, base_dir))
         n_agents = n if n is not None else max(2 * lines, 2)
-        peak = EDGELIST_PER_BYTE * _file_size(_resolve(graph_config.path, base_dir)) + EDGELIST_PER_LINE * lines
+        peak = EDGELIST_PER_BYTE * _file_size(resolve_path(graph_config.path, base_dir)) + EDGELIST_PER_LINE * lines
         return _size(graph_config, n_agents, lines, _classes(n_agents), peak)
     if kind == "lattice":
         return _size(graph_config, n, 2 * n, 1, FROM_EDGES_PER_EDGE * 2 * n)
@@ -272,11 +273,6 @@ def _size(graph_config, n_agents: int, n_edges: int, classes: int, build: int) -
 def _classes(n_agents: int) -> int:
     """Distinct degrees of a graph whose degrees differ: O(√N) for Erdős–Rényi and Barabási–Albert."""
     return min(int(n_agents), 2 * math.isqrt(int(n_agents)) + 1)
-
-
-def _resolve(path: str, base_dir) -> Path:
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() or base_dir is None else Path(base_dir) / candidate
 
 
 def _file_size(path: Path) -> int:

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import marldyn
@@ -67,7 +67,7 @@ def test_core_td_moments_equal_the_explicit_sums(rule):
     np.testing.assert_allclose(found.second_moment, second, rtol=1e-12, atol=1e-14)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     shape=st.sampled_from([(2, 2), (3, 2), (2, 3)]),
     rule=st.sampled_from(RULES),
@@ -89,11 +89,13 @@ def test_core_equals_the_einsum_formulas_on_random_inputs(shape, rule, seed, alp
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(
     probability=st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0, 1e-300, 1e-12, 0.5, 1 - 1e-12])),
     degree=st.integers(0, 3000),
 )
+@example(probability=1e-07, degree=83)  # the joint probability cancels to 8e-6 (seen once at 1e-15 tolerance)
+@example(probability=6.103515625e-05, degree=820)  # k p just above the switch of π's two evaluations
 def test_edge_count_factors_equal_the_numpy_formulas(probability, degree):
     p = np.array([probability, 1.0 - probability])
     np.testing.assert_allclose(
@@ -106,7 +108,7 @@ def test_edge_count_factors_equal_the_numpy_formulas(probability, degree):
         moments.joint_interaction_probability(p, degree),
         reference.joint_interaction_probability(p, degree),
         rtol=1e-12,
-        atol=1e-15,
+        atol=5e-14,  # inclusion-exclusion cancels: a few ulp of 1 in each power
     )
 
 

@@ -368,7 +368,7 @@ def solve_graph_sde(
     GraphEnsembleTrajectory
     """
     payoff, transition = game.arrays()
-    q_start = np.array(q0, dtype=np.float64)
+    q_start = np.array(q0, dtype=np.float64, order="C")  # standard strides: one compiled signature
     if q_start.ndim == 3:
         q_start = q_start[None]
     n_states, n_actions = payoff.shape[:2]

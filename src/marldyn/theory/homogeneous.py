@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 from scipy.integrate import solve_ivp
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ConvergenceError
 from ..learning import RULES, rule_code
 from ..policy import boltzmann, boltzmann_table, softmax_row
 from .markov import edge_transition_into, edge_transition_matrix, stationary_distribution, stationary_into
@@ -469,5 +469,5 @@ def _integrate(rate, y0, grid, integrator, rtol, atol) -> np.ndarray:
     except ValueError as exc:
         raise ConfigError(f"integrator = {integrator!r}: {exc}") from None
     if not solution.success:
-        raise RuntimeError(f"solve_ivp ({integrator}) failed: {solution.message}")
+        raise ConvergenceError(f"solve_ivp ({integrator}) failed: {solution.message}")
     return solution.y.T[inverse].copy()

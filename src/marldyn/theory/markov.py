@@ -93,7 +93,7 @@ def edge_transition_matrix(policy, neighbor_policy, transition) -> np.ndarray:
     """
     policy = np.asarray(policy, dtype=np.float64)
     neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
-    transition = np.ascontiguousarray(transition, dtype=np.float64)
+    transition = np.array(transition, dtype=np.float64, order="C")  # writable: one compiled signature
     if policy.shape[-2:] != neighbor_policy.shape[-2:] or policy.shape[-2:] != transition.shape[:2]:
         raise ConfigError(
             f"edge_transition_matrix: policy {policy.shape}, neighbor_policy {neighbor_policy.shape} and "
@@ -101,8 +101,8 @@ def edge_transition_matrix(policy, neighbor_policy, transition) -> np.ndarray:
         )
     batch = np.broadcast_shapes(policy.shape[:-2], neighbor_policy.shape[:-2])
     n_states, n_actions = policy.shape[-2:]
-    flat_policy = np.ascontiguousarray(np.broadcast_to(policy, batch + (n_states, n_actions)))
-    flat_neighbor = np.ascontiguousarray(np.broadcast_to(neighbor_policy, batch + (n_states, n_actions)))
+    flat_policy = np.array(np.broadcast_to(policy, batch + (n_states, n_actions)), order="C")
+    flat_neighbor = np.array(np.broadcast_to(neighbor_policy, batch + (n_states, n_actions)), order="C")
     out = _edge_transition_batch(
         flat_policy.reshape(-1, n_states, n_actions),
         flat_neighbor.reshape(-1, n_states, n_actions),

@@ -136,7 +136,7 @@ def _batch(q, neighbor_policy, game, beta, state_distribution=None, degree=None)
     shape = np.broadcast_shapes(*shapes)
 
     def flat(array, tail):
-        return np.ascontiguousarray(np.broadcast_to(array, shape + tail)).reshape((-1,) + tail)
+        return np.array(np.broadcast_to(array, shape + tail), order="C").reshape((-1,) + tail)  # writable copy
 
     table = (n_states, n_actions)
     q_flat = flat(q, table)
@@ -217,8 +217,8 @@ def _counts(state_distribution, degree):
     degree = _degree_array(degree)
     shape = np.broadcast_shapes(probability.shape[:-1], degree.shape)
     n_states = probability.shape[-1]
-    probability = np.ascontiguousarray(np.broadcast_to(probability, shape + (n_states,)))
-    degree = np.ascontiguousarray(np.broadcast_to(degree[..., None], shape + (n_states,)))
+    probability = np.array(np.broadcast_to(probability, shape + (n_states,)), order="C")
+    degree = np.array(np.broadcast_to(degree[..., None], shape + (n_states,)), order="C")
     return shape, n_states, probability, degree
 
 

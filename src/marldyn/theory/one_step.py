@@ -32,7 +32,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..learning import EXPECTED_SARSA, Q_LEARNING, SARSA
+from ..learning import EXPECTED_SARSA, SARSA
 
 __all__ = [
     "MEAN",
@@ -61,7 +61,7 @@ MEAN, SECOND, DEVIATION, VALUE_MEAN, VALUE_VARIANCE, ENGAGED, INVERSE, PROBABILI
 # ----------------------------------------------------------------------------------------------
 # Edge counts: multinomial(k, p)
 # ----------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def interaction_probability_scalar(probability, degree):
     """π = P(n ≥ 1) = 1 - (1 - p)^k for n ~ Binomial(k, p), eq. (9).
 
@@ -79,7 +79,7 @@ def interaction_probability_scalar(probability, degree):
     return 1.0 - (1.0 - probability) ** degree
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def joint_interaction_probability_scalar(first, second, degree):
     """π_{ss'} = P(n_s ≥ 1, n_s' ≥ 1) for two different states of multinomial(k, p) edge counts.
 
@@ -94,7 +94,7 @@ def joint_interaction_probability_scalar(first, second, degree):
     return min(max(1.0 - (1.0 - p) ** degree - (1.0 - r) ** degree + both_none, 0.0), 1.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def mean_inverse_count_scalar(probability, degree):
     """h = E[1/n; n ≥ 1] for n ~ Binomial(k, p) (docs/diffusion.md, section 2).
 
@@ -155,8 +155,8 @@ def workspace(n_states, n_actions):
     )
 
 
-@njit(cache=True, inline="always")
-def _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, rule, work):
+@njit(cache=True)
+def td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work):
     """δ̄(s, a) (eq. 7) and E[δ² | a chosen in s] of one edge, into ``work[MEAN]``, ``work[SECOND]``.
 
     δ = U(s, a, ã) + γ V(s') - Q(s, a) (eqs. 4, 6) with ã ~ X̃(s, ·), s' ~ T(s, a, ã, ·) and the rule's
@@ -219,7 +219,7 @@ def _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, rule
                 next_state[s, a, z] = flow
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu):
     """π_s, h_s, p_s into ``work`` and μ(s, a) = α π_s X(s, a) δ̄(s, a) (eq. 9) into ``mu``."""
     mean = work[MEAN]
@@ -237,12 +237,25 @@ def _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu):
             mu[s, a] = mean[s, a] * (rate * policy[s, a])
 
 
-@njit(cache=True, inline="always")
-def _moments_body(
+@njit(cache=True)
+def moments_into(
     q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, work, mu, sigma
 ):
-    """:func:`moments_into` for one rule; ``rule`` is a compile-time constant at every call site."""
-    _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, rule, work)
+    """μ (K, M) (eq. 9) and the exact one-step covariance Σ (K M, K M) (eq. 5) of one agent.
+
+    With π_s = P(n_s ≥ 1), π_{ss'} = P(n_s ≥ 1, n_s' ≥ 1), h_s = E[1/n_s; n_s ≥ 1] and, for Q-learning and
+    expected SARSA (deterministic bootstrap values), v = E[δ²] - δ̄² one edge's TD variance
+    (docs/diffusion.md, eqs. D3-D8):
+
+    - Σ[(s,a),(s,a)] = α² X(s,a) [π_s δ̄(s,a)² + h_s v(s,a)] - μ(s,a)²;
+    - Σ[(s,a),(s,a')] = -μ(s,a) μ(s,a'), a ≠ a' (one action per state moves);
+    - Σ[(s,a),(s',a')] = α² X(s,a) X(s',a') (π_{ss'} - π_s π_s') δ̄(s,a) δ̄(s',a'), s ≠ s'.
+
+    For SARSA the TD errors also depend on the agent's own draws in the other states (eqs. D2, D4-D5): the
+    γ² Var V terms and the coupling through V(s') = Q(s', a(s')) are included. Σ is exactly symmetric (each
+    entry is computed once and written to both halves).
+    """
+    td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work)
     _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu)
     mean = work[MEAN]
     second = work[SECOND]
@@ -301,25 +314,6 @@ def _moments_body(
                     sigma[col, row] = value
 
 
-# The public cores dispatch on the rule once, calling the inlined bodies with the rule as a constant: numba
-# compiles one specialised copy of the single source per rule, and LLVM drops the other rules' branches from
-# the inner loops (2-3x faster on small games than one copy testing the rule in every iteration).
-@njit(cache=True)
-def td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work):
-    """δ̄(s, a) (eq. 7) and E[δ² | a chosen in s] of one edge, into ``work[MEAN]``, ``work[SECOND]``.
-
-    δ = U(s, a, ã) + γ V(s') - Q(s, a) (eqs. 4, 6) with ã ~ X̃(s, ·), s' ~ T(s, a, ã, ·) and the rule's
-    bootstrap value V (:mod:`marldyn.learning`). Also fills the bootstrap statistics and W(s, a, z), which Σ
-    needs. ``work``: :func:`workspace`.
-    """
-    if rule == SARSA:
-        _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, SARSA, work)
-    elif rule == EXPECTED_SARSA:
-        _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, EXPECTED_SARSA, work)
-    else:
-        _td_moments_body(q, policy, neighbor_policy, payoff, transition, gamma, Q_LEARNING, work)
-
-
 @njit(cache=True)
 def drift_into(
     q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, work, mu
@@ -331,33 +325,6 @@ def drift_into(
     """
     td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work)
     _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu)
-
-
-@njit(cache=True)
-def moments_into(
-    q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, work, mu, sigma
-):
-    """μ (K, M) (eq. 9) and the exact one-step covariance Σ (K M, K M) (eq. 5) of one agent.
-
-    With π_s = P(n_s ≥ 1), π_{ss'} = P(n_s ≥ 1, n_s' ≥ 1), h_s = E[1/n_s; n_s ≥ 1] and, for Q-learning and
-    expected SARSA (deterministic bootstrap values), v = E[δ²] - δ̄² one edge's TD variance
-    (docs/diffusion.md, eqs. D3-D8):
-
-    - Σ[(s,a),(s,a)] = α² X(s,a) [π_s δ̄(s,a)² + h_s v(s,a)] - μ(s,a)²;
-    - Σ[(s,a),(s,a')] = -μ(s,a) μ(s,a'), a ≠ a' (one action per state moves);
-    - Σ[(s,a),(s',a')] = α² X(s,a) X(s',a') (π_{ss'} - π_s π_s') δ̄(s,a) δ̄(s',a'), s ≠ s'.
-
-    For SARSA the TD errors also depend on the agent's own draws in the other states (eqs. D2, D4-D5): the
-    γ² Var V terms and the coupling through V(s') = Q(s', a(s')) are included. Σ is exactly symmetric (each
-    entry is computed once and written to both halves).
-    """
-    x, y, d, k, u, t = policy, neighbor_policy, state_distribution, degree, payoff, transition
-    if rule == SARSA:
-        _moments_body(q, x, y, d, k, u, t, alpha, gamma, SARSA, work, mu, sigma)
-    elif rule == EXPECTED_SARSA:
-        _moments_body(q, x, y, d, k, u, t, alpha, gamma, EXPECTED_SARSA, work, mu, sigma)
-    else:
-        _moments_body(q, x, y, d, k, u, t, alpha, gamma, Q_LEARNING, work, mu, sigma)
 
 
 # ----------------------------------------------------------------------------------------------

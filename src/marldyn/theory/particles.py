@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ConvergenceError
 from ..policy import boltzmann_table
 from .markov import stationary_into
 from .one_step import drift_into, workspace
@@ -441,7 +441,7 @@ def solve_particles(
     from .homogeneous import time_grid
 
     payoff, transition = game.arrays()
-    q0 = np.ascontiguousarray(q0, dtype=np.float64)
+    q0 = np.array(q0, dtype=np.float64, order="C")  # a writable copy: one compiled signature
     n_particles = q0.shape[0]
     if q0.ndim != 3 or q0.shape[1:] != payoff.shape[:2] or not np.all(np.isfinite(q0)):
         raise ConfigError(
@@ -469,14 +469,16 @@ def solve_particles(
         shape = q0.shape
 
         def rate(_, flat):
-            return _reduced_rate(flat.reshape(shape), neighbor_weight, degree, *parameters, initial)[0].ravel()
+            return _reduced_rate(
+                np.ascontiguousarray(flat).reshape(shape), neighbor_weight, degree, *parameters, initial
+            )[0].ravel()
 
         solution = solve_ivp(rate, (0.0, grid[-1]), q0.ravel(), method="RK45", t_eval=grid, rtol=rtol, atol=atol)
         if not solution.success:
-            raise RuntimeError(f"particle ODE failed: {solution.message}")
+            raise ConvergenceError(f"particle ODE failed: {solution.message}")
         q_path = solution.y.T.reshape((grid.size,) + shape)
         distribution_path = np.stack(
-            [_reduced_rate(q, neighbor_weight, degree, *parameters, initial)[1] for q in q_path]
+            [_reduced_rate(np.ascontiguousarray(q), neighbor_weight, degree, *parameters, initial)[1] for q in q_path]
         )
     return _summarise(grid, q_path, distribution_path, weight, neighbor_weight, beta)
 

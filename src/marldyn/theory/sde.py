@@ -143,7 +143,7 @@ def solve_sde(
         Progress bar (default: on a terminal).
     """
     payoff, transition = game.arrays()
-    q = np.array(q0, dtype=np.float64)
+    q = np.array(q0, dtype=np.float64, order="C")  # standard strides: one compiled signature (numba "C")
     if q.ndim != 4 or q.shape[2:] != payoff.shape[:2] or not np.all(np.isfinite(q)):
         raise ConfigError("q0 must be finite with shape (run, particle, state, action)")
     n_runs, n_particles, n_states, n_actions = q.shape
