@@ -166,7 +166,7 @@ def _update_agent(i, q, alpha, hot, target_sum, count):
 
 
 @njit(cache=True, nogil=True)
-def run_steps(
+def _run_steps_jit(
     q,
     edge_state,
     edges,
@@ -182,13 +182,7 @@ def run_steps(
     specialise=True,
     prefetch=True,
 ):
-    """Advance ``q`` and ``edge_state`` in place by ``n_steps`` steps, starting at step ``first_step``.
-
-    Arguments are those of :func:`marldyn.simulation.reference.step`; ``q`` (agent, state, action)
-    and ``edge_state`` (edge,) are modified in place. ``specialise=False`` forces the generic (any M)
-    action draw also for M = 2, ``prefetch=False`` turns prefetching off (same results, for tests and
-    benchmarks). Releases the GIL, so independent runs can share a process on several threads.
-    """
+    """The compiled serial kernel of :func:`run_steps` (arguments typed by it: one signature)."""
     if n_steps <= 0:
         return
     n_agents, n_states, n_actions = q.shape
@@ -241,7 +235,7 @@ def incidence(edges: np.ndarray, n_agents: int) -> tuple[np.ndarray, np.ndarray]
 
 
 @njit(cache=True, parallel=True)
-def run_steps_parallel(
+def _run_steps_parallel_jit(
     q,
     edge_state,
     edges,
@@ -259,13 +253,7 @@ def run_steps_parallel(
     specialise=True,
     prefetch=True,
 ):
-    """:func:`run_steps` on several threads, bit-identical to it for any number of threads.
-
-    Each step: (B) every edge, in parallel, draws its next state and writes the TD targets of its two ends
-    into its two half-edge slots; (C + A) every agent, in parallel, sums its own half-edges in edge order —
-    the serial kernel's order, so the floating-point sums are the same — updates its Q and draws the next
-    step's actions. No two threads write the same memory. ``pointer, half_edge`` come from :func:`incidence`.
-    """
+    """The compiled threaded kernel of :func:`run_steps_parallel` (arguments typed by it: one signature)."""
     if n_steps <= 0:
         return
     n_agents, n_states, n_actions = q.shape
@@ -317,3 +305,101 @@ def run_steps_parallel(
                 if t < last_step:
                     _draw_agent(i, q, beta, rule, key, next_base, policy, hot, specialise)
         edge_state[:] = next_state
+
+
+# ----------------------------------------------------------------------------------------------
+# the entry points: one argument type per kernel, so each compiles once (a readonly view of the
+# read-only inputs costs nothing; numba compiles a new copy of a kernel for every new combination of
+# readonly flags and omitted defaults)
+# ----------------------------------------------------------------------------------------------
+def _readonly(array: np.ndarray) -> np.ndarray:
+    view = np.asarray(array).view()
+    view.flags.writeable = False
+    return view
+
+
+def run_steps(
+    q,
+    edge_state,
+    edges,
+    payoff,
+    cum_transition,
+    alpha,
+    beta,
+    gamma,
+    rule,
+    key,
+    first_step,
+    n_steps,
+    specialise=True,
+    prefetch=True,
+):
+    """Advance ``q`` and ``edge_state`` in place by ``n_steps`` steps, starting at step ``first_step``.
+
+    Arguments are those of :func:`marldyn.simulation.reference.step`; ``q`` (agent, state, action)
+    and ``edge_state`` (edge,) are modified in place. ``specialise=False`` forces the generic (any M)
+    action draw also for M = 2, ``prefetch=False`` turns prefetching off (same results, for tests and
+    benchmarks). The compiled kernel releases the GIL, so independent runs can share a process on several
+    threads.
+    """
+    _run_steps_jit(
+        q,
+        edge_state,
+        _readonly(edges),
+        _readonly(payoff),
+        _readonly(cum_transition),
+        float(alpha),
+        float(beta),
+        float(gamma),
+        int(rule),
+        np.uint64(key),
+        int(first_step),
+        int(n_steps),
+        bool(specialise),
+        bool(prefetch),
+    )
+
+
+def run_steps_parallel(
+    q,
+    edge_state,
+    edges,
+    payoff,
+    cum_transition,
+    alpha,
+    beta,
+    gamma,
+    rule,
+    key,
+    first_step,
+    n_steps,
+    pointer,
+    half_edge,
+    specialise=True,
+    prefetch=True,
+):
+    """:func:`run_steps` on several threads, bit-identical to it for any number of threads.
+
+    Each step: (B) every edge, in parallel, draws its next state and writes the TD targets of its two ends
+    into its two half-edge slots; (C + A) every agent, in parallel, sums its own half-edges in edge order —
+    the serial kernel's order, so the floating-point sums are the same — updates its Q and draws the next
+    step's actions. No two threads write the same memory. ``pointer, half_edge`` come from :func:`incidence`.
+    """
+    _run_steps_parallel_jit(
+        q,
+        edge_state,
+        _readonly(edges),
+        _readonly(payoff),
+        _readonly(cum_transition),
+        float(alpha),
+        float(beta),
+        float(gamma),
+        int(rule),
+        np.uint64(key),
+        int(first_step),
+        int(n_steps),
+        _readonly(pointer),
+        _readonly(half_edge),
+        bool(specialise),
+        bool(prefetch),
+    )
