@@ -27,7 +27,7 @@ per-agent system on the graph (the same drift, no diffusion).
 The normal deviates come from the counter-based SplitMix64 stream (Marsaglia's polar method on fixed counters,
 :func:`marldyn.simulation.counter_rng.normal_pair`), indexed by (member key, step, agent, entry pair), so results do
 not depend on how the output grid splits the run. Everything runs on one thread, members one after another
-(N = 1e4 agents x 2e4 steps with dt = 1: ~55 s of CPU; docs/fluctuations.md).
+(N = 1e4 agents x 2e4 steps with dt = 1: ~4-5 min of CPU, ~30 s with dt = 10; docs/fluctuations.md).
 
 Equations of docs/fluctuations.md: G1 (edge states), G2 (neighbourhoods), G3 (μ_i, Σ_i), G4 (the step).
 """
