@@ -9,6 +9,8 @@ Public API (everything else is private):
   its methods are the option objects of :mod:`marldyn.theory` (``predict(config, Particles(n=64))`` with
   ``from marldyn.theory import Particles``) or their names for the defaults (``predict(config, "particles")``)
 - :func:`write_dataset`, :func:`read_dataset`
+- the errors: :class:`MarldynError` (the base), :class:`ConfigError` (user input), :class:`NumericalError` and
+  its :class:`SimulationError`, :class:`DivergenceError`, :class:`ConvergenceError`; :class:`MarldynWarning`
 
 Names are imported on first use, so ``import marldyn`` stays fast (numba, xarray and scipy load lazily).
 """
