@@ -117,6 +117,8 @@ def from_edges(edges, n_agents: int | None = None, name: str = "edgelist", field
 
 
 ORDERS = ("given", "rcm")
+#: :func:`random_regular` uses the pairing model (numpy) when n * degree exceeds this, networkx below it.
+PAIRING_FROM = 10_000
 
 
 def reorder(graph: Graph, order: str = "rcm") -> Graph:
@@ -191,7 +193,7 @@ def random_regular(n: int, degree: int, seed: int | None = 0) -> Graph:
             f"graph.degree = {degree}: a random regular graph needs 0 < degree < n = {n} and n * degree even"
         )
     name = f"random_regular{n}d{degree}"
-    if n * degree > 10_000:
+    if n * degree > PAIRING_FROM:
         edges = _pairing_model(n, degree, np.random.default_rng(seed))
         if edges is not None:
             return from_edges(edges, n, name=name)

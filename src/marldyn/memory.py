@@ -41,6 +41,7 @@ from pathlib import Path
 
 from .config import resolve_path
 from .errors import ConfigError
+from .graphs import PAIRING_FROM
 
 __all__ = [
     "GraphSize",
@@ -65,7 +66,6 @@ EDGELIST_PER_LINE = 280  # one str and one tuple of two ints per line, then from
 RCM_PER_EDGE = 60  # graphs.reorder: sparse adjacency and a second from_edges beside the first graph
 HELD_PER_EDGE = 32  # Graph.edges (E, 2) and Graph.indices (2 E,), int64
 HELD_PER_AGENT = 8  # Graph.indptr; 8 more for Graph.labels after reorder
-PAIRING_FROM = 10_000  # graphs.random_regular uses the pairing model when n * degree exceeds this
 
 
 # ----------------------------------------------------------------------------------------------

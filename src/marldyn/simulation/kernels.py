@@ -318,6 +318,22 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return view
 
 
+def _typed(edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps) -> tuple:
+    """The shared arguments of both kernels, in the one type each compiles for."""
+    return (
+        _readonly(edges),
+        _readonly(payoff),
+        _readonly(cum_transition),
+        float(alpha),
+        float(beta),
+        float(gamma),
+        int(rule),
+        np.uint64(key),
+        int(first_step),
+        int(n_steps),
+    )
+
+
 def run_steps(
     q,
     edge_state,
@@ -342,22 +358,8 @@ def run_steps(
     benchmarks). The compiled kernel releases the GIL, so independent runs can share a process on several
     threads.
     """
-    _run_steps_jit(
-        q,
-        edge_state,
-        _readonly(edges),
-        _readonly(payoff),
-        _readonly(cum_transition),
-        float(alpha),
-        float(beta),
-        float(gamma),
-        int(rule),
-        np.uint64(key),
-        int(first_step),
-        int(n_steps),
-        bool(specialise),
-        bool(prefetch),
-    )
+    inputs = _typed(edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps)
+    _run_steps_jit(q, edge_state, *inputs, bool(specialise), bool(prefetch))
 
 
 def run_steps_parallel(
@@ -385,21 +387,7 @@ def run_steps_parallel(
     the serial kernel's order, so the floating-point sums are the same — updates its Q and draws the next
     step's actions. No two threads write the same memory. ``pointer, half_edge`` come from :func:`incidence`.
     """
+    inputs = _typed(edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps)
     _run_steps_parallel_jit(
-        q,
-        edge_state,
-        _readonly(edges),
-        _readonly(payoff),
-        _readonly(cum_transition),
-        float(alpha),
-        float(beta),
-        float(gamma),
-        int(rule),
-        np.uint64(key),
-        int(first_step),
-        int(n_steps),
-        _readonly(pointer),
-        _readonly(half_edge),
-        bool(specialise),
-        bool(prefetch),
+        q, edge_state, *inputs, _readonly(pointer), _readonly(half_edge), bool(specialise), bool(prefetch)
     )

@@ -329,6 +329,11 @@ def drift(q, neighbor_policy, state_distribution, degree, game, *, alpha, beta, 
     array([[0.05]])
     """
     batch = _batch(q, neighbor_policy, game, beta, state_distribution, degree)
+    return _drift(batch, game, alpha, gamma, rule)
+
+
+def _drift(batch: _Batch, game, alpha, gamma, rule) -> np.ndarray:
+    """μ of a prepared batch from the numba core, in the batch shape (state, action)."""
     payoff, transition = game.arrays()
     mu = one_step.drift_batch(
         batch.q,
@@ -379,15 +384,10 @@ def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, be
     >>> sigma.shape, bool(np.allclose(sigma, sigma.T))
     ((4, 4), True)
     """
-    return _moments(q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule)[1]
-
-
-def _moments(q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule):
-    """(μ, Σ, TD moments) from the numba core, in the batch shape."""
     batch = _batch(q, neighbor_policy, game, beta, state_distribution, degree)
     payoff, transition = game.arrays()
     code = rule_code(rule)
-    mu, sigma = one_step.moments_batch(
+    _, sigma = one_step.moments_batch(
         batch.q,
         batch.policy,
         batch.neighbor_policy,
@@ -400,8 +400,7 @@ def _moments(q, neighbor_policy, state_distribution, degree, game, alpha, beta, 
         code,
     )
     size = game.n_states * game.n_actions
-    table = batch.shape + (game.n_states, game.n_actions)
-    return mu.reshape(table), sigma.reshape(batch.shape + (size, size)), batch
+    return sigma.reshape(batch.shape + (size, size))
 
 
 def diffusion_paper(
@@ -437,7 +436,8 @@ def diffusion_paper(
     if diagonal not in ("second_moment", "squared_mean"):
         raise ConfigError(f"diagonal = {diagonal!r} must be 'second_moment' or 'squared_mean'")
     n_states, n_actions = game.n_states, game.n_actions
-    mu, _, batch = _moments(q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule)
+    batch = _batch(q, neighbor_policy, game, beta, state_distribution, degree)
+    mu = _drift(batch, game, alpha, gamma, rule)  # the supplement's Σ needs μ and the TD moments, not the exact Σ
     payoff, transition = game.arrays()
     table = batch.shape + (n_states, n_actions)
     mean, second = (
