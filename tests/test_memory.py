@@ -293,3 +293,13 @@ def test_reproduction_cases_are_checked_before_any_runs(monkeypatch):
     with pytest.raises(ConfigError, match="case huge: theory sde needs about"):
         require_case_memory([Case("huge", "huge", huge, (TheorySpec("sde"),), simulate=False)])
     require_case_memory(cases[:1], concurrent=2)
+
+
+def test_pieces_that_run_at_once_are_refused_together(monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: 5 * memory.GIB)
+    sizes = [3 * memory.GIB, memory.GIB, 3 * memory.GIB]  # each fits; the two largest together do not
+    for piece in sizes:
+        memory.require_memory(piece, "one piece")
+    memory.require_memory_at_once(sizes, 1, "the {count} largest pieces")  # one at a time: nothing summed
+    with pytest.raises(ConfigError, match=r"^the 2 largest pieces needs about 6\.0 GiB but 5\.0 GiB"):
+        memory.require_memory_at_once(sizes, 2, "the {count} largest pieces")

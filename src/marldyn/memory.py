@@ -49,6 +49,7 @@ __all__ = [
     "graph_memory",
     "graph_size",
     "require_memory",
+    "require_memory_at_once",
     "run_memory",
     "simulation_memory",
     "theory_memory",
@@ -161,6 +162,21 @@ def require_memory(needed: int, what: str, *, hint: str | None = None, available
     if available is not None and needed > available:
         hint = hint or "a smaller problem or a machine with more memory"
         raise ConfigError(f"{what} needs about {_gib(needed)} GiB but {_gib(available)} GiB are available ({hint})")
+
+
+def require_memory_at_once(estimates, concurrent: int, what: str, *, hint: str | None = None) -> None:
+    """Refuse work whose ``concurrent`` largest pieces would not fit together (pieces that run at once).
+
+    ``estimates``: bytes of each piece; ``what``: the message's start, with ``{count}`` for the number of
+    pieces summed. Nothing is checked for a single piece (check each one with :func:`require_memory`).
+
+    Examples
+    --------
+    >>> require_memory_at_once([2**20, 2**10, 2**20], 2, "the {count} largest jobs")  # 2 MiB fit: nothing happens
+    """
+    largest = sorted(estimates, reverse=True)[: max(concurrent, 1)]
+    if len(largest) > 1:
+        require_memory(sum(largest), what.format(count=len(largest)), hint=hint)
 
 
 # ----------------------------------------------------------------------------------------------

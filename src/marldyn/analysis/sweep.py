@@ -525,17 +525,16 @@ def _point_memory(config: Config, task: dict) -> int:
 
 def _require_sweep_memory(estimates: list[tuple[int, str, dict]], workers: int) -> None:
     """Refuse, before any point starts, a sweep whose largest point (or ``workers`` largest at once) would not fit."""
-    from ..memory import require_memory
+    from ..memory import require_memory, require_memory_at_once
 
-    estimates = sorted(estimates, key=lambda item: item[0], reverse=True)
-    needed, name, values = estimates[0]
+    needed, name, values = max(estimates, key=lambda item: item[0])
     at = ", ".join(f"{key} = {value}" for key, value in values.items())
     hint = "leave the largest values out of the grid, or run the sweep on a cluster (--scheduler)"
     require_memory(needed, f"the sweep point {name} at {at}", hint=hint)
-    concurrent = estimates[: max(1, workers)]
-    if len(concurrent) > 1:
-        total = sum(item[0] for item in concurrent)
-        require_memory(total, f"the sweep's {len(concurrent)} largest points at once (workers = {workers})", hint=hint)
+    sizes = [item[0] for item in estimates]
+    require_memory_at_once(
+        sizes, workers, f"the sweep's {{count}} largest points at once (workers = {workers})", hint=hint
+    )
 
 
 def _execute(client, jobs):

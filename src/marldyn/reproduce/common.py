@@ -555,7 +555,7 @@ def require_case_memory(cases, *, concurrent: int = 1) -> None:
     Every theory of a case and its simulation are checked on their own (:mod:`marldyn.memory`), and the
     ``concurrent`` largest simulations together (they run at once in the process pool).
     """
-    from ..memory import require_memory, simulation_memory, theory_memory
+    from ..memory import require_memory, require_memory_at_once, simulation_memory, theory_memory
 
     simulations = []
     for case in cases:
@@ -564,9 +564,9 @@ def require_case_memory(cases, *, concurrent: int = 1) -> None:
         if case.simulate:
             simulations.append(simulation_memory(case.config, workers=1))
             require_memory(simulations[-1], f"case {case.key}: the simulation")
-    largest = sorted(simulations, reverse=True)[: max(concurrent, 1)]
-    if len(largest) > 1:
-        require_memory(sum(largest), f"the {len(largest)} largest simulations at once (workers = {concurrent})")
+    require_memory_at_once(
+        simulations, concurrent, f"the {{count}} largest simulations at once (workers = {concurrent})"
+    )
 
 
 def simulate_case(config: Config) -> tuple[xr.Dataset, float]:
