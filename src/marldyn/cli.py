@@ -99,7 +99,7 @@ def simulate(
 def theory(
     config: Annotated[Path, typer.Argument(help="TOML configuration file (the same as for simulate).")],
     method: Annotated[
-        str, typer.Option(help="reduced | full | full-discrete | particles | sde | sde-graph | lna")
+        str, typer.Option(help="reduced | full | full-discrete | particles | sde | sde-graph | lna | closure")
     ] = "reduced",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="netCDF file to write.")] = None,
     particles: Annotated[
@@ -107,11 +107,20 @@ def theory(
     ] = None,
     timescale: Annotated[
         str | None,
-        typer.Option(help="reduced | full edge-state distributions (particles, sde-graph; default reduced)."),
+        typer.Option(help="reduced | full edge-state distributions (particles, sde-graph, closure; default reduced)."),
     ] = None,
     dt: Annotated[
         float | None,
-        typer.Option(help="Euler-Maruyama step in simulator steps (sde: default 10; sde-graph: default 1)."),
+        typer.Option(
+            help="Step in simulator steps (sde: default 10; sde-graph: default 1; closure, full time scale: 10)."
+        ),
+    ] = None,
+    correlations: Annotated[
+        bool | None,
+        typer.Option("--correlations/--no-correlations", help="Noise shared by neighbours (closure; default on)."),
+    ] = None,
+    order: Annotated[
+        int | None, typer.Option(help="Gauss-Hermite nodes per contrast (closure; default automatic).")
     ] = None,
     noise: Annotated[
         bool | None, typer.Option("--noise/--no-noise", help="Diffusion on or off (sde-graph; default on).")
@@ -132,7 +141,14 @@ def theory(
     from .theory import method_from_name
     from .theory import theory as run_theory
 
-    given = {"particles": particles, "timescale": timescale, "dt": dt, "noise": noise}
+    given = {
+        "particles": particles,
+        "timescale": timescale,
+        "dt": dt,
+        "noise": noise,
+        "correlations": correlations,
+        "order": order,
+    }
     chosen = method_from_name(method, **{key: value for key, value in given.items() if value is not None})
     settings = load_config(config).with_overrides(steps=steps, runs=runs, seed=seed)
     output = output or Path(f"{config.stem}_{method}.nc")

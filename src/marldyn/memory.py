@@ -449,7 +449,9 @@ def theory_memory(config, method="reduced", *, graph=None, **options) -> int:
       policy (3 N d), the edges' chains and pair distributions (E (K² + 2 K)) and the half-edge map (~8 E);
     - ``lna``: the sparse adjacency and its square (~3 N k²), then per route: ``fourier`` (the periodic
       lattice) one d² x d² system per wave vector (3 N d⁴); ``laplacian`` (regular, N <= 5000) the dense
-      Laplacian and its eigenvectors (4 N²); ``direct`` (N d <= 4000) about 10 dense (N d)² matrices.
+      Laplacian and its eigenvectors (4 N²); ``direct`` (N d <= 4000) about 10 dense (N d)² matrices;
+    - ``closure``: the records (T (2 d² + 6 d + K)), the ODE's stages over at most 65 modes, and the dense
+      adjacency of a non-lattice graph for its spectrum (4 N²).
 
     Parameters
     ----------
@@ -512,6 +514,14 @@ def theory_memory(config, method="reduced", *, graph=None, **options) -> int:
         words += 3 * runs * n * d + in_flight * n * (k * k * m + 3 * k * m + k) + 4 * runs * records * d
     elif name == "sde-graph":
         words += 3 * runs * n * d + 3 * n * d + 2 * n * k + e * (k * k + 2 * k + 8) + 4 * runs * records * d
+    elif name == "closure":
+        from .theory.closure import DIRECT_MODES, MAX_MODES
+
+        words += records * (2 * d * d + 6 * d + k) + 20 * (MAX_MODES + 1) * d * d
+        if lattice_route:
+            peak = max(peak, held + graph_size(config.graph).peak)  # closure_modes builds the reference lattice
+        elif n <= DIRECT_MODES:
+            words += 4 * n * n  # the dense adjacency and its eigensolve
     else:  # lna
         words += _lna_words(n, e, d, lattice_route, regular=classes == 1)
         if lattice_route:

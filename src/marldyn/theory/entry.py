@@ -58,7 +58,10 @@ def theory(
           distributions per ``timescale``, its own exact Σ; :mod:`marldyn.theory.graph_sde`);
         - :class:`~marldyn.theory.LNA` (``lna``): linear-noise approximation around the homogeneous fixed
           point Q* (root of δ̄ from the initial table): q = Q*, stationary ``q_std``, ``q_mean_std``,
-          ``policy_std`` (:mod:`marldyn.theory.lna`).
+          ``policy_std`` (:mod:`marldyn.theory.lna`);
+        - :class:`~marldyn.theory.Closure` (``closure``; ``timescale``, ``dt``, ``correlations``,
+          ``order``): the Gaussian moment closure on a regular graph — mean, ``q_std``, ``q_mean_std`` and
+          the predicted ``q_skewness``, ``q_kurtosis`` (:mod:`marldyn.theory.closure`).
 
         On graphs whose degrees differ, the point-mass methods use one point mass per degree class
         (NOTES.md 4), coupled as particles.
@@ -193,6 +196,39 @@ def theory(
 
         variables, condition, lna_extra = lna_dataset_variables(config, game, graph, grid, table, **parameters)
         extra.update(lna_extra)
+    elif name == "closure":  # issue 16: Gaussian moment closure on the graph (theory/closure.py)
+        from .closure import solve_closure
+
+        noise = config.init.q_noise
+        uniform = config.init.q_noise_distribution == "uniform"
+        variance = noise**2 / 3.0 if uniform else noise**2
+        result = solve_closure(
+            table,
+            game,
+            grid,
+            graph=graph,
+            initial_covariance=variance * np.eye(table.size),
+            initial_kurtosis=-1.2 if uniform and noise > 0 else 0.0,
+            timescale=method.timescale,
+            dt=int(method.dt),
+            correlations=method.correlations,
+            order=method.order,
+            initial_state_distribution=initial_states,
+            **parameters,
+        )
+        variables = _variables(result)
+        variables.update(q_mean_std=result.q_mean_std, q_skewness=result.q_skewness, q_kurtosis=result.q_kurtosis)
+        condition = _noise_text(config, table) + "; a Gaussian N(m, C) of the agents' tables, C per graph mode"
+        extra.update(
+            timescale=method.timescale,
+            **{
+                key: value
+                for key, value in result.attrs.items()
+                if key in ("order", "focal_nodes", "neighbor_nodes", "modes")
+            },
+        )
+        if method.timescale == "full":
+            extra["dt"] = method.dt
     else:  # sde
         q0 = simulator_initial_q(config, game, graph)
         result = solve_sde(

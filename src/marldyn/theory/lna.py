@@ -44,6 +44,7 @@ from ..learning import EXPECTED_SARSA, Q_LEARNING, RULES, rule_code
 from ..policy import boltzmann
 from .markov import edge_transition_matrix, stationary_distribution
 from .moments import diffusion, interaction_probability, mean_td_error
+from .one_step import pair_td_into, shared_noise_into
 
 __all__ = [
     "LNAResult",
@@ -52,6 +53,7 @@ __all__ = [
     "independent_ou",
     "jacobian_blocks",
     "noise_blocks",
+    "shared_noise_blocks",
     "solve_lna",
 ]
 
@@ -190,6 +192,7 @@ class _Point:
     next_state: np.ndarray  # W(s, a, z) = Σ_b X(s, b) T(s, a, b, z), (K, M, K)
     expected_td: np.ndarray  # r(s, a, b) = Σ_z T(s, a, b, z) [U(s, a, b) + γ V(z)] - Q(s, a), (K, M, M)
     product_td: np.ndarray  # E_z[δ_i δ_j | s, a, b] on a shared edge, (K, M, M)
+    common_product: np.ndarray  # Σ_c X(s, c) r(s, a, c) r(s, b, c), (K, M, M)
     payoff: np.ndarray
     transition: np.ndarray
 
@@ -204,7 +207,7 @@ def _point(q_star, game, beta, gamma, rule, check=True) -> _Point:
     if code == Q_LEARNING:
         value = q.max(axis=1)
         gradient = (q == value[:, None]).astype(np.float64)
-        if np.any(gradient.sum(axis=1) > 1):
+        if check and np.any(gradient.sum(axis=1) > 1):
             raise ConfigError("Q* has tied maxima: V = max Q is not differentiable there (LNA undefined)")
     else:
         value = np.sum(policy * q, axis=1)
@@ -216,12 +219,22 @@ def _point(q_star, game, beta, gamma, rule, check=True) -> _Point:
             raise ConfigError(f"q_star is not a fixed point: max |δ̄| = {np.abs(delta).max():.2e} (use lna.fixed_point)")
     distribution = stationary_distribution(edge_transition_matrix(policy, policy, transition))
     next_state = np.einsum("sb,sabz->saz", policy, transition)
-    target = payoff[:, :, :, None] + gamma * value[None, None, None, :]  # (s, a, b, z)
-    expected_td = np.einsum("sabz,sabz->sab", transition, target) - q[:, :, None]
-    own = target - q[:, :, None, None]  # δ_i for (s, a, b, z)
-    other = np.swapaxes(payoff, 1, 2)[:, :, :, None] + gamma * value[None, None, None, :] - q[:, None, :, None]
-    product_td = np.einsum("sabz,sabz,sabz->sab", transition, own, other)  # δ_j uses U(s, b, a), Q(s, b)
-    return _Point(q, policy, distribution, value, gradient, next_state, expected_td, product_td, payoff, transition)
+    shape = payoff.shape[:1] + payoff.shape[1:2] * 2
+    expected_td, product_td, common_product = np.empty(shape), np.empty(shape), np.empty(shape)
+    pair_td_into(q, policy, payoff, transition, float(gamma), code, expected_td, product_td, common_product)
+    return _Point(
+        q,
+        policy,
+        distribution,
+        value,
+        gradient,
+        next_state,
+        expected_td,
+        product_td,
+        common_product,
+        payoff,
+        transition,
+    )
 
 
 def _policy_gradient(policy, beta) -> np.ndarray:
@@ -291,31 +304,23 @@ def _inverse_moment(offset, trials, probability):
     return float(np.sum(binom.pmf(counts, trials, probability) / (offset + counts)))
 
 
-def _count_factors(distribution, k_i, k_j, adjacent):
-    """Per state: F_s (shared edge, eq. L6) and G_s (per common neighbour, eq. L7) for agents of degrees k_i, k_j.
+def _adjacent_common_factor(distribution, k_i, k_j):
+    """Per state: G_s per common neighbour of two *adjacent* agents of degrees k_i, k_j (a triangle, eq. L7).
 
-    Edge states i.i.d. from p*: F_s = E[1(σ_ij = s) / (n_is n_js)] = π_s(k_i) π_s(k_j) / (k_i k_j p_s);
-    G_s = E[1(σ_il = s) 1(σ_jl = s) / (n_is n_js)] = π_s(k_i) π_s(k_j) / (k_i k_j) if i, j are not adjacent,
-    and p_s² [p_s E[1/(2+B_i)] E[1/(2+B_j)] + (1-p_s) E[1/(1+B_i)] E[1/(1+B_j)]], B ~ Bin(k - 2, p_s), if they
-    are (a triangle: both counts include the edge i-j).
+    Edge states i.i.d. from p*; both counts include the edge i-j:
+    G_s = p_s² [p_s E[1/(2+B_i)] E[1/(2+B_j)] + (1-p_s) E[1/(1+B_i)] E[1/(1+B_j)]], B ~ Bin(k - 2, p_s).
+    (F_s and the non-adjacent G_s are in :func:`marldyn.theory.one_step.shared_noise_into`.)
     """
-    n_states = distribution.size
-    edge = np.zeros(n_states)
-    common = np.zeros(n_states)
-    engaged_i = interaction_probability(distribution, k_i)
-    engaged_j = interaction_probability(distribution, k_j)
-    for s in range(n_states):
-        p = float(distribution[s])
-        if p <= 0.0 or k_i <= 0 or k_j <= 0:
+    common = np.zeros(distribution.size)
+    if k_i < 2 or k_j < 2:
+        return common
+    for s, p in enumerate(np.asarray(distribution, dtype=np.float64)):
+        if p <= 0.0:
             continue
-        edge[s] = engaged_i[s] * engaged_j[s] / (k_i * k_j * p)
-        if not adjacent:
-            common[s] = engaged_i[s] * engaged_j[s] / (k_i * k_j)
-        elif k_i >= 2 and k_j >= 2:
-            with_edge = _inverse_moment(2, k_i - 2, p) * _inverse_moment(2, k_j - 2, p)
-            without = _inverse_moment(1, k_i - 2, p) * _inverse_moment(1, k_j - 2, p)
-            common[s] = p * p * (p * with_edge + (1.0 - p) * without)
-    return edge, common
+        with_edge = _inverse_moment(2, k_i - 2, p) * _inverse_moment(2, k_j - 2, p)
+        without = _inverse_moment(1, k_i - 2, p) * _inverse_moment(1, k_j - 2, p)
+        common[s] = p * p * (p * with_edge + (1.0 - p) * without)
+    return common
 
 
 def noise_blocks(q_star, game, k_i, k_j=None, *, alpha, beta, gamma, rule="q_learning"):
@@ -347,20 +352,55 @@ def noise_blocks(q_star, game, k_i, k_j=None, *, alpha, beta, gamma, rule="q_lea
     return _noise(point, int(k_i), int(k_i if k_j is None else k_j), game, alpha, beta, gamma, rule)
 
 
-def _noise(point: _Point, k_i, k_j, game, alpha, beta, gamma, rule):
+def shared_noise_blocks(q, game, degree, *, alpha, beta, gamma, rule="q_learning"):
+    """The shared-noise blocks of :func:`noise_blocks` (``edge``, ``common``) at any table, not only a fixed point.
+
+    The same formulas (eqs. L6-L7) evaluated at Q with X = softmax(β Q) and p*(· | Q, Q), for agents of equal
+    degree: away from a fixed point they keep only the terms that survive there (the terms through δ̄ ≠ 0 are
+    dropped). The moment closure (:mod:`marldyn.theory.closure`) uses them at the population mean.
+
+    Parameters
+    ----------
+    q : array_like, shape (state, action)
+    game : Game
+    degree : int
+    alpha, beta, gamma : float
+    rule : {"q_learning", "expected_sarsa"}
+
+    Returns
+    -------
+    dict of ndarray, each (K M, K M)
+        ``edge`` and ``common``.
+
+    Examples
+    --------
+    >>> from marldyn.games import two_state_pd
+    >>> from marldyn.theory.lna import shared_noise_blocks
+    >>> blocks = shared_noise_blocks([[0.5, 0.0], [0.0, 0.5]], two_state_pd(), 4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> sorted(blocks), blocks["edge"].shape
+    (['common', 'edge'], (4, 4))
+    """
+    point = _point(q, game, beta, gamma, rule, check=False)
+    return _noise(point, int(degree), int(degree), game, alpha, beta, gamma, rule, shared_only=True)
+
+
+def _noise(point: _Point, k_i, k_j, game, alpha, beta, gamma, rule, shared_only=False):
+    """The blocks of :func:`noise_blocks`; ``shared_only``: just ``edge`` and ``common``."""
     n_states, n_actions = point.q.shape
     size = n_states * n_actions
-    sigma = diffusion(
-        point.q, point.policy, point.distribution, k_i, game, alpha=alpha, beta=beta, gamma=gamma, rule=rule
+    out = {}
+    if not shared_only:
+        out["self"] = diffusion(
+            point.q, point.policy, point.distribution, k_i, game, alpha=alpha, beta=beta, gamma=gamma, rule=rule
+        )
+    edge, common = np.empty((size, size)), np.empty((size, size))
+    shared_noise_into(
+        point.policy, point.distribution, k_i, k_j, float(alpha), point.product_td, point.common_product, edge, common
     )
-    out = {"self": sigma}
-    products = np.einsum("sc,sac,sbc->sab", point.policy, point.expected_td, point.expected_td)
-    for name, adjacent in (("common", False), ("common_adjacent", True)):
-        edge, common = _count_factors(point.distribution, k_i, k_j, adjacent)
-        if name == "common":
-            out["edge"] = _state_blocks(point.policy, alpha, edge[:, None, None] * point.product_td)
-        out[name] = _state_blocks(point.policy, alpha, common[:, None, None] * products)
-    assert all(block.shape == (size, size) for block in out.values())
+    out["edge"], out["common"] = edge, common
+    if not shared_only:
+        factor = _adjacent_common_factor(point.distribution, k_i, k_j)
+        out["common_adjacent"] = _state_blocks(point.policy, alpha, factor[:, None, None] * point.common_product)
     return out
 
 

@@ -47,6 +47,8 @@ __all__ = [
     "mean_inverse_count_scalar",
     "moments_batch",
     "moments_into",
+    "pair_td_into",
+    "shared_noise_into",
     "td_moments_batch",
     "td_moments_into",
     "workspace",
@@ -426,3 +428,87 @@ def joint_interaction_probability_batch(probability, degree):
                 out[n, s, t] = value
                 out[n, t, s] = value
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Two agents at a homogeneous point: the noise they share (LNA eqs. L6-L7, docs/fluctuations.md)
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True)
+def pair_td_into(q, policy, payoff, transition, gamma, rule, expected_td, product_td, common_product):
+    """TD products of two agents with the same table Q and policy X, Q-learning or expected SARSA (eq. L6-L7).
+
+    - ``expected_td`` r(s, a, b) = Σ_z T(s, a, b, z) [U(s, a, b) + γ V(z)] - Q(s, a): the expected TD error
+      of an agent playing a against b;
+    - ``product_td`` E_z[δ_i δ_j | s, a, b] on one shared edge (i plays a, j plays b, both bootstrap from the
+      same next state z; δ_j uses U(s, b, a) and Q(s, b));
+    - ``common_product`` Σ_c X(s, c) r(s, a, c) r(s, b, c): two agents meeting one common neighbour's action c.
+
+    All (state, action, action). V is max Q (Q-learning) or Σ X Q (expected SARSA, ``rule`` = EXPECTED_SARSA).
+    """
+    n_states, n_actions = q.shape
+    value = np.empty(n_states)
+    for z in range(n_states):
+        if rule == EXPECTED_SARSA:
+            total = 0.0
+            for a in range(n_actions):
+                total += policy[z, a] * q[z, a]
+        else:
+            total = q[z, 0]
+            for a in range(1, n_actions):
+                if q[z, a] > total:
+                    total = q[z, a]
+        value[z] = total
+    for s in range(n_states):
+        for a in range(n_actions):
+            for b in range(n_actions):
+                first = 0.0
+                both = 0.0
+                for z in range(n_states):
+                    weight = transition[s, a, b, z]
+                    own = payoff[s, a, b] + gamma * value[z] - q[s, a]
+                    other = payoff[s, b, a] + gamma * value[z] - q[s, b]
+                    first += weight * own
+                    both += weight * own * other
+                expected_td[s, a, b] = first
+                product_td[s, a, b] = both
+    for s in range(n_states):
+        for a in range(n_actions):
+            for b in range(n_actions):
+                total = 0.0
+                for c in range(n_actions):
+                    total += policy[s, c] * expected_td[s, a, c] * expected_td[s, b, c]
+                common_product[s, a, b] = total
+
+
+@njit(cache=True)
+def shared_noise_into(policy, state_distribution, degree_i, degree_j, alpha, product_td, common_product, edge, common):
+    """One-step noise covariance of two agents i, j with the same X, edge states i.i.d. from p (eqs. L6-L7).
+
+    On the (s, s) diagonal blocks of (K M, K M), zero elsewhere:
+
+    - ``edge`` (one shared edge): α² X(s, a) X(s, b) F_s E_z[δ_i δ_j | s, a, b],
+      F_s = π_s(k_i) π_s(k_j) / (k_i k_j p_s);
+    - ``common`` (per common neighbour, i and j not adjacent): α² X(s, a) X(s, b) G_s Σ_c X(s, c) r r,
+      G_s = π_s(k_i) π_s(k_j) / (k_i k_j).
+
+    ``product_td``, ``common_product`` from :func:`pair_td_into`.
+    """
+    n_states, n_actions = policy.shape
+    edge[:] = 0.0
+    common[:] = 0.0
+    if degree_i <= 0 or degree_j <= 0:
+        return
+    for s in range(n_states):
+        p = min(max(state_distribution[s], 0.0), 1.0)
+        if p <= 0.0:
+            continue
+        both = interaction_probability_scalar(p, degree_i) * interaction_probability_scalar(p, degree_j)
+        shared_edge = both / (degree_i * degree_j * p)
+        shared_neighbor = both / (degree_i * degree_j)
+        for a in range(n_actions):
+            for b in range(n_actions):
+                scale = alpha * alpha * policy[s, a] * policy[s, b]
+                row = s * n_actions + a
+                column = s * n_actions + b
+                edge[row, column] = scale * shared_edge * product_td[s, a, b]
+                common[row, column] = scale * shared_neighbor * common_product[s, a, b]

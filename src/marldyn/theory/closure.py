@@ -1,0 +1,1186 @@
+"""A deterministic moment closure of the population on the graph: the mean and the spatial covariance of Q.
+
+Derivation, assumptions and limits: ``docs/closure.md``. Summary (d = K M entries per agent):
+
+- **State.** m(t), the mean of Q over agents and runs, and the covariance of the whole population's
+  deviations, Cov(Q_i, Q_j), in the eigenbasis of the adjacency matrix of a regular graph: one d x d block
+  C(λ) per adjacency eigenvalue λ (the graph's spectrum is grouped into at most ``MAX_MODES`` values; the
+  uniform mode λ = k, which carries the run-to-run fluctuation of the population mean, is kept apart). The
+  variance of one agent is C₀ = Σ_λ w_λ C(λ), the covariance of two neighbours C₁ = Σ_λ w_λ λ C(λ) / k
+  [C1-C2].
+- **Gaussian closure.** A focal agent's Q is N(m, C₀); given it, a neighbour's Q is Gaussian with mean
+  m + C₁ C₀⁺ (Q - m) and covariance C₀ - C₁ C₀⁺ C₁ (the pair structure), and the neighbour field of the
+  pair approximation (eqs. 11, 18-20: p(s | i), X̃_i) is that neighbour law's expectation of p*(s | Q_i, Q_j)
+  and of p* X_j. Expectations are taken by Gauss–Hermite cubature in the coordinates that the one-step
+  moments are non-linear in — the within-state contrasts Q(s, a) - Q(s, M-1), on which X, p* and the
+  bootstrap value's kink depend — and by a two-point rule in the state levels Q(s, M-1), in which μ is
+  linear and Σ quadratic (so those are exact) [C3-C5].
+- **Moment equations.** dm/dt = E[μ] (eq. 9 under the closure); per mode, the statistically linearised map
+  dC(λ)/dt = A C + C Aᵀ + A C Aᵀ + D(λ), A(λ) = Ā_self + λ Ā_nb with the Gaussian-averaged Jacobians
+  Ā = E[∂μ_i/∂Q_i], E[∂μ_i/∂Q_j] (central differences of the smoothed drift), and
+  D(λ) = E[Σ] + λ D_edge + (λ² - k) D_common (eq. 5 for E[Σ]; the noise shared by neighbours through a
+  common edge and a common neighbour as in :mod:`marldyn.theory.lna`, evaluated at the mean) [C6-C8]. At a
+  fixed point and for C → 0 this is the LNA's discrete Lyapunov equation, mode by mode.
+- **Diagnostic.** The skewness and excess kurtosis of each entry across agents that the drift and the noise
+  create, to first order in the departure from the Gaussian (``q_skewness``, ``q_kurtosis``): where they
+  pass 1 and 3 the population is far from Gaussian (a heavy tail, or a split near an outcome-map boundary)
+  and :func:`solve_closure` warns [C9].
+
+Rules: Q-learning and expected SARSA (the shared-noise blocks are derived for deterministic bootstrap
+values); SARSA with ``correlations=False``. Time scales: ``reduced`` (stationary pair distributions, an
+adaptive ODE) and ``full`` (every cubature pair carries its edge-state distribution, moved one simulator step
+at a time with the moment equations).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+from numpy.polynomial.hermite_e import hermegauss
+from scipy.integrate import solve_ivp
+
+from ..errors import ConfigError, ConvergenceError, DivergenceError, MarldynWarning
+from ..graphs import Graph
+from ..learning import EXPECTED_SARSA, Q_LEARNING, RULES, rule_code
+from ..policy import boltzmann, softmax_row
+from .euler_maruyama import psd_cholesky_into
+from .markov import edge_transition_into, stationary_into
+from .one_step import drift_into, moments_into, pair_td_into, shared_noise_into, workspace
+
+__all__ = [
+    "ClosureTrajectory",
+    "closure_modes",
+    "contrast_basis",
+    "gaussian_nodes",
+    "solve_closure",
+]
+
+MAX_MODES = 64  # adjacency eigenvalues are grouped into at most this many values (besides the uniform mode)
+DIRECT_MODES = 2000  # the spectrum of a non-lattice regular graph is computed densely up to this many agents
+SKEWNESS_WARNING = 1.0  # predicted |skewness| above this: warn that the population is far from Gaussian
+KURTOSIS_WARNING = 3.0  # the same for the predicted |excess kurtosis|
+OUTPUT_ORDER = 24  # Gauss-Hermite order per contrast of the reported mean policy
+TIMESCALES = ("reduced", "full")
+
+
+@dataclass(frozen=True, eq=False)
+class ClosureTrajectory:
+    """A moment-closure trajectory; arrays named as in the simulation's Dataset.
+
+    Attributes
+    ----------
+    time : ndarray, shape (time,)
+        Times in simulator steps.
+    q : ndarray, shape (time, state, action)
+        The mean m of Q over agents (and runs).
+    policy : ndarray, shape (time, state, action)
+        E[X(Q)] under the Gaussian N(m, C₀): the mean policy of the population.
+    q_std : ndarray, shape (time, state, action)
+        √diag of the within-run across-agent covariance C₀ - C(k)/N (what the simulator's ``q_std``
+        estimates).
+    q_mean_std : ndarray, shape (time, state, action)
+        √diag of C(k)/N, the run-to-run standard deviation of the population mean.
+    state_fraction : ndarray, shape (time, state)
+        Expected fraction of edges in each state.
+    covariance, neighbor_covariance : ndarray, shape (time, K M, K M)
+        C₀ (one agent's total covariance) and C₁ (two neighbours'), row-major order of Q.
+    q_skewness, q_kurtosis : ndarray, shape (time, state, action)
+        The diagnostic [C9]: the skewness and excess kurtosis of each entry's distribution across agents that
+        the drift and the noise create, to first order in the departure from the Gaussian.
+    attrs : dict
+        Parameters and the cubature used.
+    """
+
+    time: np.ndarray
+    q: np.ndarray
+    policy: np.ndarray
+    q_std: np.ndarray
+    q_mean_std: np.ndarray
+    state_fraction: np.ndarray
+    covariance: np.ndarray
+    neighbor_covariance: np.ndarray
+    q_skewness: np.ndarray
+    q_kurtosis: np.ndarray
+    attrs: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------
+# coordinates, cubature, spectrum
+# ----------------------------------------------------------------------------------------------
+def contrast_basis(n_states: int, n_actions: int) -> np.ndarray:
+    """R (d, d) with y = R q.ravel(): first the K (M - 1) contrasts Q(s, a) - Q(s, M-1), then the K levels
+    Q(s, M-1) [C3].
+
+    X(s, ·), p* and the bootstrap value's non-linearity depend on the contrasts only; μ is linear and Σ
+    quadratic in the levels.
+
+    Examples
+    --------
+    >>> from marldyn.theory.closure import contrast_basis
+    >>> contrast_basis(1, 2)
+    array([[ 1., -1.],
+           [ 0.,  1.]])
+    """
+    size = n_states * n_actions
+    basis = np.zeros((size, size))
+    row = 0
+    for s in range(n_states):
+        last = s * n_actions + n_actions - 1
+        for a in range(n_actions - 1):
+            basis[row, s * n_actions + a] = 1.0
+            basis[row, last] = -1.0
+            row += 1
+    for s in range(n_states):
+        basis[row, s * n_actions + n_actions - 1] = 1.0
+        row += 1
+    return basis
+
+
+def _hermite(order: int):
+    nodes, weights = hermegauss(order)
+    return nodes, weights / weights.sum()
+
+
+def gaussian_nodes(orders) -> tuple[np.ndarray, np.ndarray]:
+    """Product Gauss–Hermite rule for the standard normal in len(orders) dimensions.
+
+    Parameters
+    ----------
+    orders : sequence of int
+        Nodes per dimension (order n integrates polynomials of degree 2n - 1 exactly).
+
+    Returns
+    -------
+    nodes : ndarray, shape (point, dimension)
+    weights : ndarray, shape (point,)
+        Positive, summing to 1.
+
+    Examples
+    --------
+    >>> from marldyn.theory.closure import gaussian_nodes
+    >>> nodes, weights = gaussian_nodes([3, 2])
+    >>> nodes.shape, float(weights @ nodes[:, 0] ** 4)  # E[ξ⁴] = 3
+    ((6, 2), 3.0000000000000004)
+    """
+    rules = [_hermite(int(order)) for order in orders]
+    if not rules:
+        return np.zeros((1, 0)), np.ones(1)
+    grids = np.meshgrid(*[nodes for nodes, _ in rules], indexing="ij")
+    weight_grids = np.meshgrid(*[weights for _, weights in rules], indexing="ij")
+    nodes = np.stack([grid.ravel() for grid in grids], axis=1)
+    weights = np.prod(np.stack([grid.ravel() for grid in weight_grids], axis=1), axis=1)
+    return nodes, weights
+
+
+def _symmetric_nodes(dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """The degree-3 rule with 2n points ±√n e_i, equal weights (positive; exact up to degree 3)."""
+    nodes = np.concatenate([np.eye(dimension), -np.eye(dimension)]) * math.sqrt(dimension)
+    return nodes, np.full(2 * dimension, 1.0 / (2 * dimension))
+
+
+def _contrast_rule(n_contrasts: int, order: int | None):
+    """The focal agent's cubature over its contrasts: Gauss–Hermite of ``order`` per contrast (default 5 for
+    ≤ 2 contrasts, 4 for 3-4, beyond that 0: the degree-3 symmetric rule)."""
+    if order is None:
+        order = 5 if n_contrasts <= 2 else (4 if n_contrasts <= 4 else 0)
+    nodes, weights = _symmetric_nodes(n_contrasts) if order == 0 else gaussian_nodes([order] * n_contrasts)
+    return nodes, weights, order
+
+
+def _neighbor_rule(n_contrasts: int):
+    """Neighbour cubature over its contrasts (its levels do not enter): Gauss–Hermite 3 per contrast up to 3
+    contrasts (≤ 27 nodes), else the degree-3 symmetric rule."""
+    if n_contrasts <= 3:
+        return gaussian_nodes([3] * n_contrasts)
+    return _symmetric_nodes(n_contrasts)
+
+
+def closure_modes(graph: Graph, max_modes: int = MAX_MODES) -> tuple[np.ndarray, np.ndarray]:
+    """The adjacency spectrum of a regular graph as (eigenvalue, weight) pairs, the uniform mode first [C1].
+
+    Weights are multiplicities / N (summing to 1); the uniform mode λ = k has weight 1/N. The periodic
+    lattice's spectrum is exact (2 cos θ_x + 2 cos θ_y); any other regular graph's comes from a dense
+    eigensolve (N ≤ ``DIRECT_MODES``). Values within 1e-9 are merged; beyond ``max_modes`` distinct values
+    the non-uniform spectrum is grouped into ``max_modes`` bins of equal width (each at its mean λ).
+
+    Raises
+    ------
+    ConfigError
+        A graph that is not regular, has no edges, or is too large for the dense spectrum.
+
+    Examples
+    --------
+    >>> from marldyn.graphs import lattice
+    >>> from marldyn.theory.closure import closure_modes
+    >>> values, weights = closure_modes(lattice(16))
+    >>> values[0], weights.sum()
+    (4.0, 1.0)
+    """
+    from ..graphs import lattice
+
+    degree = np.asarray(graph.degree)
+    n = graph.n_agents
+    if graph.n_edges == 0 or not np.all(degree == degree[0]):
+        raise ConfigError(
+            "method 'closure' needs a regular graph with edges (all degrees equal; its covariance lives on the "
+            "adjacency spectrum); use 'sde-graph' or 'particles' on this graph"
+        )
+    k = float(degree[0])
+    side = math.isqrt(n)
+    if side * side == n and side >= 3 and k == 4 and np.array_equal(lattice(n).edges, graph.edges):
+        wave = 2.0 * np.pi * np.arange(side) / side
+        spectrum = (2.0 * np.cos(wave)[:, None] + 2.0 * np.cos(wave)[None, :]).ravel()
+        spectrum = np.sort(spectrum)[::-1]
+    else:
+        if n > DIRECT_MODES:
+            raise ConfigError(
+                f"method 'closure' computes the spectrum of a non-lattice graph densely: at most {DIRECT_MODES} "
+                f"agents, got {n}"
+            )
+        from scipy.sparse import csr_matrix
+
+        adjacency = csr_matrix(
+            (np.ones(len(graph.indices)), np.asarray(graph.indices), np.asarray(graph.indptr)), shape=(n, n)
+        ).toarray()
+        spectrum = np.sort(np.linalg.eigvalsh(adjacency))[::-1]
+    rest = np.delete(spectrum, np.argmin(np.abs(spectrum - k)))  # the uniform mode is tracked on its own
+    rest = np.round(rest, 9)
+    values, counts = np.unique(rest, return_counts=True)
+    if values.size > max_modes:
+        edges = np.linspace(rest.min(), rest.max(), max_modes + 1)
+        bins = np.clip(np.searchsorted(edges, rest, side="right") - 1, 0, max_modes - 1)
+        counts = np.bincount(bins, minlength=max_modes)
+        sums = np.bincount(bins, weights=rest, minlength=max_modes)
+        keep = counts > 0
+        values, counts = sums[keep] / counts[keep], counts[keep]
+    return np.concatenate([[k], values]), np.concatenate([[1.0], counts]) / n
+
+
+# ----------------------------------------------------------------------------------------------
+# the cubature kernel (numba)
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _contrast_policy_into(contrasts, beta, logits, out):
+    """X(s, ·) = softmax(β [c(s, 0), …, c(s, M-2), 0]) of a table with the given contrasts (n_c,), into ``out``."""
+    n_states, n_actions = out.shape
+    for s in range(n_states):
+        for a in range(n_actions - 1):
+            logits[a] = contrasts[s * (n_actions - 1) + a]
+        logits[n_actions - 1] = 0.0
+        softmax_row(logits, beta, out[s])
+
+
+@njit(cache=True)
+def _field_into(
+    policy,
+    neighbor_contrasts,
+    neighbor_shift,
+    neighbor_weight,
+    pairs,
+    dynamic,
+    beta,
+    transition,
+    initial,
+    buffers,
+    distribution,
+    neighbor,
+):
+    """The pair-approximation field of one focal node over its neighbour nodes r (contrasts + ``neighbor_shift``):
+    p(s) = Σ_r w_r p(s | focal, r) and X̃(s, ·) = Σ_r w_r p(s | focal, r) X_r(s, ·) / p(s) (eqs. 8, 18, 20) [C4],
+    with p(· | focal, r) the stationary pair distribution p* (eq. 18; closed form for two states), or
+    ``pairs[r]`` if ``dynamic`` (full time scale)."""
+    chain, pair, logits, shifted, neighbor_policy = buffers
+    n_states, n_actions = policy.shape
+    distribution[:] = 0.0
+    neighbor[:] = 0.0
+    for r in range(neighbor_weight.size):
+        for c in range(shifted.size):
+            shifted[c] = neighbor_contrasts[r, c] + neighbor_shift[c]
+        _contrast_policy_into(shifted, beta, logits, neighbor_policy[r])
+        if dynamic:
+            for s in range(n_states):
+                pair[s] = pairs[r, s]
+        else:
+            edge_transition_into(policy, neighbor_policy[r], transition, chain)
+            total = chain[0, 1] + chain[1, 0] if n_states == 2 else 0.0
+            if total > 0.0:
+                pair[0] = chain[1, 0] / total
+                pair[1] = chain[0, 1] / total
+            else:
+                stationary_into(chain, initial, True, pair)
+        for s in range(n_states):
+            mass = neighbor_weight[r] * pair[s]
+            distribution[s] += mass
+            for a in range(n_actions):
+                neighbor[s, a] += mass * neighbor_policy[r, s, a]
+    for s in range(n_states):
+        for a in range(n_actions):
+            if distribution[s] > 0.0:
+                neighbor[s, a] /= distribution[s]
+            else:  # never met in s: μ and Σ multiply X̃(s, ·) by P(n_s ≥ 1) = 0
+                value = 0.0
+                for r in range(neighbor_weight.size):
+                    value += neighbor_weight[r] * neighbor_policy[r, s, a]
+                neighbor[s, a] = value
+
+
+@njit(cache=True)
+def _buffers(n_states, n_actions, n_neighbors, n_contrasts):
+    return (
+        np.empty((n_states, n_states)),
+        np.empty(n_states),
+        np.empty(n_actions),
+        np.empty(n_contrasts),
+        np.empty((n_neighbors, n_states, n_actions)),
+    )
+
+
+@njit(cache=True)
+def _smoothed_drift_into(
+    mean,
+    deviation,
+    weight,
+    focal_shift,
+    neighbor_contrasts,
+    neighbor_shift,
+    neighbor_weight,
+    pairs,
+    dynamic,
+    degree,
+    payoff,
+    transition,
+    alpha,
+    beta,
+    gamma,
+    rule,
+    initial,
+    work,
+    buffers,
+    out,
+):
+    """E[μ] = Σ_p w_p μ(m + deviation_p + focal_shift | its neighbour nodes), into ``out`` (K, M) [C5]."""
+    n_states, n_actions = out.shape
+    q = np.empty((n_states, n_actions))
+    policy = np.empty((n_states, n_actions))
+    distribution = np.empty(n_states)
+    neighbor = np.empty((n_states, n_actions))
+    mu = np.empty((n_states, n_actions))
+    out[:] = 0.0
+    for p in range(weight.size):
+        for s in range(n_states):
+            for a in range(n_actions):
+                i = s * n_actions + a
+                q[s, a] = mean[i] + deviation[p, i] + focal_shift[i]
+            softmax_row(q[s], beta, policy[s])
+        _field_into(
+            policy,
+            neighbor_contrasts[p],
+            neighbor_shift,
+            neighbor_weight,
+            pairs[p],
+            dynamic,
+            beta,
+            transition,
+            initial,
+            buffers,
+            distribution,
+            neighbor,
+        )
+        drift_into(q, policy, neighbor, distribution, degree, payoff, transition, alpha, gamma, rule, work, mu)
+        for s in range(n_states):
+            for a in range(n_actions):
+                out[s, a] += weight[p] * mu[s, a]
+
+
+@njit(cache=True)
+def closure_terms(
+    mean,
+    fine_deviation,
+    fine_weight,
+    fine_neighbors,
+    coarse_deviation,
+    coarse_weight,
+    coarse_neighbors,
+    noise_deviation,
+    noise_weight,
+    noise_contrast,
+    neighbor_weight,
+    pairs,
+    dynamic,
+    step,
+    correlations,
+    degree,
+    payoff,
+    transition,
+    alpha,
+    beta,
+    gamma,
+    rule,
+    initial,
+):
+    """The terms of the moment equations at one state, in one pass [C5-C8].
+
+    Returns E[μ] (K, M) under the fine rule (from ``pairs`` if ``dynamic``); Ā_self (d, d) and ∂E[μ]/∂c_nb
+    (d, n_c) by forward differences of step ``step`` of the coarse rule's E[μ] (stationary pairs); E[Σ] (d, d)
+    over the coarse rule's full nodes (node p's neighbours: ``coarse_neighbors[noise_contrast[p]]``); and at the
+    mean table the shared-noise blocks D_edge, D_common (zero unless ``correlations``).
+    """
+    n_states, n_actions = payoff.shape[0], payoff.shape[1]
+    size = n_states * n_actions
+    n_contrasts = fine_neighbors.shape[2]
+    n_neighbors = neighbor_weight.size
+    work = workspace(n_states, n_actions)
+    buffers = _buffers(n_states, n_actions, n_neighbors, n_contrasts)
+    no_focal = np.zeros(size)
+    no_neighbor = np.zeros(n_contrasts)
+    drift = np.empty((n_states, n_actions))
+    _smoothed_drift_into(
+        mean,
+        fine_deviation,
+        fine_weight,
+        no_focal,
+        fine_neighbors,
+        no_neighbor,
+        neighbor_weight,
+        pairs,
+        dynamic,
+        degree,
+        payoff,
+        transition,
+        alpha,
+        beta,
+        gamma,
+        rule,
+        initial,
+        work,
+        buffers,
+        drift,
+    )
+    base = np.empty((n_states, n_actions))
+    shifted = np.empty((n_states, n_actions))
+    _smoothed_drift_into(
+        mean,
+        coarse_deviation,
+        coarse_weight,
+        no_focal,
+        coarse_neighbors,
+        no_neighbor,
+        neighbor_weight,
+        pairs,
+        False,
+        degree,
+        payoff,
+        transition,
+        alpha,
+        beta,
+        gamma,
+        rule,
+        initial,
+        work,
+        buffers,
+        base,
+    )
+    own = np.empty((size, size))
+    for c in range(size):
+        shift = np.zeros(size)
+        shift[c] = step
+        _smoothed_drift_into(
+            mean,
+            coarse_deviation,
+            coarse_weight,
+            shift,
+            coarse_neighbors,
+            no_neighbor,
+            neighbor_weight,
+            pairs,
+            False,
+            degree,
+            payoff,
+            transition,
+            alpha,
+            beta,
+            gamma,
+            rule,
+            initial,
+            work,
+            buffers,
+            shifted,
+        )
+        for s in range(n_states):
+            for a in range(n_actions):
+                own[s * n_actions + a, c] = (shifted[s, a] - base[s, a]) / step
+    per_contrast = np.empty((size, n_contrasts))
+    for c in range(n_contrasts):
+        shift = np.zeros(n_contrasts)
+        shift[c] = step
+        _smoothed_drift_into(
+            mean,
+            coarse_deviation,
+            coarse_weight,
+            no_focal,
+            coarse_neighbors,
+            shift,
+            neighbor_weight,
+            pairs,
+            False,
+            degree,
+            payoff,
+            transition,
+            alpha,
+            beta,
+            gamma,
+            rule,
+            initial,
+            work,
+            buffers,
+            shifted,
+        )
+        for s in range(n_states):
+            for a in range(n_actions):
+                per_contrast[s * n_actions + a, c] = (shifted[s, a] - base[s, a]) / step
+    noise = np.zeros((size, size))
+    q = np.empty((n_states, n_actions))
+    policy = np.empty((n_states, n_actions))
+    distribution = np.empty(n_states)
+    neighbor = np.empty((n_states, n_actions))
+    mu = np.empty((n_states, n_actions))
+    sigma = np.empty((size, size))
+    for p in range(noise_weight.size):
+        for s in range(n_states):
+            for a in range(n_actions):
+                i = s * n_actions + a
+                q[s, a] = mean[i] + noise_deviation[p, i]
+            softmax_row(q[s], beta, policy[s])
+        _field_into(
+            policy,
+            coarse_neighbors[noise_contrast[p]],
+            no_neighbor,
+            neighbor_weight,
+            pairs[0],
+            False,
+            beta,
+            transition,
+            initial,
+            buffers,
+            distribution,
+            neighbor,
+        )
+        moments_into(q, policy, neighbor, distribution, degree, payoff, transition, alpha, gamma, rule, work, mu, sigma)
+        for i in range(size):
+            for j in range(size):
+                noise[i, j] += noise_weight[p] * sigma[i, j]
+    edge = np.zeros((size, size))
+    common = np.zeros((size, size))
+    if correlations:
+        for s in range(n_states):
+            for a in range(n_actions):
+                q[s, a] = mean[s * n_actions + a]
+            softmax_row(q[s], beta, policy[s])
+        edge_transition_into(policy, policy, transition, buffers[0])
+        stationary_into(buffers[0], initial, True, distribution)
+        shape = (n_states, n_actions, n_actions)
+        expected_td, product_td, common_product = np.empty(shape), np.empty(shape), np.empty(shape)
+        pair_td_into(q, policy, payoff, transition, gamma, rule, expected_td, product_td, common_product)
+        shared_noise_into(policy, distribution, degree, degree, alpha, product_td, common_product, edge, common)
+    return drift, own, per_contrast, noise, edge, common
+
+
+@njit(cache=True)
+def node_moments(
+    focal_q,
+    neighbor_contrasts,
+    contrast_node,
+    pairs,
+    dynamic,
+    degree,
+    payoff,
+    transition,
+    alpha,
+    beta,
+    gamma,
+    rule,
+    initial,
+    neighbor_weight,
+):
+    """Per focal node p: μ (point, K, M), Σ (point, K M, K M) (eqs. 9, 5) and the field's p(s) (point, K).
+
+    Node p's neighbour nodes are ``neighbor_contrasts[contrast_node[p]]`` and, if ``dynamic``, its pair
+    distributions ``pairs[contrast_node[p]]`` [C4, C7].
+    """
+    n_points, n_states, n_actions = focal_q.shape
+    size = n_states * n_actions
+    mu = np.empty((n_points, n_states, n_actions))
+    sigma = np.empty((n_points, size, size))
+    distribution = np.empty((n_points, n_states))
+    work = workspace(n_states, n_actions)
+    buffers = _buffers(n_states, n_actions, neighbor_weight.size, neighbor_contrasts.shape[2])
+    no_neighbor = np.zeros(neighbor_contrasts.shape[2])
+    policy = np.empty((n_states, n_actions))
+    neighbor = np.empty((n_states, n_actions))
+    for p in range(n_points):
+        c = contrast_node[p]
+        for s in range(n_states):
+            softmax_row(focal_q[p, s], beta, policy[s])
+        _field_into(
+            policy,
+            neighbor_contrasts[c],
+            no_neighbor,
+            neighbor_weight,
+            pairs[c],
+            dynamic,
+            beta,
+            transition,
+            initial,
+            buffers,
+            distribution[p],
+            neighbor,
+        )
+        moments_into(
+            focal_q[p],
+            policy,
+            neighbor,
+            distribution[p],
+            degree,
+            payoff,
+            transition,
+            alpha,
+            gamma,
+            rule,
+            work,
+            mu[p],
+            sigma[p],
+        )
+    return mu, sigma, distribution
+
+
+@njit(cache=True)
+def advance_pairs(focal_policy, neighbor_policy, transition, pairs, steps):
+    """``steps`` simulator steps of every cubature pair's edge-state distribution, p ← p λ (eq. 12), in place
+    (full time scale; the pair's policies held fixed over the steps)."""
+    n_points, n_neighbors, n_states = pairs.shape
+    chain = np.empty((n_states, n_states))
+    current = np.empty(n_states)
+    for p in range(n_points):
+        for r in range(n_neighbors):
+            edge_transition_into(focal_policy[p], neighbor_policy[p, r], transition, chain)
+            for _ in range(steps):
+                for s in range(n_states):
+                    current[s] = pairs[p, r, s]
+                for t in range(n_states):
+                    value = 0.0
+                    for s in range(n_states):
+                        value += current[s] * chain[s, t]
+                    pairs[p, r, t] = value
+
+
+# ----------------------------------------------------------------------------------------------
+# the closure
+# ----------------------------------------------------------------------------------------------
+def _psd_root(matrix) -> np.ndarray:
+    """Lower-triangular L with L Lᵀ = matrix for a symmetric PSD matrix (zero pivots give zero columns)."""
+    out = np.empty_like(matrix)
+    psd_cholesky_into(np.ascontiguousarray(0.5 * (matrix + matrix.T)), out)
+    return out
+
+
+@njit(cache=True)
+def _psd_solve_into(root, right, out):
+    """x with L Lᵀ x = b for the PSD root L of :func:`psd_cholesky_into`, the zero-pivot directions set to 0."""
+    size = root.shape[0]
+    for i in range(size):
+        value = right[i]
+        for j in range(i):
+            value -= root[i, j] * out[j]
+        out[i] = value / root[i, i] if root[i, i] > 0.0 else 0.0
+    for i in range(size - 1, -1, -1):
+        value = out[i]
+        for j in range(i + 1, size):
+            value -= root[j, i] * out[j]
+        out[i] = value / root[i, i] if root[i, i] > 0.0 else 0.0
+
+
+@njit(cache=True)
+def closure_geometry(mean, own, neighbor, basis, inverse_basis, n_contrasts):
+    """The Gaussian's roots for the cubature nodes [C3-C4].
+
+    With y = R q (contrasts first, :func:`contrast_basis`): ``root`` = R⁻¹ L, L the lower root of R C₀ Rᵀ (so
+    the contrasts of Q = m + root ξ depend on the contrast coordinates of ξ only); ``contrast_root`` the lower
+    root of the contrasts' covariance Σ_c = R_c C₀ R_cᵀ; ``gain`` = Cov(c_j, c_i) Σ_c⁺ and ``conditional_root``
+    the root of Σ_c - gain Cov(c_i, c_j), the law of a neighbour's contrasts given the focal contrasts; and
+    ``mean_contrast`` = R_c m.
+    """
+    size = own.shape[0]
+    transformed = basis @ own @ basis.T
+    transformed = 0.5 * (transformed + transformed.T)
+    lower = np.empty((size, size))
+    psd_cholesky_into(transformed, lower)
+    root = inverse_basis @ lower
+    contrasts = np.ascontiguousarray(basis[:n_contrasts])
+    contrast_cov = np.ascontiguousarray(transformed[:n_contrasts, :n_contrasts])
+    contrast_root = np.ascontiguousarray(lower[:n_contrasts, :n_contrasts])
+    cross = contrasts @ neighbor @ contrasts.T
+    cross = 0.5 * (cross + cross.T)
+    gain_t = np.empty((n_contrasts, n_contrasts))  # Σ_c⁺ cross = gainᵀ
+    column = np.empty(n_contrasts)
+    for c in range(n_contrasts):
+        _psd_solve_into(contrast_root, np.ascontiguousarray(cross[:, c]), column)
+        gain_t[:, c] = column
+    gain = np.ascontiguousarray(gain_t.T)
+    conditional = contrast_cov - gain @ cross.T
+    conditional = 0.5 * (conditional + conditional.T)
+    conditional_root = np.empty((n_contrasts, n_contrasts))
+    psd_cholesky_into(conditional, conditional_root)
+    return root, contrast_root, gain, conditional_root, contrasts @ mean
+
+
+@dataclass(frozen=True, eq=False)
+class _Rule:
+    """A focal cubature [C3-C5]: product Gauss–Hermite (or the symmetric degree-3 rule) in the contrasts and
+    two nodes per level. ``drift_xi`` puts the levels at their conditional mean (ξ_l = 0; exact for μ, linear
+    in them); ``full_xi`` adds the level nodes (exact for Σ, quadratic in them); ``full_contrast`` maps a full
+    node to its contrast node."""
+
+    order: int
+    contrast_xi: np.ndarray
+    contrast_weight: np.ndarray
+    drift_xi: np.ndarray
+    full_xi: np.ndarray
+    full_weight: np.ndarray
+    full_contrast: np.ndarray
+
+    @classmethod
+    def build(cls, n_contrasts, n_states, order):
+        contrast_xi, contrast_weight, order = _contrast_rule(n_contrasts, order)
+        level_xi, level_weight = gaussian_nodes([2] * n_states)
+        count = len(contrast_weight)
+        return cls(
+            order=order,
+            contrast_xi=contrast_xi,
+            contrast_weight=contrast_weight,
+            drift_xi=np.concatenate([contrast_xi, np.zeros((count, n_states))], axis=1),
+            full_xi=np.concatenate(
+                [np.repeat(contrast_xi, len(level_weight), axis=0), np.tile(level_xi, (count, 1))], axis=1
+            ),
+            full_weight=np.repeat(contrast_weight, len(level_weight)) * np.tile(level_weight, count),
+            full_contrast=np.repeat(np.arange(count), len(level_weight)),
+        )
+
+
+class _Model:
+    """Everything fixed along one closure trajectory and the moment equations [C1-C9].
+
+    Two focal rules: ``fine`` (``order`` per contrast) for E[μ] and the outputs, ``coarse`` (3 per contrast,
+    or the symmetric rule) for the Jacobians and E[Σ], whose errors enter only the covariances."""
+
+    def __init__(self, game, degree, modes, weights, alpha, beta, gamma, rule, order, correlations, initial):
+        self.payoff, self.transition = game.arrays()
+        self.game = game
+        self.shape = self.payoff.shape[:2]
+        n_states, n_actions = self.shape
+        self.size = n_states * n_actions
+        self.n_contrasts = n_states * (n_actions - 1)
+        self.basis = contrast_basis(n_states, n_actions)
+        self.inverse_basis = np.linalg.inv(self.basis)
+        self.contrasts = self.basis[: self.n_contrasts]
+        self.degree = int(degree)
+        self.modes = np.asarray(modes, dtype=np.float64)
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.n_modes = self.modes.size
+        self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
+        self.rule = rule_code(rule)
+        self.correlations = bool(correlations)
+        self.initial = np.asarray(initial, dtype=np.float64)
+        self.fine = _Rule.build(self.n_contrasts, n_states, order)
+        coarse = min(3, self.fine.order) if self.fine.order else 0
+        self.coarse = _Rule.build(self.n_contrasts, n_states, coarse if self.n_contrasts <= 4 else 0)
+        self.order = self.fine.order
+        self.neighbor_eta, self.neighbor_weight = _neighbor_rule(self.n_contrasts)
+        self.no_pairs = np.zeros((len(self.fine.contrast_weight), len(self.neighbor_weight), n_states))
+        self.output_xi, self.output_weight = gaussian_nodes([OUTPUT_ORDER] * (n_actions - 1))
+
+    # -- state -----------------------------------------------------------------------------------
+    def pack(self, mean, modes) -> np.ndarray:
+        return np.concatenate([np.ravel(mean), np.ravel(modes)])
+
+    def unpack(self, y):
+        d = self.size
+        modes = y[d:].reshape(self.n_modes, d, d)
+        return y[:d], 0.5 * (modes + np.swapaxes(modes, 1, 2))
+
+    def covariances(self, modes):
+        """C₀ = Σ_λ w_λ C(λ) and C₁ = Σ_λ w_λ λ C(λ) / k [C2]."""
+        own = np.einsum("v,vij->ij", self.weights, modes)
+        neighbor = np.einsum("v,v,vij->ij", self.weights, self.modes, modes) / self.degree
+        return own, 0.5 * (neighbor + neighbor.T)
+
+    # -- nodes -----------------------------------------------------------------------------------
+    def geometry(self, mean, own, neighbor):
+        """What every rule's nodes need (:func:`closure_geometry`) [C4]."""
+        return closure_geometry(mean, own, neighbor, self.basis, self.inverse_basis, self.n_contrasts)
+
+    def nodes(self, rule: _Rule, geometry):
+        """Focal deviations Q_p - m of the drift and the full rule, (point, d), and the neighbour nodes'
+        contrasts given each focal contrast node, (contrast point, neighbour point, n_c) [C3-C4]."""
+        root, contrast_root, gain, conditional_root, mean_contrast = geometry
+        focal_contrasts = rule.contrast_xi @ contrast_root.T  # c_i - m_c at the contrast nodes
+        spread = self.neighbor_eta @ conditional_root.T  # (R, n_c)
+        neighbor_contrasts = mean_contrast[None, None, :] + (focal_contrasts @ gain.T)[:, None, :] + spread[None]
+        return rule.drift_xi @ root.T, rule.full_xi @ root.T, neighbor_contrasts
+
+    def policy_of_contrasts(self, contrasts):
+        """X (..., K, M) of tables with the given contrasts (..., n_c): softmax of [c(s, ·), 0]."""
+        n_states, n_actions = self.shape
+        lead = contrasts.shape[:-1]
+        logits = np.concatenate(
+            [contrasts.reshape(lead + (n_states, n_actions - 1)), np.zeros(lead + (n_states, 1))], axis=-1
+        )
+        return boltzmann(logits, self.beta)
+
+    def parameters(self):
+        return (self.degree, self.payoff, self.transition, self.alpha, self.beta, self.gamma, self.rule, self.initial)
+
+    def node_moments(self, rule, mean, full_deviation, neighbor_contrasts, pairs=None):
+        focal_q = (mean[None, :] + full_deviation).reshape(-1, *self.shape)
+        return node_moments(
+            focal_q,
+            neighbor_contrasts,
+            rule.full_contrast,
+            self.no_pairs if pairs is None else pairs,
+            pairs is not None,
+            *self.parameters(),
+            self.neighbor_weight,
+        )
+
+    def increments(self, mean, modes, pairs=None):
+        """dm/dt = E[μ] and dC(λ)/dt = A C + C Aᵀ + A C Aᵀ + D(λ) for every mode [C5-C8].
+
+        With ``pairs`` (full time scale) E[μ] takes the pairs' edge-state distributions; the fluctuation terms
+        (Ā, E[Σ], the shared noise) take the stationary ones: the fluctuations are slow, their edges follow
+        them."""
+        own, neighbor = self.covariances(modes)
+        geometry = self.geometry(mean, own, neighbor)
+        fine_deviation, _, fine_neighbors = self.nodes(self.fine, geometry)
+        coarse_deviation, noise_deviation, coarse_neighbors = self.nodes(self.coarse, geometry)
+        drift, a_self, per_contrast, noise, edge, common = closure_terms(
+            mean,
+            fine_deviation,
+            self.fine.contrast_weight,
+            fine_neighbors,
+            coarse_deviation,
+            self.coarse.contrast_weight,
+            coarse_neighbors,
+            noise_deviation,
+            self.coarse.full_weight,
+            self.coarse.full_contrast,
+            self.neighbor_weight,
+            self.no_pairs if pairs is None else pairs,
+            pairs is not None,
+            1e-6 * max(1.0, float(np.abs(mean).max())),
+            self.correlations,
+            *self.parameters(),
+        )
+        # All k neighbours shift together: k Ā_nb = ∂E[μ]/∂c_nb · R_c (a neighbour's levels do not enter) [C6].
+        a_nb = per_contrast @ self.contrasts / self.degree
+        lam = self.modes[:, None, None]
+        a = a_self[None] + lam * a_nb[None]
+        ac = a @ modes
+        rate = ac + np.swapaxes(ac, 1, 2) + ac @ np.swapaxes(a, 1, 2) + noise[None]
+        rate += lam * edge[None] + (lam**2 - self.degree) * common[None]
+        return drift.ravel(), 0.5 * (rate + np.swapaxes(rate, 1, 2))
+
+    def rates(self, _, y):
+        mean, modes = self.unpack(y)
+        drift, mode_rates = self.increments(mean, modes)
+        return self.pack(drift, mode_rates)
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def mean_policy(self, mean, own) -> np.ndarray:
+        """E[X(s, ·)] under N(m, C₀), per state from the marginal of its M - 1 contrasts (Gauss–Hermite of
+        order ``OUTPUT_ORDER`` per contrast)."""
+        n_states, n_actions = self.shape
+        out = np.empty(self.shape)
+        for s in range(n_states):
+            rows = self.basis[s * (n_actions - 1) : (s + 1) * (n_actions - 1)]
+            contrasts = (rows @ mean)[None, :] + self.output_xi @ _psd_root(rows @ own @ rows.T).T
+            logits = np.concatenate([contrasts, np.zeros((len(contrasts), 1))], axis=1)
+            out[s] = self.output_weight @ boltzmann(logits, self.beta)
+        return out
+
+    def record(self, mean, modes, pairs=None):
+        """The outputs at one state, and the sources of the non-Gaussianity diagnostic [C9]: per entry i, with
+        z = (Q_i - m_i)/σ_i, f = (μ_i - E μ_i)/σ_i and g = Σ_ii/σ_i², the rates at which a Gaussian gains
+        skewness, S₃ = 3E[z² f] + 3E[z g], and excess kurtosis, S₄ = 4E[z³ f] + 6E[z² g] - 12E[z f] - 6E[g],
+        and the noise's relative rate E[g] (which relaxes both)."""
+        own, neighbor = self.covariances(modes)
+        _, full_deviation, neighbor_contrasts = self.nodes(self.fine, self.geometry(mean, own, neighbor))
+        mu, sigma, distribution = self.node_moments(self.fine, mean, full_deviation, neighbor_contrasts, pairs)
+        weight = self.fine.full_weight
+        w = weight[:, None]
+        scale = np.sqrt(np.clip(np.diag(own), 0.0, None))
+        safe = np.where(scale > 0, scale, 1.0)
+        z = full_deviation / safe
+        mu = mu.reshape(len(weight), -1)
+        f = (mu - weight @ mu) / safe
+        g = np.diagonal(sigma, axis1=1, axis2=2) / safe**2
+        skew = 3 * np.sum(w * z**2 * f, axis=0) + 3 * np.sum(w * z * g, axis=0)
+        kurtosis = (
+            4 * np.sum(w * z**3 * f, axis=0)
+            + 6 * np.sum(w * z**2 * g, axis=0)
+            - 12 * np.sum(w * z * f, axis=0)
+            - 6 * np.sum(w * g, axis=0)
+        )
+        alive = scale > 0
+        return {
+            "policy": self.mean_policy(mean, own),
+            "state_fraction": weight @ distribution,
+            "own": own,
+            "neighbor": neighbor,
+            "skew_source": np.where(alive, skew, 0.0),
+            "kurtosis_source": np.where(alive, kurtosis, 0.0),
+            "relaxation": np.where(alive, np.sum(w * g, axis=0), 0.0),
+        }
+
+
+def _relax(value, source, rate, dt):
+    """Exact step of dγ/dt = S - r γ over dt with S, r constant (r ≥ 0)."""
+    decay = np.exp(-rate * dt)
+    gain = np.where(rate * dt > 1e-12, (1.0 - decay) / np.where(rate > 0, rate, 1.0), dt)
+    return value * decay + source * gain
+
+
+def solve_closure(
+    q0,
+    game,
+    time,
+    *,
+    graph: Graph,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    initial_covariance=None,
+    initial_kurtosis=0.0,
+    timescale="reduced",
+    dt=10,
+    correlations=True,
+    order=None,
+    initial_state_distribution=None,
+    rtol=1e-4,
+    atol=1e-6,
+    warn=True,
+) -> ClosureTrajectory:
+    """The Gaussian moment closure of the population on a regular graph [C1-C9] (``docs/closure.md``).
+
+    Parameters
+    ----------
+    q0 : array_like, shape (state, action)
+        Mean initial table m(0).
+    game : Game
+    time : array_like, shape (time,)
+        Output times in simulator steps (from 0, non-decreasing; whole steps for ``full``).
+    graph : Graph
+        A regular graph (its adjacency spectrum; :func:`closure_modes`).
+    alpha, beta, gamma : float
+    rule : {"q_learning", "expected_sarsa", "sarsa"}
+        SARSA only with ``correlations=False``.
+    initial_covariance : array_like, shape (K M, K M), optional
+        Covariance of the agents' independent initial draws around ``q0`` (default 0: identical tables),
+        e.g. σ² I for the simulator's normal ``q_noise`` σ.
+    initial_kurtosis : float
+        Excess kurtosis of those draws (0 normal, -1.2 uniform): the diagnostic's start.
+    timescale : {"reduced", "full"}
+        ``reduced``: stationary pair distributions, an adaptive ODE (``scipy.integrate.solve_ivp``, RK45,
+        ``rtol``, ``atol``). ``full``: every cubature pair carries its edge-state distribution, moved by its
+        pair's one-step map (eq. 12) from ``initial_state_distribution``; the moments take steps of ``dt``
+        simulator steps of the discrete moment map (dt = 1: one simulator step at a time).
+    dt : int
+        Step of the full time scale in simulator steps (≥ 1).
+    correlations : bool
+        Keep the noise that neighbours share through a common edge and a common neighbour (D_edge,
+        D_common); False drops it (the closure of ``sde-graph``, whose agents get independent noise).
+    order : int, optional
+        Gauss–Hermite nodes per within-state contrast of the focal agent (0: the degree-3 symmetric rule);
+        default 5 for up to two contrasts, 4 for up to four, 0 beyond.
+    initial_state_distribution : array_like, shape (state,), optional
+        For reducible pair chains (reduced) and as the edges' p(0) (full); default uniform.
+    rtol, atol : float
+        Tolerances of the reduced ODE (``scipy.integrate.solve_ivp``).
+    warn : bool
+        Warn (:class:`~marldyn.errors.MarldynWarning`) where the predicted |skewness| passes 1 or the
+        |excess kurtosis| passes 3: the population is far from Gaussian there.
+
+    Returns
+    -------
+    ClosureTrajectory
+
+    Raises
+    ------
+    ConfigError
+        A graph that is not regular, SARSA with correlations, bad shapes or options.
+    DivergenceError, ConvergenceError
+        The moments left the finite numbers, or the ODE solver failed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.games import two_state_pd
+    >>> from marldyn.graphs import lattice
+    >>> from marldyn.theory.closure import solve_closure
+    >>> result = solve_closure([[0.5, 0.0], [0.0, 0.5]], two_state_pd(), [0, 1000], graph=lattice(16),
+    ...                        alpha=1e-3, beta=1.0, gamma=0.8, initial_covariance=0.01 * np.eye(4))
+    >>> result.policy.shape, bool(result.q_std[-1].min() > 0.1)
+    ((2, 2, 2), True)
+    """
+    from .homogeneous import time_grid
+
+    payoff, _ = game.arrays()
+    shape = payoff.shape[:2]
+    q0 = np.asarray(q0, dtype=np.float64)
+    if q0.shape != shape or not np.all(np.isfinite(q0)):
+        raise ConfigError(f"q0 must be a finite (state, action) = {shape} table")
+    size = q0.size
+    covariance = np.zeros((size, size)) if initial_covariance is None else np.asarray(initial_covariance, float)
+    if covariance.shape != (size, size) or not np.all(np.isfinite(covariance)):
+        raise ConfigError(f"initial_covariance must be a finite ({size}, {size}) matrix")
+    if np.linalg.eigvalsh(0.5 * (covariance + covariance.T)).min() < -1e-12 * max(1.0, np.abs(covariance).max()):
+        raise ConfigError("initial_covariance must be positive semi-definite")
+    if timescale not in TIMESCALES:
+        raise ConfigError(f"timescale = {timescale!r} must be one of {', '.join(TIMESCALES)}")
+    if isinstance(dt, bool) or not isinstance(dt, int | np.integer | float) or dt < 1 or dt != int(dt):
+        raise ConfigError(f"dt = {dt!r} must be a whole number of simulator steps ≥ 1")
+    code = rule_code(rule)
+    if correlations and code not in (Q_LEARNING, EXPECTED_SARSA):
+        raise ConfigError(
+            f"the closure's shared-noise terms are derived for q_learning and expected_sarsa, not {RULES[code]!r}: "
+            "use correlations=False"
+        )
+    if order is not None and (isinstance(order, bool) or not isinstance(order, int | np.integer) or order < 0):
+        raise ConfigError(f"order = {order!r} must be a non-negative integer (0: the degree-3 symmetric rule)")
+    n_states = shape[0]
+    initial = (
+        np.full(n_states, 1.0 / n_states)
+        if initial_state_distribution is None
+        else np.asarray(initial_state_distribution, dtype=np.float64)
+    )
+    modes, weights = closure_modes(graph)
+    model = _Model(game, graph.degree[0], modes, weights, alpha, beta, gamma, code, order, correlations, initial)
+    grid = time_grid(time, integer=timescale == "full")
+    y0 = model.pack(q0.ravel(), np.broadcast_to(covariance, (model.n_modes, size, size)))
+    if timescale == "reduced":
+        path = _integrate_reduced(model, y0, grid, rtol, atol)
+        pair_path = [None] * grid.size
+    else:
+        path, pair_path = _iterate_full(model, y0, grid, int(dt), initial)
+    return _trajectory(model, grid, path, pair_path, graph.n_agents, timescale, initial_kurtosis, warn)
+
+
+def _integrate_reduced(model, y0, grid, rtol, atol) -> np.ndarray:
+    horizon = float(grid[-1])
+    if horizon == 0.0:
+        return np.repeat(y0[None], grid.size, axis=0)
+    unique, inverse = np.unique(grid, return_inverse=True)
+    solution = solve_ivp(model.rates, (0.0, horizon), y0, method="RK45", t_eval=unique, rtol=rtol, atol=atol)
+    if not solution.success:
+        raise ConvergenceError(f"the closure ODE failed: {solution.message}")
+    path = solution.y.T[inverse]
+    if not np.all(np.isfinite(path)):
+        raise DivergenceError("the closure left the finite numbers")
+    return path
+
+
+def _iterate_full(model, y0, grid, dt, initial):
+    """The full time scale: pairs by their one-step maps, moments by the discrete moment map, steps of dt."""
+    pairs = np.broadcast_to(initial, model.no_pairs.shape).copy()
+    mean, modes = model.unpack(y0)
+    path, pair_path = [], []
+    now = 0
+    for target in grid.astype(np.int64):
+        while now < target:
+            h = int(min(dt, target - now))
+            drift, mode_rates = model.increments(mean, modes, pairs)
+            own, neighbor = model.covariances(modes)
+            deviation, _, neighbor_contrasts = model.nodes(model.fine, model.geometry(mean, own, neighbor))
+            focal_policy = boltzmann((mean[None, :] + deviation).reshape(-1, *model.shape), model.beta)
+            advance_pairs(focal_policy, model.policy_of_contrasts(neighbor_contrasts), model.transition, pairs, h)
+            mean = mean + h * drift
+            modes = modes + h * mode_rates
+            now += h
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(modes))):
+            raise DivergenceError(f"the closure left the finite numbers by t = {now} steps (reduce dt)")
+        path.append(model.pack(mean, modes))
+        pair_path.append(pairs.copy())
+    return np.asarray(path), pair_path
+
+
+def _trajectory(model, grid, path, pair_path, n_agents, timescale, initial_kurtosis, warn) -> ClosureTrajectory:
+    names = ("q", "policy", "q_std", "q_mean_std", "state_fraction", "own", "neighbor", "skew", "kurtosis")
+    records = {name: [] for name in names}
+    skew = np.zeros(model.size)
+    kurtosis = np.full(model.size, float(initial_kurtosis))
+    previous = None
+    for index, y in enumerate(path):
+        mean, modes = model.unpack(y)
+        out = model.record(mean, modes, pair_path[index])
+        if previous is not None:  # the diagnostic's linear ODEs, sources at the interval's mid-point
+            span = float(grid[index] - grid[index - 1])
+            source3 = 0.5 * (previous["skew_source"] + out["skew_source"])
+            source4 = 0.5 * (previous["kurtosis_source"] + out["kurtosis_source"])
+            rate = 0.5 * (previous["relaxation"] + out["relaxation"])
+            skew = _relax(skew, source3, 1.5 * rate, span)
+            kurtosis = _relax(kurtosis, source4, 2.0 * rate, span)
+        previous = out
+        within = out["own"] - modes[0] / n_agents
+        records["q"].append(mean.reshape(model.shape))
+        records["policy"].append(out["policy"])
+        records["q_std"].append(np.sqrt(np.clip(np.diag(within), 0.0, None)).reshape(model.shape))
+        records["q_mean_std"].append(np.sqrt(np.clip(np.diag(modes[0]), 0.0, None) / n_agents).reshape(model.shape))
+        records["state_fraction"].append(out["state_fraction"])
+        records["own"].append(out["own"])
+        records["neighbor"].append(out["neighbor"])
+        records["skew"].append(skew.reshape(model.shape))
+        records["kurtosis"].append(kurtosis.reshape(model.shape))
+    stacked = {name: np.stack(values) for name, values in records.items()}
+    if warn:
+        _warn_non_gaussian(grid, stacked["skew"], stacked["kurtosis"])
+    return ClosureTrajectory(
+        time=grid,
+        q=stacked["q"],
+        policy=stacked["policy"],
+        q_std=stacked["q_std"],
+        q_mean_std=stacked["q_mean_std"],
+        state_fraction=stacked["state_fraction"],
+        covariance=stacked["own"],
+        neighbor_covariance=stacked["neighbor"],
+        q_skewness=stacked["skew"],
+        q_kurtosis=stacked["kurtosis"],
+        attrs={
+            "timescale": timescale,
+            "order": int(model.order),
+            "focal_nodes": int(model.fine.full_weight.size),
+            "neighbor_nodes": int(model.neighbor_weight.size),
+            "modes": int(model.n_modes),
+            "correlations": bool(model.correlations),
+            "alpha": model.alpha,
+            "beta": model.beta,
+            "gamma": model.gamma,
+            "rule": RULES[model.rule],
+        },
+    )
+
+
+def _warn_non_gaussian(grid, skew, kurtosis) -> None:
+    bad = (np.abs(skew) > SKEWNESS_WARNING).any(axis=(1, 2)) | (np.abs(kurtosis) > KURTOSIS_WARNING).any(axis=(1, 2))
+    if not bad.any():
+        return
+    first = int(np.argmax(bad))
+    warnings.warn(
+        f"the closure predicts a population far from Gaussian from t = {grid[first]:g} on (|skewness| up to "
+        f"{np.abs(skew).max():.1f}, |excess kurtosis| up to {np.abs(kurtosis).max():.1f}): a Gaussian cannot "
+        "follow it there (a split or a heavy tail); check against 'sde-graph' or a simulation",
+        MarldynWarning,
+        stacklevel=3,
+    )
