@@ -154,3 +154,54 @@ def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, be
     mu_flat = mu.reshape(mu.shape[:-2] + (size,))
     sigma = second_step.reshape(mu.shape[:-2] + (size, size)) - mu_flat[..., :, None] * mu_flat[..., None, :]
     return 0.5 * (sigma + np.swapaxes(sigma, -1, -2))
+
+
+def pair_td(q, policy, game, *, gamma, rule="q_learning"):
+    """TD products of two agents sharing Q and X at one table (docs/fluctuations.md, eqs. L6-L7), with einsum.
+
+    Returns r(s, a, b) = Σ_z T(s, a, b, z) [U(s, a, b) + γ V(z)] - Q(s, a), the shared-edge product
+    E_z[δ_i δ_j | s, a, b] (δ_j with U(s, b, a) and Q(s, b), the same next state z) and the common-neighbour
+    product Σ_c X(s, c) r(s, a, c) r(s, b, c), each (state, action, action). V(z) = max_a Q(z, a) for
+    Q-learning, Σ_a X(z, a) Q(z, a) for expected SARSA.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    policy = np.asarray(policy, dtype=np.float64)
+    payoff, transition = np.asarray(game.payoff, dtype=np.float64), np.asarray(game.transition, dtype=np.float64)
+    code = _code(rule)
+    if code == RULES.index("expected_sarsa"):
+        value = np.einsum("za,za->z", policy, q)
+    elif code == RULES.index("q_learning"):
+        value = q.max(axis=1)
+    else:
+        raise ValueError("pair_td: the shared-noise blocks are defined for q_learning and expected_sarsa")
+    # own[s, a, b, z] = δ_i when i plays a and j plays b; other[s, a, b, z] = δ_j (j's payoff U(s, b, a))
+    own = payoff[:, :, :, None] + gamma * value[None, None, None, :] - q[:, :, None, None]
+    other = np.swapaxes(payoff, 1, 2)[:, :, :, None] + gamma * value[None, None, None, :] - q[:, None, :, None]
+    expected_td = np.einsum("sabz,sabz->sab", transition, own)
+    product_td = np.einsum("sabz,sabz,sabz->sab", transition, own, other)
+    common_product = np.einsum("sc,sac,sbc->sab", policy, expected_td, expected_td)
+    return expected_td, product_td, common_product
+
+
+def shared_noise(policy, state_distribution, degree_i, degree_j, product_td, common_product, *, alpha):
+    """The shared-edge and common-neighbour noise blocks (eqs. L6-L7), (K M, K M) each, with einsum.
+
+    edge = α² X(s, a) X(s, b) F_s product_td(s, a, b), F_s = π_s(k_i) π_s(k_j) / (k_i k_j p_s);
+    common = α² X(s, a) X(s, b) G_s common_product(s, a, b), G_s = π_s(k_i) π_s(k_j) / (k_i k_j);
+    on the (s, s) blocks, zero elsewhere, and zero in a state with p_s = 0 or for a degree 0.
+    """
+    policy = np.asarray(policy, dtype=np.float64)
+    n_states, n_actions = policy.shape
+    size = n_states * n_actions
+    if degree_i <= 0 or degree_j <= 0:
+        return np.zeros((size, size)), np.zeros((size, size))
+    probability = np.clip(np.asarray(state_distribution, dtype=np.float64), 0.0, 1.0)
+    both = interaction_probability(probability, degree_i) * interaction_probability(probability, degree_j)
+    met = probability > 0.0
+    per_edge = np.where(met, both / (degree_i * degree_j * np.where(met, probability, 1.0)), 0.0)
+    per_neighbor = np.where(met, both / (degree_i * degree_j), 0.0)
+    pair = alpha**2 * policy[:, :, None] * policy[:, None, :]  # (s, a, b)
+    same_state = np.eye(n_states)[:, None, :, None]  # [s, ., s', .]: the (s, s) blocks
+    edge = np.einsum("sab,s,sab->sab", pair, per_edge, product_td)[:, :, None, :] * same_state
+    common = np.einsum("sab,s,sab->sab", pair, per_neighbor, common_product)[:, :, None, :] * same_state
+    return edge.reshape(size, size), common.reshape(size, size)

@@ -24,6 +24,7 @@ from marldyn.theory import (
     LNA,
     METHODS,
     SDE,
+    Closure,
     Full,
     FullDiscrete,
     GraphSDE,
@@ -60,6 +61,7 @@ DEFAULTS = {
     SDE: {"dt": 10.0},
     GraphSDE: {"dt": 1.0, "timescale": "reduced", "noise": True},
     LNA: {},
+    Closure: {"timescale": "reduced", "dt": 10.0, "correlations": True, "order": None},
 }
 
 
@@ -72,7 +74,7 @@ def _no_progress_bar(monkeypatch):
 # the objects
 # ----------------------------------------------------------------------------------------------
 def test_every_method_has_a_class_with_todays_defaults():
-    assert METHODS == ("reduced", "full", "full-discrete", "particles", "sde", "sde-graph", "lna")
+    assert METHODS == ("reduced", "full", "full-discrete", "particles", "sde", "sde-graph", "lna", "closure")
     assert tuple(cls.name for cls in DEFAULTS) == METHODS == tuple(METHOD_CLASSES)
     for cls, options in DEFAULTS.items():
         method = cls()

@@ -132,3 +132,80 @@ def test_pi_mu_and_sigma_have_one_implementation():
     for name in ("moments_into", "drift_into", "td_moments_into"):
         defined = [p for p in source.rglob("*.py") if re.search(rf"^def {name}\(", p.read_text(), flags=re.M)]
         assert [p.name for p in defined] == ["one_step.py"], name
+
+
+# ----------------------------------------------------------------------------------------------
+# The two-agent kernels of the shared noise (eqs. L6-L7): pair_td_into, shared_noise_into
+# ----------------------------------------------------------------------------------------------
+PAIR_RULES = ("q_learning", "expected_sarsa")  # the shared-noise blocks assume a deterministic bootstrap value
+
+
+def _pair_kernels(q, policy, game, gamma, rule, distribution, degree_i, degree_j, alpha):
+    payoff, transition = game.arrays()
+    shape = (game.n_states, game.n_actions, game.n_actions)
+    expected_td, product_td, common_product = np.empty(shape), np.empty(shape), np.empty(shape)
+    one_step.pair_td_into(
+        q, policy, payoff, transition, gamma, RULES.index(rule), expected_td, product_td, common_product
+    )
+    size = game.n_states * game.n_actions
+    edge, common = np.full((size, size), np.nan), np.full((size, size), np.nan)  # the kernel must zero them
+    one_step.shared_noise_into(
+        policy, distribution, degree_i, degree_j, alpha, product_td, common_product, edge, common
+    )
+    return expected_td, product_td, common_product, edge, common
+
+
+def _assert_close_to_scale(found, expected, rtol):
+    """|found - expected| ≤ rtol max|expected|: the sums add terms of that size, so round-off scales with it."""
+    scale = np.abs(expected).max()
+    assert np.all(np.abs(found - expected) <= rtol * scale + 1e-300), np.abs(found - expected).max() / scale
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    shape=st.sampled_from([(1, 2), (2, 2), (3, 3), (2, 4)]),
+    rule=st.sampled_from(PAIR_RULES),
+    degrees=st.sampled_from([(1, 1), (4, 4), (3, 7), (7, 3), (1, 12), (600, 5), (0, 4)]),
+    seed=st.integers(0, 2**31),
+    gamma=st.floats(0.0, 0.99),
+    alpha=st.floats(1e-4, 1.0),
+)
+def test_pair_td_and_shared_noise_equal_the_einsum_formulas(shape, rule, degrees, seed, gamma, alpha):
+    game = random_game(*shape, seed=seed % 1000)
+    rng = np.random.default_rng(seed)
+    q = 2.0 * rng.normal(size=shape)
+    policy = boltzmann(q, 1.3)
+    distribution = rng.dirichlet(np.ones(shape[0]))
+    if shape[0] == 3 and seed % 2:  # a state never met: both blocks vanish there
+        distribution[1] = 0.0
+        distribution /= distribution.sum()
+    degree_i, degree_j = degrees
+    found = _pair_kernels(q, policy, game, gamma, rule, distribution, degree_i, degree_j, alpha)
+    expected_td, product_td, common_product = reference.pair_td(q, policy, game, gamma=gamma, rule=rule)
+    edge, common = reference.shared_noise(
+        policy, distribution, degree_i, degree_j, product_td, common_product, alpha=alpha
+    )
+    for value, expected in zip(found, (expected_td, product_td, common_product, edge, common), strict=True):
+        if np.any(expected):
+            _assert_close_to_scale(value, expected, 1e-12)
+        else:
+            np.testing.assert_array_equal(value, 0.0)
+    size = shape[0] * shape[1]
+    off_block = np.kron(1 - np.eye(shape[0]), np.ones((shape[1], shape[1]))).astype(bool)
+    assert np.all(found[3][off_block] == 0.0) and np.all(found[4][off_block] == 0.0)  # (s, s) blocks only
+    assert found[3].shape == found[4].shape == (size, size)
+
+
+def test_pair_td_of_q_learning_bootstraps_from_the_max():
+    """A hand-checked case (K = 1, M = 2, T = 1): r(a, b) = U(a, b) + γ max Q - Q(a); product on one edge."""
+    game = random_game(1, 2, seed=3)
+    q = np.array([[0.4, -0.3]])
+    policy = boltzmann(q, 1.0)
+    expected_td, product_td, common_product, _, _ = _pair_kernels(
+        q, policy, game, 0.5, "q_learning", np.ones(1), 1, 1, 1.0
+    )
+    u = np.asarray(game.payoff)[0]
+    r = u + 0.5 * 0.4 - q[0][:, None]  # r[a, b]
+    np.testing.assert_allclose(expected_td[0], r, rtol=1e-14)
+    np.testing.assert_allclose(product_td[0], r * r.T, rtol=1e-14)  # one next state: δ_j(b, a) = r[b, a]
+    np.testing.assert_allclose(common_product[0], (r * policy[0]) @ r.T, rtol=1e-14)

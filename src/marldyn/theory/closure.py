@@ -56,6 +56,7 @@ __all__ = [
     "closure_modes",
     "contrast_basis",
     "gaussian_nodes",
+    "moment_terms",
     "solve_closure",
 ]
 
@@ -248,8 +249,10 @@ def closure_modes(graph: Graph, max_modes: int = MAX_MODES) -> tuple[np.ndarray,
         ).toarray()
         spectrum = np.sort(np.linalg.eigvalsh(adjacency))[::-1]
     rest = np.delete(spectrum, np.argmin(np.abs(spectrum - k)))  # the uniform mode is tracked on its own
-    rest = np.round(rest, 9)
-    values, counts = np.unique(rest, return_counts=True)
+    rest = np.sort(rest)
+    group = np.concatenate([[0], np.cumsum(np.diff(rest) > 1e-9)])  # values within 1e-9 are one mode
+    counts = np.bincount(group)
+    values = np.bincount(group, weights=rest) / counts
     if values.size > max_modes:
         edges = np.linspace(rest.min(), rest.max(), max_modes + 1)
         bins = np.clip(np.searchsorted(edges, rest, side="right") - 1, 0, max_modes - 1)
@@ -855,13 +858,12 @@ class _Model:
             self.neighbor_weight,
         )
 
-    def increments(self, mean, modes, pairs=None):
-        """dm/dt = E[μ] and dC(λ)/dt = A C + C Aᵀ + A C Aᵀ + D(λ) for every mode [C5-C8].
+    def terms(self, mean, own, neighbor, pairs=None) -> dict:
+        """E[μ], Ā_self, Ā_nb, E[Σ], D_edge, D_common for C₀ = ``own`` and C₁ = ``neighbor`` [C5-C8].
 
         With ``pairs`` (full time scale) E[μ] takes the pairs' edge-state distributions; the fluctuation terms
         (Ā, E[Σ], the shared noise) take the stationary ones: the fluctuations are slow, their edges follow
         them."""
-        own, neighbor = self.covariances(modes)
         geometry = self.geometry(mean, own, neighbor)
         fine_deviation, _, fine_neighbors = self.nodes(self.fine, geometry)
         coarse_deviation, noise_deviation, coarse_neighbors = self.nodes(self.coarse, geometry)
@@ -884,13 +886,26 @@ class _Model:
             *self.parameters(),
         )
         # All k neighbours shift together: k Ā_nb = ∂E[μ]/∂c_nb · R_c (a neighbour's levels do not enter) [C6].
-        a_nb = per_contrast @ self.contrasts / self.degree
+        return {
+            "drift": drift.ravel(),
+            "jacobian_self": a_self,
+            "jacobian_neighbor": per_contrast @ self.contrasts / self.degree,
+            "noise": noise,
+            "noise_edge": edge,
+            "noise_common": common,
+        }
+
+    def increments(self, mean, modes, pairs=None):
+        """dm/dt = E[μ] and dC(λ)/dt = A C + C Aᵀ + A C Aᵀ + D(λ) for every mode, A(λ) = Ā_self + λ Ā_nb,
+        D(λ) = E[Σ] + λ D_edge + (λ² - k) D_common [C5-C8]."""
+        own, neighbor = self.covariances(modes)
+        t = self.terms(mean, own, neighbor, pairs)
         lam = self.modes[:, None, None]
-        a = a_self[None] + lam * a_nb[None]
+        a = t["jacobian_self"][None] + lam * t["jacobian_neighbor"][None]
         ac = a @ modes
-        rate = ac + np.swapaxes(ac, 1, 2) + ac @ np.swapaxes(a, 1, 2) + noise[None]
-        rate += lam * edge[None] + (lam**2 - self.degree) * common[None]
-        return drift.ravel(), 0.5 * (rate + np.swapaxes(rate, 1, 2))
+        rate = ac + np.swapaxes(ac, 1, 2) + ac @ np.swapaxes(a, 1, 2) + t["noise"][None]
+        rate += lam * t["noise_edge"][None] + (lam**2 - self.degree) * t["noise_common"][None]
+        return t["drift"], 0.5 * (rate + np.swapaxes(rate, 1, 2))
 
     def rates(self, _, y):
         mean, modes = self.unpack(y)
@@ -943,6 +958,69 @@ class _Model:
             "kurtosis_source": np.where(alive, kurtosis, 0.0),
             "relaxation": np.where(alive, np.sum(w * g, axis=0), 0.0),
         }
+
+
+def moment_terms(
+    q,
+    covariance,
+    neighbor_covariance,
+    game,
+    degree,
+    *,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    correlations=True,
+    order=None,
+    initial_state_distribution=None,
+) -> dict:
+    """The terms of the closure's moment equations for one Gaussian population state [C4-C8].
+
+    Parameters
+    ----------
+    q : array_like, shape (state, action)
+        The mean m.
+    covariance, neighbor_covariance : array_like, shape (K M, K M)
+        C₀ (one agent) and C₁ (two neighbours), row-major order of Q.
+    game : Game
+    degree : int
+        k of every agent.
+    alpha, beta, gamma : float
+    rule, correlations, order, initial_state_distribution
+        As in :func:`solve_closure`.
+
+    Returns
+    -------
+    dict
+        ``drift`` E[μ] (d,), ``jacobian_self`` Ā_self = E[∂μ_i/∂Q_i] and ``jacobian_neighbor``
+        Ā_nb = E[∂μ_i/∂Q_j] per neighbour (d, d), ``noise`` E[Σ], ``noise_edge`` D_edge and ``noise_common``
+        D_common (d, d), all per simulator step. With C₀ = C₁ = 0 at a fixed point they are the LNA's
+        J_self, J_nb, D_self, D_edge, D_common (:mod:`marldyn.theory.lna`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.games import two_state_pd
+    >>> from marldyn.theory.closure import moment_terms
+    >>> terms = moment_terms([[3.0, 1.0], [1.0, 2.0]], 0.1 * np.eye(4), 0.05 * np.eye(4), two_state_pd(), 4,
+    ...                      alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> terms["drift"].shape, terms["jacobian_self"].shape
+    ((4,), (4, 4))
+    """
+    payoff, _ = game.arrays()
+    shape = payoff.shape[:2]
+    q = np.asarray(q, dtype=np.float64).reshape(shape)
+    size = q.size
+    own = np.asarray(covariance, dtype=np.float64).reshape(size, size)
+    neighbor = np.asarray(neighbor_covariance, dtype=np.float64).reshape(size, size)
+    initial = (
+        np.full(shape[0], 1.0 / shape[0])
+        if initial_state_distribution is None
+        else np.asarray(initial_state_distribution, dtype=np.float64)
+    )
+    model = _Model(game, degree, [float(degree)], [1.0], alpha, beta, gamma, rule, order, correlations, initial)
+    return model.terms(q.ravel(), own, neighbor)
 
 
 def _relax(value, source, rate, dt):

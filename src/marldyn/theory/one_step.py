@@ -4,7 +4,7 @@ Every theory of marldyn calls these cores: the point mass (:mod:`~marldyn.theory
 (:mod:`~marldyn.theory.particles`), the SDE ensembles (:mod:`~marldyn.theory.sde`,
 :mod:`~marldyn.theory.graph_sde`), the LNA and the fixed points, and the public numpy functions of
 :mod:`~marldyn.theory.moments`, which are thin wrappers. The independent check -- the same formulas written with
-``numpy.einsum`` -- lives in the tests (``tests/theory/moments_reference.py``), beside enumeration and
+``numpy.einsum`` -- lives in the tests (``tests/moments_reference.py``), beside enumeration and
 Monte-Carlo checks of single steps.
 
 Inputs of one focal agent (its *neighbourhood*, however the caller builds it):
@@ -443,7 +443,8 @@ def pair_td_into(q, policy, payoff, transition, gamma, rule, expected_td, produc
       same next state z; δ_j uses U(s, b, a) and Q(s, b));
     - ``common_product`` Σ_c X(s, c) r(s, a, c) r(s, b, c): two agents meeting one common neighbour's action c.
 
-    All (state, action, action). V is max Q (Q-learning) or Σ X Q (expected SARSA, ``rule`` = EXPECTED_SARSA).
+    All (state, action, action). V is Σ X Q for ``rule`` = EXPECTED_SARSA and max Q otherwise: SARSA's own
+    draw in the next state is not derived here (the LNA and the closure refuse it before calling).
     """
     n_states, n_actions = q.shape
     value = np.empty(n_states)
