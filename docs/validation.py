@@ -11,14 +11,21 @@ Cases (shared/NOTES.md 2 and 9; examples/pd_lattice.toml):
    Q0 = 0 and the cooperation-favouring Q0 = [[0.5, 0], [0, 0.5]]: the homogeneous point-mass theories
    (reduced, full, full-discrete) against the simulation;
 2. the same from the paper's noisy initial condition (Q0 = [[0.5, 0], [0, 0.5]] + N(0, 0.1²) per agent and
-   entry): the particle theory (reduced and full time scale), the SDE ensemble, and for scale the point mass;
+   entry): the particle theory (reduced and full time scale), the SDE ensemble, the Gaussian moment closure
+   (reduced and full time scale), and for scale the point mass;
 3. a three-state, three-action game with symmetric transitions (below) on a random 4-regular graph of 100
    agents: reduced, particles, sde.
 
+The Gaussian moment closure (``closure``, reduced time scale) runs on every case. Then an α sweep on the
+paper's noisy start (Figure 5's settings): α = 1e-4 ... 1e-1, horizon 20/α steps (at most 200,000), 200
+records; the closure (both time scales), the point mass and the SDE ensemble against the simulation.
+
 For each theory: the largest absolute difference of the run-mean policy from the theory over the whole
 trajectory, per state (max over actions and recorded times), the simulation's standard error at that time,
-and the wall-clock time of the theory (numba already compiled by a warm-up). The script also measures how
-well eq. (9)'s independent-edge factor P(n_s ≥ 1) = 1 - (1 - p_s)^k describes the simulation.
+the range of the theory's across-agent std of Q over the simulation's (run mean), over all entries and the
+records after t = 0, whether the theory warned (the closure's non-Gaussianity diagnostic) and from when, and
+the wall-clock time of the theory (numba already compiled by a warm-up). The script also measures how well
+eq. (9)'s independent-edge factor P(n_s ≥ 1) = 1 - (1 - p_s)^k describes the simulation.
 """
 
 from __future__ import annotations
@@ -27,18 +34,23 @@ import argparse
 import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 import marldyn
 from marldyn.compare import compare
-from marldyn.theory import theory
+from marldyn.errors import MarldynWarning
+from marldyn.theory import method_from_name, theory
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "validation.md"
 BEGIN, END = "<!-- BEGIN GENERATED TABLES -->", "<!-- END GENERATED TABLES -->"
 PD_TARGET, NOISY_TARGET = 0.02, 0.03  # the issue's targets for cases 1 and 2
+SWEEP_ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1)  # the α sweep (Figure 5's settings)
+SWEEP_HORIZON, SWEEP_RECORDS = 20.0, 200  # horizon 20/α steps (capped below), 200 records
+SWEEP_CAP, QUICK_SWEEP_CAP = 200_000, 2_000  # the cap of the horizon in steps (full run, --quick)
 
 
 def three_state_game() -> dict:
@@ -80,12 +92,14 @@ def cases(base: marldyn.Config) -> list[dict]:
             "run": base.run.model_dump(),
         }
     )
-    point = [("reduced", {}), ("full", {}), ("full-discrete", {}), ("sde", {"dt": 10.0})]
+    point = [("reduced", {}), ("full", {}), ("full-discrete", {}), ("sde", {"dt": 10.0}), ("closure", {})]
     heterogeneous = [
         ("particles", {}),
         ("particles", {"timescale": "full"}),
         ("sde", {"dt": 10.0}),
         ("sde", {"dt": 1.0}),
+        ("closure", {}),
+        ("closure", {"timescale": "full", "dt": 10.0}),
         ("reduced", {}),
     ]
     return [
@@ -96,8 +110,28 @@ def cases(base: marldyn.Config) -> list[dict]:
         dict(key="noisy", title="PD, lattice, Q0 = [[0.5, 0], [0, 0.5]] + N(0, 0.1²) (the paper's)",
              config=base, theories=heterogeneous, target=NOISY_TARGET),
         dict(key="three", title="3-state 3-action commons game, random 4-regular graph, Q0 = 0 + N(0, 0.1²)",
-             config=three, theories=[("reduced", {}), ("particles", {}), ("sde", {"dt": 10.0})], target=None),
+             config=three, theories=[("reduced", {}), ("particles", {}), ("sde", {"dt": 10.0}), ("closure", {})],
+             target=None),
     ]  # fmt: skip
+
+
+def sweep_config(base: marldyn.Config, alpha: float, cap: int) -> marldyn.Config:
+    """The base config at learning rate ``alpha``: horizon round(20/α) steps (at most ``cap``), 200 records."""
+    steps = min(round(SWEEP_HORIZON / alpha), cap)
+    data = base.model_dump(exclude_none=True)
+    data["learning"]["alpha"] = alpha
+    return marldyn.parse_config(data).with_overrides(steps=steps, record_every=max(steps // SWEEP_RECORDS, 1))
+
+
+def sweep_theories(alpha: float) -> list[tuple[str, dict]]:
+    """The theories of the α sweep: a step of 1 simulator step from α = 1e-2 on, 10 below."""
+    step = 1.0 if alpha >= 1e-2 else 10.0
+    return [
+        ("closure", {}),
+        ("closure", {"timescale": "full", "dt": step}),
+        ("reduced", {}),
+        ("sde", {"dt": step}),
+    ]
 
 
 def label(method: str, options: dict) -> str:
@@ -105,6 +139,10 @@ def label(method: str, options: dict) -> str:
         return f"particles ({options.get('timescale', 'reduced')} time scale, P = N)"
     if method == "sde":
         return f"sde (dt = {options['dt']:g}, one particle per agent, 10 members)"
+    if method == "closure":
+        if options.get("timescale", "reduced") == "full":
+            return f"closure (Gaussian, full, dt = {options['dt']:g})"
+        return "closure (Gaussian, reduced)"
     return {"reduced": "point mass, reduced", "full": "point mass, full", "full-discrete": "point mass, full-discrete"}[
         method
     ]
@@ -119,6 +157,92 @@ def per_state(result: dict, n_states: int) -> list[tuple[float, float | None, in
         index = result["time"].index(worst["time_of_max_error"])
         rows.append((worst["max_error"], worst["standard_error"][index], worst["time_of_max_error"]))
     return rows
+
+
+def run_theory(config: marldyn.Config, method: str, options: dict):
+    """(prediction, wall-clock seconds, the MarldynWarning messages it emitted) of one theory."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MarldynWarning)
+        start = time.perf_counter()
+        predicted = theory(config, method_from_name(method, **options), progress=False)
+        elapsed = time.perf_counter() - start
+    messages = [str(item.message) for item in caught if issubclass(item.category, MarldynWarning)]
+    for item in caught:  # anything else is shown as usual
+        if not issubclass(item.category, MarldynWarning):
+            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
+    return predicted, elapsed, messages
+
+
+def warning_cell(messages: list[str], predicted) -> str:
+    """ "no", or when the theory warned: from which time (the closure's message) and the largest predicted
+    |skewness| and |excess kurtosis| over entries and times."""
+    if not messages:
+        return "no"
+    found = re.search(r"from t = ([0-9.eE+]+)", messages[0])
+    text = f"from t = {float(found.group(1)):,.0f}" if found else "yes"
+    if "q_skewness" in predicted:
+        skew = float(np.abs(predicted["q_skewness"].values).max())
+        kurtosis = float(np.abs(predicted["q_kurtosis"].values).max())
+        text += f" (abs. skewness ≤ {skew:.1f}, excess kurtosis ≤ {kurtosis:.1f})"
+    return text
+
+
+def spread_ratio(simulation, predicted) -> str:
+    """min-max over all entries and the records after t = 0 of the theory's q_std / the simulation's
+    run-mean q_std ("—" for a point mass)."""
+    if "q_std" not in predicted:
+        return "—"
+    theory_std = predicted["q_std"]
+    theory_std = theory_std.mean("run") if "run" in theory_std.dims else theory_std
+    simulated = simulation["q_std"].mean("run")
+    later = simulated["time"].values > 0
+    ratio = theory_std.values[later] / np.where(simulated.values[later] > 0, simulated.values[later], np.nan)
+    return f"{np.nanmin(ratio):.2f}-{np.nanmax(ratio):.2f}"
+
+
+def alpha_sweep(base: marldyn.Config, cap: int, workers: int) -> list[str]:
+    """The α sweep on the paper's noisy start: the table's lines (simulation and theories per α)."""
+    lines = [
+        "",
+        "### α sweep (Figure 5's settings)",
+        "",
+        f"The paper's noisy start (the base config) at α = {', '.join(f'{alpha:g}' for alpha in SWEEP_ALPHAS)}: "
+        f"horizon round(20/α) steps (at most {cap:,}), recorded every horizon/{SWEEP_RECORDS} steps, "
+        f"{base.run.runs} runs. The q_std ratio is over all entries and the records after t = 0; the closure's "
+        "full time scale and the SDE step dt = 1 from α = 1e-2 on, 10 below.",
+        "",
+        "| α | steps (record every) | theory | max err s1 (SE) | max err s2 (SE) | at t (worst state) "
+        "| final std of Q | q_std / sim (min-max over t > 0) | warned (non-Gaussian) | time |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for alpha in SWEEP_ALPHAS:
+        config = sweep_config(base, alpha, cap)
+        start = time.perf_counter()
+        simulation = marldyn.simulate(config, workers=workers, progress=False)
+        simulated = time.perf_counter() - start
+        steps, every = config.run.steps, config.run.record_every
+        head = f"| {alpha:g} | {steps:,} ({every:,}) "
+        spread = float(simulation["q_std"].isel(time=-1).mean("run").max())
+        lines.append(f"{head}| simulation | — | — | — | {spread:.3f} | — | — | {simulated:.1f} s |")
+        print(f"α = {alpha:g}: simulation {simulated:.1f} s", file=sys.stderr)
+        for method, options in sweep_theories(alpha):
+            predicted, elapsed, messages = run_theory(config, method, options)
+            rows = per_state(compare(simulation, predicted), simulation.sizes["state"])
+            worst = max(rows, key=lambda row: row[0])
+            cells = " | ".join(f"{error:.4f} ({se:.4f})" for error, se, _ in rows)
+            theory_spread = "—"
+            if "q_std" in predicted:
+                final_std = predicted["q_std"].isel(time=-1)
+                theory_spread = f"{float((final_std.mean('run') if 'run' in final_std.dims else final_std).max()):.3f}"
+            ratio, warned = spread_ratio(simulation, predicted), warning_cell(messages, predicted)
+            lines.append(
+                f"{head}| {label(method, options)} | {cells} | {worst[2]:,} | {theory_spread} | {ratio} | {warned} "
+                f"| {elapsed:.1f} s |"
+            )
+            print(
+                f"  {label(method, options)}: {cells}; q_std ratio {ratio}; {warned} ({elapsed:.1f} s)", file=sys.stderr
+            )
+    return lines
 
 
 def edge_factor_check(config: marldyn.Config, times=(100, 500, 1000, 2000, 5000, 10000, 20000)) -> list[dict]:
@@ -187,10 +311,9 @@ def main(argv=None) -> int:
     warm = base.with_overrides(steps=20, runs=2, record_every=10)
     marldyn.simulate(warm)
     for method, options in cases(warm)[2]["theories"] + cases(warm)[0]["theories"]:
-        theory(warm, method, progress=False, **options)
+        run_theory(warm, method, options)
 
     lines = []
-    summary = []
     for case in cases(base):
         config = case["config"]
         start = time.perf_counter()
@@ -212,15 +335,14 @@ def main(argv=None) -> int:
             f"Simulation: {runs} runs x {steps:,} steps, {simulated:.0f} s (workers = {args.workers}). "
             f"Final mean policy {final_text}. Final across-agent std of Q (max over entries): {spread:.3f}.",
             "",
-            f"| theory | {header} | at t (worst state) | max err edge fractions (t ≥ 100) | final std of Q | time |",
-            "|---|" + "---|" * n_states + "---|---|---|---|",
+            f"| theory | {header} | at t (worst state) | max err edge fractions (t ≥ 100) | final std of Q "
+            "| q_std / sim (min-max over t ≥ 100) | warned (non-Gaussian) | time |",
+            "|---|" + "---|" * n_states + "---|---|---|---|---|---|",
         ]
         for method, options in case["theories"]:
             if method == "sde" and options.get("dt") == 1.0 and args.quick:
                 continue
-            start = time.perf_counter()
-            predicted = theory(config, method, progress=False, **options)
-            elapsed = time.perf_counter() - start
+            predicted, elapsed, messages = run_theory(config, method, options)
             result = compare(simulation, predicted)
             rows = per_state(result, n_states)
             fractions = max(  # from the first record on: the reduced theories skip the fast relaxation at t = 0
@@ -234,12 +356,15 @@ def main(argv=None) -> int:
             if "q_std" in predicted:
                 final_std = predicted["q_std"].isel(time=-1)
                 theory_spread = float((final_std.mean("run") if "run" in final_std.dims else final_std).max())
+            ratio, warned = spread_ratio(simulation, predicted), warning_cell(messages, predicted)
             lines.append(
                 f"| {label(method, options)}{mark} | {cells} | {worst[2]:,} | {fractions:.4f} | {theory_spread:.3f} "
-                f"| {elapsed:.1f} s |"
+                f"| {ratio} | {warned} | {elapsed:.1f} s |"
             )
-            summary.append((case["key"], label(method, options), [r[0] for r in rows], elapsed))
-            print(f"  {label(method, options)}: {cells} ({elapsed:.1f} s)", file=sys.stderr)
+            print(
+                f"  {label(method, options)}: {cells}; q_std ratio {ratio}; {warned} ({elapsed:.1f} s)", file=sys.stderr
+            )
+    lines += alpha_sweep(base, cap=QUICK_SWEEP_CAP if args.quick else SWEEP_CAP, workers=args.workers)
     checks = edge_factor_check(base.with_overrides(record_every=100))
     lines += [
         "",

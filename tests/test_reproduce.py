@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import math
+import warnings
 
 import matplotlib.image
 import numpy as np
@@ -18,10 +19,11 @@ import pytest
 
 from marldyn.cli import main
 from marldyn.compare import NOISE_FACTOR, compare
-from marldyn.errors import ConfigError
+from marldyn.errors import ConfigError, MarldynWarning
 from marldyn.io import read_dataset
 from marldyn.reproduce import NAMES, REPRODUCTIONS, reproduce
-from marldyn.reproduce.common import QUICK_RUNS
+from marldyn.reproduce.common import QUICK_RUNS, Case, Reproduction, TheorySpec, make_config
+from marldyn.theory import Closure
 
 CLI_NAME = "si-beta"
 API_NAMES = [name for name in REPRODUCTIONS if name != CLI_NAME]
@@ -196,6 +198,68 @@ def test_fig3_edge_states_relax_as_the_exact_one_step_map(outputs):
     assert summary["sde"]["dt"] > 0
 
 
+def test_fig3_summary_has_the_closure(outputs):
+    """The closure is computed, compared and reported in the main and Q = 0 cases: its dataset, its error table,
+    the per-state errors and wall times of ``summary["closure"]`` (the same numbers as the case's tables) and
+    the note."""
+    directory, summary = outputs("fig3")
+    cases = {case["key"]: case for case in summary["cases"]}
+    assert set(summary["closure"]) == {"main", "zero"}
+    for key, info in summary["closure"].items():
+        case = cases[key]
+        assert case["theories"]["closure"]["method"] == "closure"
+        assert isinstance(case["theories"]["closure"]["warnings"], list)
+        assert info["warnings"] == case["theories"]["closure"]["warnings"]
+        assert info["seconds"] == case["theories"]["closure"]["seconds"] > 0
+        assert info["sde_seconds"] == case["theories"]["sde"]["seconds"] > 0
+        dataset = read_dataset(directory / case["theories"]["closure"]["file"])
+        assert {"q_std", "q_skewness", "q_kurtosis"} <= set(dataset.data_vars)
+        assert info["max_abs_skewness"] == pytest.approx(float(np.abs(dataset["q_skewness"]).max()), rel=1e-12)
+        for label in ("closure", "sde"):
+            components = case["errors"][label]["components"]
+            cooperation = {
+                c["state"]: c["max_error"] for c in components if c["variable"] == "policy" and c["action"] == 0
+            }
+            fraction = {c["state"]: c["max_error"] for c in components if c["variable"] == "state_fraction"}
+            assert info[f"{label}_max_error"]["cooperation"] == [cooperation[0], cooperation[1]]
+            assert info[f"{label}_max_error"]["state_fraction"] == [fraction[0], fraction[1]]
+            assert 0.0 <= max(cooperation.values()) <= 1.0
+    assert any(note.startswith("The Gaussian moment closure") and "vs sde" in note for note in summary["notes"])
+    assert "Simulation vs `closure`" in (directory / "summary.md").read_text()
+
+
+def test_theory_warnings_are_recorded_in_the_summary_not_raised(tmp_path, monkeypatch):
+    """A theory's MarldynWarning (the closure's non-Gaussianity diagnostic, which fires on the paper's setting
+    by 4,000 steps) is kept in the case summary instead of escaping, with the message the theory gives when
+    called directly; any other warning still escapes."""
+    import marldyn.theory
+
+    config = make_config(steps=4000, runs=1)
+    with warnings.catch_warnings(record=True) as direct:
+        warnings.simplefilter("always")
+        marldyn.theory.theory(config, Closure(), progress=False)
+    expected = [str(w.message) for w in direct if issubclass(w.category, MarldynWarning)]
+    assert expected and "far from Gaussian" in expected[0]  # the check below is not vacuous
+
+    real_theory = marldyn.theory.theory
+
+    def theory_that_also_warns(*args, **kwargs):
+        warnings.warn("an unrelated warning", RuntimeWarning, stacklevel=2)
+        return real_theory(*args, **kwargs)
+
+    monkeypatch.setattr(marldyn.theory, "theory", theory_that_also_warns)
+    job = Reproduction("warned", "closure warnings", tmp_path, quick=True, progress=False)
+    case = Case("only", "theory only", config, (TheorySpec(Closure()),), simulate=False)
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        job.run([case])
+        summary = job.finish()
+    assert not [w for w in escaped if issubclass(w.category, MarldynWarning)]
+    assert [str(w.message) for w in escaped if issubclass(w.category, RuntimeWarning)] == ["an unrelated warning"]
+    assert summary["cases"][0]["theories"]["closure"]["warnings"] == expected
+    assert f"warned: {expected[0]}" in (tmp_path / "summary.md").read_text()
+
+
 def test_fig4_no_cooperation_without_the_state_incentive(outputs):
     """b1 = b2 = 1.2: cooperation falls in both states for every gamma (the paper's Figure 4a-b)."""
     directory, summary = outputs("fig4")
@@ -216,7 +280,7 @@ def test_fig5_larger_degree_learns_faster(outputs):
         assert final["degree3"][source]["policy"][0][0] < final["degree99"][source]["policy"][0][0]
     alphas = [case for case in summary["cases"] if case["key"].startswith("alpha")]
     assert [case["varied"]["alpha"] for case in alphas] == [1e-4, 1e-3, 1e-2, 1e-1]
-    assert all("sde" in case["errors"] and "full" in case["errors"] for case in alphas)
+    assert all({"sde", "full", "closure"} <= set(case["errors"]) for case in alphas)
 
 
 def test_crossval_games_graphs_and_symmetric_transitions(outputs):
@@ -246,7 +310,16 @@ def test_theory_specs_hold_method_objects():
     assert TheorySpec("particles").options() == {"n": None, "timescale": "reduced"}
     assert fig5.PARTICLES_FULL.method == Particles(timescale="full") and fig5.PARTICLES_FULL.name == "particles-full"
     assert sde_theory(5e-3).method == SDE(dt=10.0) and sde_theory(1.0).method == SDE(dt=1.0)
-    assert {spec.method.name for spec in fig3.THEORIES} == {"particles", "reduced", "full", "sde", "full-discrete"}
+    assert {spec.method.name for spec in fig3.THEORIES} == {
+        "particles",
+        "reduced",
+        "full",
+        "sde",
+        "closure",
+        "full-discrete",
+    }
+    assert "closure" in fig3.POLICY_THEORIES and len(fig3.POLICY_COLOURS) == len(fig3.POLICY_DASHES) == 5
+    assert Closure() in {spec.method for spec in fig5.ALPHA_THEORIES} and "closure" in fig5.POPULATION
     with pytest.raises(ConfigError, match="must be one of"):
         TheorySpec("particle")
 

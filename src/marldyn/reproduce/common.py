@@ -7,8 +7,8 @@ directory:
 - ``<case>_simulation.nc`` and ``<case>_<theory>.nc`` (netCDF via :func:`marldyn.io.write_dataset`),
 - the figure(s) as PNG and PDF,
 - ``summary.json`` and ``summary.md``: parameters, initial conditions (from the datasets' ``initial_condition``
-  attributes), runs, horizons, the sim-vs-theory error tables from :func:`marldyn.compare.compare`, run times
-  and notes.
+  attributes), runs, horizons, the sim-vs-theory error tables from :func:`marldyn.compare.compare`, run times,
+  the :class:`~marldyn.errors.MarldynWarning` messages of each theory (recorded there, not printed) and notes.
 
 Every file is written to a temporary name in the directory and renamed when complete. The figures are drawn
 by :mod:`marldyn.plots` (simulations as the run-mean with a band of ±1 standard deviation across runs, theories
@@ -22,6 +22,7 @@ import copy
 import json
 import re
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -33,7 +34,7 @@ import xarray as xr
 from .. import __version__
 from ..compare import compare, error_table
 from ..config import Config, parse_config
-from ..errors import ConfigError
+from ..errors import ConfigError, MarldynWarning
 from ..io import atomic_write_text, write_dataset
 from ..plots import new_figure, pd_row
 from ..plots import save_figure as write_figure
@@ -210,13 +211,15 @@ class Case:
 
 @dataclass
 class CaseResult:
-    """What a case produced: the datasets, the comparisons (theory label -> :func:`compare` dict), timings."""
+    """What a case produced: the datasets, the comparisons (theory label -> :func:`compare` dict), timings, and
+    the :class:`~marldyn.errors.MarldynWarning` messages each theory raised (theory label -> list of str)."""
 
     case: Case
     simulation: xr.Dataset | None
     theories: dict[str, xr.Dataset]
     comparisons: dict[str, dict]
     seconds: dict[str, float]
+    theory_warnings: dict[str, list[str]] = field(default_factory=dict)
 
     def theory(self, label: str) -> xr.Dataset:
         """The theory dataset with this label."""
@@ -348,10 +351,14 @@ class Reproduction:
 
         seconds = {}
         theories = {}
+        theory_warnings = {}
         for spec in case.theories:
             start = time.perf_counter()
-            dataset = theory(case.config, spec.method, progress=False)
+            with warnings.catch_warnings(record=True) as caught:  # a theory's MarldynWarnings go to the summary
+                warnings.simplefilter("always", MarldynWarning)
+                dataset = theory(case.config, spec.method, progress=False)
             seconds[spec.name] = time.perf_counter() - start
+            theory_warnings[spec.name] = _marldyn_warnings(caught)
             dataset.attrs["label"] = spec.name
             theories[spec.name] = dataset
             self._write(dataset, f"{case.key}_{_file_part(spec.name)}.nc")
@@ -364,7 +371,7 @@ class Reproduction:
             for spec in case.theories
             if spec.compare and simulation is not None
         }
-        result = CaseResult(case, simulation, theories, comparisons, seconds)
+        result = CaseResult(case, simulation, theories, comparisons, seconds, theory_warnings)
         self.results.append(result)
         return result
 
@@ -436,6 +443,7 @@ def _case_summary(result: CaseResult) -> dict:
             "initial_condition": dataset.attrs.get("initial_condition"),
             "horizon": int(dataset.attrs["horizon"]),
             "seconds": round(result.seconds[label], 3),
+            "warnings": result.theory_warnings.get(label, []),
         }
     return {
         "key": case.key,
@@ -505,6 +513,7 @@ def markdown(summary: dict, results: list[CaseResult]) -> str:
             lines.append(
                 f"- theory `{label}` ({info['method']}{'; ' + options if options else ''}): to step "
                 f"{info['horizon']}, {info['seconds']:.1f} s; initial condition: {info['initial_condition']}"
+                + "".join(f"; warned: {message}" for message in info["warnings"])
             )
         for label, comparison in result.comparisons.items():
             lines += ["", f"Simulation vs `{label}`:", "", "```text", error_table(comparison), "```"]
@@ -576,6 +585,17 @@ def simulate_case(config: Config) -> tuple[xr.Dataset, float]:
     start = time.perf_counter()
     dataset = simulate(config, workers=1, progress=False)
     return dataset, time.perf_counter() - start
+
+
+def _marldyn_warnings(caught) -> list[str]:
+    """The messages of the recorded :class:`~marldyn.errors.MarldynWarning` s; any other warning is re-issued."""
+    messages = []
+    for item in caught:
+        if issubclass(item.category, MarldynWarning):
+            messages.append(str(item.message))
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno, source=item.source)
+    return messages
 
 
 def _file_part(label: str) -> str:

@@ -3,9 +3,10 @@
 Panels: (a) the edge-state fraction with the theoretical stationary distribution as marks, also on a
 logarithmic time axis where the one-step relaxation of the edge states shows (the ``full-discrete`` theory
 follows it); (b), (c) cooperation in s1 and s2 against the heterogeneous ``particles`` theory (the paper's),
-the homogeneous ``reduced`` and ``full`` theories and the ``sde`` ensemble. Extra rows: the same from Q = 0
-without noise, and the long-horizon continuation of the theories (what becomes of "full cooperation",
-NOTES.md 2).
+the homogeneous ``reduced`` and ``full`` theories, the ``sde`` ensemble and the Gaussian moment ``closure``
+(mean and spatial covariance of Q on the lattice; its non-Gaussianity warnings go to the summary). Extra
+rows: the same from Q = 0 without noise, and the long-horizon continuation of the theories (what becomes of
+"full cooperation", NOTES.md 2).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from ..plots import (
     plot_stationary_marks,
     style_axes,
 )
-from ..theory.methods import Full, FullDiscrete, Particles, Reduced
+from ..theory.methods import Closure, Full, FullDiscrete, Particles, Reduced
 from .common import (
     PAPER,
     Case,
     Reproduction,
     TheorySpec,
+    compact_errors,
     horizon,
     make_config,
     merge_in_time,
@@ -44,9 +46,13 @@ THEORIES = (
     TheorySpec(Reduced()),
     TheorySpec(Full()),
     sde_theory(PAPER["learning"]["alpha"]),
+    TheorySpec(Closure()),
     TheorySpec(FullDiscrete()),
 )
-POLICY_THEORIES = ("particles", "reduced", "full", "sde")
+POLICY_THEORIES = ("particles", "reduced", "full", "sde", "closure")
+#: Colour and dash of each theory of :data:`POLICY_THEORIES` in the cooperation panels.
+POLICY_COLOURS = ("C1", "C2", "C4", "C5", "C3")
+POLICY_DASHES = ("--", (0, (6, 2)), ":", "-.", (0, (3, 1, 1, 1, 1, 1)))
 STATE_COLOURS = ("C0", "C3")
 ZERO_Q = {"init": {"q": [[0.0, 0.0], [0.0, 0.0]], "q_noise": 0.0}}
 #: Cooperation in s2 below this counts as "full cooperation lost" in the long-horizon summary.
@@ -114,6 +120,8 @@ def reproduce(out_dir, *, quick: bool = False, workers: int = 1, progress=None) 
         "distribution from t = 0, so their edge-state error peaks at t = 0; the simulation starts 50/50 and "
         "relaxes within a few steps, which full-discrete follows (see edge_state_relaxation and the log-time panel)."
     )
+    job.extra["closure"] = _closure_summary({"main": main, "zero": zero})
+    job.note(_closure_note(job.extra["closure"]))
     relaxation, lost = job.extra["edge_state_relaxation"], job.extra["long_horizon"]
     steps_text = ", ".join(
         f"t = {t}: {s:.3f} ± {e:.3f} (full-discrete {d:.3f})"
@@ -161,6 +169,66 @@ def _relaxation(main, early) -> dict:
         "full-discrete": [float(v) for v in discrete],
         "stationary": stationary,
     }
+
+
+def _closure_summary(results: dict) -> dict:
+    """Per case: the closure's and the sde's wall times, their largest errors per state against the simulation
+    (cooperation and edge-state fraction, from the summary's comparisons), and the closure's non-Gaussianity
+    diagnostic (largest predicted |skewness|, |excess kurtosis|; the warnings it raised)."""
+    summary = {}
+    for key, result in results.items():
+        closure = result.theories["closure"]
+        summary[key] = {
+            "label": result.case.label,
+            "seconds": round(result.seconds["closure"], 3),
+            "sde_seconds": round(result.seconds["sde"], 3),
+            **{
+                f"{label}_max_error": _errors_per_state(compact_errors(result.comparisons[label]))
+                for label in ("closure", "sde")
+            },
+            "max_abs_skewness": float(np.abs(closure["q_skewness"]).max()),
+            "max_abs_kurtosis": float(np.abs(closure["q_kurtosis"]).max()),
+            "warnings": list(result.theory_warnings.get("closure", [])),
+        }
+    return summary
+
+
+def _errors_per_state(errors: dict) -> dict:
+    """Largest error over time per state: cooperation (policy of action 0) and the fraction of edges."""
+    components = errors["components"]
+    cooperation = sorted(
+        (c["state"], c["max_error"]) for c in components if c["variable"] == "policy" and c["action"] == 0
+    )
+    fraction = sorted((c["state"], c["max_error"]) for c in components if c["variable"] == "state_fraction")
+    return {"cooperation": [error for _, error in cooperation], "state_fraction": [error for _, error in fraction]}
+
+
+def _closure_note(closure: dict) -> str:
+    """One sentence per case on the closure: wall time against the sde's, errors per state, diagnostic."""
+
+    def per_state(values):
+        return ", ".join(f"s{state + 1} {value:.3f}" for state, value in enumerate(values))
+
+    parts = []
+    for info in closure.values():
+        errors, sde = info["closure_max_error"], info["sde_max_error"]
+        warned = (
+            f"its non-Gaussianity warning fired ({len(info['warnings'])} message(s), recorded in the case's "
+            f"theories.closure.warnings: {'; '.join(info['warnings'])})"
+            if info["warnings"]
+            else "its non-Gaussianity warning did not fire"
+        )
+        parts.append(
+            f"{info['label']}: closure {info['seconds']:.2f} s vs sde {info['sde_seconds']:.2f} s; largest error vs "
+            f"the simulation, cooperation {per_state(errors['cooperation'])} (sde {per_state(sde['cooperation'])}), "
+            f"edges {per_state(errors['state_fraction'])} (sde {per_state(sde['state_fraction'])}); predicted "
+            f"|skewness| up to {info['max_abs_skewness']:.2f}, |excess kurtosis| up to "
+            f"{info['max_abs_kurtosis']:.2f}, {warned}"
+        )
+    return (
+        "The Gaussian moment closure (reduced time scale; deterministic, one solve per case, wall times in this "
+        "run, the first call of each theory including the load of its compiled functions) — " + ". ".join(parts) + "."
+    )
 
 
 def _long_horizon(long) -> dict:
@@ -255,10 +323,9 @@ def _figure(main, early, zero, long):
 
 def _policies(axes, result, first: str, second: str) -> None:
     """Cooperation in s1 and s2: the simulation and the theories of :data:`POLICY_THEORIES`."""
-    colours, dashes = ("C1", "C2", "C4", "C5"), ("--", (0, (6, 2)), ":", "-.")
     for ax, where, tag in zip(axes, cooperation_components(), (first, second), strict=True):
         plot_series(result.simulation, "policy", ax=ax, color="0.2", label="simulation (mean ± 1 std)", **where)
-        for label, colour, dash in zip(POLICY_THEORIES, colours, dashes, strict=True):
+        for label, colour, dash in zip(POLICY_THEORIES, POLICY_COLOURS, POLICY_DASHES, strict=True):
             theory = result.theories[label]
             plot_series(theory, "policy", ax=ax, color=colour, linestyle=dash, label=f"theory: {label}", **where)
         style_axes(ax, title=f"{tag} cooperation in s{where['state'] + 1}", ylabel="P(cooperate)")

@@ -3,8 +3,9 @@
 (a)-(f) alpha = 1e-4, 1e-3, 1e-2, 1e-1, each over ``20 / alpha`` steps (capped at 200,000, the paper's horizon at
 alpha = 1e-4), against the time-scale-separated theories (``reduced``, ``particles``) and those that keep the
 edge states dynamic (``full``, ``full-discrete``, and ``particles`` with the full time scale where alpha >= 1e-2),
-and the ``sde`` ensemble (finite-population noise, which grows with alpha). Row 1 draws the point-mass theories,
-row 2 the population theories. Times are drawn as alpha x time so the four learning rates share an axis.
+the ``sde`` ensemble (finite-population noise, which grows with alpha) and the Gaussian moment ``closure`` (mean
+and spatial covariance of Q, reduced time scale). Row 1 draws the point-mass theories, row 2 the population
+theories. Times are drawn as alpha x time so the four learning rates share an axis.
 
 (g)-(i) random regular graphs of degree 3, 4, 6, 10, 20 and the complete graph, N = 100: a larger degree
 averages more TD errors per step (a larger batch) and learns faster; theory per degree.
@@ -13,7 +14,7 @@ averages more TD errors per step (a larger batch) and learns faster; theory per 
 from __future__ import annotations
 
 from ..plots import new_figure, pd_row
-from ..theory.methods import Full, FullDiscrete, Particles, Reduced
+from ..theory.methods import Closure, Full, FullDiscrete, Particles, Reduced
 from .common import (
     PAPER,
     QUICK_STEP_FACTOR,
@@ -36,11 +37,17 @@ MAX_STEPS = 200_000
 PARTICLES_FULL_FROM = 1e-2
 DEGREES = (3, 4, 6, 10, 20)
 STEPS = 20_000
-ALPHA_THEORIES = (TheorySpec(Reduced()), TheorySpec(Full()), TheorySpec(FullDiscrete()), TheorySpec(Particles()))
+ALPHA_THEORIES = (
+    TheorySpec(Reduced()),
+    TheorySpec(Full()),
+    TheorySpec(FullDiscrete()),
+    TheorySpec(Particles()),
+    TheorySpec(Closure()),
+)
 PARTICLES_FULL = TheorySpec(Particles(timescale="full"), label="particles-full")
 #: Theories drawn in the two learning-rate rows: point masses, then heterogeneous / noisy populations.
 POINT_MASS = ("reduced", "full")
-POPULATION = ("particles", "particles-full", "sde")
+POPULATION = ("particles", "particles-full", "sde", "closure")
 DEGREE_THEORIES = (TheorySpec(Particles()), TheorySpec(Reduced()))
 
 
