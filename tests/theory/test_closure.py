@@ -81,10 +81,33 @@ def test_closure_modes_bin_a_large_spectrum_keeping_its_first_moment():
     assert weights @ values**2 == pytest.approx(np.mean(spectrum**2), rel=0.01)
 
 
-def test_an_irregular_graph_is_refused_with_the_alternatives():
+def test_closure_modes_refuse_an_irregular_graph():
     graph = as_graph(nx.path_graph(5))
     with pytest.raises(ConfigError, match="regular graph.*sde-graph"):
         closure_modes(graph)
+
+
+IRREGULAR = {
+    "graph": {"kind": "erdos_renyi", "n": 40, "edge_probability": 0.15, "seed": 2},
+    "learning": {"alpha": 1e-5},
+    "init": {"q": [[0.5, 0.0], [0.0, 0.5]]},
+    "run": {"steps": 200, "record_every": 100},
+}
+
+
+def test_on_irregular_graphs_the_closure_is_per_degree_class_and_starts_as_the_point_masses():
+    """Degree classes, mean field [C10]: without spread each class is the reduced point mass of its degree, so
+    over 200 steps at α = 1e-5 (spread ~1e-4, its effect ~1e-8) the displacement is the point masses'."""
+    closure = marldyn.predict(IRREGULAR, "closure")
+    point = marldyn.predict(IRREGULAR, "reduced")  # one point mass per degree class, coupled as particles
+    assert closure.attrs["route"] == "degree classes"
+    moved = (point.q - point.q.isel(time=0)).values
+    assert np.abs(moved).max() > 1e-4
+    assert np.allclose((closure.q - closure.q.isel(time=0)).values, moved, rtol=1e-3, atol=1e-9)
+    assert np.allclose(closure.policy, point.policy, atol=1e-6)
+    assert np.all(np.isnan(closure.q_mean_std.values))  # the run-to-run mode is not carried on this route
+    with pytest.raises(ConfigError, match="reduced time scale only"):
+        marldyn.predict(IRREGULAR, Closure(timescale="full"))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -226,8 +226,9 @@ def _closure_note(closure: dict) -> str:
             f"{info['max_abs_kurtosis']:.2f}, {warned}"
         )
     return (
-        "The Gaussian moment closure (reduced time scale; deterministic, one solve per case, wall times in this "
-        "run, the first call of each theory including the load of its compiled functions) — " + ". ".join(parts) + "."
+        "The Gaussian moment closure (reduced time scale; deterministic, one solve per case; wall times of this "
+        "run, where the first case's include compiling or loading each theory's numba functions and the later "
+        "cases' do not) — " + ". ".join(parts) + "."
     )
 
 

@@ -26,6 +26,10 @@ Derivation, assumptions and limits: ``docs/closure.md``. Summary (d = K M entrie
   pass 1 and 3 the population is far from Gaussian (a heavy tail, or a split near an outcome-map boundary)
   and :func:`solve_closure` warns [C9].
 
+- **Degree classes** [C10]. On a graph whose degrees differ, one Gaussian per degree class, coupled by the
+  pair approximation through the classes' edge-weighted mixture (mean field: no pair correlations, no shared
+  noise, :class:`_ClassModel`).
+
 Rules: Q-learning and expected SARSA (the shared-noise blocks are derived for deterministic bootstrap
 values); SARSA with ``correlations=False``. Time scales: ``reduced`` (stationary pair distributions, an
 adaptive ODE) and ``full`` (every cubature pair carries its edge-state distribution, moved one simulator step
@@ -34,6 +38,7 @@ at a time with the moment equations).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -142,9 +147,13 @@ def contrast_basis(n_states: int, n_actions: int) -> np.ndarray:
     return basis
 
 
+@functools.lru_cache(maxsize=64)
 def _hermite(order: int):
     nodes, weights = hermegauss(order)
-    return nodes, weights / weights.sum()
+    nodes.flags.writeable = False
+    weights = weights / weights.sum()
+    weights.flags.writeable = False
+    return nodes, weights
 
 
 def gaussian_nodes(orders) -> tuple[np.ndarray, np.ndarray]:
@@ -916,39 +925,168 @@ class _Model:
     def mean_policy(self, mean, own) -> np.ndarray:
         return gaussian_mean_policy(mean.reshape(self.shape), own, self.beta)
 
-    def record(self, mean, modes, pairs=None):
-        """The outputs at one state, and the sources of the non-Gaussianity diagnostic [C9]: per entry i, with
-        z = (Q_i - m_i)/σ_i, f = (μ_i - E μ_i)/σ_i and g = Σ_ii/σ_i², the rates at which a Gaussian gains
-        skewness, S₃ = 3E[z² f] + 3E[z g], and excess kurtosis, S₄ = 4E[z³ f] + 6E[z² g] - 12E[z f] - 6E[g],
-        and the noise's relative rate E[g] (which relaxes both)."""
+    def record(self, mean, modes, n_agents, pairs=None):
+        """The outputs at one state and the diagnostic's sources (:func:`_diagnostic_sources`) [C2, C9], over the
+        coarse rule's nodes (reduced) or the fine rule's (full: the pairs live there)."""
         own, neighbor = self.covariances(modes)
-        _, full_deviation, neighbor_contrasts = self.nodes(self.fine, self.geometry(mean, own, neighbor))
-        mu, sigma, distribution = self.node_moments(self.fine, mean, full_deviation, neighbor_contrasts, pairs)
-        weight = self.fine.full_weight
-        w = weight[:, None]
-        scale = np.sqrt(np.clip(np.diag(own), 0.0, None))
-        safe = np.where(scale > 0, scale, 1.0)
-        z = full_deviation / safe
-        mu = mu.reshape(len(weight), -1)
-        f = (mu - weight @ mu) / safe
-        g = np.diagonal(sigma, axis1=1, axis2=2) / safe**2
-        skew = 3 * np.sum(w * z**2 * f, axis=0) + 3 * np.sum(w * z * g, axis=0)
-        kurtosis = (
-            4 * np.sum(w * z**3 * f, axis=0)
-            + 6 * np.sum(w * z**2 * g, axis=0)
-            - 12 * np.sum(w * z * f, axis=0)
-            - 6 * np.sum(w * g, axis=0)
+        rule = self.fine if pairs is not None else self.coarse  # the pairs belong to the fine rule's nodes
+        _, full_deviation, neighbor_contrasts = self.nodes(rule, self.geometry(mean, own, neighbor))
+        moments = self.node_moments(rule, mean, full_deviation, neighbor_contrasts, pairs)
+        out = _diagnostic_sources(rule.full_weight, full_deviation, own, *moments)
+        out.update(
+            q=mean,
+            policy=self.mean_policy(mean, own),
+            own=own,
+            neighbor=neighbor,
+            within=own - modes[0] / n_agents,
+            mean_covariance=modes[0] / n_agents,
         )
-        alive = scale > 0
-        return {
-            "policy": self.mean_policy(mean, own),
-            "state_fraction": weight @ distribution,
-            "own": own,
-            "neighbor": neighbor,
-            "skew_source": np.where(alive, skew, 0.0),
-            "kurtosis_source": np.where(alive, kurtosis, 0.0),
-            "relaxation": np.where(alive, np.sum(w * g, axis=0), 0.0),
-        }
+        return out
+
+
+def _diagnostic_sources(weight, deviation, own, mu, sigma, distribution) -> dict:
+    """The sources of the non-Gaussianity diagnostic over one rule's nodes [C9], and the edge-state fraction.
+
+    Per entry i, with z = (Q_i - m_i)/σ_i, f = (μ_i - E μ_i)/σ_i and g = Σ_ii/σ_i²: the rates at which a
+    Gaussian gains skewness, S₃ = 3E[z² f] + 3E[z g], and excess kurtosis, S₄ = 4E[z³ f] + 6E[z² g] - 12E[z f]
+    - 6E[g], and the noise's relative rate E[g] (which relaxes both).
+    """
+    w = weight[:, None]
+    scale = np.sqrt(np.clip(np.diag(own), 0.0, None))
+    safe = np.where(scale > 0, scale, 1.0)
+    z = deviation / safe
+    mu = mu.reshape(len(weight), -1)
+    f = (mu - weight @ mu) / safe
+    g = np.diagonal(sigma, axis1=1, axis2=2) / safe**2
+    skew = 3 * np.sum(w * z**2 * f, axis=0) + 3 * np.sum(w * z * g, axis=0)
+    kurtosis = (
+        4 * np.sum(w * z**3 * f, axis=0)
+        + 6 * np.sum(w * z**2 * g, axis=0)
+        - 12 * np.sum(w * z * f, axis=0)
+        - 6 * np.sum(w * g, axis=0)
+    )
+    alive = scale > 0
+    return {
+        "state_fraction": weight @ distribution,
+        "skew_source": np.where(alive, skew, 0.0),
+        "kurtosis_source": np.where(alive, kurtosis, 0.0),
+        "relaxation": np.where(alive, np.sum(w * g, axis=0), 0.0),
+    }
+
+
+class _ClassModel:
+    """Degree classes on a graph whose degrees differ: the mean-field Gaussian closure [C10].
+
+    One Gaussian N(m_c, C_c) per degree class c; a neighbour is an independent draw from the classes' mixture,
+    class c' with the edge-end weight v_c' = w_c' k_c' / Σ w k (as the particles, eq. 11), taken as one Gaussian
+    of the mixture's mean and covariance; the pair correlations and the shared noise are not carried:
+    dm_c/dt = E_c[μ], dC_c/dt = A C + C Aᵀ + A C Aᵀ + E_c[Σ] with A = Ā_self(c). Each class's cubature is
+    that of :class:`_Model` (one per class, degree k_c).
+    """
+
+    def __init__(self, game, degrees, agent_weights, alpha, beta, gamma, rule, order, initial):
+        self.parts = [_Model(game, k, [0.0], [1.0], alpha, beta, gamma, rule, order, False, initial) for k in degrees]
+        first = self.parts[0]
+        self.shape, self.size, self.n_contrasts = first.shape, first.size, first.n_contrasts
+        self.alpha, self.beta, self.gamma, self.rule = first.alpha, first.beta, first.gamma, first.rule
+        self.order, self.fine, self.coarse = first.order, first.fine, first.coarse
+        self.correlations = False
+        self.degrees = np.asarray(degrees, dtype=np.int64)
+        self.agent_weight = np.asarray(agent_weights, dtype=np.float64)
+        self.edge_weight = self.agent_weight * self.degrees / np.sum(self.agent_weight * self.degrees)
+        self.n_classes = self.degrees.size
+        self.n_modes = 1
+        self.neighbor_weight = first.neighbor_weight
+        self.no_pairs = np.zeros((len(self.fine.contrast_weight), self.neighbor_weight.size, self.shape[0]))
+
+    def pack(self, means, covariances) -> np.ndarray:
+        return np.concatenate([np.ravel(means), np.ravel(covariances)])
+
+    def unpack(self, y):
+        d, c = self.size, self.n_classes
+        covariances = y[c * d :].reshape(c, d, d)
+        return y[: c * d].reshape(c, d), 0.5 * (covariances + np.swapaxes(covariances, 1, 2))
+
+    def neighbor_contrasts(self, means, covariances, count):
+        """The neighbour nodes' contrasts, (count, neighbour node, n_c): a neighbour's law is the edge-weighted
+        mixture of the classes' Gaussians, taken as the Gaussian of the same mean and covariance (its policy
+        enters only through smooth averages; one neighbour rule instead of one per class)."""
+        first = self.parts[0]
+        contrasts = first.contrasts
+        mean = self.edge_weight @ means
+        spread = means - mean
+        mixture = np.einsum("c,cij->ij", self.edge_weight, covariances) + np.einsum(
+            "c,ci,cj->ij", self.edge_weight, spread, spread
+        )
+        nodes = (contrasts @ mean)[None, :] + first.neighbor_eta @ _psd_root(contrasts @ mixture @ contrasts.T).T
+        return np.ascontiguousarray(np.broadcast_to(nodes[None], (count, *nodes.shape)))
+
+    def rates(self, _, y):
+        means, covariances = self.unpack(y)
+        drifts = np.empty_like(means)
+        rates = np.empty_like(covariances)
+        zero = np.zeros((self.size, self.size))
+        for c, part in enumerate(self.parts):
+            geometry = part.geometry(means[c], covariances[c], zero)
+            fine_deviation, _, _ = part.nodes(self.fine, geometry)
+            coarse_deviation, noise_deviation, _ = part.nodes(self.coarse, geometry)
+            fine_neighbors = self.neighbor_contrasts(means, covariances, len(self.fine.contrast_weight))
+            coarse_neighbors = self.neighbor_contrasts(means, covariances, len(self.coarse.contrast_weight))
+            drift, a, _, noise, _, _ = closure_terms(
+                means[c],
+                fine_deviation,
+                self.fine.contrast_weight,
+                fine_neighbors,
+                coarse_deviation,
+                self.coarse.contrast_weight,
+                coarse_neighbors,
+                noise_deviation,
+                self.coarse.full_weight,
+                self.coarse.full_contrast,
+                self.neighbor_weight,
+                self.no_pairs,
+                False,
+                1e-6 * max(1.0, float(np.abs(means[c]).max())),
+                False,
+                *part.parameters(),
+            )
+            drifts[c] = drift.ravel()
+            ac = a @ covariances[c]
+            rate = ac + ac.T + ac @ a.T + noise
+            rates[c] = 0.5 * (rate + rate.T)
+        return self.pack(drifts, rates)
+
+    def record(self, means, covariances, n_agents, pairs=None):
+        """The population's outputs: class mixtures weighted by the agents (edges for the edge fractions) [C10]."""
+        w = self.agent_weight
+        mean = w @ means
+        spread = means - mean
+        own = np.einsum("c,cij->ij", w, covariances) + np.einsum("c,ci,cj->ij", w, spread, spread)
+        out = {"q": mean, "own": own, "neighbor": np.zeros_like(own), "within": own}
+        out["mean_covariance"] = np.full_like(own, np.nan)  # the run-to-run mode is not carried here
+        policy = np.zeros(self.shape)
+        parts = []
+        zero = np.zeros((self.size, self.size))
+        for c, part in enumerate(self.parts):
+            _, deviation, _ = part.nodes(self.coarse, part.geometry(means[c], covariances[c], zero))
+            neighbors = self.neighbor_contrasts(means, covariances, len(self.coarse.contrast_weight))
+            focal_q = (means[c][None, :] + deviation).reshape(-1, *self.shape)
+            moments = node_moments(
+                focal_q,
+                neighbors,
+                self.coarse.full_contrast,
+                self.no_pairs,
+                False,
+                *part.parameters(),
+                self.neighbor_weight,
+            )
+            parts.append(_diagnostic_sources(self.coarse.full_weight, deviation, covariances[c], *moments))
+            policy += w[c] * gaussian_mean_policy(means[c].reshape(self.shape), covariances[c], self.beta)
+        out["policy"] = policy
+        out["state_fraction"] = sum(self.edge_weight[c] * part["state_fraction"] for c, part in enumerate(parts))
+        for key in ("skew_source", "kurtosis_source", "relaxation"):  # within-class, agent-weighted
+            out[key] = sum(w[c] * part[key] for c, part in enumerate(parts))
+        return out
 
 
 def gaussian_mean_policy(q, covariance, beta, order=OUTPUT_ORDER) -> np.ndarray:
@@ -1082,7 +1220,7 @@ def solve_closure(
     atol=1e-6,
     warn=True,
 ) -> ClosureTrajectory:
-    """The Gaussian moment closure of the population on a regular graph [C1-C9] (``docs/closure.md``).
+    """The Gaussian moment closure of the population on the graph [C1-C10] (``docs/closure.md``).
 
     Parameters
     ----------
@@ -1092,7 +1230,9 @@ def solve_closure(
     time : array_like, shape (time,)
         Output times in simulator steps (from 0, non-decreasing; whole steps for ``full``).
     graph : Graph
-        A regular graph (its adjacency spectrum; :func:`closure_modes`).
+        A regular graph: the covariance per adjacency eigenvalue (:func:`closure_modes`). A graph whose degrees
+        differ: one Gaussian per degree class, mean field (no pair correlations, no shared noise; reduced time
+        scale only) [C10].
     alpha, beta, gamma : float
     rule : {"q_learning", "expected_sarsa", "sarsa"}
         SARSA only with ``correlations=False``.
@@ -1129,7 +1269,8 @@ def solve_closure(
     Raises
     ------
     ConfigError
-        A graph that is not regular, SARSA with correlations, bad shapes or options.
+        SARSA with correlations, the full time scale on a graph whose degrees differ, an isolated agent, bad
+        shapes or options.
     DivergenceError, ConvergenceError
         The moments left the finite numbers, or the ODE solver failed.
 
@@ -1178,10 +1319,23 @@ def solve_closure(
         if initial_state_distribution is None
         else np.asarray(initial_state_distribution, dtype=np.float64)
     )
-    modes, weights = closure_modes(graph)
-    model = _Model(game, graph.degree[0], modes, weights, alpha, beta, gamma, code, order, correlations, initial)
+    degrees, counts = np.unique(np.asarray(graph.degree), return_counts=True)
     grid = time_grid(time, integer=timescale == "full")
-    y0 = model.pack(q0.ravel(), np.broadcast_to(covariance, (model.n_modes, size, size)))
+    if degrees.size == 1:
+        modes, weights = closure_modes(graph)
+        model = _Model(game, degrees[0], modes, weights, alpha, beta, gamma, code, order, correlations, initial)
+        y0 = model.pack(q0.ravel(), np.broadcast_to(covariance, (model.n_modes, size, size)))
+    else:
+        if timescale == "full":
+            raise ConfigError(
+                "the closure on a graph whose degrees differ (degree classes) has the reduced time scale only"
+            )
+        if degrees[0] == 0:
+            raise ConfigError("the closure needs every agent to have an edge (isolated agents never learn here)")
+        model = _ClassModel(game, degrees, counts / counts.sum(), alpha, beta, gamma, code, order, initial)
+        y0 = model.pack(
+            np.broadcast_to(q0.ravel(), (degrees.size, size)), np.broadcast_to(covariance, (degrees.size, size, size))
+        )
     if timescale == "reduced":
         path = _integrate_reduced(model, y0, grid, rtol, atol)
         pair_path = [None] * grid.size
@@ -1235,8 +1389,7 @@ def _trajectory(model, grid, path, pair_path, n_agents, timescale, initial_kurto
     kurtosis = np.full(model.size, float(initial_kurtosis))
     previous = None
     for index, y in enumerate(path):
-        mean, modes = model.unpack(y)
-        out = model.record(mean, modes, pair_path[index])
+        out = model.record(*model.unpack(y), n_agents, pair_path[index])
         if previous is not None:  # the diagnostic's linear ODEs, sources at the interval's mid-point
             span = float(grid[index] - grid[index - 1])
             source3 = 0.5 * (previous["skew_source"] + out["skew_source"])
@@ -1245,11 +1398,10 @@ def _trajectory(model, grid, path, pair_path, n_agents, timescale, initial_kurto
             skew = _relax(skew, source3, 1.5 * rate, span)
             kurtosis = _relax(kurtosis, source4, 2.0 * rate, span)
         previous = out
-        within = out["own"] - modes[0] / n_agents
-        records["q"].append(mean.reshape(model.shape))
+        records["q"].append(out["q"].reshape(model.shape))
         records["policy"].append(out["policy"])
-        records["q_std"].append(np.sqrt(np.clip(np.diag(within), 0.0, None)).reshape(model.shape))
-        records["q_mean_std"].append(np.sqrt(np.clip(np.diag(modes[0]), 0.0, None) / n_agents).reshape(model.shape))
+        records["q_std"].append(np.sqrt(np.clip(np.diag(out["within"]), 0.0, None)).reshape(model.shape))
+        records["q_mean_std"].append(np.sqrt(np.clip(np.diag(out["mean_covariance"]), 0.0, None)).reshape(model.shape))
         records["state_fraction"].append(out["state_fraction"])
         records["own"].append(out["own"])
         records["neighbor"].append(out["neighbor"])
@@ -1275,6 +1427,7 @@ def _trajectory(model, grid, path, pair_path, n_agents, timescale, initial_kurto
             "focal_nodes": int(model.fine.full_weight.size),
             "neighbor_nodes": int(model.neighbor_weight.size),
             "modes": int(model.n_modes),
+            "route": "modes" if isinstance(model, _Model) else "degree classes",
             "correlations": bool(model.correlations),
             "alpha": model.alpha,
             "beta": model.beta,

@@ -60,8 +60,9 @@ def theory(
           point Q* (root of δ̄ from the initial table): q = Q*, stationary ``q_std``, ``q_mean_std``,
           ``policy_std`` (:mod:`marldyn.theory.lna`);
         - :class:`~marldyn.theory.Closure` (``closure``; ``timescale``, ``dt``, ``correlations``,
-          ``order``): the Gaussian moment closure on a regular graph — mean, ``q_std``, ``q_mean_std`` and
-          the predicted ``q_skewness``, ``q_kurtosis`` (:mod:`marldyn.theory.closure`).
+          ``order``): the Gaussian moment closure on the graph (per degree class where degrees differ) — mean,
+          ``q_std``, ``q_mean_std`` and the predicted ``q_skewness``, ``q_kurtosis``
+          (:mod:`marldyn.theory.closure`).
 
         On graphs whose degrees differ, the point-mass methods use one point mass per degree class
         (NOTES.md 4), coupled as particles.
@@ -224,7 +225,7 @@ def theory(
             **{
                 key: value
                 for key, value in result.attrs.items()
-                if key in ("order", "focal_nodes", "neighbor_nodes", "modes")
+                if key in ("order", "focal_nodes", "neighbor_nodes", "modes", "route")
             },
         )
         if method.timescale == "full":

@@ -324,10 +324,11 @@ class LNA(TheoryMethod):
 
 @dataclass(frozen=True)
 class Closure(TheoryMethod):
-    """Gaussian moment closure of the population on a regular graph (:mod:`marldyn.theory.closure`).
+    """Gaussian moment closure of the population on the graph (:mod:`marldyn.theory.closure`).
 
     Deterministic: the mean m(t) of Q and the covariance of the agents' deviations per adjacency eigenvalue
-    (one agent's spread and its correlation with its neighbours), closed at second order (docs/closure.md).
+    (one agent's spread and its correlation with its neighbours), closed at second order (docs/closure.md);
+    on a graph whose degrees differ, one Gaussian per degree class (mean field).
     Reports ``q_std`` and the predicted skewness and excess kurtosis of every entry (a warning where the
     population is far from Gaussian).
 
