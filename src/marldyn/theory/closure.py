@@ -867,15 +867,19 @@ class _Model:
             self.neighbor_weight,
         )
 
-    def terms(self, mean, own, neighbor, pairs=None) -> dict:
+    def terms(self, mean, own, neighbor, pairs=None, neighbors=None) -> dict:
         """E[μ], Ā_self, Ā_nb, E[Σ], D_edge, D_common for C₀ = ``own`` and C₁ = ``neighbor`` [C5-C8].
 
         With ``pairs`` (full time scale) E[μ] takes the pairs' edge-state distributions; the fluctuation terms
         (Ā, E[Σ], the shared noise) take the stationary ones: the fluctuations are slow, their edges follow
-        them."""
+        them. ``neighbors(count)``, if given, returns the neighbour nodes' contrasts for ``count`` focal nodes
+        (the degree classes' mixture [C10]) instead of the conditional law of [C4]."""
         geometry = self.geometry(mean, own, neighbor)
         fine_deviation, _, fine_neighbors = self.nodes(self.fine, geometry)
         coarse_deviation, noise_deviation, coarse_neighbors = self.nodes(self.coarse, geometry)
+        if neighbors is not None:
+            fine_neighbors = neighbors(len(self.fine.contrast_weight))
+            coarse_neighbors = neighbors(len(self.coarse.contrast_weight))
         drift, a_self, per_contrast, noise, edge, common = closure_terms(
             mean,
             fine_deviation,
@@ -997,7 +1001,6 @@ class _ClassModel:
         self.n_classes = self.degrees.size
         self.n_modes = 1
         self.neighbor_weight = first.neighbor_weight
-        self.no_pairs = np.zeros((len(self.fine.contrast_weight), self.neighbor_weight.size, self.shape[0]))
 
     def pack(self, means, covariances) -> np.ndarray:
         return np.concatenate([np.ravel(means), np.ravel(covariances)])
@@ -1026,33 +1029,16 @@ class _ClassModel:
         drifts = np.empty_like(means)
         rates = np.empty_like(covariances)
         zero = np.zeros((self.size, self.size))
+
+        def neighbors(count):
+            return self.neighbor_contrasts(means, covariances, count)
+
         for c, part in enumerate(self.parts):
-            geometry = part.geometry(means[c], covariances[c], zero)
-            fine_deviation, _, _ = part.nodes(self.fine, geometry)
-            coarse_deviation, noise_deviation, _ = part.nodes(self.coarse, geometry)
-            fine_neighbors = self.neighbor_contrasts(means, covariances, len(self.fine.contrast_weight))
-            coarse_neighbors = self.neighbor_contrasts(means, covariances, len(self.coarse.contrast_weight))
-            drift, a, _, noise, _, _ = closure_terms(
-                means[c],
-                fine_deviation,
-                self.fine.contrast_weight,
-                fine_neighbors,
-                coarse_deviation,
-                self.coarse.contrast_weight,
-                coarse_neighbors,
-                noise_deviation,
-                self.coarse.full_weight,
-                self.coarse.full_contrast,
-                self.neighbor_weight,
-                self.no_pairs,
-                False,
-                1e-6 * max(1.0, float(np.abs(means[c]).max())),
-                False,
-                *part.parameters(),
-            )
-            drifts[c] = drift.ravel()
+            terms = part.terms(means[c], covariances[c], zero, neighbors=neighbors)
+            drifts[c] = terms["drift"]
+            a = terms["jacobian_self"]
             ac = a @ covariances[c]
-            rate = ac + ac.T + ac @ a.T + noise
+            rate = ac + ac.T + ac @ a.T + terms["noise"]
             rates[c] = 0.5 * (rate + rate.T)
         return self.pack(drifts, rates)
 
@@ -1067,19 +1053,10 @@ class _ClassModel:
         policy = np.zeros(self.shape)
         parts = []
         zero = np.zeros((self.size, self.size))
+        neighbors = self.neighbor_contrasts(means, covariances, len(self.coarse.contrast_weight))
         for c, part in enumerate(self.parts):
             _, deviation, _ = part.nodes(self.coarse, part.geometry(means[c], covariances[c], zero))
-            neighbors = self.neighbor_contrasts(means, covariances, len(self.coarse.contrast_weight))
-            focal_q = (means[c][None, :] + deviation).reshape(-1, *self.shape)
-            moments = node_moments(
-                focal_q,
-                neighbors,
-                self.coarse.full_contrast,
-                self.no_pairs,
-                False,
-                *part.parameters(),
-                self.neighbor_weight,
-            )
+            moments = part.node_moments(self.coarse, means[c], deviation, neighbors)
             parts.append(_diagnostic_sources(self.coarse.full_weight, deviation, covariances[c], *moments))
             policy += w[c] * gaussian_mean_policy(means[c].reshape(self.shape), covariances[c], self.beta)
         out["policy"] = policy
