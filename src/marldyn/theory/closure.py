@@ -354,28 +354,14 @@ def _buffers(n_states, n_actions, n_neighbors, n_contrasts):
 
 @njit(cache=True)
 def _smoothed_drift_into(
-    mean,
-    deviation,
-    weight,
-    focal_shift,
-    neighbor_contrasts,
-    neighbor_shift,
-    neighbor_weight,
-    pairs,
-    dynamic,
-    degree,
-    payoff,
-    transition,
-    alpha,
-    beta,
-    gamma,
-    rule,
-    initial,
-    work,
-    buffers,
-    out,
+    mean, deviation, weight, focal_shift, neighbor_contrasts, neighbor_shift, dynamic, context, out
 ):
-    """E[μ] = Σ_p w_p μ(m + deviation_p + focal_shift | its neighbour nodes), into ``out`` (K, M) [C5]."""
+    """E[μ] = Σ_p w_p μ(m + deviation_p + focal_shift | its neighbour nodes), into ``out`` (K, M) [C5].
+
+    ``context``: (neighbour weights, pairs, degree, payoff, transition, α, β, γ, rule, initial, workspace,
+    buffers), the same for every call of one :func:`closure_terms`.
+    """
+    neighbor_weight, pairs, degree, payoff, transition, alpha, beta, gamma, rule, initial, work, buffers = context
     n_states, n_actions = out.shape
     q = np.empty((n_states, n_actions))
     policy = np.empty((n_states, n_actions))
@@ -445,147 +431,57 @@ def closure_terms(
     n_states, n_actions = payoff.shape[0], payoff.shape[1]
     size = n_states * n_actions
     n_contrasts = fine_neighbors.shape[2]
-    n_neighbors = neighbor_weight.size
     work = workspace(n_states, n_actions)
-    buffers = _buffers(n_states, n_actions, n_neighbors, n_contrasts)
-    no_focal = np.zeros(size)
+    buffers = _buffers(n_states, n_actions, neighbor_weight.size, n_contrasts)
+    context = (neighbor_weight, pairs, degree, payoff, transition, alpha, beta, gamma, rule, initial, work, buffers)
     no_neighbor = np.zeros(n_contrasts)
     drift = np.empty((n_states, n_actions))
     _smoothed_drift_into(
-        mean,
-        fine_deviation,
-        fine_weight,
-        no_focal,
-        fine_neighbors,
-        no_neighbor,
-        neighbor_weight,
-        pairs,
-        dynamic,
-        degree,
-        payoff,
-        transition,
-        alpha,
-        beta,
-        gamma,
-        rule,
-        initial,
-        work,
-        buffers,
-        drift,
+        mean, fine_deviation, fine_weight, np.zeros(size), fine_neighbors, no_neighbor, dynamic, context, drift
     )
     base = np.empty((n_states, n_actions))
-    shifted = np.empty((n_states, n_actions))
     _smoothed_drift_into(
-        mean,
-        coarse_deviation,
-        coarse_weight,
-        no_focal,
-        coarse_neighbors,
-        no_neighbor,
-        neighbor_weight,
-        pairs,
-        False,
-        degree,
-        payoff,
-        transition,
-        alpha,
-        beta,
-        gamma,
-        rule,
-        initial,
-        work,
-        buffers,
-        base,
+        mean, coarse_deviation, coarse_weight, np.zeros(size), coarse_neighbors, no_neighbor, False, context, base
     )
-    own = np.empty((size, size))
-    for c in range(size):
-        shift = np.zeros(size)
-        shift[c] = step
+    derivative = np.empty((size, size + n_contrasts))  # columns: the focal entries, then the neighbour contrasts
+    shifted = np.empty((n_states, n_actions))
+    for c in range(size + n_contrasts):
+        focal_shift = np.zeros(size)
+        neighbor_shift = np.zeros(n_contrasts)
+        if c < size:
+            focal_shift[c] = step
+        else:
+            neighbor_shift[c - size] = step
         _smoothed_drift_into(
             mean,
             coarse_deviation,
             coarse_weight,
-            shift,
+            focal_shift,
             coarse_neighbors,
-            no_neighbor,
-            neighbor_weight,
-            pairs,
+            neighbor_shift,
             False,
-            degree,
-            payoff,
-            transition,
-            alpha,
-            beta,
-            gamma,
-            rule,
-            initial,
-            work,
-            buffers,
+            context,
             shifted,
         )
         for s in range(n_states):
             for a in range(n_actions):
-                own[s * n_actions + a, c] = (shifted[s, a] - base[s, a]) / step
-    per_contrast = np.empty((size, n_contrasts))
-    for c in range(n_contrasts):
-        shift = np.zeros(n_contrasts)
-        shift[c] = step
-        _smoothed_drift_into(
-            mean,
-            coarse_deviation,
-            coarse_weight,
-            no_focal,
-            coarse_neighbors,
-            shift,
-            neighbor_weight,
-            pairs,
-            False,
-            degree,
-            payoff,
-            transition,
-            alpha,
-            beta,
-            gamma,
-            rule,
-            initial,
-            work,
-            buffers,
-            shifted,
-        )
-        for s in range(n_states):
-            for a in range(n_actions):
-                per_contrast[s * n_actions + a, c] = (shifted[s, a] - base[s, a]) / step
-    noise = np.zeros((size, size))
-    q = np.empty((n_states, n_actions))
-    policy = np.empty((n_states, n_actions))
-    distribution = np.empty(n_states)
-    neighbor = np.empty((n_states, n_actions))
-    mu = np.empty((n_states, n_actions))
-    sigma = np.empty((size, size))
+                derivative[s * n_actions + a, c] = (shifted[s, a] - base[s, a]) / step
+    own = np.ascontiguousarray(derivative[:, :size])
+    per_contrast = np.ascontiguousarray(derivative[:, size:])
+    focal_q = np.empty((noise_weight.size, n_states, n_actions))
     for p in range(noise_weight.size):
         for s in range(n_states):
             for a in range(n_actions):
-                i = s * n_actions + a
-                q[s, a] = mean[i] + noise_deviation[p, i]
-            softmax_row(q[s], beta, policy[s])
-        _field_into(
-            policy,
-            coarse_neighbors[noise_contrast[p]],
-            no_neighbor,
-            neighbor_weight,
-            pairs[0],
-            False,
-            beta,
-            transition,
-            initial,
-            buffers,
-            distribution,
-            neighbor,
-        )
-        moments_into(q, policy, neighbor, distribution, degree, payoff, transition, alpha, gamma, rule, work, mu, sigma)
+                focal_q[p, s, a] = mean[s * n_actions + a] + noise_deviation[p, s * n_actions + a]
+    _, sigma, _ = node_moments(focal_q, coarse_neighbors, noise_contrast, pairs, False, *context[2:10], neighbor_weight)
+    noise = np.zeros((size, size))
+    for p in range(noise_weight.size):
         for i in range(size):
             for j in range(size):
-                noise[i, j] += noise_weight[p] * sigma[i, j]
+                noise[i, j] += noise_weight[p] * sigma[p, i, j]
+    q = np.empty((n_states, n_actions))
+    policy = np.empty((n_states, n_actions))
+    distribution = np.empty(n_states)
     edge = np.zeros((size, size))
     common = np.zeros((size, size))
     if correlations:
