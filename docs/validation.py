@@ -216,10 +216,11 @@ def alpha_sweep(base: marldyn.Config, cap: int, workers: int) -> list[str]:
         "| final std of Q | q_std / sim (min-max over t > 0) | warned (non-Gaussian) | time |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    shapes = []
     for alpha in SWEEP_ALPHAS:
         config = sweep_config(base, alpha, cap)
         start = time.perf_counter()
-        simulation = marldyn.simulate(config, workers=workers, progress=False)
+        simulation = marldyn.simulate(config, workers=workers, snapshots=True, progress=False)
         simulated = time.perf_counter() - start
         steps, every = config.run.steps, config.run.record_every
         head = f"| {alpha:g} | {steps:,} ({every:,}) "
@@ -228,6 +229,8 @@ def alpha_sweep(base: marldyn.Config, cap: int, workers: int) -> list[str]:
         print(f"α = {alpha:g}: simulation {simulated:.1f} s", file=sys.stderr)
         for method, options in sweep_theories(alpha):
             predicted, elapsed, messages = run_theory(config, method, options)
+            if method == "closure" and not options:
+                shapes += population_shape(alpha, simulation, predicted)
             rows = per_state(compare(simulation, predicted), simulation.sizes["state"])
             worst = max(rows, key=lambda row: row[0])
             cells = " | ".join(f"{error:.4f} ({se:.4f})" for error, se, _ in rows)
@@ -243,7 +246,50 @@ def alpha_sweep(base: marldyn.Config, cap: int, workers: int) -> list[str]:
             print(
                 f"  {label(method, options)}: {cells}; q_std ratio {ratio}; {warned} ({elapsed:.1f} s)", file=sys.stderr
             )
+    lines += [
+        "",
+        "### Shape of the population in the α sweep: simulation vs the closure's diagnostic",
+        "",
+        "Entries in the order Q(s1, a1), Q(s1, a2), Q(s2, a1), Q(s2, a2) (a1 = cooperate, a2 = defect). Simulation: "
+        "skewness and excess kurtosis of each entry across the agents of a run (agent snapshots), averaged over "
+        'the runs; "prefer a2": the fraction of all agents with Q(s, a2) > Q(s, a1) (X(a1 | s) < 1/2). Closure '
+        "(reduced): its predicted q_skewness, q_kurtosis [C9] (first order in the departure from the Gaussian).",
+        "",
+        "| α | t | skewness, simulation | skewness, closure | excess kurtosis, simulation "
+        "| excess kurtosis, closure | prefer a2 in s1, s2 (simulation) |",
+        "|---|---|---|---|---|---|---|",
+        *shapes,
+    ]
     return lines
+
+
+def population_shape(alpha: float, simulation, closure, fractions=(0.25, 0.5, 1.0)) -> list[str]:
+    """Table rows: the simulated across-agent skewness, excess kurtosis and split against the closure's
+    predicted ones, at the given fractions of the horizon."""
+    from scipy.stats import kurtosis, skew
+
+    times = simulation["time"].values
+    agent_q = simulation["agent_q"].transpose("run", "time", "agent", "state", "action").values
+    rows = []
+    for fraction in fractions:
+        index = int(np.argmin(np.abs(times - fraction * times[-1])))
+        tables = agent_q[:, index].reshape(agent_q.shape[0], agent_q.shape[2], -1)  # (run, agent, entry)
+        simulated_skew = skew(tables, axis=1).mean(axis=0)
+        simulated_kurtosis = kurtosis(tables, axis=1).mean(axis=0)
+        defect = (agent_q[:, index, :, :, 1] > agent_q[:, index, :, :, 0]).mean(axis=(0, 1))  # (state,)
+        predicted_skew = closure["q_skewness"].isel(time=index).values.ravel()
+        predicted_kurtosis = closure["q_kurtosis"].isel(time=index).values.ravel()
+
+        def join(values):
+            return ", ".join(f"{value:+.2f}" for value in values)
+
+        rows.append(
+            f"| {alpha:g} | {times[index]:,} | {join(simulated_skew)} | {join(predicted_skew)} "
+            f"| {join(simulated_kurtosis)} | {join(predicted_kurtosis)} | "
+            + ", ".join(f"{value:.3f}" for value in defect)
+            + " |"
+        )
+    return rows
 
 
 def edge_factor_check(config: marldyn.Config, times=(100, 500, 1000, 2000, 5000, 10000, 20000)) -> list[dict]:

@@ -37,6 +37,7 @@ from ..learning import EXPECTED_SARSA, SARSA
 __all__ = [
     "MEAN",
     "SECOND",
+    "bootstrap_value_into",
     "drift_batch",
     "drift_into",
     "interaction_probability_batch",
@@ -157,6 +158,26 @@ def workspace(n_states, n_actions):
     )
 
 
+@njit(cache=True, inline="always")
+def bootstrap_value_into(q, policy, rule, out):
+    """E V(z) of the rule's bootstrap value per state z (eqs. 4, 6), into ``out`` (K,).
+
+    max Q(z, ·) (Q-learning); Σ X(z, ·) Q(z, ·) (expected SARSA, and SARSA's mean over its own draw a(z) ~ X).
+    """
+    n_states, n_actions = q.shape
+    for z in range(n_states):
+        if rule == SARSA or rule == EXPECTED_SARSA:
+            value = 0.0
+            for a in range(n_actions):
+                value += policy[z, a] * q[z, a]
+        else:
+            value = q[z, 0]
+            for a in range(1, n_actions):
+                if q[z, a] > value:
+                    value = q[z, a]
+        out[z] = value
+
+
 @njit(cache=True)
 def td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work):
     """δ̄(s, a) (eq. 7) and E[δ² | a chosen in s] of one edge, into ``work[MEAN]``, ``work[SECOND]``.
@@ -174,17 +195,9 @@ def td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule,
     next_state = work[NEXT_STATE]
     n_states, n_actions = q.shape
     gamma2 = gamma * gamma
+    bootstrap_value_into(q, policy, rule, value_mean)
     for z in range(n_states):  # statistics of V(s') over the agent's own draw in s'
-        if rule == SARSA or rule == EXPECTED_SARSA:
-            value = 0.0
-            for a in range(n_actions):
-                value += policy[z, a] * q[z, a]
-        else:
-            value = q[z, 0]
-            for a in range(1, n_actions):
-                if q[z, a] > value:
-                    value = q[z, a]
-        value_mean[z] = value
+        value = value_mean[z]
         variance = 0.0
         for a in range(n_actions):
             if rule == SARSA:
@@ -443,22 +456,12 @@ def pair_td_into(q, policy, payoff, transition, gamma, rule, expected_td, produc
       same next state z; δ_j uses U(s, b, a) and Q(s, b));
     - ``common_product`` Σ_c X(s, c) r(s, a, c) r(s, b, c): two agents meeting one common neighbour's action c.
 
-    All (state, action, action). V is Σ X Q for ``rule`` = EXPECTED_SARSA and max Q otherwise: SARSA's own
-    draw in the next state is not derived here (the LNA and the closure refuse it before calling).
+    All (state, action, action). V is :func:`bootstrap_value_into`'s; for SARSA that is the mean over the own
+    draw, whose spread is not derived here (the LNA and the closure refuse SARSA before calling).
     """
     n_states, n_actions = q.shape
     value = np.empty(n_states)
-    for z in range(n_states):
-        if rule == EXPECTED_SARSA:
-            total = 0.0
-            for a in range(n_actions):
-                total += policy[z, a] * q[z, a]
-        else:
-            total = q[z, 0]
-            for a in range(1, n_actions):
-                if q[z, a] > total:
-                    total = q[z, a]
-        value[z] = total
+    bootstrap_value_into(q, policy, rule, value)
     for s in range(n_states):
         for a in range(n_actions):
             for b in range(n_actions):
