@@ -3,7 +3,7 @@
 Run from the repository root (several minutes on two cores):
 
     python docs/validation.py            # the full run: 10 runs x 20,000 steps per case
-    python docs/validation.py --quick    # a smoke test (2 runs x 2,000 steps); does not touch the docs
+    python docs/validation.py --quick    # a smoke test (2 runs x 2,000 steps, sweep horizons ≤ 2,000); no docs
 
 Cases (shared/NOTES.md 2 and 9; examples/pd_lattice.toml):
 

@@ -274,7 +274,12 @@ def _figure(main, early, zero, long):
     style_axes(axes[1, 0], title="(d) Q = 0: edge states", ylabel="fraction of edges", legend=False)
     _policies(axes[1, 1:3], zero, "(e) Q = 0:", "(f) Q = 0:")
     plot_components(
-        {"simulation": zero.simulation, "particles": zero.theories["particles"], "sde": zero.theories["sde"]},
+        {
+            "simulation": zero.simulation,
+            "particles": zero.theories["particles"],
+            "sde": zero.theories["sde"],
+            "closure": zero.theories["closure"],
+        },
         "q_std",
         [{"state": 0, "action": 0}, {"state": 1, "action": 0}],
         ["Q(s1, C)", "Q(s2, C)"],
