@@ -1318,8 +1318,8 @@ def _warn_non_gaussian(grid, skew, kurtosis) -> None:
     first = int(np.argmax(bad))
     warnings.warn(
         f"the closure predicts a population far from Gaussian from t = {grid[first]:g} on (|skewness| up to "
-        f"{np.abs(skew).max():.1f}, |excess kurtosis| up to {np.abs(kurtosis).max():.1f}): a Gaussian cannot "
-        "follow it there (a split or a heavy tail); check against 'sde-graph' or a simulation",
+        f"{np.abs(skew).max():.1f}, |excess kurtosis| up to {np.abs(kurtosis).max():.1f}): from there its "
+        "moments may be off (a heavy tail or a split); check against 'sde-graph' or a simulation",
         MarldynWarning,
         stacklevel=3,
     )
