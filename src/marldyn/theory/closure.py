@@ -147,6 +147,13 @@ def contrast_basis(n_states: int, n_actions: int) -> np.ndarray:
     return basis
 
 
+@functools.lru_cache(maxsize=16)
+def _basis(n_states: int, n_actions: int) -> np.ndarray:
+    basis = contrast_basis(n_states, n_actions)
+    basis.flags.writeable = False
+    return basis
+
+
 @functools.lru_cache(maxsize=64)
 def _hermite(order: int):
     nodes, weights = hermegauss(order)
@@ -827,12 +834,11 @@ class _Model:
 
     def record(self, mean, modes, n_agents, pairs=None):
         """The outputs at one state and the diagnostic's sources (:func:`_diagnostic_sources`) [C2, C9], over the
-        coarse rule's nodes (reduced) or the fine rule's (full: the pairs live there)."""
+        fine rule's full nodes (the sources hold E[z³ f]: the coarse rule is not accurate enough for them)."""
         own, neighbor = self.covariances(modes)
-        rule = self.fine if pairs is not None else self.coarse  # the pairs belong to the fine rule's nodes
-        _, full_deviation, neighbor_contrasts = self.nodes(rule, self.geometry(mean, own, neighbor))
-        moments = self.node_moments(rule, mean, full_deviation, neighbor_contrasts, pairs)
-        out = _diagnostic_sources(rule.full_weight, full_deviation, own, *moments)
+        _, full_deviation, neighbor_contrasts = self.nodes(self.fine, self.geometry(mean, own, neighbor))
+        moments = self.node_moments(self.fine, mean, full_deviation, neighbor_contrasts, pairs)
+        out = _diagnostic_sources(self.fine.full_weight, full_deviation, own, *moments)
         out.update(
             q=mean,
             policy=self.mean_policy(mean, own),
@@ -849,29 +855,50 @@ def _diagnostic_sources(weight, deviation, own, mu, sigma, distribution) -> dict
 
     Per entry i, with z = (Q_i - m_i)/σ_i, f = (μ_i - E μ_i)/σ_i and g = Σ_ii/σ_i²: the rates at which a
     Gaussian gains skewness, S₃ = 3E[z² f] + 3E[z g], and excess kurtosis, S₄ = 4E[z³ f] + 6E[z² g] - 12E[z f]
-    - 6E[g], and the noise's relative rate E[g] (which relaxes both).
+    - 6E[g], and the noise's relative rate E[g] (which relaxes both) (:func:`diagnostic_sources`).
     """
-    w = weight[:, None]
-    scale = np.sqrt(np.clip(np.diag(own), 0.0, None))
-    safe = np.where(scale > 0, scale, 1.0)
-    z = deviation / safe
-    mu = mu.reshape(len(weight), -1)
-    f = (mu - weight @ mu) / safe
-    g = np.diagonal(sigma, axis1=1, axis2=2) / safe**2
-    skew = 3 * np.sum(w * z**2 * f, axis=0) + 3 * np.sum(w * z * g, axis=0)
-    kurtosis = (
-        4 * np.sum(w * z**3 * f, axis=0)
-        + 6 * np.sum(w * z**2 * g, axis=0)
-        - 12 * np.sum(w * z * f, axis=0)
-        - 6 * np.sum(w * g, axis=0)
+    skew, kurtosis, relaxation = diagnostic_sources(
+        weight, deviation, np.ascontiguousarray(np.diag(own)), mu.reshape(len(weight), -1), sigma
     )
-    alive = scale > 0
     return {
         "state_fraction": weight @ distribution,
-        "skew_source": np.where(alive, skew, 0.0),
-        "kurtosis_source": np.where(alive, kurtosis, 0.0),
-        "relaxation": np.where(alive, np.sum(w * g, axis=0), 0.0),
+        "skew_source": skew,
+        "kurtosis_source": kurtosis,
+        "relaxation": relaxation,
     }
+
+
+@njit(cache=True)
+def diagnostic_sources(weight, deviation, variance, mu, sigma):
+    """S₃, S₄ and E[g] per entry (d,) over nodes of ``weight`` (point,), ``deviation`` Q_p - m (point, d), with
+    μ (point, d) and Σ (point, d, d) at the nodes [C9]; zero for an entry without spread."""
+    n_points, size = deviation.shape
+    skew = np.zeros(size)
+    kurtosis = np.zeros(size)
+    relaxation = np.zeros(size)
+    for i in range(size):
+        if not variance[i] > 0.0:
+            continue
+        scale = math.sqrt(variance[i])
+        mean_mu = 0.0
+        for p in range(n_points):
+            mean_mu += weight[p] * mu[p, i]
+        zf = z2f = z3f = zg = z2g = g_mean = 0.0
+        for p in range(n_points):
+            z = deviation[p, i] / scale
+            f = (mu[p, i] - mean_mu) / scale
+            g = sigma[p, i, i] / variance[i]
+            w = weight[p]
+            zf += w * z * f
+            z2f += w * z * z * f
+            z3f += w * z * z * z * f
+            zg += w * z * g
+            z2g += w * z * z * g
+            g_mean += w * g
+        skew[i] = 3.0 * z2f + 3.0 * zg
+        kurtosis[i] = 4.0 * z3f + 6.0 * z2g - 12.0 * zf - 6.0 * g_mean
+        relaxation[i] = g_mean
+    return skew, kurtosis, relaxation
 
 
 class _ClassModel:
@@ -949,11 +976,11 @@ class _ClassModel:
         policy = np.zeros(self.shape)
         parts = []
         zero = np.zeros((self.size, self.size))
-        neighbors = self.neighbor_contrasts(means, covariances, len(self.coarse.contrast_weight))
+        neighbors = self.neighbor_contrasts(means, covariances, len(self.fine.contrast_weight))
         for c, part in enumerate(self.parts):
-            _, deviation, _ = part.nodes(self.coarse, part.geometry(means[c], covariances[c], zero))
-            moments = part.node_moments(self.coarse, means[c], deviation, neighbors)
-            parts.append(_diagnostic_sources(self.coarse.full_weight, deviation, covariances[c], *moments))
+            _, deviation, _ = part.nodes(self.fine, part.geometry(means[c], covariances[c], zero))
+            moments = part.node_moments(self.fine, means[c], deviation, neighbors)
+            parts.append(_diagnostic_sources(self.fine.full_weight, deviation, covariances[c], *moments))
             policy += w[c] * gaussian_mean_policy(means[c].reshape(self.shape), covariances[c], self.beta)
         out["policy"] = policy
         out["state_fraction"] = sum(self.edge_weight[c] * part["state_fraction"] for c, part in enumerate(parts))
@@ -991,7 +1018,7 @@ def gaussian_mean_policy(q, covariance, beta, order=OUTPUT_ORDER) -> np.ndarray:
     q = np.asarray(q, dtype=np.float64)
     n_states, n_actions = q.shape
     covariance = np.asarray(covariance, dtype=np.float64)
-    basis = contrast_basis(n_states, n_actions)
+    basis = _basis(n_states, n_actions)
     xi, weight = gaussian_nodes([order] * (n_actions - 1))
     out = np.empty(q.shape)
     for s in range(n_states):
