@@ -17,7 +17,7 @@ Derivation, assumptions and limits: ``docs/closure.md``. Summary (d = K M entrie
   linear and Σ quadratic (so those are exact) [C3-C5].
 - **Moment equations.** dm/dt = E[μ] (eq. 9 under the closure); per mode, the statistically linearised map
   dC(λ)/dt = A C + C Aᵀ + A C Aᵀ + D(λ), A(λ) = Ā_self + λ Ā_nb with the Gaussian-averaged Jacobians
-  Ā = E[∂μ_i/∂Q_i], E[∂μ_i/∂Q_j] (central differences of the smoothed drift), and
+  Ā = E[∂μ_i/∂Q_i], E[∂μ_i/∂Q_j] (forward differences of the smoothed drift), and
   D(λ) = E[Σ] + λ D_edge + (λ² - k) D_common (eq. 5 for E[Σ]; the noise shared by neighbours through a
   common edge and a common neighbour as in :mod:`marldyn.theory.lna`, evaluated at the mean) [C6-C8]. At a
   fixed point and for C → 0 this is the LNA's discrete Lyapunov equation, mode by mode.
@@ -25,15 +25,14 @@ Derivation, assumptions and limits: ``docs/closure.md``. Summary (d = K M entrie
   create, to first order in the departure from the Gaussian (``q_skewness``, ``q_kurtosis``): where they
   pass 1 and 3 the population is far from Gaussian (a heavy tail, or a split near an outcome-map boundary)
   and :func:`solve_closure` warns [C9].
-
 - **Degree classes** [C10]. On a graph whose degrees differ, one Gaussian per degree class, coupled by the
   pair approximation through the classes' edge-weighted mixture (mean field: no pair correlations, no shared
   noise, :class:`_ClassModel`).
 
 Rules: Q-learning and expected SARSA (the shared-noise blocks are derived for deterministic bootstrap
 values); SARSA with ``correlations=False``. Time scales: ``reduced`` (stationary pair distributions, an
-adaptive ODE) and ``full`` (every cubature pair carries its edge-state distribution, moved one simulator step
-at a time with the moment equations).
+adaptive ODE) and ``full`` (every cubature pair carries its edge-state distribution, moved by its one-step
+map, the moments by the discrete moment map in steps of ``dt``).
 """
 
 from __future__ import annotations
