@@ -22,3 +22,20 @@ def test_openmp_threads_sleep_while_waiting_unless_the_user_chose():
     code = "import os, marldyn; print(os.environ['OMP_WAIT_POLICY'])"
     assert run_python(code).strip() == "passive"
     assert run_python(code, OMP_WAIT_POLICY="active").strip() == "active"
+
+
+def test_the_version_is_defined_once():
+    """pyproject takes the version from marldyn.__version__ (hatch); the installed metadata and the citation file
+    agree with it."""
+    import importlib.metadata
+    import re
+    from pathlib import Path
+
+    import marldyn
+
+    root = Path(__file__).resolve().parents[1]
+    assert importlib.metadata.version("marldyn") == marldyn.__version__
+    assert re.search(r"^version = ", (root / "pyproject.toml").read_text(), re.MULTILINE) is None
+    citation = (root / "CITATION.cff").read_text()
+    assert re.search(r"^version: (\S+)$", citation, re.MULTILINE).group(1) == marldyn.__version__
+    assert (root / "LICENSE").read_text().startswith("MIT License")
