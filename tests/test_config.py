@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -573,11 +573,18 @@ def ring_folder(tmp_path_factory) -> Path:
     return folder
 
 
-def same_graph(config: Config, other: Config) -> int:
-    """Both configs build the same graph (agents and edges); returns its number of agents."""
+def same_graph(config: Config, other: Config) -> int | None:
+    """Both configs build the same graph (agents and edges); returns its number of agents. A draw that cannot be
+    built (an Erdős–Rényi graph that came out without edges) must fail alike for both: then None."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # isolated agents of an edge list with a larger n
-        graph, other_graph = config.build_graph(), other.build_graph()
+        try:
+            graph = config.build_graph()
+        except ConfigError as error:
+            with pytest.raises(ConfigError, match=re.escape(str(error))):
+                other.build_graph()
+            return None
+        other_graph = other.build_graph()
     assert graph.n_agents == other_graph.n_agents
     np.testing.assert_array_equal(graph.edges, other_graph.edges)
     return graph.n_agents
@@ -585,6 +592,7 @@ def same_graph(config: Config, other: Config) -> int:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=config_data())
+@example(data={"game": {"b": [0.0, 0.0]}, "graph": {"kind": "erdos_renyi", "n": 8, "edge_probability": 0.0625}})
 def test_a_toml_round_trip_keeps_what_was_given_and_what_was_not(ring_folder, data):
     config = parse_config(data, base_dir=ring_folder)
     assert given_fields(config) == {(name, key) for name, table in data.items() for key in table}
@@ -593,7 +601,9 @@ def test_a_toml_round_trip_keeps_what_was_given_and_what_was_not(ring_folder, da
     assert back.to_toml() == config.to_toml()
     assert given_fields(config) <= given_fields(back)  # what was given is still given, with its value
     assert not_given(back) == not_given(config)  # what was not given is still not given
-    n_agents = same_graph(back, config)
+    n_agents = same_graph(back, config)  # the example above: this seed's graph has no edges (a CI failure)
+    if n_agents is None:
+        return
     if config.graph.kind == "edgelist":
         assert n_agents == data["graph"].get("n", RING)
     assert same_graph(back.with_overrides(seed=5), config.with_overrides(seed=5)) == n_agents
