@@ -44,6 +44,7 @@ _LOCATIONS = {
     "from_edges": "graphs",
     "from_networkx": "graphs",
     "lattice": "graphs",
+    "lattice_side": "graphs",
     "random_regular": "graphs",
     "read_edgelist": "graphs",
     "reorder": "graphs",

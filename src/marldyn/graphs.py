@@ -172,6 +172,25 @@ def lattice(n: int) -> Graph:
     return from_edges(np.concatenate([right, down]), n, name=f"lattice{side}x{side}")
 
 
+def lattice_side(graph: Graph) -> int:
+    """L if ``graph`` is the periodic L x L lattice of :func:`lattice` with L ≥ 4 (same labels), else 0.
+
+    L ≥ 4: the 3 x 3 torus has triangles (each row is one), so it is not treated as a lattice by the theories
+    that assume a triangle-free graph (the LNA's and the closure's Fourier route).
+
+    Examples
+    --------
+    >>> from marldyn.graphs import lattice, lattice_side, random_regular
+    >>> lattice_side(lattice(16)), lattice_side(lattice(9)), lattice_side(random_regular(16, 4))
+    (4, 0, 0)
+    """
+    n = graph.n_agents
+    side = math.isqrt(n)
+    if side * side != n or side < 4 or not np.all(np.asarray(graph.degree) == 4):
+        return 0
+    return side if np.array_equal(lattice(n).edges, graph.edges) else 0
+
+
 def complete(n: int) -> Graph:
     """Complete graph on ``n >= 2`` agents (degree n - 1)."""
     _check_n(n, 2)

@@ -519,13 +519,13 @@ def theory_memory(config, method="reduced", *, graph=None, **options) -> int:
 
         words += records * (2 * d * d + 6 * d + k) + 20 * (MAX_MODES + 1) * d * d
         if lattice_route:
-            peak = max(peak, held + graph_size(config.graph).peak)  # closure_modes builds the reference lattice
+            peak = max(peak, held + graph_size(config.graph).peak)  # graphs.lattice_side builds the reference lattice
         elif n <= DIRECT_MODES:
             words += 4 * n * n  # the dense adjacency and its eigensolve
     else:  # lna
         words += _lna_words(n, e, d, lattice_route, regular=classes == 1)
         if lattice_route:
-            peak = max(peak, held + graph_size(config.graph).peak)  # lna._is_lattice builds the reference lattice
+            peak = max(peak, held + graph_size(config.graph).peak)  # graphs.lattice_side builds the reference lattice
     return int(max(peak, held + 8 * words))
 
 

@@ -48,7 +48,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy.integrate import solve_ivp
 
 from ..errors import ConfigError, ConvergenceError, DivergenceError, MarldynWarning
-from ..graphs import Graph
+from ..graphs import Graph, lattice_side
 from ..learning import EXPECTED_SARSA, Q_LEARNING, RULES, rule_code
 from ..policy import boltzmann, softmax_row
 from .euler_maruyama import psd_cholesky_into
@@ -237,8 +237,6 @@ def closure_modes(graph: Graph, max_modes: int = MAX_MODES) -> tuple[np.ndarray,
     >>> float(values[0]), float(weights.sum())
     (4.0, 1.0)
     """
-    from ..graphs import lattice
-
     degree = np.asarray(graph.degree)
     n = graph.n_agents
     if graph.n_edges == 0 or not np.all(degree == degree[0]):
@@ -247,8 +245,8 @@ def closure_modes(graph: Graph, max_modes: int = MAX_MODES) -> tuple[np.ndarray,
             "adjacency spectrum); use 'sde-graph' or 'particles' on this graph"
         )
     k = float(degree[0])
-    side = math.isqrt(n)
-    if side * side == n and side >= 3 and k == 4 and np.array_equal(lattice(n).edges, graph.edges):
+    side = lattice_side(graph)
+    if side:
         wave = 2.0 * np.pi * np.arange(side) / side
         spectrum = (2.0 * np.cos(wave)[:, None] + 2.0 * np.cos(wave)[None, :]).ravel()
         spectrum = np.sort(spectrum)[::-1]
@@ -573,15 +571,20 @@ def node_moments(
 
 
 @njit(cache=True)
-def advance_pairs(focal_policy, neighbor_policy, transition, pairs, steps):
+def advance_pairs(focal_policy, neighbor_contrasts, beta, transition, pairs, steps):
     """``steps`` simulator steps of every cubature pair's edge-state distribution, p ← p λ (eq. 12), in place
-    (full time scale; the pair's policies held fixed over the steps)."""
+    (full time scale; the pair's policies held fixed over the steps). Neighbour r of focal node p has the
+    contrasts ``neighbor_contrasts[p, r]``."""
     n_points, n_neighbors, n_states = pairs.shape
+    n_actions = focal_policy.shape[2]
     chain = np.empty((n_states, n_states))
     current = np.empty(n_states)
+    logits = np.empty(n_actions)
+    neighbor_policy = np.empty((n_states, n_actions))
     for p in range(n_points):
         for r in range(n_neighbors):
-            edge_transition_into(focal_policy[p], neighbor_policy[p, r], transition, chain)
+            _contrast_policy_into(neighbor_contrasts[p, r], beta, logits, neighbor_policy)
+            edge_transition_into(focal_policy[p], neighbor_policy, transition, chain)
             for _ in range(steps):
                 for s in range(n_states):
                     current[s] = pairs[p, r, s]
@@ -693,7 +696,6 @@ class _Model:
 
     def __init__(self, game, degree, modes, weights, alpha, beta, gamma, rule, order, correlations, initial):
         self.payoff, self.transition = game.arrays()
-        self.game = game
         self.shape = self.payoff.shape[:2]
         n_states, n_actions = self.shape
         self.size = n_states * n_actions
@@ -744,15 +746,6 @@ class _Model:
         spread = self.neighbor_eta @ conditional_root.T  # (R, n_c)
         neighbor_contrasts = mean_contrast[None, None, :] + (focal_contrasts @ gain.T)[:, None, :] + spread[None]
         return rule.drift_xi @ root.T, rule.full_xi @ root.T, neighbor_contrasts
-
-    def policy_of_contrasts(self, contrasts):
-        """X (..., K, M) of tables with the given contrasts (..., n_c): softmax of [c(s, ·), 0]."""
-        n_states, n_actions = self.shape
-        lead = contrasts.shape[:-1]
-        logits = np.concatenate(
-            [contrasts.reshape(lead + (n_states, n_actions - 1)), np.zeros(lead + (n_states, 1))], axis=-1
-        )
-        return boltzmann(logits, self.beta)
 
     def parameters(self):
         return (self.degree, self.payoff, self.transition, self.alpha, self.beta, self.gamma, self.rule, self.initial)
@@ -828,9 +821,6 @@ class _Model:
         return self.pack(drift, mode_rates)
 
     # -- outputs ---------------------------------------------------------------------------------
-    def mean_policy(self, mean, own) -> np.ndarray:
-        return gaussian_mean_policy(mean.reshape(self.shape), own, self.beta)
-
     def record(self, mean, modes, n_agents, pairs=None):
         """The outputs at one state and the diagnostic's sources (:func:`_diagnostic_sources`) [C2, C9], over the
         fine rule's full nodes (the sources hold E[z³ f]: the coarse rule is not accurate enough for them)."""
@@ -840,7 +830,7 @@ class _Model:
         out = _diagnostic_sources(self.fine.full_weight, full_deviation, own, *moments)
         out.update(
             q=mean,
-            policy=self.mean_policy(mean, own),
+            policy=gaussian_mean_policy(mean.reshape(self.shape), own, self.beta),
             own=own,
             neighbor=neighbor,
             within=own - modes[0] / n_agents,
@@ -1271,7 +1261,7 @@ def _iterate_full(model, y0, grid, dt, initial):
             own, neighbor = model.covariances(modes)
             deviation, _, neighbor_contrasts = model.nodes(model.fine, model.geometry(mean, own, neighbor))
             focal_policy = boltzmann((mean[None, :] + deviation).reshape(-1, *model.shape), model.beta)
-            advance_pairs(focal_policy, model.policy_of_contrasts(neighbor_contrasts), model.transition, pairs, h)
+            advance_pairs(focal_policy, neighbor_contrasts, model.beta, model.transition, pairs, h)
             mean = mean + h * drift
             modes = modes + h * mode_rates
             now += h

@@ -30,7 +30,6 @@ across states is not derived here).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,7 +38,7 @@ from scipy.optimize import root
 from scipy.stats import binom
 
 from ..errors import ConfigError, ConvergenceError
-from ..graphs import Graph
+from ..graphs import Graph, lattice_side
 from ..learning import EXPECTED_SARSA, Q_LEARNING, RULES, rule_code
 from ..policy import boltzmann
 from .markov import edge_transition_matrix, stationary_distribution
@@ -357,7 +356,8 @@ def shared_noise_blocks(q, game, degree, *, alpha, beta, gamma, rule="q_learning
 
     The same formulas (eqs. L6-L7) evaluated at Q with X = softmax(β Q) and p*(· | Q, Q), for agents of equal
     degree: away from a fixed point they keep only the terms that survive there (the terms through δ̄ ≠ 0 are
-    dropped). The moment closure (:mod:`marldyn.theory.closure`) uses them at the population mean.
+    dropped). The moment closure (:mod:`marldyn.theory.closure`) takes the same blocks at the population mean
+    from the numba core (:func:`marldyn.theory.one_step.shared_noise_into`) inside its kernel.
 
     Parameters
     ----------
@@ -481,18 +481,6 @@ def _lyapunov_batch(matrices, covariances):
     return 0.5 * (solution + np.swapaxes(solution, -1, -2))
 
 
-def _is_lattice(graph: Graph) -> int:
-    """L if the graph is the periodic L x L lattice of ``graphs.lattice`` (same labels, L ≥ 4: the 3 x 3 torus
-    has triangles), else 0."""
-    from ..graphs import lattice
-
-    side = math.isqrt(graph.n_agents)
-    if side * side != graph.n_agents or side < 4 or not np.all(np.asarray(graph.degree) == 4):
-        return 0
-    reference = lattice(graph.n_agents)
-    return side if np.array_equal(reference.edges, graph.edges) else 0
-
-
 def _modal_covariances(point, degree, eigenvalues, alpha, beta, gamma, game, rule, correlations=True):
     """C(λ) for every adjacency eigenvalue λ of a k-regular triangle-free graph: A(λ) = I + J_self + λ J_nb,
     D(λ) = D_self + λ D_edge + (λ² - k) D_common [L9]."""
@@ -541,7 +529,7 @@ def solve_lna(
     size = point.q.size
     degree = np.asarray(graph.degree)
     regular = bool(np.all(degree == degree[0])) and degree[0] > 0
-    side = _is_lattice(graph)
+    side = lattice_side(graph)
     adjacency = _adjacency(graph)
     triangle_free = regular and (adjacency @ adjacency).multiply(adjacency).sum() == 0
     if route == "auto":
