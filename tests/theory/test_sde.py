@@ -14,6 +14,7 @@ from helpers import random_game
 from marldyn.errors import ConfigError
 from marldyn.games import two_state_pd
 from marldyn.policy import boltzmann
+from marldyn.theory import sde
 from marldyn.theory.fpe import matrix_square_root
 from marldyn.theory.markov import edge_transition_matrix, stationary_distribution
 from marldyn.theory.moments import diffusion, drift
@@ -163,6 +164,17 @@ def test_fixed_seed_is_deterministic_and_seeds_differ():
     np.testing.assert_array_equal(first.time, [0, 10, 20])
     np.testing.assert_allclose(first.q[:, 0], q0.mean(axis=1))
     np.testing.assert_allclose(first.q_std[:, 0], q0.std(axis=1))
+
+
+def test_threaded_ensembles_equal_the_member_by_member_steps(monkeypatch):
+    """From THREADED_MEMBERS members on one threaded call advances the ensemble; it is the same numbers."""
+    q0 = np.broadcast_to(Q0, (4, 3, 2, 2)) + np.random.default_rng(5).normal(0, 0.1, size=(4, 3, 2, 2))
+    call = dict(degree=[4, 3, 5], alpha=0.05, beta=1.0, gamma=0.8, dt=2.0, seed=3)
+    by_member = solve_sde(q0, PD, [0, 6, 10], **call)
+    monkeypatch.setattr(sde, "THREADED_MEMBERS", 2)
+    threaded = solve_sde(q0, PD, [0, 6, 10], **call)
+    for name in ("q", "policy", "q_std", "state_fraction"):
+        np.testing.assert_array_equal(getattr(threaded, name), getattr(by_member, name))
 
 
 def test_steps_land_on_the_output_times():

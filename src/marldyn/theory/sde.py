@@ -7,10 +7,10 @@ pair distributions (as in :mod:`marldyn.theory.particles`, ``reduced``). Every p
     Q_p(t + dt) = Q_p(t) + μ_p dt + sqrt(dt) L_p ξ,   L_p L_pᵀ = Σ_p,   ξ ~ N(0, I)      (Euler–Maruyama)
 
 with μ_p (eq. 9) and Σ_p (eq. 5, :func:`marldyn.theory.moments.diffusion`) evaluated for particle p's
-own neighbourhood marginals. One compiled step advances all members, in parallel over members, with the
-per-agent step of :mod:`marldyn.theory.euler_maruyama` (Cholesky factor, counter-based normals). With dt = 1
-step the increments have exactly the first two moments of one simulator step (given the stationary edge
-states); larger dt trades accuracy for speed.
+own neighbourhood marginals. One compiled step advances a member (a large ensemble: all members, in
+parallel over members), with the per-agent step of :mod:`marldyn.theory.euler_maruyama` (Cholesky factor,
+counter-based normals). With dt = 1 step the increments have exactly the first two moments of one
+simulator step (given the stationary edge states); larger dt trades accuracy for speed.
 
 The spread of Q across particles is comparable to the simulator's ``q_std`` and the spread across
 members to its run-to-run variance.
@@ -54,53 +54,90 @@ class EnsembleTrajectory:
     state_fraction: np.ndarray
 
 
+@njit(cache=True, nogil=True)
+def _member_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, initial, h, key, counter):
+    """One Euler–Maruyama step of one member's particles ``q`` (particle, state, action), in place.
+
+    X = softmax(β Q), the stationary pair marginals (as in ``particles``, reduced), then for every particle
+    μ_p, Σ_p, a Cholesky factor L_p and Q_p ← Q_p + μ_p h + √h L_p ξ_p
+    (:func:`marldyn.theory.euler_maruyama.agent_step`). ξ comes from the member's counter-based stream ``key``
+    at counters from ``counter``, so the result does not depend on which thread runs the member.
+    """
+    _, n_states, n_actions = q.shape
+    size = n_states * n_actions
+    policy = boltzmann_table(q, beta)
+    distribution, neighbor = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
+    agent_step(
+        q,
+        policy,
+        distribution,
+        neighbor,
+        degree,
+        payoff,
+        transition,
+        alpha,
+        gamma,
+        rule,
+        h,
+        True,
+        key,
+        counter,
+        workspace(n_states, n_actions),
+        np.empty((n_states, n_actions)),
+        np.empty((size, size)),
+        np.empty((size, size)),
+        np.empty(size + 1),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _member_state_fraction(q, neighbor_weight, transition, beta, initial, out):
+    """Fraction of edges in each state, Σ_p v_p p(s | Q_p), of one member's particles, into ``out`` (state,)."""
+    distribution, _ = stationary_marginals_serial(boltzmann_table(q, beta), neighbor_weight, transition, initial)
+    out[:] = 0.0
+    for p in range(q.shape[0]):
+        for s in range(q.shape[2]):
+            out[s] += neighbor_weight[p] * distribution[p, s]
+
+
 @njit(cache=True, parallel=True)
 def _ensemble_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, initial, h, keys, counter):
-    """One Euler–Maruyama step of every member, in place, members in parallel (each on one thread).
-
-    Per member: X = softmax(β Q), the stationary pair marginals (as in ``particles``, reduced), then for every
-    particle μ_p, Σ_p, a Cholesky factor L_p and Q_p ← Q_p + μ_p h + √h L_p ξ_p
-    (:func:`marldyn.theory.euler_maruyama.agent_step`). ξ comes from member r's counter-based stream ``keys[r]``
-    at counters from ``counter``, so the result does not depend on the number of threads.
-    """
-    n_runs, _, n_states, n_actions = q.shape
-    size = n_states * n_actions
-    for r in prange(n_runs):
-        policy = boltzmann_table(q[r], beta)
-        distribution, neighbor = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
-        agent_step(
-            q[r],
-            policy,
-            distribution,
-            neighbor,
-            degree,
-            payoff,
-            transition,
-            alpha,
-            gamma,
-            rule,
-            h,
-            True,
-            keys[r],
-            counter,
-            workspace(n_states, n_actions),
-            np.empty((n_states, n_actions)),
-            np.empty((size, size)),
-            np.empty((size, size)),
-            np.empty(size + 1),
+    """:func:`_member_step` of every member, in place, members in parallel (each on one thread)."""
+    for r in prange(q.shape[0]):
+        _member_step(
+            q[r], neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, initial, h, keys[r], counter
         )
 
 
 @njit(cache=True, parallel=True)
-def _ensemble_state_fraction(q, neighbor_weight, transition, beta, initial):
-    """Fraction of edges in each state, Σ_p v_p p(s | Q_p), of every member, shape (run, state)."""
-    n_runs, n_particles, n_states, _ = q.shape
-    out = np.zeros((n_runs, n_states))
-    for r in prange(n_runs):
-        distribution, _ = stationary_marginals_serial(boltzmann_table(q[r], beta), neighbor_weight, transition, initial)
-        for p in range(n_particles):
-            for s in range(n_states):
-                out[r, s] += neighbor_weight[p] * distribution[p, s]
+def _ensemble_state_fraction(q, neighbor_weight, transition, beta, initial, out):
+    """:func:`_member_state_fraction` of every member into ``out`` (run, state), members in parallel."""
+    for r in prange(q.shape[0]):
+        _member_state_fraction(q[r], neighbor_weight, transition, beta, initial, out[r])
+
+
+#: From this many members on, one threaded call advances the whole ensemble; fewer members are advanced one
+#: compiled call each from Python, so small ensembles neither compile nor wake the threaded variants.
+THREADED_MEMBERS = 16
+
+
+def _advance(q, neighbor_weight, degree, parameters, h, keys, counter) -> None:
+    """One Euler–Maruyama step of every member of the ensemble ``q`` (run, particle, state, action), in place."""
+    if q.shape[0] >= THREADED_MEMBERS:
+        _ensemble_step(q, neighbor_weight, degree, *parameters, h, keys, counter)
+        return
+    for r in range(q.shape[0]):
+        _member_step(q[r], neighbor_weight, degree, *parameters, h, keys[r], counter)
+
+
+def _state_fraction(q, neighbor_weight, transition, beta, initial) -> np.ndarray:
+    """Fraction of edges in each state of every member, shape (run, state)."""
+    out = np.empty((q.shape[0], q.shape[2]))
+    if q.shape[0] >= THREADED_MEMBERS:
+        _ensemble_state_fraction(q, neighbor_weight, transition, beta, initial, out)
+    else:
+        for r in range(q.shape[0]):
+            _member_state_fraction(q[r], neighbor_weight, transition, beta, initial, out[r])
     return out
 
 
@@ -172,9 +209,7 @@ def solve_sde(
         for target in grid:
             while now < target:
                 h = min(dt, target - now)
-                _ensemble_step(
-                    q, neighbor_weight, degree, *parameters, float(h), keys, np.uint64(step_index) * per_step
-                )
+                _advance(q, neighbor_weight, degree, parameters, float(h), keys, np.uint64(step_index) * per_step)
                 now += h
                 step_index += 1
                 bar.update(h)
@@ -183,6 +218,6 @@ def solve_sde(
             records["q"].append(q.mean(axis=1))
             records["q_std"].append(q.std(axis=1))
             records["policy"].append(boltzmann(q, beta).mean(axis=1))
-            records["state_fraction"].append(_ensemble_state_fraction(q, neighbor_weight, transition, beta, initial))
+            records["state_fraction"].append(_state_fraction(q, neighbor_weight, transition, beta, initial))
     stacked = {name: np.stack(values, axis=1) for name, values in records.items()}
     return EnsembleTrajectory(grid, stacked["q"], stacked["policy"], stacked["q_std"], stacked["state_fraction"])
