@@ -78,4 +78,3 @@ def test_public_name_has_example(qualified_name):
     value = dict(_public_callables())[qualified_name]
     doc = inspect.getdoc(value) or ""
     assert "Examples\n--------" in doc and ">>> " in doc.split("Examples\n--------", 1)[1], qualified_name
-

@@ -191,7 +191,32 @@ class RunConfig(_Section):
 
 
 class Config(_Section):
-    """A complete, validated marldyn configuration (the TOML file's five tables)."""
+    """A complete, validated marldyn configuration (the TOML file's five tables).
+
+    Build it with :func:`parse_config` (a nested dict) or :func:`load_config` (a TOML file); ``Config()`` is
+    the built-in default case. The sections ``game``, ``graph``, ``learning``, ``init`` and ``run`` are frozen:
+    change a copy (:meth:`with_overrides`, or edit ``model_dump()`` and parse it again).
+
+    Examples
+    --------
+    >>> import marldyn
+    >>> config = marldyn.parse_config(
+    ...     {
+    ...         "graph": {"kind": "random_regular", "n": 50, "degree": 3},
+    ...         "learning": {"alpha": 0.01},
+    ...         "run": {"steps": 5000, "seed": 3},
+    ...     }
+    ... )
+    >>> config.learning
+    LearningConfig(rule='q_learning', alpha=0.01, beta=1.0, gamma=0.8)
+    >>> config.run
+    RunConfig(steps=5000, runs=10, seed=3, record_every=100)
+    >>> graph = config.build_graph()  # seeded by run.seed, since graph.seed is not given
+    >>> graph.name, graph.n_agents, graph.n_edges
+    ('random_regular50d3', 50, 75)
+    >>> config.build_game().name, marldyn.Config().run.steps
+    ('two_state_pd', 20000)
+    """
 
     game: GameConfig = GameConfig()
     graph: GraphConfig = GraphConfig()
@@ -291,10 +316,35 @@ def resolve_path(path: str, base_dir: str | Path | None) -> Path:
 def parse_config(data: dict[str, Any], base_dir: str | Path | None = None) -> Config:
     """Validate a nested dict (as read from TOML) into a :class:`Config`.
 
+    Parameters
+    ----------
+    data : dict
+        Tables ``game``, ``graph``, ``learning``, ``init`` and ``run`` (each optional) of the TOML schema.
+    base_dir : str or pathlib.Path, optional
+        Where relative paths (``game.file``, ``graph.path``) resolve; default: the working directory.
+
+    Returns
+    -------
+    Config
+
     Raises
     ------
     ConfigError
         With the first problem, naming its field (e.g. ``learning.alpha``) and the allowed values.
+
+    Examples
+    --------
+    >>> config = parse_config({"graph": {"kind": "complete", "n": 20}, "learning": {"beta": 2.0}})
+    >>> config.graph.kind, config.graph.n, config.learning.beta, config.run.runs
+    ('complete', 20, 2.0, 10)
+    >>> parse_config({"graph": {"kind": "lattice", "n": 10}})
+    Traceback (most recent call last):
+    ...
+    marldyn.errors.ConfigError: graph.n = 10: a lattice needs a perfect square number of agents, at least 9
+    >>> parse_config({"run": {"step": 100}})
+    Traceback (most recent call last):
+    ...
+    marldyn.errors.ConfigError: unknown key 'step' in [run] (did you mean 'steps'?); allowed: ...
     """
     if not isinstance(data, dict):
         raise ConfigError(f"the configuration must be a table of tables, got {type(data).__name__}")

@@ -39,6 +39,25 @@ class Game:
     ConfigError
         If shapes disagree, a value is not finite, a transition row is not a probability vector,
         or T[s, a, b] != T[s, b, a].
+
+    Examples
+    --------
+    The one-state prisoner's dilemma (actions cooperate, defect): one state that always follows itself.
+
+    >>> import numpy as np
+    >>> game = Game([[[3.0, 0.0], [5.0, 1.0]]], np.ones((1, 2, 2, 1)), name="pd")
+    >>> game.n_states, game.n_actions
+    (1, 2)
+
+    The transition must not depend on who plays which action:
+
+    >>> transition = np.zeros((2, 2, 2, 2))
+    >>> transition[..., 0] = 1.0
+    >>> transition[0, 0, 1] = [0.5, 0.5]
+    >>> Game(np.zeros((2, 2, 2)), transition)
+    Traceback (most recent call last):
+    ...
+    marldyn.errors.ConfigError: game.transition must be symmetric in the two actions: transition[0, 0, 1] != ...
     """
 
     payoff: np.ndarray
@@ -144,6 +163,18 @@ def two_state_pd(b=(5.0, 1.2), c=(0.5, 0.5), p=(0.7, 0.2)) -> Game:
     -------
     Game
         ``payoff[s] = [[b_s - c_s, -c_s], [b_s, 0]]``.
+
+    Examples
+    --------
+    >>> game = two_state_pd()
+    >>> game.payoff[0]  # state s1: [[C vs C, C vs D], [D vs C, D vs D]]
+    array([[ 4.5, -0.5],
+           [ 5. ,  0. ]])
+    >>> game.transition[0, :, :, 0]  # probability of s1 next: p1 after mutual cooperation, else p2
+    array([[0.7, 0.2],
+           [0.2, 0.2]])
+    >>> two_state_pd(b=(4.0, 1.0)).payoff[:, 0, 0]  # mutual cooperation pays b_s - c_s
+    array([3.5, 0.5])
     """
     b = _pair(b, "game.b")
     c = _pair(c, "game.c")
@@ -174,6 +205,35 @@ def load_game(path: str | Path) -> Game:
     """Read a custom game from ``.npz`` (arrays ``payoff``, ``transition``) or ``.json``.
 
     Files are parsed without pickle or code execution.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``.npz`` file (``numpy.savez(path, payoff=..., transition=...)``) or a ``.json`` file holding an
+        object with the nested lists ``payoff`` and ``transition`` (as :meth:`Game.to_dict` gives them).
+
+    Returns
+    -------
+    Game
+        Named after the file's stem.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or unreadable, has another suffix, lacks an array or has unknown ones, or the
+        arrays are not a valid :class:`Game`.
+
+    Examples
+    --------
+    >>> import json
+    >>> _ = Path("harsh.json").write_text(json.dumps(two_state_pd(p=(0.9, 0.1)).to_dict()))
+    >>> game = load_game("harsh.json")
+    >>> game.name, game.n_states, game.transition[0, 0, 0]
+    ('harsh', 2, array([0.9, 0.1]))
+    >>> import numpy as np
+    >>> np.savez("pd.npz", payoff=game.payoff, transition=game.transition)
+    >>> load_game("pd.npz").name
+    'pd'
     """
     path = Path(path)
     if not path.is_file():

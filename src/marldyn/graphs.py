@@ -35,6 +35,23 @@ class Graph:
         A label, recorded in outputs.
     labels : ndarray of int64, shape (agent,), optional
         After :func:`reorder`: the original id of every agent (``None``: the ids are the original ones).
+
+    Examples
+    --------
+    Graphs come from the constructors (:func:`lattice`, :func:`from_edges`, :func:`from_networkx`, ...):
+
+    >>> from marldyn.graphs import lattice
+    >>> graph = lattice(16)
+    >>> graph.n_agents, graph.n_edges, graph.name
+    (16, 32, 'lattice4x4')
+    >>> graph.neighbors(0)  # left, right, down and up on the 4 x 4 torus
+    array([ 1,  3,  4, 12])
+    >>> graph.edges[:3], graph.degree[:3]
+    (array([[0, 1],
+           [0, 3],
+           [0, 4]]), array([4, 4, 4]))
+    >>> graph.to_networkx().number_of_edges()
+    32
     """
 
     n_agents: int
@@ -71,11 +88,39 @@ class Graph:
 def from_edges(edges, n_agents: int | None = None, name: str = "edgelist", field: str = "graph") -> Graph:
     """Build a :class:`Graph` from an (edge, 2) array of agent ids, validating it.
 
+    Parameters
+    ----------
+    edges : array_like of int, shape (edge, 2)
+        Each undirected edge once, in any order and orientation.
+    n_agents : int, optional
+        N; default: the largest id + 1. Agents without an edge are warned about (they never learn).
+    name : str
+        The graph's label.
+    field : str
+        The config field named in error messages.
+
+    Returns
+    -------
+    Graph
+        With the edges as ``(i, j)``, ``i < j``, sorted.
+
     Raises
     ------
     ConfigError
         On non-integer or negative ids, ids ``>= n_agents``, self-loops, duplicate edges
         (``(i, j)`` and ``(j, i)`` count as the same edge) or an empty graph.
+
+    Examples
+    --------
+    A triangle with a pendant agent:
+
+    >>> graph = from_edges([[0, 1], [1, 2], [2, 0], [3, 2]])
+    >>> graph.n_agents, graph.edges.tolist(), graph.degree.tolist()
+    (4, [[0, 1], [0, 2], [1, 2], [2, 3]], [2, 2, 3, 1])
+    >>> from_edges([[0, 1], [1, 0]])
+    Traceback (most recent call last):
+    ...
+    marldyn.errors.ConfigError: graph: duplicate edge (0, 1) (multi-edges are not allowed)
     """
     raw = np.asarray(edges)
     if raw.size == 0:
@@ -136,6 +181,23 @@ def reorder(graph: Graph, order: str = "rcm") -> Graph:
     graph : Graph
     order : {"rcm", "given"}
         ``"given"`` returns ``graph`` unchanged.
+
+    Returns
+    -------
+    Graph
+        The renumbered graph, with ``labels`` (agent,) set.
+
+    Examples
+    --------
+    A path of eight agents whose ids were given out of order: RCM numbers it along the path, so that every
+    edge joins consecutive ids (its bandwidth, the largest id difference along an edge, drops from 6 to 1).
+
+    >>> path = from_edges([[0, 5], [5, 2], [2, 7], [7, 1], [1, 4], [4, 6], [6, 3]])
+    >>> ordered = reorder(path)
+    >>> ordered.edges.tolist()
+    [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7]]
+    >>> ordered.labels  # new agent k is agent labels[k] of the path
+    array([3, 6, 4, 1, 7, 2, 5, 0])
     """
     if order not in ORDERS:
         raise ConfigError(f"graph.order = {order!r} must be one of {', '.join(ORDERS)}")
@@ -162,6 +224,21 @@ def lattice(n: int) -> Graph:
     n : int
         Number of agents; must be a perfect square L*L with L >= 3. Agent ``r * L + c`` sits at row r,
         column c.
+
+    Returns
+    -------
+    Graph
+        2N edges, named ``"latticeLxL"``.
+
+    Examples
+    --------
+    >>> graph = lattice(16)
+    >>> graph.name, graph.n_edges, graph.neighbors(5)  # agent 5 sits at row 1, column 1
+    ('lattice4x4', 32, array([1, 4, 6, 9]))
+    >>> lattice(10)
+    Traceback (most recent call last):
+    ...
+    marldyn.errors.ConfigError: graph.n = 10: a lattice needs a perfect square number of agents, at least 9
     """
     side = math.isqrt(n) if isinstance(n, int) and n > 0 else 0
     if side * side != n or side < 3:
@@ -192,7 +269,14 @@ def lattice_side(graph: Graph) -> int:
 
 
 def complete(n: int) -> Graph:
-    """Complete graph on ``n >= 2`` agents (degree n - 1)."""
+    """Complete graph on ``n >= 2`` agents (degree n - 1).
+
+    Examples
+    --------
+    >>> graph = complete(5)
+    >>> graph.name, graph.n_edges, graph.degree
+    ('complete5', 10, array([4, 4, 4, 4, 4]))
+    """
     _check_n(n, 2)
     i, j = np.triu_indices(n, k=1)
     return from_edges(np.stack([i, j], axis=1), n, name=f"complete{n}")
@@ -205,6 +289,12 @@ def random_regular(n: int, degree: int, seed: int | None = 0) -> Graph:
     pairing (configuration) model — the stubs shuffled and paired — with the few self-loops and repeated
     pairs removed by random double-edge swaps (about (d² - 1) / 4 of them, whatever n), which is fast for
     millions of agents and asymptotically uniform; small graphs use networkx's generator.
+
+    Examples
+    --------
+    >>> graph = random_regular(10, 3, seed=0)
+    >>> graph.name, graph.n_edges, graph.degree
+    ('random_regular10d3', 15, array([3, 3, 3, 3, 3, 3, 3, 3, 3, 3]))
     """
     _check_n(n, 2)
     if isinstance(degree, bool) or not isinstance(degree, int) or not 0 < degree < n or (n * degree) % 2:
@@ -266,7 +356,16 @@ def _pairing_model(n: int, degree: int, rng: np.random.Generator, max_swaps: int
 
 
 def erdos_renyi(n: int, edge_probability: float, seed: int | None = 0) -> Graph:
-    """Erdős–Rényi G(n, p) graph (isolated agents possible: they are warned about)."""
+    """Erdős–Rényi G(n, p) graph (isolated agents possible: they are warned about).
+
+    Examples
+    --------
+    About p n (n - 1) / 2 = 247.5 edges are expected:
+
+    >>> graph = erdos_renyi(100, 0.05, seed=1)
+    >>> graph.name, graph.n_edges, int(graph.degree.min()), int(graph.degree.max())
+    ('erdos_renyi100p0.05', 252, 1, 11)
+    """
     import networkx as nx
 
     _check_n(n, 2)
@@ -277,7 +376,16 @@ def erdos_renyi(n: int, edge_probability: float, seed: int | None = 0) -> Graph:
 
 
 def barabasi_albert(n: int, m: int, seed: int | None = 0) -> Graph:
-    """Barabási–Albert preferential-attachment graph; each new agent attaches ``m`` edges (1 <= m < n)."""
+    """Barabási–Albert preferential-attachment graph; each new agent attaches ``m`` edges (1 <= m < n).
+
+    Examples
+    --------
+    m (n - m) = 96 edges; the degrees are broad, from m = 2 up to hubs:
+
+    >>> graph = barabasi_albert(50, 2, seed=1)
+    >>> graph.n_edges, int(graph.degree.min()), int(graph.degree.max())
+    (96, 2, 17)
+    """
     import networkx as nx
 
     _check_n(n, 2)
@@ -287,7 +395,18 @@ def barabasi_albert(n: int, m: int, seed: int | None = 0) -> Graph:
 
 
 def from_networkx(graph, name: str | None = None) -> Graph:
-    """Convert a networkx graph; agents are numbered in the graph's node order."""
+    """Convert a networkx graph; agents are numbered in the graph's node order.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> graph = from_networkx(nx.path_graph(["a", "b", "c", "d"]), name="path")
+    >>> graph.name, graph.n_agents, graph.edges.tolist()
+    ('path', 4, [[0, 1], [1, 2], [2, 3]])
+    >>> karate = from_networkx(nx.karate_club_graph(), name="karate")
+    >>> karate.n_agents, karate.n_edges
+    (34, 78)
+    """
     import networkx as nx
 
     if graph.is_directed():
@@ -308,6 +427,13 @@ def read_edgelist(path: str | Path, n_agents: int | None = None) -> Graph:
     """Read a whitespace- or comma-separated edge list (one ``i j`` pair per line, ``#`` comments).
 
     Agent ids are integers from 0; ``n_agents`` (default: largest id + 1) allows isolated agents.
+
+    Examples
+    --------
+    >>> _ = Path("ring.txt").write_text("# a ring of five agents\\n0 1\\n1 2\\n2 3\\n3 4\\n4 0\\n")
+    >>> graph = read_edgelist("ring.txt")
+    >>> graph.name, graph.n_agents, graph.n_edges
+    ('ring', 5, 5)
     """
     path = Path(path)
     if not path.is_file():

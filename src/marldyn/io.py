@@ -71,10 +71,39 @@ def write_netcdf(dataset: xr.Dataset, path: str | Path) -> None:
 def write_dataset(dataset: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
     """Write ``dataset`` to ``path`` as netCDF-4 (h5netcdf engine), atomically (:func:`atomic_write`).
 
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        E.g. the result of :func:`marldyn.simulate` or :func:`marldyn.predict` (the config, version and seed
+        in its attributes are written with it).
+    path : str or pathlib.Path
+        The file to write, in an existing directory (conventionally ``.nc``).
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
     Raises
     ------
     ConfigError
         If ``path`` exists and ``overwrite`` is false, or its directory does not exist.
+
+    Examples
+    --------
+    >>> import marldyn
+    >>> config = {"graph": {"kind": "lattice", "n": 9}, "run": {"steps": 100, "runs": 2, "record_every": 50}}
+    >>> result = marldyn.simulate(config)
+    >>> marldyn.write_dataset(result, "simulation.nc").name
+    'simulation.nc'
+    >>> marldyn.write_dataset(result, "simulation.nc")
+    Traceback (most recent call last):
+    ...
+    marldyn.errors.ConfigError: output simulation.nc exists; choose another name or pass --overwrite
+    >>> marldyn.read_dataset(marldyn.write_dataset(result, "simulation.nc", overwrite=True)).identical(result)
+    True
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -83,7 +112,32 @@ def write_dataset(dataset: xr.Dataset, path: str | Path, overwrite: bool = False
 
 
 def read_dataset(path: str | Path) -> xr.Dataset:
-    """Load a dataset written by marldyn fully into memory (the file is closed on return)."""
+    """Load a dataset written by marldyn fully into memory (the file is closed on return).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A netCDF file, as :func:`write_dataset` (or ``marldyn simulate``, ``marldyn theory``) writes it.
+
+    Returns
+    -------
+    xarray.Dataset
+        The variables, coordinates and attributes as written.
+
+    Raises
+    ------
+    ConfigError
+        If the file does not exist or is not readable as netCDF.
+
+    Examples
+    --------
+    >>> import marldyn
+    >>> config = {"graph": {"kind": "lattice", "n": 9}, "run": {"steps": 100, "runs": 2, "record_every": 50}}
+    >>> _ = marldyn.write_dataset(marldyn.simulate(config), "run.nc")
+    >>> result = marldyn.read_dataset("run.nc")
+    >>> dict(result.sizes), result.attrs["method"], result.attrs["graph"]
+    ({'run': 2, 'time': 3, 'state': 2, 'action': 2}, 'simulation', 'lattice3x3')
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no such result file: {path}")

@@ -198,6 +198,18 @@ class GraphSize:
         Bytes at the peak of building the graph (the finished graph included).
     held : int
         Bytes the finished :class:`~marldyn.graphs.Graph` holds.
+
+    Examples
+    --------
+    :func:`graph_size` fills it in from the ``[graph]`` section alone; the built graph for comparison:
+
+    >>> import marldyn
+    >>> config = marldyn.parse_config({"graph": {"kind": "barabasi_albert", "n": 1000, "m": 3}})
+    >>> graph_size(config.graph)
+    GraphSize(n_agents=1000, n_edges=2991, classes=63, peak=1397300, held=103720)
+    >>> graph = config.build_graph()
+    >>> graph.n_agents, graph.n_edges, len(set(graph.degree.tolist()))  # 39 distinct degrees
+    (1000, 2991, 39)
     """
 
     n_agents: int

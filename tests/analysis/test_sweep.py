@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -59,6 +63,42 @@ def test_cluster_of_two_workers_equals_one_process_bit_for_bit(serial, client, t
     for name in serial.data_vars:
         np.testing.assert_array_equal(distributed[name].values, serial[name].values)
     xr.testing.assert_identical(xr.load_dataset(tmp_path / "out.nc"), serial)
+
+
+#: Run before anything else in a fresh interpreter: ``import dask`` fails, as on an install without the extra.
+NO_DASK = "import sys; sys.modules['dask'] = None; sys.modules['distributed'] = None\n"
+
+
+def _run_without_dask(code: str, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", NO_DASK + code, *arguments], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_local_workers_without_dask_run_on_a_process_pool_with_the_same_result(serial, tmp_path):
+    out = tmp_path / "pooled.nc"
+    code = (
+        "import json, sys; from marldyn.analysis import parse_sweep, run_sweep\n"
+        "if __name__ == '__main__':\n"
+        "    run_sweep(parse_sweep(json.loads(sys.argv[1])), sys.argv[2], workers=2, progress=False)\n"
+        "    assert 'dask' not in [m.split('.')[0] for m, v in sys.modules.items() if v is not None]\n"
+    )
+    finished = _run_without_dask(code, json.dumps(SWEEP), str(out))
+    assert finished.returncode == 0, finished.stderr
+    xr.testing.assert_identical(xr.load_dataset(out), serial)
+
+
+def test_a_scheduler_without_dask_is_a_one_line_error_naming_the_extra():
+    finished = _run_without_dask(
+        "from marldyn.cli import run; run()",
+        "sweep",
+        "examples/sweep_gamma_b1.toml",
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+    )
+    assert finished.returncode == 2
+    assert finished.stderr.strip().count("\n") == 0
+    assert "pip install 'marldyn[distributed]'" in finished.stderr
 
 
 def test_seeds_come_from_the_parameter_values(serial):

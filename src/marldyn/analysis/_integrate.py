@@ -118,6 +118,24 @@ def integrate_reduced(q0, dynamics, times, *, rtol=1e-7, atol=1e-9, max_steps=10
     Returns
     -------
     ndarray, shape (..., time, state, action)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, integrate_reduced
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> q = integrate_reduced([[0.5, 0.0], [0.0, 0.5]], dynamics, [0, 2e4, 1e7])  # the paper's initial Q
+    >>> q.shape  # (time, state, action)
+    (3, 2, 2)
+    >>> q[1].round(1)  # near-full cooperation at 2e4 steps, D far below C
+    array([[16.9,  2.2],
+           [13.1,  4.9]])
+    >>> q[2].round(1)  # 1e7 steps: D has caught up in s2
+    array([[16.8,  2.2],
+           [12.1, 11.2]])
+    >>> integrate_reduced(np.zeros((5, 2, 2)), dynamics, [0, 1e3, 1e4]).shape  # a batch of 5 starts
+    (5, 3, 2, 2)
     """
     q0 = np.asarray(q0, dtype=np.float64)
     shape = dynamics.shape

@@ -96,6 +96,19 @@ class PointMassDynamics:
         ``q_learning``, ``sarsa`` or ``expected_sarsa``.
     initial_state_distribution : ndarray, shape (state,), optional
         Used only where λ(Q, Q) has several closed classes (default uniform).
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> dynamics.shape, round(dynamics.scale, 9)  # scale = max |U| / (1 - γ) = 5 / 0.2
+    ((2, 2), 25.0)
+    >>> (dynamics.drift([[0.0, 0.0], [0.0, 0.0]]) / dynamics.alpha).round(4)  # μ*(Q) / α at Q = 0
+    array([[0.7924, 0.9905],
+           [0.0494, 0.2967]])
+    >>> PointMassDynamics.from_config({"graph": {"kind": "lattice", "n": 9}}).degree
+    4
     """
 
     game: Game
@@ -216,6 +229,13 @@ def payoff_box(game: Game, gamma: float) -> tuple[float, float]:
     -------
     (float, float)
         Lower and upper bound, in Q units.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import payoff_box
+    >>> [round(bound, 9) for bound in payoff_box(two_state_pd(), gamma=0.8)]  # (min U, max U) / (1 - 0.8)
+    [-2.5, 25.0]
     """
     payoff = np.asarray(game.payoff)
     return float(payoff.min()) / (1.0 - gamma), float(payoff.max()) / (1.0 - gamma)
@@ -252,6 +272,17 @@ def jacobian(function, x, step=1e-6) -> tuple[np.ndarray, float]:
     error : float
         max |J(h) - J(h/2)|, an estimate of the O(h²) error of J(h) (a kink, e.g. a tie in a max, shows as
         a large value).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.analysis import jacobian
+    >>> matrix, error = jacobian(lambda x: np.array([x[0] ** 2, x[0] * x[1]]), np.array([1.0, 2.0]))
+    >>> matrix.round(8)  # [[2 x0, 0], [x1, x0]]
+    array([[2., 0.],
+           [2., 1.]])
+    >>> bool(error < 1e-6)
+    True
     """
     x = np.asarray(x, dtype=np.float64)
 
@@ -286,6 +317,20 @@ def classify_point(q, dynamics: PointMassDynamics) -> dict:
         ``drift_residual`` = max |μ*(Q)| / (α × scale); ``td_residual`` = max |δ̄(Q)| / scale over reachable
         states (p*(s) > 0); ``kind``: ``"fixed"`` if ``td_residual <= TD_TOLERANCE``, ``"slow"`` if not but
         ``drift_residual <= SLOW_TOLERANCE``, else ``"moving"``.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, classify_point
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> classify_point([[0.0, 0.0], [0.0, 0.0]], dynamics)["kind"]
+    'moving'
+
+    Near-full cooperation, D 14 below C in both states: the drift is tiny, the TD error is not.
+
+    >>> result = classify_point([[17.94, 3.94], [14.14, 0.14]], dynamics)
+    >>> result["kind"], f"{result['drift_residual']:.1e}", f"{result['td_residual']:.2f}"
+    ('slow', '4.3e-07', '0.52')
     """
     q = np.asarray(q, dtype=np.float64)
     scale = dynamics.scale
@@ -348,6 +393,18 @@ class FixedPoint:
         Number of starts whose root is this point.
     first_start : int
         Index of the first start that found it.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, find_fixed_points
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> point = find_fixed_points(dynamics, starts=16, slow_points=False).fixed_points[0]
+    >>> point.stability, point.policy.round(4)  # the mixed policy, X*(C) = 0.4532 in both states
+    ('stable', array([[0.4532, 0.5468],
+                      [0.4532, 0.5468]]))
+    >>> point.relaxation_times.round()  # steps
+    array([13611.,  5016.,  2424.,  1572.])
     """
 
     q: np.ndarray
@@ -405,6 +462,21 @@ class SlowPoint:
         Of the fast subsystem: ``stable`` means nearby trajectories are drawn onto the slow point.
     hits : int
         Number of starts that found it.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, find_slow_points
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> cc = next(p for p in find_slow_points(dynamics, starts=8) if p.label(["C", "D"]) == "s0: C | s1: C")
+    >>> cc.q.round(2)  # the played values; NaN: the rare D, whose values are free
+    array([[17.94,   nan],
+           [14.14,   nan]])
+    >>> cc.temptation.round(2)  # Δ < 0: D's value settles 1.02 below C's, it does not overtake
+    array([[  nan, -1.02],
+           [  nan, -1.02]])
+    >>> cc.stability
+    'stable'
     """
 
     support: np.ndarray
@@ -464,6 +536,19 @@ class FixedPointSearch:
     box : (float, float)
         The search box per entry.
     dynamics : PointMassDynamics
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, find_fixed_points
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> search = find_fixed_points(dynamics, starts=16, slow_starts=8)
+    >>> search.starts, search.converged, len(search.fixed_points), len(search.slow_points)
+    (16, 16, 1, 8)
+    >>> search.counts  # distinct fixed points found by the first n starts
+    {16: 1}
+    >>> sorted(search.as_dict())  # JSON-ready
+    ['box', 'converged', 'counts', 'fixed_points', 'parameters', 'slow_points', 'starts']
     """
 
     fixed_points: tuple
@@ -543,6 +628,19 @@ def find_fixed_points(
     Returns
     -------
     FixedPointSearch
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, find_fixed_points
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> search = find_fixed_points(dynamics, starts=64, slow_points=False)
+    >>> len(search.fixed_points), search.converged  # all 64 starts reach the one fixed point
+    (1, 64)
+    >>> point = search.fixed_points[0]
+    >>> point.q.round(4), point.stability
+    (array([[5.631 , 5.8188],
+            [3.9089, 4.0967]]), 'stable')
     """
     if not isinstance(starts, int | np.integer) or starts < 1:
         raise ConfigError(f"starts = {starts!r} must be an integer >= 1")
@@ -616,6 +714,21 @@ def full_fixed_point_check(point: FixedPoint, dynamics: PointMassDynamics) -> di
         ``eigenvalues``: of the Jacobian in the coordinates (Q, p_0 .. p_{K-2}) (p_{K-1} = 1 - Σ, the simplex),
         sorted by real part: K × M slow ones (≈ the reduced eigenvalues, to O(α²)) and K - 1 fast edge-state
         modes (eigenvalues of λ - I, O(1) per step); ``stability`` of the full system.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, find_fixed_points, full_fixed_point_check
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> point = find_fixed_points(dynamics, starts=16, slow_points=False).fixed_points[0]
+    >>> check = full_fixed_point_check(point, dynamics)
+    >>> check["stability"], bool(check["rate_residual"] < 1e-12)
+    ('stable', True)
+    >>> bool(np.allclose(check["eigenvalues"][:4], point.eigenvalues))  # the slow modes: the reduced ones
+    True
+    >>> round(float(check["eigenvalues"][4].real), 9)  # the fast edge-state mode, per step
+    -1.0
     """
     arguments = dynamics.numba_arguments()[:-1]
     n_states, n_actions = dynamics.shape
@@ -687,6 +800,15 @@ def find_slow_points(
     -------
     tuple of SlowPoint
         Empty if β = 0 (every policy is uniform).
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, find_slow_points
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> slow = find_slow_points(dynamics, starts=8)
+    >>> len(slow), [point.label(["C", "D"]) for point in slow][:3]
+    (8, ['s0: D | s1: D', 's0: D | s1: C', 's0: D | s1: C,D'])
     """
     if dynamics.beta == 0.0:
         return ()
@@ -763,6 +885,16 @@ def escape_time(q, dynamics: PointMassDynamics, rare=None) -> float:
     -------
     float
         Steps; ``inf`` if no rare action has a positive drift (nothing pushes the policy out).
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, escape_time
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> f"{escape_time([[17.94, 9.94], [14.14, 6.14]], dynamics):.3g}"  # near C/C, D 8 below: steps
+    '4.31e+05'
+    >>> f"{escape_time([[17.94, 5.94], [14.14, 2.14]], dynamics):.3g}"  # 12 below: e⁴ × 7 / 11 ≈ 35 times longer
+    '1.49e+07'
     """
     q = np.asarray(q, dtype=np.float64)
     rare = boltzmann(q, dynamics.beta) < 0.05 if rare is None else np.asarray(rare, dtype=bool)

@@ -42,6 +42,18 @@ class Axis:
         ``advantage[s]``: the initial advantage ΔQ(s) = Q(s, 0) - Q(s, 1), set around the row's mean (the
         mean of Q(s, 0) and Q(s, 1) is kept); or ``q[s,a]``: the entry Q(s, a).
     values : ndarray, shape (n,)
+
+    Examples
+    --------
+    >>> from marldyn.analysis import Axis
+    >>> axis = Axis.parse("advantage[0]=-3:3:5")
+    >>> axis.values, axis.label
+    (array([-3. , -1.5,  0. ,  1.5,  3. ]), 'initial advantage Q(s0, 0) - Q(s0, 1)')
+    >>> axis.apply([[0.5, 0.0], [0.0, 0.5]], 2.0)  # ΔQ(s0) = 2 around the row's mean 0.25
+    array([[ 1.25, -0.75],
+           [ 0.  ,  0.5 ]])
+    >>> Axis("q[1,0]", [0.0, 1.0]).coordinate([[0.5, 0.0], [0.0, 0.5]])
+    array(0.)
     """
 
     name: str
@@ -168,6 +180,22 @@ def outcome_map(
         into ``attrs["outcome_labels"]`` (JSON list, e.g. ``"C/C"``, ``"C/mixed"``); ``nearest_fixed_point`` and
         ``fixed_point_distance``; ``fixed_point_q`` (fixed_point, state, action) and ``fixed_point_stability``.
         Attrs: threshold, parameters, base table, horizons, integrator.
+
+    Examples
+    --------
+    >>> import json
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import Axis, PointMassDynamics, outcome_map
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> x, y = Axis("advantage[0]", [-3.0, 0.0, 3.0]), Axis("advantage[1]", [-3.0, 3.0])
+    >>> result = outcome_map(dynamics, [[0.5, 0.0], [0.0, 0.5]], x, y, horizons=[2e4, 2e7])
+    >>> dict(result["policy"].sizes)
+    {'advantage[0]': 3, 'advantage[1]': 2, 'horizon': 2, 'state': 2, 'action': 2}
+    >>> labels = json.loads(result.attrs["outcome_labels"])
+    >>> [[labels[i] for i in row] for row in result["outcome"].sel(horizon=2e4).values]  # rows: advantage[0]
+    [['mixed/mixed', 'mixed/mixed'], ['mixed/mixed', 'mixed/C'], ['C/D', 'C/C']]
+    >>> [[labels[i] for i in row] for row in result["outcome"].sel(horizon=2e7).values]  # a basin at a horizon
+    [['mixed/mixed', 'mixed/mixed'], ['mixed/mixed', 'mixed/mixed'], ['C/mixed', 'C/C']]
     """
     axes = [x] if y is None else [x, y]
     if y is not None and x.name == y.name:
@@ -235,6 +263,18 @@ def confirmation_points(dataset: xr.Dataset, horizon: float, per_outcome: int = 
     -------
     list of dict
         Axis name -> value, sorted by outcome label index.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import Axis, PointMassDynamics, confirmation_points, outcome_map
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> x = Axis("advantage[0]", [-3.0, -1.5, 0.0, 1.5, 3.0])
+    >>> result = outcome_map(dynamics, [[0.5, 0.0], [0.0, 0.5]], x, horizons=[2e4])
+    >>> result["outcome"].values.ravel()  # two outcomes along the axis: mixed/mixed (0) and C/C (4)
+    array([0, 0, 0, 4, 4])
+    >>> confirmation_points(result, 2e4)  # for each outcome, the point farthest from the other
+    [{'advantage[0]': -3.0}, {'advantage[0]': 3.0}]
     """
     from scipy.ndimage import distance_transform_edt
 
@@ -278,6 +318,29 @@ def confirm_with_simulation(
         Dims (sample, confirm_horizon[, state]): ``theory_outcome``, ``simulation_outcome``, ``agree``,
         ``theory_cooperation`` and ``simulation_cooperation`` (probability of action 0 per state);
         ``sample_position`` (sample, axis): the points' axis values. Merges into the map's Dataset.
+
+    Examples
+    --------
+    Nine agents on a 3x3 lattice, one run of 2,000 steps from each of two points of a map:
+
+    >>> from marldyn.analysis import (Axis, PointMassDynamics, confirm_with_simulation, confirmation_points,
+    ...                               outcome_map)
+    >>> config = {"graph": {"kind": "lattice", "n": 9}, "init": {"q": [[0.5, 0.0], [0.0, 0.5]], "q_noise": 0.1}}
+    >>> dynamics = PointMassDynamics.from_config(config)
+    >>> result = outcome_map(dynamics, [[0.5, 0.0], [0.0, 0.5]], Axis("advantage[0]", [-3.0, 0.0, 3.0]),
+    ...                      horizons=[2000])
+    >>> points = confirmation_points(result, 2000)
+    >>> points
+    [{'advantage[0]': -3.0}, {'advantage[0]': 3.0}]
+    >>> check = confirm_with_simulation(config, result, points, runs=1)
+    >>> check["agree"].values.ravel()  # the simulated label matches the theory's at both points
+    array([ True,  True])
+    >>> check["theory_cooperation"].values[:, 0].round(2)  # P(C) per point (rows) and state (columns)
+    array([[0.09, 0.35],
+           [1.  , 0.37]])
+    >>> check["simulation_cooperation"].values[:, 0].round(2)
+    array([[0.09, 0.36],
+           [1.  , 0.38]])
     """
     from ..config import as_config, parse_config
     from ..simulation.runner import simulate

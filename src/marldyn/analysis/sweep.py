@@ -1,4 +1,4 @@
-"""Parameter sweeps: every point of a grid runs (simulation and/or theory) on dask.distributed, resumably.
+"""Parameter sweeps: every point of a grid runs (simulation and/or theory), on dask.distributed or locally, resumably.
 
 A sweep file (TOML) names a base configuration, the parameters and their values, what to run and what to keep::
 
@@ -53,7 +53,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 import tomllib
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as futures_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +106,22 @@ class Sweep:
         ``x``, ``y``, ``variable``, ``action`` for :func:`phase_diagram_figure`.
     seed : int
         Base seed of the per-point seeds.
+
+    Examples
+    --------
+    >>> from marldyn.analysis import parse_sweep
+    >>> sweep = parse_sweep({
+    ...     "base": {"graph": {"kind": "lattice", "n": 9}, "run": {"steps": 2000, "record_every": 1000}},
+    ...     "parameters": {"learning.gamma": [0.5, 0.8], "learning.beta": [0.5, 1.0, 2.0]},
+    ...     "task": [{"run": "theory", "method": "reduced"}, {"run": "simulate", "runs": 2}],
+    ... })
+    >>> [task["name"] for task in sweep.tasks], len(sweep.points(sweep.tasks[0]))
+    (['theory_reduced', 'simulate'], 6)
+    >>> sweep.points(sweep.tasks[0])[1]  # (index per parameter, values)
+    ((0, 1), {'learning.gamma': 0.5, 'learning.beta': 1.0})
+    >>> config = sweep.point_config({"learning.gamma": 0.5, "learning.beta": 1.0}, sweep.tasks[1])
+    >>> config.learning.gamma, config.run.runs
+    (0.5, 2)
     """
 
     base: Config
@@ -149,6 +168,14 @@ def point_seed(base_seed: int, values: dict) -> int:
     -------
     int
         In [0, 2**63).
+
+    Examples
+    --------
+    >>> from marldyn.analysis import point_seed
+    >>> point_seed(0, {"learning.gamma": 0.5})
+    4517151606679724505
+    >>> point_seed(0, {"learning.gamma": 0.5}) == point_seed(1, {"learning.gamma": 0.5})
+    False
     """
     digest = hashlib.blake2b(json.dumps(values, sort_keys=True).encode(), digest_size=16).digest()
     words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
@@ -254,10 +281,37 @@ def _task(spec: dict, parameters: dict) -> dict:
 def parse_sweep(data: dict, base_dir: str | Path | None = None) -> Sweep:
     """Validate a sweep (a dict as read from TOML) into a :class:`Sweep`; every point's config is checked.
 
+    Parameters
+    ----------
+    data : dict
+        The sweep's tables (see the module docstring): ``base``, ``parameters``, ``task``, and optionally
+        ``seed``, ``summary``, ``plot``.
+    base_dir : path, optional
+        Where a ``base`` file name and the base config's relative paths resolve (default: the working directory).
+
+    Returns
+    -------
+    Sweep
+
     Raises
     ------
     ConfigError
         With the first problem (unknown keys with a "did you mean", bad values, or an invalid point).
+
+    Examples
+    --------
+    >>> from marldyn.analysis import parse_sweep
+    >>> sweep = parse_sweep({
+    ...     "base": {"graph": {"kind": "lattice", "n": 9}},
+    ...     "parameters": {"learning.gamma": {"start": 0.5, "stop": 0.9, "num": 3}},
+    ...     "task": [{"run": "theory", "method": "particles", "particles": 8}],
+    ... })
+    >>> sweep.parameters, sweep.tasks[0]["options"]  # the method's complete options
+    ({'learning.gamma': [0.5, 0.7, 0.9]}, {'n': 8, 'timescale': 'reduced'})
+    >>> parse_sweep({"base": {}, "parameters": {"learning.gama": [0.5]}, "task": [{"run": "theory"}]})
+    Traceback (most recent call last):
+        ...
+    marldyn.errors.ConfigError: parameter 'learning.gama': unknown key 'gama' in [learning] (did you mean 'gamma'?)
     """
     if not isinstance(data, dict):
         raise ConfigError("a sweep must be a table")
@@ -336,7 +390,44 @@ def _plot_spec(spec: dict, parameters: dict, variables) -> dict:
 
 
 def load_sweep(path: str | Path) -> Sweep:
-    """Read and validate a sweep file; a ``base`` path resolves next to it."""
+    """Read and validate a sweep file; a ``base`` path resolves next to it.
+
+    Parameters
+    ----------
+    path : str or Path
+        A TOML file (see the module docstring).
+
+    Returns
+    -------
+    Sweep
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not valid TOML, or the sweep is invalid (:func:`parse_sweep`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from marldyn.analysis import load_sweep
+    >>> text = '''
+    ... [base.graph]
+    ... kind = "lattice"
+    ... n = 9
+    ... [parameters]
+    ... "learning.beta" = [0.5, 1.0]
+    ... [[task]]
+    ... run = "theory"
+    ... method = "reduced"
+    ... '''
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "sweep.toml"
+    ...     _ = path.write_text(text)
+    ...     sweep = load_sweep(path)
+    >>> sweep.parameters, sweep.base.graph.n
+    ({'learning.beta': [0.5, 1.0]}, 9)
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep file not found: {path}")
@@ -416,23 +507,54 @@ def _read_part(path: Path) -> dict:
     return {name: value.values for name, value in read_dataset(path).data_vars.items()}
 
 
+DISTRIBUTED_HINT = "pip install 'marldyn[distributed]'"
+
+
+def _distributed():
+    """The ``dask.distributed`` module, or a one-line ConfigError naming the extra that installs it."""
+    try:
+        import dask.distributed
+    except ImportError:
+        raise ConfigError(f"sweeps on a dask cluster need dask.distributed: {DISTRIBUTED_HINT}") from None
+    return dask.distributed
+
+
 def _client(client, scheduler, workers):
-    """(client, owned objects to close) for the chosen execution; (None, []) runs in this process."""
+    """(executor, owned objects to close) for the chosen execution; (None, []) runs in this process.
+
+    The executor is a dask client (``client``, ``scheduler``, or a LocalCluster of ``workers`` processes when
+    dask.distributed is installed) or, without dask, a process pool of the standard library: local sweeps do
+    not need the ``distributed`` extra, and give the same results either way (the seeds come from the points).
+    """
     if client is not None:
         return client, []
-    from dask.distributed import Client, LocalCluster
-
     if scheduler is not None:
+        distributed = _distributed()
         try:
-            made = Client(scheduler, timeout="20s")
+            made = distributed.Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         return made, [made]
-    if workers > 1:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        made = Client(cluster)
-        return made, [made, cluster]
-    return None, []
+    if workers == 1:
+        return None, []
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        return pool, [_Closing(pool)]
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    made = Client(cluster)
+    return made, [made, cluster]
+
+
+@dataclass(frozen=True)
+class _Closing:
+    """``close()`` for a process pool (which has ``shutdown``), like the dask objects :func:`_client` owns."""
+
+    pool: ProcessPoolExecutor
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
 
 
 def run_sweep(
@@ -458,8 +580,9 @@ def run_sweep(
     scheduler : str, optional
         Address of a running dask scheduler (``tcp://host:port``), e.g. one started by dask-jobqueue.
     workers : int
-        Without ``client`` or ``scheduler``: 1 runs the points in this process, more start a LocalCluster of
-        that many single-threaded worker processes. The result does not depend on it.
+        Without ``client`` or ``scheduler``: 1 runs the points in this process, more start a dask LocalCluster
+        of that many single-threaded worker processes (without dask, ``pip install 'marldyn[distributed]'``,
+        a process pool of the standard library). The result does not depend on it.
     overwrite : bool
         Replace an existing ``output``.
     progress : bool, optional
@@ -469,6 +592,23 @@ def run_sweep(
     -------
     xarray.Dataset
         See the module docstring; ``attrs["failed"]`` counts the points that raised.
+
+    Examples
+    --------
+    In this process (``workers=1``, no ``output``: nothing is written):
+
+    >>> from marldyn.analysis import parse_sweep, run_sweep
+    >>> sweep = parse_sweep({
+    ...     "base": {"graph": {"kind": "lattice", "n": 9}, "run": {"steps": 2000, "record_every": 1000}},
+    ...     "parameters": {"learning.gamma": [0.5, 0.8], "learning.beta": [0.5, 1.0]},
+    ...     "task": [{"run": "theory", "method": "reduced"}],
+    ... })
+    >>> result = run_sweep(sweep, workers=1, progress=False)
+    >>> result.attrs["failed"], dict(result["theory_reduced_policy"].sizes)
+    (0, {'learning.gamma': 2, 'learning.beta': 2, 'state': 2, 'action': 2})
+    >>> result["theory_reduced_policy"].sel(state=0, action=0).values.round(3)  # P(C) in s1: rows γ, columns β
+    array([[0.462, 0.404],
+           [0.464, 0.404]])
     """
 
     sweep = load_sweep(sweep) if isinstance(sweep, str | Path) else sweep
@@ -538,10 +678,16 @@ def _require_sweep_memory(estimates: list[tuple[int, str, dict]], workers: int) 
 
 
 def _execute(client, jobs):
-    """Yield (key, result, part path) as points finish: in this process, or on the dask client."""
+    """Yield (key, result, part path) as points finish: in this process, on the dask client or the pool."""
     if client is None:
         for key, arguments, path in jobs:
             yield key, evaluate_point(*arguments), path
+        return
+    if isinstance(client, ProcessPoolExecutor):
+        futures = {client.submit(evaluate_point, *arguments): (key, path) for key, arguments, path in jobs}
+        for future in futures_completed(futures):
+            key, path = futures[future]
+            yield key, future.result(), path
         return
     from dask.distributed import as_completed
 
@@ -609,6 +755,19 @@ def phase_diagram_figure(dataset: xr.Dataset, path=None):
     The first theory task is the colour map and the first simulation task (if any) the overlay (or the first
     task alone). Returns the figure; with ``path`` it is also saved (PNG, PDF or SVG). The panels are drawn by
     :func:`marldyn.plots.plot_phase_diagram` (re-exported here).
+
+    Examples
+    --------
+    >>> from marldyn.analysis import parse_sweep, phase_diagram_figure, run_sweep
+    >>> sweep = parse_sweep({
+    ...     "base": {"graph": {"kind": "lattice", "n": 9}, "run": {"steps": 2000, "record_every": 1000}},
+    ...     "parameters": {"learning.gamma": [0.5, 0.8], "learning.beta": [0.5, 1.0]},
+    ...     "task": [{"run": "theory", "method": "reduced"}],
+    ...     "plot": {"x": "learning.gamma", "y": "learning.beta", "variable": "policy", "action": 0},
+    ... })
+    >>> figure = phase_diagram_figure(run_sweep(sweep, progress=False))  # no path: nothing is saved
+    >>> [ax.get_title() for ax in figure.axes[:2]]  # one panel per state
+    ['state 0: theory reduced (cells)', 'state 1: theory reduced (cells)']
     """
     plot = json.loads(dataset.attrs["plot"])
     if plot["y"] is None:

@@ -43,7 +43,17 @@ MIXED = -1
 
 
 def action_names(game) -> list[str]:
-    """Names of the actions: ``C, D`` for the two-state prisoner's dilemma, ``a0, a1, ...`` otherwise."""
+    """Names of the actions: ``C, D`` for the two-state prisoner's dilemma, ``a0, a1, ...`` otherwise.
+
+    Examples
+    --------
+    >>> from marldyn import Game, two_state_pd
+    >>> from marldyn.analysis import action_names
+    >>> action_names(two_state_pd())
+    ['C', 'D']
+    >>> action_names(Game([[[1.0, 0.0], [0.0, 1.0]]], [[[[1.0], [1.0]], [[1.0], [1.0]]]]))  # a coordination game
+    ['a0', 'a1']
+    """
     if game.name == "two_state_pd":
         return ["C", "D"]
     return [f"a{a}" for a in range(game.n_actions)]
@@ -61,6 +71,12 @@ def outcome_codes(policy, threshold: float = 0.95) -> np.ndarray:
     Returns
     -------
     ndarray of int, shape (..., state)
+
+    Examples
+    --------
+    >>> from marldyn.analysis import outcome_codes
+    >>> outcome_codes([[0.97, 0.03], [0.6, 0.4]])  # s0: action 0 played; s1: mixed
+    array([ 0, -1])
     """
     if not 0.5 < threshold <= 1.0:
         raise ConfigError(f"threshold = {threshold} must be in (0.5, 1]")
@@ -70,7 +86,14 @@ def outcome_codes(policy, threshold: float = 0.95) -> np.ndarray:
 
 
 def outcome_labels(n_states: int, n_actions: int, names=None) -> list[str]:
-    """Every combined label in a fixed order: index = Σ_s (code_s + 1) (M + 1)^s (see :func:`outcome_label`)."""
+    """Every combined label in a fixed order: index = Σ_s (code_s + 1) (M + 1)^s (see :func:`outcome_label`).
+
+    Examples
+    --------
+    >>> from marldyn.analysis import outcome_labels
+    >>> outcome_labels(2, 2, ["C", "D"])
+    ['mixed/mixed', 'C/mixed', 'D/mixed', 'mixed/C', 'C/C', 'D/C', 'mixed/D', 'C/D', 'D/D']
+    """
     names = names or [f"a{a}" for a in range(n_actions)]
     per_state = ["mixed", *names]
     labels = []
@@ -81,14 +104,32 @@ def outcome_labels(n_states: int, n_actions: int, names=None) -> list[str]:
 
 
 def outcome_label(codes, n_actions: int) -> np.ndarray:
-    """Combine per-state codes (..., state) into one integer per point, indexing :func:`outcome_labels`."""
+    """Combine per-state codes (..., state) into one integer per point, indexing :func:`outcome_labels`.
+
+    Examples
+    --------
+    >>> from marldyn.analysis import outcome_codes, outcome_label, outcome_labels
+    >>> codes = outcome_codes([[[0.97, 0.03], [0.6, 0.4]], [[0.01, 0.99], [0.96, 0.04]]])  # two policies
+    >>> index = outcome_label(codes, 2)
+    >>> index, [outcome_labels(2, 2, ["C", "D"])[i] for i in index]
+    (array([1, 5]), ['C/mixed', 'D/C'])
+    """
     codes = np.asarray(codes)
     weights = (n_actions + 1) ** np.arange(codes.shape[-1])
     return ((codes + 1) * weights).sum(axis=-1)
 
 
 def log_times(horizon: float, per_decade: int = 20, start: float = 1.0) -> np.ndarray:
-    """0 and log-spaced times from ``start`` to ``horizon`` (steps), ``per_decade`` per factor of 10."""
+    """0 and log-spaced times from ``start`` to ``horizon`` (steps), ``per_decade`` per factor of 10.
+
+    Examples
+    --------
+    >>> from marldyn.analysis import log_times
+    >>> log_times(1e3, per_decade=1)
+    array([   0.,    1.,   10.,  100., 1000.])
+    >>> log_times(1e7).size  # 0, then 20 per decade from 1 to 1e7
+    142
+    """
     if not horizon > start > 0:
         raise ConfigError(f"horizon = {horizon} must exceed start = {start} > 0")
     count = int(np.ceil(np.log10(horizon / start) * per_decade)) + 1
@@ -116,6 +157,18 @@ class Episode:
         or ``moving``).
     policy : tuple
         The policy (state, action) at the reference time, as nested tuples.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, transient_analysis
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> _, episodes = transient_analysis(dynamics, [[0.5, 0.0], [0.0, 0.5]], 1e7, per_decade=10)
+    >>> plateau = episodes[2]  # near-full cooperation
+    >>> plateau.label, plateau.classification
+    ('C/C', 'slow')
+    >>> f"lasted {plateau.duration:.3g} steps, predicted to end at {plateau.predicted_end:.3g}"
+    'lasted 1.98e+06 steps, predicted to end at 1.62e+06'
     """
 
     label: str
@@ -143,6 +196,16 @@ def quasi_stationary_episodes(time, q, dynamics: PointMassDynamics, *, threshold
     Returns
     -------
     list of Episode
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, integrate_reduced, log_times, quasi_stationary_episodes
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> time = log_times(1e5, per_decade=10)
+    >>> q = integrate_reduced([[0.5, 0.0], [0.0, 0.5]], dynamics, time)
+    >>> [(episode.label, round(episode.start)) for episode in quasi_stationary_episodes(time, q, dynamics)]
+    [('mixed/mixed', 0), ('C/mixed', 3162), ('C/C', 12589)]
     """
     from .fixed_points import classify_point
 
@@ -197,6 +260,23 @@ def transient_analysis(
         ``q``, ``policy`` (time, state, action), ``state_fraction`` (time, state), ``drift`` (time) = max |μ*|;
         attrs: initial condition, horizon, parameters.
     episodes : list of Episode
+
+    Examples
+    --------
+    From the paper's initial Q, to 1e7 steps (``docs/analysis.md`` follows it to 1e9):
+
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, transient_analysis
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> dataset, episodes = transient_analysis(dynamics, [[0.5, 0.0], [0.0, 0.5]], 1e7, per_decade=10)
+    >>> dict(dataset.sizes)
+    {'time': 72, 'state': 2, 'action': 2}
+    >>> for episode in episodes:
+    ...     print(f"{episode.label:12} {episode.start:9.3g} {episode.end:9.3g}  {episode.classification}")
+    mixed/mixed          0  3.16e+03  moving
+    C/mixed       3.16e+03  1.26e+04  moving
+    C/C           1.26e+04     2e+06  slow
+    C/mixed          2e+06       inf  slow
     """
     times = log_times(horizon, per_decade)
     trajectory = solve_reduced(
@@ -260,6 +340,18 @@ def lifetime_scan(
     -------
     xarray.Dataset
         ``measured``, ``predicted`` (gap,) in steps, ``beta_gap`` = β g; attrs: the slow point's label.
+
+    Examples
+    --------
+    The near-full cooperation slow point, with D started 6 and 8 below C:
+
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.analysis import PointMassDynamics, find_slow_points, lifetime_scan
+    >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> cc = next(p for p in find_slow_points(dynamics, starts=8) if p.label(["C", "D"]) == "s0: C | s1: C")
+    >>> scan = lifetime_scan(dynamics, cc, [6.0, 8.0])
+    >>> scan["measured"].values.round(-3), scan["predicted"].values.round(-3)  # steps
+    (array([ 76000., 474000.]), array([ 82000., 431000.]))
     """
     gaps = np.atleast_1d(np.asarray(gaps, dtype=np.float64))
     if np.any(gaps <= 0):

@@ -99,6 +99,21 @@ class ClosureTrajectory:
         the drift and the noise create, to first order in the departure from the Gaussian.
     attrs : dict
         Parameters and the cubature used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import lattice, two_state_pd
+    >>> from marldyn.theory.closure import solve_closure
+    >>> trajectory = solve_closure([[0.5, 0.0], [0.0, 0.5]], two_state_pd(), [0, 500, 1000], graph=lattice(9),
+    ...                            alpha=1e-3, beta=1.0, gamma=0.8, initial_covariance=0.01 * np.eye(4))
+    >>> trajectory.time, trajectory.q.shape, trajectory.covariance.shape
+    (array([   0.,  500., 1000.]), (3, 2, 2), (3, 4, 4))
+    >>> trajectory.q_std[0].round(4)  # at t = 0: draws of std 0.1 among N = 9 agents, 0.1 √(8/9)
+    array([[0.0943, 0.0943],
+           [0.0943, 0.0943]])
+    >>> trajectory.state_fraction.sum(axis=-1)
+    array([1., 1., 1.])
     """
 
     time: np.ndarray
@@ -439,13 +454,15 @@ def closure_terms(
     buffers = _buffers(n_states, n_actions, neighbor_weight.size, n_contrasts)
     context = (neighbor_weight, pairs, degree, payoff, transition, alpha, beta, gamma, rule, initial, work, buffers)
     no_neighbor = np.zeros(n_contrasts)
+    # False as a bool variable: the constant would compile the callees a second time, for Literal[bool](False)
+    stationary = dynamic & False
     drift = np.empty((n_states, n_actions))
     _smoothed_drift_into(
         mean, fine_deviation, fine_weight, np.zeros(size), fine_neighbors, no_neighbor, dynamic, context, drift
     )
     base = np.empty((n_states, n_actions))
     _smoothed_drift_into(
-        mean, coarse_deviation, coarse_weight, np.zeros(size), coarse_neighbors, no_neighbor, False, context, base
+        mean, coarse_deviation, coarse_weight, np.zeros(size), coarse_neighbors, no_neighbor, stationary, context, base
     )
     derivative = np.empty((size, size + n_contrasts))  # columns: the focal entries, then the neighbour contrasts
     shifted = np.empty((n_states, n_actions))
@@ -463,7 +480,7 @@ def closure_terms(
             focal_shift,
             coarse_neighbors,
             neighbor_shift,
-            False,
+            stationary,
             context,
             shifted,
         )
@@ -477,7 +494,9 @@ def closure_terms(
         for s in range(n_states):
             for a in range(n_actions):
                 focal_q[p, s, a] = mean[s * n_actions + a] + noise_deviation[p, s * n_actions + a]
-    _, sigma, _ = node_moments(focal_q, coarse_neighbors, noise_contrast, pairs, False, *context[2:10], neighbor_weight)
+    _, sigma, _ = node_moments(
+        focal_q, coarse_neighbors, noise_contrast, pairs, stationary, *context[2:10], neighbor_weight
+    )
     noise = np.zeros((size, size))
     for p in range(noise_weight.size):
         for i in range(size):
@@ -646,7 +665,8 @@ def closure_geometry(mean, own, neighbor, basis, inverse_basis, n_contrasts):
     column = np.empty(n_contrasts)
     for c in range(n_contrasts):
         _psd_solve_into(contrast_root, np.ascontiguousarray(cross[:, c]), column)
-        gain_t[:, c] = column
+        for r in range(n_contrasts):  # element-wise: an array assignment compiles numba's shape-mismatch message
+            gain_t[r, c] = column[r]
     gain = np.ascontiguousarray(gain_t.T)
     conditional = contrast_cov - gain @ cross.T
     conditional = 0.5 * (conditional + conditional.T)

@@ -93,6 +93,9 @@ def theory(
     >>> import marldyn
     >>> from marldyn.theory import Particles
     >>> config = {"graph": {"kind": "lattice", "n": 9}, "run": {"steps": 40, "record_every": 20}}
+    >>> reduced = marldyn.predict(config)  # the default method, "reduced"
+    >>> dict(reduced.sizes), list(reduced.data_vars), reduced["time"].values
+    ({'time': 3, 'state': 2, 'action': 2}, ['q', 'policy', 'state_fraction'], array([ 0, 20, 40]))
     >>> marldyn.predict(config, Particles(n=4)).attrs["particles"]
     4
     >>> marldyn.predict(config, "reduced", dt=5.0)  # doctest: +ELLIPSIS

@@ -148,7 +148,9 @@ def full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, g
         workspace(n_states, n_actions),
         rate,
     )
-    out[:size] = rate.ravel()
+    for s in range(n_states):  # element-wise: an array assignment compiles numba's shape-mismatch message
+        for a in range(n_actions):
+            out[s * n_actions + a] = rate[s, a]
     for t in range(n_states):
         flow = -distribution[t]
         for s in range(n_states):
@@ -175,8 +177,10 @@ def _full_discrete_run(q0, p0, record_steps, degree, payoff, transition, alpha, 
     last = record_steps[n_records - 1] if n_records > 0 else 0
     for t in range(last + 1):
         while record < n_records and record_steps[record] == t:
-            q_out[record] = q
-            p_out[record] = distribution
+            for s in range(n_states):  # element-wise (see full_rate)
+                p_out[record, s] = distribution[s]
+                for a in range(n_actions):
+                    q_out[record, s, a] = q[s, a]
             record += 1
         if t == last:
             break
@@ -202,7 +206,8 @@ def _full_discrete_run(q0, p0, record_steps, degree, payoff, transition, alpha, 
             for s in range(n_states):
                 value += distribution[s] * matrix[s, t_state]
             nxt[t_state] = value
-        distribution[:] = nxt
+        for s in range(n_states):
+            distribution[s] = nxt[s]
         for s in range(n_states):
             for a in range(n_actions):
                 q[s, a] += rate[s, a]

@@ -92,6 +92,22 @@ class LNAResult:
         :func:`noise_blocks`).
     attrs : dict
         Parameters.
+
+    Examples
+    --------
+    >>> from marldyn import lattice, two_state_pd
+    >>> from marldyn.theory.lna import fixed_point, solve_lna
+    >>> game = two_state_pd()
+    >>> q_star = fixed_point([[0.0, 0.0], [0.0, 0.0]], game, beta=1.0, gamma=0.8)
+    >>> result = solve_lna(q_star, game, lattice(16), alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> result.route, round(result.relaxation_time)  # steps
+    ('fourier', 13611)
+    >>> result.q_std.round(4)  # the spread of Q across the 16 agents within a run
+    array([[0.0706, 0.061 ],
+           [0.0304, 0.0276]])
+    >>> result.independent["q_std"].round(4)  # the same without coupling and shared noise
+    array([[0.0596, 0.0584],
+           [0.0298, 0.0276]])
     """
 
     fixed_point: np.ndarray
@@ -150,6 +166,19 @@ def fixed_point(q0, game, *, beta, gamma, rule="q_learning", degree=4, tolerance
     ------
     ConfigError
         If no root is found from ``q0``.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.lna import fixed_point
+    >>> q_star = fixed_point([[0.0, 0.0], [0.0, 0.0]], two_state_pd(), beta=1.0, gamma=0.8)
+    >>> q_star.round(4)
+    array([[5.631 , 5.8188],
+           [3.9089, 4.0967]])
+    >>> boltzmann(q_star, 1.0).round(4)  # the mixed policy X*(C) = 0.4532 in both states
+    array([[0.4532, 0.5468],
+           [0.4532, 0.5468]])
     """
     from .homogeneous import stationary_drift
 
@@ -271,6 +300,21 @@ def jacobian_blocks(q_star, game, degree, *, alpha, beta, gamma, rule="q_learnin
     -------
     J_self, J_nb : ndarray, shape (K M, K M)
         Per simulator step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.theory.lna import fixed_point, jacobian_blocks
+    >>> game = two_state_pd()
+    >>> q_star = fixed_point([[0.0, 0.0], [0.0, 0.0]], game, beta=1.0, gamma=0.8)
+    >>> j_self, j_nb = jacobian_blocks(q_star, game, 4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> j_self.shape, j_nb.shape
+    ((4, 4), (4, 4))
+    >>> float(np.abs(j_nb[:2, 2:]).max())  # a neighbour acts through its policy in the same state only
+    0.0
+    >>> bool(np.linalg.eigvals(j_self).real.max() < 0)  # one agent alone relaxes to Q*
+    True
     """
     point = _point(q_star, game, beta, gamma, rule)
     return _jacobians(point, int(degree), alpha, beta, gamma)
@@ -346,6 +390,28 @@ def noise_blocks(q_star, game, k_i, k_j=None, *, alpha, beta, gamma, rule="q_lea
     -------
     dict of ndarray, each (K M, K M)
         ``self`` (agent i), ``edge``, ``common``, ``common_adjacent``; rows: agent i, columns: agent j.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.lna import fixed_point, noise_blocks
+    >>> from marldyn.theory.markov import edge_transition_matrix, stationary_distribution
+    >>> from marldyn.theory.moments import diffusion
+    >>> game = two_state_pd()
+    >>> q_star = fixed_point([[0.0, 0.0], [0.0, 0.0]], game, beta=1.0, gamma=0.8)
+    >>> blocks = noise_blocks(q_star, game, 4, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> sorted(blocks), blocks["edge"].shape
+    (['common', 'common_adjacent', 'edge', 'self'], (4, 4))
+
+    The ``self`` block is the exact one-step diffusion Σ at (Q*, X*, p*):
+
+    >>> policy = boltzmann(q_star, 1.0)
+    >>> p_star = stationary_distribution(edge_transition_matrix(policy, policy, game.transition))
+    >>> sigma = diffusion(q_star, policy, p_star, 4, game, alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> bool(np.allclose(blocks["self"], sigma))
+    True
     """
     point = _point(q_star, game, beta, gamma, rule)
     return _noise(point, int(k_i), int(k_i if k_j is None else k_j), game, alpha, beta, gamma, rule)
@@ -430,6 +496,36 @@ def dense_matrices(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_le
 
     For the brute-force solve on small graphs (any degrees, triangles included). ``correlations=False`` drops
     the noise correlations between agents (D block diagonal), keeping the coupling through the drift.
+
+    Parameters
+    ----------
+    q_star : array_like, shape (state, action)
+        A homogeneous fixed point (:func:`fixed_point`).
+    game : Game
+    graph : Graph
+        Any graph with N K M ≤ 4000.
+    alpha, beta, gamma : float
+    rule : {"q_learning", "expected_sarsa"}
+    correlations : bool
+
+    Returns
+    -------
+    matrix, covariance : ndarray, shape (N K M, N K M)
+        The linear one-step map A = I + J and the one-step noise covariance D (symmetric), per simulator step;
+        agent i's entries are rows ``i * K M`` to ``(i + 1) * K M``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import lattice, two_state_pd
+    >>> from marldyn.theory.lna import dense_matrices, fixed_point
+    >>> game = two_state_pd()
+    >>> q_star = fixed_point([[0.0, 0.0], [0.0, 0.0]], game, beta=1.0, gamma=0.8)
+    >>> matrix, covariance = dense_matrices(q_star, game, lattice(9), alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> matrix.shape, covariance.shape  # N K M = 9 * 2 * 2
+    ((36, 36), (36, 36))
+    >>> bool(np.abs(np.linalg.eigvals(matrix)).max() < 1.0)  # Q* is linearly stable on the graph
+    True
     """
     point = _point(q_star, game, beta, gamma, rule)
     n = graph.n_agents
@@ -521,6 +617,24 @@ def solve_lna(
     Returns
     -------
     LNAResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import lattice, two_state_pd
+    >>> from marldyn.theory.lna import fixed_point, solve_lna
+    >>> game = two_state_pd()
+    >>> q_star = fixed_point([[0.0, 0.0], [0.0, 0.0]], game, beta=1.0, gamma=0.8)
+    >>> result = solve_lna(q_star, game, lattice(16), alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> result.route, result.q_std.round(4)  # Q's spread across agents (state, action)
+    ('fourier', array([[0.0706, 0.061 ],
+                       [0.0304, 0.0276]]))
+
+    The dense solve (64 x 64 here) gives the same covariance:
+
+    >>> direct = solve_lna(q_star, game, lattice(16), alpha=1e-3, beta=1.0, gamma=0.8, route="direct")
+    >>> bool(np.allclose(direct.within_covariance, result.within_covariance))
+    True
     """
     if route not in ROUTES:
         raise ConfigError(f"route = {route!r} must be one of {', '.join(ROUTES)}")
@@ -609,6 +723,34 @@ def independent_ou(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_le
     Returns the across-agent covariance within a run, E[(1/N) Σ_i (Q_i - Q̄)²] = (1/N) Σ_i C_i - (1/N²) Σ_i C_i,
     and the covariance of the mean, (1/N²) Σ_i C_i, with their square-root diagonals (``q_std``,
     ``q_mean_std``, (K, M)).
+
+    Parameters
+    ----------
+    q_star : array_like, shape (state, action)
+        A homogeneous fixed point (:func:`fixed_point`).
+    game : Game
+    graph : Graph
+        Only its degrees matter.
+    alpha, beta, gamma : float
+    rule : {"q_learning", "expected_sarsa"}
+
+    Returns
+    -------
+    dict
+        ``within_covariance``, ``mean_covariance`` (K M, K M) and ``q_std``, ``q_mean_std`` (K, M).
+
+    Examples
+    --------
+    >>> from marldyn import lattice, two_state_pd
+    >>> from marldyn.theory.lna import fixed_point, independent_ou
+    >>> game = two_state_pd()
+    >>> q_star = fixed_point([[0.0, 0.0], [0.0, 0.0]], game, beta=1.0, gamma=0.8)
+    >>> alone = independent_ou(q_star, game, lattice(16), alpha=1e-3, beta=1.0, gamma=0.8)
+    >>> sorted(alone)
+    ['mean_covariance', 'q_mean_std', 'q_std', 'within_covariance']
+    >>> alone["q_std"].round(4)
+    array([[0.0596, 0.0584],
+           [0.0298, 0.0276]])
     """
     point = _point(q_star, game, beta, gamma, rule)
     degree = np.asarray(graph.degree)

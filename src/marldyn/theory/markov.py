@@ -50,6 +50,21 @@ def edge_transition_into(policy, neighbor_policy, transition, out):
     """λ[s, s'] = Σ_{a, b} X[s, a] X̃[s, b] T[s, a, b, s'] for one pair, written into ``out`` (K, K).
 
     Each entry is summed in a local accumulator over (a, b) in order, and stored once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.theory.markov import edge_transition_into
+    >>> _, transition = two_state_pd().arrays()
+    >>> policy = np.array([[0.9, 0.1], [0.5, 0.5]])
+    >>> out = np.empty((2, 2))
+    >>> edge_transition_into(policy, policy, transition, out)
+    >>> out  # λ[s, s']: s1 follows mutual cooperation with probability 0.7, anything else with 0.2
+    array([[0.605, 0.395],
+           [0.325, 0.675]])
+    >>> out.sum(axis=1)
+    array([1., 1.])
     """
     n_states, n_actions = policy.shape
     for s in range(n_states):
@@ -90,6 +105,21 @@ def edge_transition_matrix(policy, neighbor_policy, transition) -> np.ndarray:
     ndarray, shape (..., state, state)
         λ[..., s, s'], row-stochastic; the broadcast of the two leading shapes. Time unit: one
         simulator step (λ is the probability per step, so it doubles as the rate in eq. 14).
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.theory.markov import edge_transition_matrix
+    >>> transition = two_state_pd().transition
+    >>> cooperate, defect = [[1.0, 0.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0]]  # (state, action)
+    >>> edge_transition_matrix(cooperate, cooperate, transition)  # p = (0.7, 0.2) of the game
+    array([[0.7, 0.3],
+           [0.7, 0.3]])
+    >>> edge_transition_matrix(cooperate, defect, transition)
+    array([[0.2, 0.8],
+           [0.2, 0.8]])
+    >>> edge_transition_matrix([cooperate, defect], cooperate, transition).shape  # broadcast over pairs
+    (2, 2, 2)
     """
     policy = np.asarray(policy, dtype=np.float64)
     neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
@@ -132,6 +162,18 @@ def master_equation_step(distribution, matrix) -> np.ndarray:
     -------
     ndarray, shape (..., state)
         p_{t+1}.
+
+    Examples
+    --------
+    >>> from marldyn.theory.markov import master_equation_step
+    >>> matrix = [[0.9, 0.1], [0.5, 0.5]]
+    >>> p = [1.0, 0.0]
+    >>> for _ in range(3):
+    ...     p = master_equation_step(p, matrix)
+    ...     print(p.round(4))
+    [0.9 0.1]
+    [0.86 0.14]
+    [0.844 0.156]
     """
     distribution = np.asarray(distribution, dtype=np.float64)
     matrix = np.asarray(matrix, dtype=np.float64)
@@ -216,6 +258,16 @@ def stationary_into(matrix, initial, has_initial, out):
 
     Returns ``_NEEDS_INITIAL`` (and leaves ``out`` undefined) if the chain has several closed classes
     and ``has_initial`` is False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.theory.markov import stationary_into
+    >>> out = np.empty(2)
+    >>> stationary_into(np.array([[0.9, 0.1], [0.5, 0.5]]), np.zeros(2), False, out), out.round(4)  # 0: ok
+    (0, array([0.8333, 0.1667]))
+    >>> stationary_into(np.eye(2), np.zeros(2), False, out)  # two closed classes, no initial: 1
+    1
     """
     size = matrix.shape[0]
     positive = True  # fast path: all off-diagonal entries > 0, so the chain is irreducible
@@ -370,6 +422,17 @@ def stationary_distribution(matrix, initial=None) -> np.ndarray:
     ConfigError
         If ``matrix`` is not square and row-stochastic, or a chain has several closed classes and
         ``initial`` is None.
+
+    Examples
+    --------
+    >>> from marldyn.theory.markov import stationary_distribution
+    >>> stationary_distribution([[0.9, 0.1], [0.5, 0.5]]).round(4)  # (5/6, 1/6)
+    array([0.8333, 0.1667])
+
+    Two closed classes (no edge ever leaves its state): the long-run distribution is where it starts.
+
+    >>> stationary_distribution([[1.0, 0.0], [0.0, 1.0]], initial=[0.25, 0.75])
+    array([0.25, 0.75])
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim < 2 or matrix.shape[-1] != matrix.shape[-2]:
@@ -385,9 +448,10 @@ def stationary_distribution(matrix, initial=None) -> np.ndarray:
                 f"stationary_distribution: initial must be a distribution of shape (..., {size}), got {initial.shape}"
             )
         batch = np.broadcast_shapes(batch, initial.shape[:-1])
-        initial_flat = np.ascontiguousarray(np.broadcast_to(initial, batch + (size,))).reshape(-1, size)
+        initial_flat = np.array(np.broadcast_to(initial, batch + (size,)), order="C").reshape(-1, size)
         initial_flat = initial_flat / initial_flat.sum(axis=-1, keepdims=True)
-    matrix_flat = np.ascontiguousarray(np.broadcast_to(matrix, batch + (size, size))).reshape(-1, size, size)
+    # writable copies: a read-only view would compile a second specialization of the kernels
+    matrix_flat = np.array(np.broadcast_to(matrix, batch + (size, size)), order="C").reshape(-1, size, size)
     if initial is None:
         initial_flat = np.zeros((matrix_flat.shape[0], size))
     out, status = _stationary_batch(matrix_flat, initial_flat, initial is not None)
@@ -409,6 +473,23 @@ def edge_chains_into(policy, edges, transition, initial, reduced, pair, chain):
 
     ``policy`` (agent, state, action), ``edges`` (edge, 2), ``initial`` (edge, state) (used only by reducible
     chains). Two states: p* in closed form, (λ_10, λ_01) / (λ_01 + λ_10); otherwise :func:`stationary_into`.
+
+    Examples
+    --------
+    A 3x3 lattice where agent 0 cooperates more than the others: its four edges spend more time in s1.
+
+    >>> import numpy as np
+    >>> from marldyn import lattice, two_state_pd
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.markov import edge_chains_into
+    >>> graph, (_, transition) = lattice(9), two_state_pd().arrays()
+    >>> q = np.zeros((9, 2, 2))
+    >>> q[0, :, 0] = 2.0  # agent 0 prefers C in both states
+    >>> pair, chain = np.empty((graph.n_edges, 2)), np.empty((graph.n_edges, 2, 2))
+    >>> initial = np.full((graph.n_edges, 2), 0.5)
+    >>> edge_chains_into(boltzmann(q, 1.0), graph.edges, transition, initial, True, pair, chain)
+    >>> np.unique(pair[:, 0].round(4), return_counts=True)  # p_e(s1): 14 edges at 0.325, 4 at 0.4202
+    (array([0.325 , 0.4202]), array([14,  4]))
     """
     n_states = policy.shape[1]
     for e in range(edges.shape[0]):
@@ -427,6 +508,17 @@ def advance_edges(chain, pair, n_applications, current):
     """p_e ← p_e λ_e^n for every edge, in place: the exact discrete master equation (eqs. 13-14) for n steps.
 
     ``chain`` (edge, state, state), ``pair`` (edge, state), ``current`` (state,) scratch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.theory.markov import advance_edges
+    >>> chain = np.array([[[0.9, 0.1], [0.5, 0.5]], [[0.5, 0.5], [0.5, 0.5]]])  # two edges
+    >>> pair = np.array([[1.0, 0.0], [1.0, 0.0]])  # both start in s1
+    >>> advance_edges(chain, pair, 2, np.empty(2))  # two simulator steps
+    >>> pair  # p λ²: (0.9² + 0.1 · 0.5, ...) for the first edge
+    array([[0.86, 0.14],
+           [0.5 , 0.5 ]])
     """
     n_states = pair.shape[1]
     for e in range(pair.shape[0]):

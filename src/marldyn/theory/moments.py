@@ -66,6 +66,9 @@ __all__ = [
 class TDErrorMoments(NamedTuple):
     """Per-edge moments of the TD error of the focal agent, each of shape (..., state, action).
 
+    The expectation is over the neighbour's action ã ~ X̃(s, ·), the next state s' ~ T(s, a, ã, ·)
+    and, for SARSA, the focal agent's own actions drawn in the other states (which set V(s')).
+
     Attributes
     ----------
     mean : ndarray
@@ -75,8 +78,18 @@ class TDErrorMoments(NamedTuple):
     variance : ndarray
         ``second_moment - mean**2``, the variance of one edge's TD error.
 
-    The expectation is over the neighbour's action ã ~ X̃(s, ·), the next state s' ~ T(s, a, ã, ·)
-    and, for SARSA, the focal agent's own actions drawn in the other states (which set V(s')).
+    Examples
+    --------
+    >>> from marldyn.games import two_state_pd
+    >>> from marldyn.theory.moments import td_error_moments
+    >>> moments = td_error_moments([[0.5, 0.0], [0.0, 0.5]], [[0.6, 0.4], [0.4, 0.6]], two_state_pd(),
+    ...                            beta=1.0, gamma=0.8)
+    >>> moments.mean.round(4)  # δ̄(s, a): rows s1, s2; columns C, D
+    array([[2.4 , 3.4 ],
+           [0.38, 0.38]])
+    >>> moments.variance.round(4)  # second_moment - mean**2
+    array([[6.    , 6.    ],
+           [0.3456, 0.3456]])
     """
 
     mean: np.ndarray
@@ -428,10 +441,31 @@ def diffusion_paper(
     describes it as "the square of the mean TD error"; that reading, E² = δ̄(s, a)², is available as
     ``diagonal="squared_mean"``.
 
+    Parameters
+    ----------
+    q, neighbor_policy, state_distribution, degree, game, alpha, beta, gamma, rule
+        As in :func:`drift`.
+    diagonal : {"second_moment", "squared_mean"}
+        The reading of E² in eq. (6) (see above).
+
     Returns
     -------
     ndarray, shape (..., state * action, state * action)
         Same ordering and units as :func:`diffusion`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.games import two_state_pd
+    >>> from marldyn.theory.moments import diffusion, diffusion_paper
+    >>> arguments = ([[0.5, 0.0], [0.0, 0.5]], [[0.6, 0.4], [0.4, 0.6]], [0.5, 0.5], 4, two_state_pd())
+    >>> paper = diffusion_paper(*arguments, alpha=0.01, beta=1.0, gamma=0.8)
+    >>> exact = diffusion(*arguments, alpha=0.01, beta=1.0, gamma=0.8)
+    >>> paper[:2, 2:]  # eq. (4): no covariance across states
+    array([[0., 0.],
+           [0., 0.]])
+    >>> (np.diag(paper) / np.diag(exact)).round(2)  # eq. (6) ignores the averaging over the n_s edges
+    array([1.44, 1.24, 1.51, 1.57])
     """
     if diagonal not in ("second_moment", "squared_mean"):
         raise ConfigError(f"diagonal = {diagonal!r} must be 'second_moment' or 'squared_mean'")
@@ -485,6 +519,21 @@ def neighbor_marginals(neighbor_policies, pair_state_distributions, weights=None
     -------
     state_distribution : ndarray, shape (..., state)
     neighbor_policy : ndarray, shape (..., state, action)
+
+    Examples
+    --------
+    Two neighbours, one mostly cooperating and one mostly defecting in s1; the edge to the first is more
+    often in s1, so the neighbour met in s1 leans towards the first one's policy:
+
+    >>> from marldyn.theory.moments import neighbor_marginals
+    >>> policies = [[[0.9, 0.1], [0.5, 0.5]], [[0.1, 0.9], [0.5, 0.5]]]  # (neighbor, state, action)
+    >>> pairs = [[0.75, 0.25], [0.25, 0.75]]  # p(s | Q, Q̃_j), (neighbor, state)
+    >>> state_distribution, neighbor_policy = neighbor_marginals(policies, pairs)
+    >>> state_distribution
+    array([0.5, 0.5])
+    >>> neighbor_policy  # s1: (0.75 * 0.9 + 0.25 * 0.1) / (0.75 + 0.25) = 0.7
+    array([[0.7, 0.3],
+           [0.5, 0.5]])
     """
     policies = np.asarray(neighbor_policies, dtype=np.float64)
     pairs = np.asarray(pair_state_distributions, dtype=np.float64)

@@ -72,6 +72,14 @@ def interaction_probability_scalar(probability, degree):
     -expm1(k log1p(-p)), accurate to the last digits for any small p; elsewhere π > 0.39, and 1 - (1 - p)^k
     (a few ulp of error from the power) is accurate to ~1e-14 relative without a transcendental function.
     ``probability`` is clipped to [0, 1]; π = 0 for k = 0, 1 at p = 1.
+
+    Examples
+    --------
+    >>> from marldyn.theory.one_step import interaction_probability_scalar
+    >>> interaction_probability_scalar(0.5, 4)  # 1 - (1 - 0.5)**4
+    0.9375
+    >>> interaction_probability_scalar(1e-12, 4)  # k p, without the cancellation of 1 - (1 - p)**k
+    3.999999999994e-12
     """
     if degree <= 0 or probability <= 0.0:
         return 0.0
@@ -88,6 +96,14 @@ def joint_interaction_probability_scalar(first, second, degree):
 
     Inclusion-exclusion: 1 - (1 - p_s)^k - (1 - p_s')^k + (1 - p_s - p_s')^k, clipped to [0, 1]
     (0 for k = 1: one edge is in one state). ``first``, ``second``: p_s, p_s' (each clipped to [0, 1]).
+
+    Examples
+    --------
+    >>> from marldyn.theory.one_step import joint_interaction_probability_scalar
+    >>> joint_interaction_probability_scalar(0.5, 0.5, 4)  # 1 - 2 (1 - 0.5)**4 + 0**4
+    0.875
+    >>> joint_interaction_probability_scalar(0.5, 0.5, 1)  # one edge is in one state
+    0.0
     """
     p = min(max(first, 0.0), 1.0)
     r = min(max(second, 0.0), 1.0)
@@ -104,6 +120,14 @@ def mean_inverse_count_scalar(probability, degree):
     The variance of the mean of n independent TD errors is v / n; h is its expectation factor. The binomial
     weights are built by the ratio recursion from the end whose weight cannot underflow (p ≤ 1/2: from n = 0,
     weight (1 - p)^k; else from n = k, weight p^k); for k ≥ 512 by lgamma.
+
+    Examples
+    --------
+    >>> from marldyn.theory.one_step import mean_inverse_count_scalar
+    >>> mean_inverse_count_scalar(0.5, 2)  # P(n = 1) / 1 + P(n = 2) / 2 = 0.5 + 0.25 / 2
+    0.625
+    >>> mean_inverse_count_scalar(1.0, 4)  # every edge in the state: 1 / 4
+    0.25
     """
     if degree <= 0 or probability <= 0.0:
         return 0.0
@@ -143,6 +167,13 @@ def workspace(n_states, n_actions):
     Fields (indices ``MEAN`` … ``JOINT`` of this module): δ̄(s, a) (eq. 7); E[δ² | a in s]; SARSA's
     D(s, a) = Q(s, a) - E V(s); E V(s') of the rule; SARSA's Var V(s'); π_s; h_s; p_s clipped to [0, 1];
     W(s, a, z) = Σ_b X̃(s, b) T(s, a, b, z); π_{ss'}.
+
+    Examples
+    --------
+    >>> from marldyn.theory.one_step import MEAN, NEXT_STATE, workspace
+    >>> work = workspace(2, 2)  # K = 2 states, M = 2 actions
+    >>> len(work), work[MEAN].shape, work[NEXT_STATE].shape
+    (10, (2, 2), (2, 2, 2))
     """
     return (
         np.empty((n_states, n_actions)),
@@ -163,6 +194,21 @@ def bootstrap_value_into(q, policy, rule, out):
     """E V(z) of the rule's bootstrap value per state z (eqs. 4, 6), into ``out`` (K,).
 
     max Q(z, ·) (Q-learning); Σ X(z, ·) Q(z, ·) (expected SARSA, and SARSA's mean over its own draw a(z) ~ X).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.learning import rule_code
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.one_step import bootstrap_value_into
+    >>> q = np.array([[0.5, 0.0], [0.0, 0.5]])
+    >>> value = np.empty(2)
+    >>> bootstrap_value_into(q, boltzmann(q, 1.0), rule_code("q_learning"), value)
+    >>> value  # max Q(z, ·)
+    array([0.5, 0.5])
+    >>> bootstrap_value_into(q, boltzmann(q, 1.0), rule_code("expected_sarsa"), value)
+    >>> value.round(4)  # Σ X(z, ·) Q(z, ·) = 0.5 / (1 + exp(-0.5))
+    array([0.3112, 0.3112])
     """
     n_states, n_actions = q.shape
     for z in range(n_states):
@@ -186,6 +232,28 @@ def td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule,
     bootstrap value V: max Q(s', ·) (Q-learning), Σ X(s', ·) Q(s', ·) (expected SARSA), Q(s', a(s')) with the
     agent's own draw a(s') ~ X(s', ·) (SARSA; Q(s, a) itself when s' = s, shared/NOTES.md 8). Also fills
     E V, Var V, D = Q - E V (SARSA) and W(s, a, z) = Σ_b X̃(s, b) T(s, a, b, z), which Σ needs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.learning import rule_code
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.one_step import MEAN, NEXT_STATE, SECOND, td_moments_into, workspace
+    >>> payoff, transition = two_state_pd().arrays()
+    >>> q = np.array([[0.5, 0.0], [0.0, 0.5]])
+    >>> neighbor_policy = np.array([[0.6, 0.4], [0.4, 0.6]])
+    >>> work = workspace(2, 2)
+    >>> td_moments_into(q, boltzmann(q, 1.0), neighbor_policy, payoff, transition, 0.8, rule_code("q_learning"), work)
+    >>> work[MEAN]  # δ̄(s, a); rows s1, s2, columns C, D
+    array([[2.4 , 3.4 ],
+           [0.38, 0.38]])
+    >>> work[SECOND]  # E[δ² | a chosen in s]
+    array([[11.76, 17.56],
+           [ 0.49,  0.49]])
+    >>> work[NEXT_STATE].sum(axis=-1)  # W(s, a, ·), the distribution of the next state
+    array([[1., 1.],
+           [1., 1.]])
     """
     mean = work[MEAN]
     second = work[SECOND]
@@ -269,6 +337,24 @@ def moments_into(
     For SARSA the TD errors also depend on the agent's own draws in the other states (eqs. D2, D4-D5): the
     γ² Var V terms and the coupling through V(s') = Q(s', a(s')) are included. Σ is exactly symmetric (each
     entry is computed once and written to both halves).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.learning import rule_code
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.one_step import moments_into, workspace
+    >>> payoff, transition = two_state_pd().arrays()
+    >>> q = np.array([[0.5, 0.0], [0.0, 0.5]])
+    >>> neighbor_policy = np.array([[0.6, 0.4], [0.4, 0.6]])
+    >>> work, mu, sigma = workspace(2, 2), np.empty((2, 2)), np.empty((4, 4))
+    >>> moments_into(q, boltzmann(q, 1.0), neighbor_policy, np.array([0.5, 0.5]), 4, payoff, transition,
+    ...              0.01, 0.8, rule_code("q_learning"), work, mu, sigma)
+    >>> (np.diag(sigma) / 0.01**2).round(3)  # variances of ΔQ(s, a), O(α²)
+    array([3.403, 3.859, 0.103, 0.15 ])
+    >>> bool(np.array_equal(sigma, sigma.T))
+    True
     """
     td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work)
     _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu)
@@ -337,6 +423,28 @@ def drift_into(
 
     Exact for one step of Algorithm 1 given the inputs: Q(s, a) moves iff a(s) = a and n_s ≥ 1, and then by
     α δ̄(s, a) in expectation. ``work``: :func:`workspace`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.learning import rule_code
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.one_step import ENGAGED, MEAN, drift_into, workspace
+    >>> payoff, transition = two_state_pd().arrays()
+    >>> q = np.array([[0.5, 0.0], [0.0, 0.5]])
+    >>> policy = boltzmann(q, 1.0)
+    >>> neighbor_policy = np.array([[0.6, 0.4], [0.4, 0.6]])
+    >>> work, mu = workspace(2, 2), np.empty((2, 2))
+    >>> drift_into(q, policy, neighbor_policy, np.array([0.5, 0.5]), 4, payoff, transition, 0.01, 0.8,
+    ...            rule_code("q_learning"), work, mu)
+    >>> mu.round(5)  # Q units per step
+    array([[0.01401, 0.01203],
+           [0.00134, 0.00222]])
+    >>> work[ENGAGED]  # π_s = 1 - (1 - 0.5)**4
+    array([0.9375, 0.9375])
+    >>> bool(np.allclose(mu, 0.01 * work[ENGAGED][:, None] * policy * work[MEAN]))  # μ = α π X δ̄
+    True
     """
     td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work)
     _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu)
@@ -347,7 +455,26 @@ def drift_into(
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
 def td_moments_batch(q, policy, neighbor_policy, payoff, transition, gamma, rule):
-    """δ̄ and E[δ²] (agent, state, action) of a batch of agents (:func:`td_moments_into` for each)."""
+    """δ̄ and E[δ²] (agent, state, action) of a batch of agents (:func:`td_moments_into` for each).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.learning import rule_code
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.one_step import td_moments_batch
+    >>> payoff, transition = two_state_pd().arrays()
+    >>> q = np.stack([[[0.5, 0.0], [0.0, 0.5]], np.zeros((2, 2))])  # two agents
+    >>> neighbor_policy = np.full((2, 2, 2), 0.5)
+    >>> mean, second = td_moments_batch(q, boltzmann(q, 1.0), neighbor_policy, payoff, transition, 0.8,
+    ...                                 rule_code("q_learning"))
+    >>> mean.shape, second.shape  # (agent, state, action)
+    ((2, 2, 2), (2, 2, 2))
+    >>> mean[1]  # at Q = 0, δ̄(s, a) = Σ_b X̃(s, b) U(s, a, b)
+    array([[2. , 2.5],
+           [0.1, 0.6]])
+    """
     n_agents, n_states, n_actions = q.shape
     mean = np.empty((n_agents, n_states, n_actions))
     second = np.empty((n_agents, n_states, n_actions))
@@ -361,7 +488,28 @@ def td_moments_batch(q, policy, neighbor_policy, payoff, transition, gamma, rule
 
 @njit(cache=True)
 def drift_batch(q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule):
-    """μ (agent, state, action) of a batch of agents (:func:`drift_into` for each); ``degree`` (agent,)."""
+    """μ (agent, state, action) of a batch of agents (:func:`drift_into` for each); ``degree`` (agent,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.learning import rule_code
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.one_step import drift_batch
+    >>> payoff, transition = two_state_pd().arrays()
+    >>> q = np.tile([[0.5, 0.0], [0.0, 0.5]], (2, 1, 1))  # two agents with the same table ...
+    >>> degree = np.array([4, 1])  # ... and different degrees
+    >>> neighbor_policy = np.full((2, 2, 2), 0.5)
+    >>> state_distribution = np.full((2, 2), 0.5)
+    >>> mu = drift_batch(q, boltzmann(q, 1.0), neighbor_policy, state_distribution, degree, payoff, transition,
+    ...                  0.01, 0.8, rule_code("q_learning"))
+    >>> mu.shape
+    (2, 2, 2)
+    >>> (mu[1] / mu[0]).round(4)  # π(k = 1) / π(k = 4) = 0.5 / 0.9375
+    array([[0.5333, 0.5333],
+           [0.5333, 0.5333]])
+    """
     n_agents, n_states, n_actions = q.shape
     mu = np.empty((n_agents, n_states, n_actions))
     work = workspace(n_states, n_actions)
@@ -385,7 +533,25 @@ def drift_batch(q, policy, neighbor_policy, state_distribution, degree, payoff, 
 
 @njit(cache=True)
 def moments_batch(q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule):
-    """μ (agent, state, action) and Σ (agent, K M, K M) of a batch of agents (:func:`moments_into` for each)."""
+    """μ (agent, state, action) and Σ (agent, K M, K M) of a batch of agents (:func:`moments_into` for each).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.learning import rule_code
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.one_step import drift_batch, moments_batch
+    >>> payoff, transition = two_state_pd().arrays()
+    >>> q = np.stack([[[0.5, 0.0], [0.0, 0.5]], np.zeros((2, 2))])  # two agents
+    >>> arguments = (q, boltzmann(q, 1.0), np.full((2, 2, 2), 0.5), np.full((2, 2), 0.5), np.array([4, 4]),
+    ...              payoff, transition, 0.01, 0.8, rule_code("q_learning"))
+    >>> mu, sigma = moments_batch(*arguments)
+    >>> mu.shape, sigma.shape
+    ((2, 2, 2), (2, 4, 4))
+    >>> bool(np.array_equal(mu, drift_batch(*arguments))), bool(np.linalg.eigvalsh(sigma).min() >= 0.0)
+    (True, True)
+    """
     n_agents, n_states, n_actions = q.shape
     size = n_states * n_actions
     mu = np.empty((n_agents, n_states, n_actions))
@@ -412,7 +578,15 @@ def moments_batch(q, policy, neighbor_policy, state_distribution, degree, payoff
 
 @njit(cache=True)
 def interaction_probability_batch(probability, degree):
-    """π for flat arrays ``probability`` (n,) and ``degree`` (n,) (:func:`interaction_probability_scalar`)."""
+    """π for flat arrays ``probability`` (n,) and ``degree`` (n,) (:func:`interaction_probability_scalar`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.theory.one_step import interaction_probability_batch
+    >>> interaction_probability_batch(np.array([0.5, 0.1]), np.array([4, 4]))  # 1 - (1 - p)**4
+    array([0.9375, 0.3439])
+    """
     out = np.empty(probability.shape[0])
     for n in range(probability.shape[0]):
         out[n] = interaction_probability_scalar(probability[n], degree[n])
@@ -421,7 +595,15 @@ def interaction_probability_batch(probability, degree):
 
 @njit(cache=True)
 def mean_inverse_count_batch(probability, degree):
-    """h for flat arrays ``probability`` (n,) and ``degree`` (n,) (:func:`mean_inverse_count_scalar`)."""
+    """h for flat arrays ``probability`` (n,) and ``degree`` (n,) (:func:`mean_inverse_count_scalar`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.theory.one_step import mean_inverse_count_batch
+    >>> mean_inverse_count_batch(np.array([1.0, 0.5]), np.array([4, 2]))
+    array([0.25 , 0.625])
+    """
     out = np.empty(probability.shape[0])
     for n in range(probability.shape[0]):
         out[n] = mean_inverse_count_scalar(probability[n], degree[n])
@@ -430,7 +612,19 @@ def mean_inverse_count_batch(probability, degree):
 
 @njit(cache=True)
 def joint_interaction_probability_batch(probability, degree):
-    """π_{ss'} (n, state, state) for ``probability`` (n, state), ``degree`` (n,); the diagonal holds π_s."""
+    """π_{ss'} (n, state, state) for ``probability`` (n, state), ``degree`` (n,); the diagonal holds π_s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.theory.one_step import joint_interaction_probability_batch
+    >>> joint_interaction_probability_batch(np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([4, 1]))
+    array([[[0.9375, 0.875 ],
+            [0.875 , 0.9375]],
+    <BLANKLINE>
+           [[0.9   , 0.    ],
+            [0.    , 0.1   ]]])
+    """
     n_rows, n_states = probability.shape
     out = np.empty((n_rows, n_states, n_states))
     for n in range(n_rows):
@@ -458,6 +652,28 @@ def pair_td_into(q, policy, payoff, transition, gamma, rule, expected_td, produc
 
     All (state, action, action). V is :func:`bootstrap_value_into`'s; for SARSA that is the mean over the own
     draw, whose spread is not derived here (the LNA and the closure refuse SARSA before calling).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.learning import rule_code
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.moments import mean_td_error
+    >>> from marldyn.theory.one_step import pair_td_into
+    >>> game = two_state_pd()
+    >>> payoff, transition = game.arrays()
+    >>> q = np.array([[0.5, 0.0], [0.0, 0.5]])
+    >>> policy = boltzmann(q, 1.0)
+    >>> expected_td, product_td, common_product = (np.empty((2, 2, 2)) for _ in range(3))
+    >>> pair_td_into(q, policy, payoff, transition, 0.8, rule_code("q_learning"), expected_td, product_td,
+    ...              common_product)
+    >>> expected_td[0]  # r(s1, a, b) = U(s1, a, b) + 0.8 max Q(z, ·) - Q(s1, a); rows a, columns b
+    array([[ 4.4, -0.6],
+           [ 5.4,  0.4]])
+    >>> delta = mean_td_error(q, policy, game, beta=1.0, gamma=0.8)  # δ̄ = Σ_b X(s, b) r(s, a, b)
+    >>> bool(np.allclose(np.einsum("sb,sab->sa", policy, expected_td), delta))
+    True
     """
     n_states, n_actions = q.shape
     value = np.empty(n_states)
@@ -496,6 +712,29 @@ def shared_noise_into(policy, state_distribution, degree_i, degree_j, alpha, pro
       G_s = π_s(k_i) π_s(k_j) / (k_i k_j).
 
     ``product_td``, ``common_product`` from :func:`pair_td_into`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn import two_state_pd
+    >>> from marldyn.learning import rule_code
+    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.theory.markov import edge_transition_matrix, stationary_distribution
+    >>> from marldyn.theory.one_step import pair_td_into, shared_noise_into
+    >>> payoff, transition = two_state_pd().arrays()
+    >>> q = np.array([[0.5, 0.0], [0.0, 0.5]])
+    >>> policy = boltzmann(q, 1.0)
+    >>> p = stationary_distribution(edge_transition_matrix(policy, policy, transition))
+    >>> expected_td, product_td, common_product = (np.empty((2, 2, 2)) for _ in range(3))
+    >>> pair_td_into(q, policy, payoff, transition, 0.8, rule_code("q_learning"), expected_td, product_td,
+    ...              common_product)
+    >>> edge, common = np.empty((4, 4)), np.empty((4, 4))
+    >>> shared_noise_into(policy, p, 4, 4, 0.01, product_td, common_product, edge, common)
+    >>> (edge[:2, :2] / 0.01**2).round(3)  # one shared edge: the (s1, s1) block, O(α²)
+    array([[ 0.904, -0.092],
+           [-0.092,  0.003]])
+    >>> float(np.abs(edge[:2, 2:]).max()), float(np.abs(common[:2, 2:]).max())  # zero across states
+    (0.0, 0.0)
     """
     n_states, n_actions = policy.shape
     edge[:] = 0.0
