@@ -1,0 +1,315 @@
+"""The configuration reference, generated from the pydantic models of :mod:`marldyn.config`.
+
+:func:`config_schema_rst` turns the models into reStructuredText: one section per TOML table, one table row
+per field with its type, default, constraints and description. Types, defaults and constraints come from the
+models alone (``model_fields``: annotations, ``Field(ge=..., gt=..., le=..., lt=..., allow_inf_nan=...)``,
+``default_factory``); a description comes from the field's ``Field(description=...)`` where the model has one,
+and otherwise from :data:`FALLBACK_DESCRIPTIONS` below. The fallback exists because the models carry no
+descriptions yet; once a field has one in ``src/marldyn/config.py`` its entry here should go (the tests in
+``tests/test_docs_reference.py`` fail on a field that has neither, and on a fallback for a field that does
+not exist).
+
+This module imports neither Sphinx nor docutils, so the tests can import it by path without the docs extra;
+the directive that puts the text into a page is in ``marldyn_docs.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import types
+import typing
+from typing import Any, Literal, Union
+
+import annotated_types
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+#: Descriptions of the fields whose model has no ``Field(description=...)``: ``(section, field) -> text``
+#: (reStructuredText). Only what the models cannot say (meaning, units, which other field it goes with).
+FALLBACK_DESCRIPTIONS: dict[tuple[str, str], str] = {
+    ("game", "name"): (
+        "``two_state_pd``: the paper's two-state prisoner's dilemma (eq. 21) with ``b``, ``c``, ``p``; "
+        "``custom``: a game given by ``payoff`` and ``transition``, or by ``file``."
+    ),
+    ("game", "b"): "Benefit of cooperation in state s1 and s2 (``two_state_pd`` only). Not given: (5.0, 1.2).",
+    ("game", "c"): "Cost of cooperation in state s1 and s2 (``two_state_pd`` only). Not given: (0.5, 0.5).",
+    ("game", "p"): (
+        "Probability that the next state is s1 after mutual cooperation, and after any defection "
+        "(``two_state_pd`` only). Not given: (0.7, 0.2)."
+    ),
+    ("game", "payoff"): (
+        "Payoff ``U[s, a, b]`` of the row player, shape (state, action, action), finite (``custom`` only, "
+        "together with ``transition``)."
+    ),
+    ("game", "transition"): (
+        "Transition probabilities ``T[s, a, b, s']``, shape (state, action, action, state): every row a "
+        "probability vector (within 1e-9), symmetric in the two actions (``custom`` only, with ``payoff``)."
+    ),
+    ("game", "file"): (
+        "A game file (``.npz`` or ``.json`` with ``payoff`` and ``transition``), read without pickle; relative "
+        "to the config file's folder (``custom`` only, instead of ``payoff`` and ``transition``)."
+    ),
+    ("graph", "kind"): (
+        "The graph family. ``lattice``: periodic square lattice (degree 4); ``random_regular``; ``complete``; "
+        "``erdos_renyi``; ``barabasi_albert``; ``edgelist``: read from ``path``."
+    ),
+    ("graph", "n"): (
+        "Number of agents. A lattice needs a perfect square of at least 9. For an edge list: not given means the "
+        "file's nodes; a given ``n`` adds isolated agents up to ``n``."
+    ),
+    ("graph", "degree"): "Degree of every agent (``random_regular`` only, required there; ``n * degree`` even).",
+    ("graph", "edge_probability"): "Probability of each edge (``erdos_renyi`` only, required there).",
+    ("graph", "m"): "Edges of each new agent (``barabasi_albert`` only, required there; ``m < n``).",
+    ("graph", "path"): (
+        "Edge-list file: one ``i j`` pair per line, ids from 0, ``#`` comments; no self-loops or duplicates; "
+        "relative to the config file's folder (``edgelist`` only, required there)."
+    ),
+    ("graph", "seed"): (
+        "Seed of the random graph kinds. Not given: the run seed ``[run] seed`` (so ``--seed`` moves it too)."
+    ),
+    ("graph", "order"): (
+        "Agent numbering. ``given``: as built; ``rcm``: renumbered by reverse Cuthill-McKee, faster on large "
+        "graphs with locality whose ids come in arbitrary order (per-agent outputs then carry the original id "
+        "as ``agent_label``)."
+    ),
+    ("learning", "rule"): (
+        "Temporal-difference target: ``q_learning`` (r + γ max Q(s')), ``sarsa`` (r + γ Q(s', a(s'))) or "
+        "``expected_sarsa`` (r + γ Σ X(s') Q(s'))."
+    ),
+    ("learning", "alpha"): "Learning rate α.",
+    ("learning", "beta"): "Inverse temperature β of the Boltzmann policy (0: uniformly random actions).",
+    ("learning", "gamma"): "Discount factor γ.",
+    ("init", "q"): ("Initial Q-table of every agent, shape (state, action) of the game. Not given: zeros."),
+    ("init", "q_noise"): "Scale of the independent noise added to every agent's every entry (0: none).",
+    ("init", "q_noise_distribution"): "``normal``: standard deviation ``q_noise``; ``uniform``: on ±``q_noise``.",
+    ("init", "edge_state"): (
+        "Initial state of the edges: ``uniform`` (each edge's state drawn uniformly) or one state index "
+        "(0 to K - 1) for every edge."
+    ),
+    ("run", "steps"): "Horizon in simulator steps (one step of Algorithm 1; every theory uses the same unit).",
+    ("run", "runs"): "Independent runs (replicas; the members of an ``sde`` ensemble).",
+    ("run", "seed"): (
+        "Root seed: run r uses ``SeedSequence(seed).spawn(runs)[r]``, so results do not depend on the number "
+        "of workers."
+    ),
+    ("run", "record_every"): (
+        "Record interval in steps: records at step 0, every ``record_every`` steps and at the last step "
+        "(at most 10,000,000 records)."
+    ),
+}
+
+
+def sections(root: type[BaseModel]) -> dict[str, type[BaseModel]]:
+    """The TOML tables of ``root``: field name -> the model of that table, in the model's order."""
+    return {name: field.annotation for name, field in root.model_fields.items()}
+
+
+def describe_type(annotation: Any) -> str:
+    """A short reader's name of a field annotation: ``float``, ``int or not given``, ``pair of floats``."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return describe_type(args[0])
+    if origin in (Union, types.UnionType):
+        # ``None`` is how the models spell "not given" (a TOML file cannot write it): the default column says so.
+        return " or ".join(describe_type(a) for a in args if a is not type(None))
+    if origin is Literal:
+        return "string" if all(isinstance(a, str) for a in args) else "literal"
+    if origin is tuple:
+        inner = {describe_type(a) for a in args}
+        if len(inner) == 1 and len(args) == 2:
+            return f"pair of {inner.pop()}s"
+        return "tuple of " + ", ".join(describe_type(a) for a in args)
+    if origin is list:
+        if not args:
+            return "nested list of numbers"
+        inner = args[0]
+        depth = 1
+        while typing.get_origin(inner) is list:
+            inner, depth = typing.get_args(inner)[0], depth + 1
+        return ("nested list" if depth > 1 else "list") + f" of {describe_type(inner)}s"
+    if annotation is list:
+        return "nested list of numbers"
+    if annotation is str:
+        return "string"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation)
+
+
+def _scalar_kinds(annotation: Any) -> list[Any]:
+    """The non-``Literal``, non-``None`` members of a (possibly nested) union."""
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return [kind for arg in typing.get_args(annotation) for kind in _scalar_kinds(arg)]
+    if origin is Literal or annotation is type(None):
+        return []
+    return [annotation]
+
+
+def _choices(annotation: Any) -> list[Any]:
+    """The values a ``Literal`` (possibly inside a union or ``Annotated``) allows."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Literal:
+        return list(args)
+    if origin in (Union, types.UnionType, typing.Annotated):
+        return [choice for arg in args for choice in _choices(arg)]
+    return []
+
+
+def _strict_types(annotation: Any, metadata: list[Any] = ()) -> set[type]:
+    """The scalar types the field checks strictly (``StrictInt``, ``StrictFloat``: no strings, no booleans)."""
+    if any(getattr(meta, "strict", False) for meta in metadata) and isinstance(annotation, type):
+        return {annotation}
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _strict_types(args[0], annotation.__metadata__)
+    return {kind for arg in args for kind in _strict_types(arg)}
+
+
+#: What "strict" means for each scalar type, as pydantic's strict mode checks it (said once, above the tables).
+STRICT_NOTE = (
+    'A type marked *strict* is checked without conversion: a strict int takes no ``1.0``, ``"1"`` or '
+    '``true``; a strict float takes integers and floats but no strings or booleans (``"0.1"`` and ``true`` '
+    "are errors, not numbers)."
+)
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, int) and abs(value) >= 2**31:
+        exponent = round(math.log2(value))
+        if 2**exponent == value:
+            return f"2^{exponent}"
+    if isinstance(value, int) and abs(value) >= 10_000:
+        return f"{value:,}"
+    return repr(value)
+
+
+def is_strict(field: FieldInfo) -> bool:
+    """Whether pydantic checks the field's numbers strictly (``StrictInt``, ``StrictFloat``)."""
+    return bool(_strict_types(field.annotation, field.metadata))
+
+
+def describe_constraints(field: FieldInfo) -> list[str]:
+    """The checks pydantic applies to one field, in words (bounds, finiteness, choices, strictness)."""
+    parts = []
+    bounds = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
+    for meta in field.metadata:
+        for name, symbol in bounds.items():
+            if isinstance(meta, getattr(annotated_types, name.capitalize())):
+                parts.append(f"{symbol} {_number(getattr(meta, name))}")
+        if getattr(meta, "allow_inf_nan", None) is False:
+            parts.append("finite")
+    choices = [f"``{_toml(choice)}``" for choice in _choices(field.annotation)]
+    others = _scalar_kinds(field.annotation)
+    if choices and not others:
+        parts.append("one of " + ", ".join(choices))
+    elif choices:
+        parts.append(" or ".join(choices) + " or " + " or ".join(f"any {describe_type(kind)}" for kind in others))
+    return parts
+
+
+def describe_default(field: FieldInfo) -> str:
+    """The default as TOML would write it, ``not given`` for ``None``, or the factory's rule."""
+    if field.default_factory is not None:
+        factory = field.default_factory
+        takes_data = len(inspect.signature(factory).parameters) == 1
+        value = factory({}) if takes_data else factory()
+        summary = inspect.getdoc(factory) or ""
+        summary = summary.split("\n\n")[0].replace("\n", " ")
+        rule = summary.split(":", 1)[1].strip() if ":" in summary else summary
+        return f"``{_toml(value)}``; {rule}" if rule else f"``{_toml(value)}``"
+    if field.default is PydanticUndefined:
+        return "required"
+    if field.default is None:
+        return "not given"
+    return f"``{_toml(field.default)}``"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if value is None:
+        return "not given"
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)
+
+
+def field_description(section: str, name: str, field: FieldInfo) -> str | None:
+    """The model's own description of ``[section] name``, else the fallback, else ``None``."""
+    return field.description or FALLBACK_DESCRIPTIONS.get((section, name))
+
+
+def field_rows(section: str, model: type[BaseModel]) -> list[dict[str, str]]:
+    """One dict per field of ``model``: ``key``, ``type``, ``default``, ``constraints``, ``description``."""
+    rows = []
+    for name, field in model.model_fields.items():
+        rows.append(
+            {
+                "key": name,
+                "type": describe_type(field.annotation) + (" (strict)" if is_strict(field) else ""),
+                "default": describe_default(field),
+                "constraints": "; ".join(describe_constraints(field)) or "—",
+                "description": field_description(section, name, field) or "",
+            }
+        )
+    return rows
+
+
+def _cell(text: str) -> list[str]:
+    lines = text.splitlines() or [""]
+    return [lines[0], *("  " + line for line in lines[1:])]
+
+
+def _docstring_rst(model: type[BaseModel]) -> str:
+    text = inspect.cleandoc(model.__doc__ or "")
+    first, _, rest = text.partition("\n\n")
+    if first.startswith("``[") and ":" in first:  # "``[game]``: the built-in ..." -> "The built-in ..."
+        first = first.split(":", 1)[1].strip()
+        first = first[:1].upper() + first[1:]
+    return (first + ("\n\n" + rest if rest else "")).strip()
+
+
+def config_schema_rst(root: type[BaseModel] | None = None) -> str:
+    """The configuration reference of ``root`` (default :class:`marldyn.Config`) as reStructuredText.
+
+    One section per table (``[game]``, ``[graph]``, ...) with the model's docstring and a table of its fields.
+    """
+    if root is None:
+        from marldyn.config import Config as root
+    lines: list[str] = [f".. currentmodule:: {root.__module__.split('.')[0]}", ""]
+    if any(is_strict(field) for model in sections(root).values() for field in model.model_fields.values()):
+        lines += [STRICT_NOTE, ""]
+    for section, model in sections(root).items():
+        title = f"[{section}]"
+        lines += [f".. _config-{section}:", "", title, "-" * len(title), ""]
+        doc = _docstring_rst(model)
+        if doc:
+            lines += [doc, ""]
+        lines += [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "   :widths: 14 14 16 22 34",
+            "   :class: marldyn-config-table",
+            "",
+            "   * - key",
+            "     - type",
+            "     - default",
+            "     - constraints",
+            "     - description",
+        ]
+        for row in field_rows(section, model):
+            lines.append(f"   * - ``{row['key']}``")
+            for column in ("type", "default", "constraints", "description"):
+                cell = _cell(row[column])
+                lines.append(f"     - {cell[0]}")
+                lines.extend(f"     {line}" for line in cell[1:])
+        lines.append("")
+    return "\n".join(lines)
