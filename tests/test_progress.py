@@ -50,3 +50,21 @@ def test_progress_disabled_rules(monkeypatch):
     assert progress_disabled(False) is True
     with progress_bar(False, total=2) as bar:
         bar.update(2)
+
+
+def test_a_disabled_bar_does_not_load_tqdm_auto():
+    """tqdm.auto in a notebook kernel without ipywidgets warns "IProgress not found" even for a disabled bar,
+    so with MARLDYN_PROGRESS=0 the bar comes from plain tqdm (regression: the tutorials printed the warning)."""
+    import os
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from marldyn.progress import progress_bar\n"
+        "with progress_bar(None, total=1) as bar:\n"
+        "    bar.update(1)\n"
+        "print('tqdm.auto' in sys.modules)\n"
+    )
+    env = dict(os.environ, MARLDYN_PROGRESS="0")
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert finished.stdout.strip() == "False"

@@ -5,7 +5,8 @@ Every plotting function takes ``ax=None`` and returns the axes it drew on (the f
 :func:`plot_comparison` and :func:`outcome_map_figure` return the figure, :func:`new_figure` a figure and its
 axes). With ``ax=None`` a new :class:`matplotlib.figure.Figure` is made directly (not through ``pyplot``), so
 nothing here changes the pyplot state, picks a backend or opens a window; show a returned axes' figure with
-``ax.figure`` in a notebook or save it with :func:`save_figure`. Computing what to draw (running simulations
+``ax.figure`` as a notebook cell's last line (once pyplot's inline backend is active, e.g. after
+``%matplotlib inline``) or save it with :func:`save_figure`. Computing what to draw (running simulations
 and theories, choosing panels) is the callers' business (:mod:`marldyn.reproduce`, :mod:`marldyn.analysis`,
 the command line).
 

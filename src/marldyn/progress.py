@@ -33,6 +33,9 @@ def progress_bar(progress: bool | None = None, **options):
     >>> with progress_bar(False, total=3, desc="demo") as bar:
     ...     bar.update(3)
     """
-    from tqdm.auto import tqdm
-
-    return tqdm(disable=progress_disabled(progress), **options)
+    disable = progress_disabled(progress)
+    if disable:  # plain tqdm: tqdm.auto in a notebook without ipywidgets warns even for a disabled bar
+        from tqdm import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm(disable=disable, **options)
