@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from pydantic import ValidationError
 
 from marldyn.cli import app
 from marldyn.config import SECTIONS, Config
@@ -56,20 +57,21 @@ def test_schema_has_every_section_of_the_config():
 def test_schema_has_every_field_with_type_default_and_description(section):
     model = SECTIONS[section]
     text = _section_text(schema.config_schema_rst(), section)
-    rows = {row["key"]: row for row in schema.field_rows(section, model)}
+    rows = {row["key"]: row for row in schema.field_rows(model)}
     assert list(rows) == list(model.model_fields)
     for name, field in model.model_fields.items():
         row = rows[name]
         assert f"   * - ``{name}``\n" in text
         assert row["type"] and row["default"], name
-        assert row["description"], f"[{section}] {name} has no description (Field(description=...) or fallback)"
+        assert field.description, f"[{section}] {name} has no Field(description=...) in marldyn/config.py"
+        assert row["description"] == field.description  # the model is the only source
         assert row["description"].split("\n")[0] in text
         if field.default is not None and field.default_factory is None:
             assert schema._toml(field.default) in row["default"]
 
 
 def test_schema_states_the_constraints_of_the_models():
-    rows = {(s, row["key"]): row for s, model in SECTIONS.items() for row in schema.field_rows(s, model)}
+    rows = {(s, row["key"]): row for s, model in SECTIONS.items() for row in schema.field_rows(model)}
     alpha = rows[("learning", "alpha")]["constraints"]
     assert "> 0.0" in alpha and "≤ 1.0" in alpha and "finite" in alpha
     assert "< 1.0" in rows[("learning", "gamma")]["constraints"]
@@ -80,22 +82,50 @@ def test_schema_states_the_constraints_of_the_models():
     assert rows[("graph", "n")]["default"].startswith("``100``")  # the default factory's value
 
 
-def test_schema_fallback_descriptions_name_existing_fields_only():
-    fields = {(section, name) for section, model in SECTIONS.items() for name in model.model_fields}
-    assert set(schema.FALLBACK_DESCRIPTIONS) <= fields
+#: A valid value of each field that only one ``kind`` (graph) or ``name`` (game) allows.
+_RESTRICTED_VALUES = {
+    "graph": {"degree": 3, "edge_probability": 0.5, "m": 1, "path": "edges.txt"},
+    "game": {
+        "b": [1.0, 1.0],
+        "c": [1.0, 1.0],
+        "p": [0.5, 0.5],
+        "payoff": [[[0.0]]],
+        "transition": [[[[1.0]]]],
+        "file": "game.npz",
+    },
+}
 
 
-def test_schema_prefers_the_models_own_description():
+@pytest.mark.parametrize(
+    ("section", "switch", "other", "name"),
+    [("graph", "kind", "complete", name) for name in _RESTRICTED_VALUES["graph"]]
+    + [("game", "name", "custom", name) for name in ("b", "c", "p")]
+    + [("game", "name", "two_state_pd", name) for name in ("payoff", "transition", "file")],
+)
+def test_schema_descriptions_name_the_only_kind_a_field_goes_with(section, switch, other, name):
+    """A field that the validator allows with one ``kind`` (or ``name``) only says which one."""
+    model = SECTIONS[section]
+    value = _RESTRICTED_VALUES[section][name]
+    with pytest.raises(ValidationError, match=rf"{name} is only allowed with {switch} = '\w+'") as info:
+        model(**{switch: other, name: value})
+    allowed = re.search(rf"only allowed with {switch} = '(\w+)'", str(info.value)).group(1)
+    assert f'``{switch} = "{allowed}"``' in model.model_fields[name].description
+
+
+def test_schema_takes_descriptions_from_the_model_only():
     from pydantic import BaseModel, Field
 
     class Root(BaseModel):
         class Inner(BaseModel):
             speed: float = Field(default=1.0, gt=0.0, description="How fast, in steps per second.")
+            size: int = 3
 
         inner: Inner = Inner()
 
     text = schema.config_schema_rst(Root)
     assert "How fast, in steps per second." in text and "> 0.0" in text
+    rows = {row["key"]: row for row in schema.field_rows(Root.Inner)}
+    assert rows["size"]["description"] == ""  # no description: the test above fails on such a field
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,13 +1,11 @@
 """The configuration reference, generated from the pydantic models of :mod:`marldyn.config`.
 
 :func:`config_schema_rst` turns the models into reStructuredText: one section per TOML table, one table row
-per field with its type, default, constraints and description. Types, defaults and constraints come from the
-models alone (``model_fields``: annotations, ``Field(ge=..., gt=..., le=..., lt=..., allow_inf_nan=...)``,
-``default_factory``); a description comes from the field's ``Field(description=...)`` where the model has one,
-and otherwise from :data:`FALLBACK_DESCRIPTIONS` below. The fallback exists because the models carry no
-descriptions yet; once a field has one in ``src/marldyn/config.py`` its entry here should go (the tests in
-``tests/test_docs_reference.py`` fail on a field that has neither, and on a fallback for a field that does
-not exist).
+per field with its type, default, constraints and description. All of it comes from the models alone: types,
+defaults and constraints from ``model_fields`` (annotations, ``Field(ge=..., gt=..., le=..., lt=...,
+allow_inf_nan=...)``, ``default_factory``), and a field's description from its ``Field(description=...)``
+(reStructuredText), written once, in ``src/marldyn/config.py``. ``tests/test_docs_reference.py`` fails on a
+field without a description.
 
 This module imports neither Sphinx nor docutils, so the tests can import it by path without the docs extra;
 the directive that puts the text into a page is in ``marldyn_docs.py``.
@@ -25,80 +23,6 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
-
-#: Descriptions of the fields whose model has no ``Field(description=...)``: ``(section, field) -> text``
-#: (reStructuredText). Only what the models cannot say (meaning, units, which other field it goes with).
-FALLBACK_DESCRIPTIONS: dict[tuple[str, str], str] = {
-    ("game", "name"): (
-        "``two_state_pd``: the paper's two-state prisoner's dilemma (eq. 21) with ``b``, ``c``, ``p``; "
-        "``custom``: a game given by ``payoff`` and ``transition``, or by ``file``."
-    ),
-    ("game", "b"): "Benefit of cooperation in state s1 and s2 (``two_state_pd`` only). Not given: (5.0, 1.2).",
-    ("game", "c"): "Cost of cooperation in state s1 and s2 (``two_state_pd`` only). Not given: (0.5, 0.5).",
-    ("game", "p"): (
-        "Probability that the next state is s1 after mutual cooperation, and after any defection "
-        "(``two_state_pd`` only). Not given: (0.7, 0.2)."
-    ),
-    ("game", "payoff"): (
-        "Payoff ``U[s, a, b]`` of the row player, shape (state, action, action), finite (``custom`` only, "
-        "together with ``transition``)."
-    ),
-    ("game", "transition"): (
-        "Transition probabilities ``T[s, a, b, s']``, shape (state, action, action, state): every row a "
-        "probability vector (within 1e-9), symmetric in the two actions (``custom`` only, with ``payoff``)."
-    ),
-    ("game", "file"): (
-        "A game file (``.npz`` or ``.json`` with ``payoff`` and ``transition``), read without pickle; relative "
-        "to the config file's folder (``custom`` only, instead of ``payoff`` and ``transition``)."
-    ),
-    ("graph", "kind"): (
-        "The graph family. ``lattice``: periodic square lattice (degree 4); ``random_regular``; ``complete``; "
-        "``erdos_renyi``; ``barabasi_albert``; ``edgelist``: read from ``path``."
-    ),
-    ("graph", "n"): (
-        "Number of agents. A lattice needs a perfect square of at least 9. For an edge list: not given means the "
-        "file's nodes; a given ``n`` adds isolated agents up to ``n``."
-    ),
-    ("graph", "degree"): "Degree of every agent (``random_regular`` only, required there; ``n * degree`` even).",
-    ("graph", "edge_probability"): "Probability of each edge (``erdos_renyi`` only, required there).",
-    ("graph", "m"): "Edges of each new agent (``barabasi_albert`` only, required there; ``m < n``).",
-    ("graph", "path"): (
-        "Edge-list file: one ``i j`` pair per line, ids from 0, ``#`` comments; no self-loops or duplicates; "
-        "relative to the config file's folder (``edgelist`` only, required there)."
-    ),
-    ("graph", "seed"): (
-        "Seed of the random graph kinds. Not given: the run seed ``[run] seed`` (so ``--seed`` moves it too)."
-    ),
-    ("graph", "order"): (
-        "Agent numbering. ``given``: as built; ``rcm``: renumbered by reverse Cuthill-McKee, faster on large "
-        "graphs with locality whose ids come in arbitrary order (per-agent outputs then carry the original id "
-        "as ``agent_label``)."
-    ),
-    ("learning", "rule"): (
-        "Temporal-difference target: ``q_learning`` (r + γ max Q(s')), ``sarsa`` (r + γ Q(s', a(s'))) or "
-        "``expected_sarsa`` (r + γ Σ X(s') Q(s'))."
-    ),
-    ("learning", "alpha"): "Learning rate α.",
-    ("learning", "beta"): "Inverse temperature β of the Boltzmann policy (0: uniformly random actions).",
-    ("learning", "gamma"): "Discount factor γ.",
-    ("init", "q"): ("Initial Q-table of every agent, shape (state, action) of the game. Not given: zeros."),
-    ("init", "q_noise"): "Scale of the independent noise added to every agent's every entry (0: none).",
-    ("init", "q_noise_distribution"): "``normal``: standard deviation ``q_noise``; ``uniform``: on ±``q_noise``.",
-    ("init", "edge_state"): (
-        "Initial state of the edges: ``uniform`` (each edge's state drawn uniformly) or one state index "
-        "(0 to K - 1) for every edge."
-    ),
-    ("run", "steps"): "Horizon in simulator steps (one step of Algorithm 1; every theory uses the same unit).",
-    ("run", "runs"): "Independent runs (replicas; the members of an ``sde`` ensemble).",
-    ("run", "seed"): (
-        "Root seed: run r uses ``SeedSequence(seed).spawn(runs)[r]``, so results do not depend on the number "
-        "of workers."
-    ),
-    ("run", "record_every"): (
-        "Record interval in steps: records at step 0, every ``record_every`` steps and at the last step "
-        "(at most 10,000,000 records)."
-    ),
-}
 
 
 def sections(root: type[BaseModel]) -> dict[str, type[BaseModel]]:
@@ -242,13 +166,11 @@ def _toml(value: Any) -> str:
     return repr(value)
 
 
-def field_description(section: str, name: str, field: FieldInfo) -> str | None:
-    """The model's own description of ``[section] name``, else the fallback, else ``None``."""
-    return field.description or FALLBACK_DESCRIPTIONS.get((section, name))
+def field_rows(model: type[BaseModel]) -> list[dict[str, str]]:
+    """One dict per field of ``model``: ``key``, ``type``, ``default``, ``constraints``, ``description``.
 
-
-def field_rows(section: str, model: type[BaseModel]) -> list[dict[str, str]]:
-    """One dict per field of ``model``: ``key``, ``type``, ``default``, ``constraints``, ``description``."""
+    ``description`` is the field's ``Field(description=...)``, ``""`` where it has none.
+    """
     rows = []
     for name, field in model.model_fields.items():
         rows.append(
@@ -257,7 +179,7 @@ def field_rows(section: str, model: type[BaseModel]) -> list[dict[str, str]]:
                 "type": describe_type(field.annotation) + (" (strict)" if is_strict(field) else ""),
                 "default": describe_default(field),
                 "constraints": "; ".join(describe_constraints(field)) or "—",
-                "description": field_description(section, name, field) or "",
+                "description": field.description or "",
             }
         )
     return rows
@@ -305,7 +227,7 @@ def config_schema_rst(root: type[BaseModel] | None = None) -> str:
             "     - constraints",
             "     - description",
         ]
-        for row in field_rows(section, model):
+        for row in field_rows(model):
             lines.append(f"   * - ``{row['key']}``")
             for column in ("type", "default", "constraints", "description"):
                 cell = _cell(row[column])

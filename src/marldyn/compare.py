@@ -37,7 +37,7 @@ def compare(simulation: xr.Dataset, theory: xr.Dataset, *, tolerance: float | No
     on the same grid or a denser one, and must cover the simulation's whole time range). Both sides are
     averaged over runs when they have a ``run`` dimension. For every component — the probability of each
     action in each state (``policy``) and the fraction of edges in each state (``state_fraction``) — the
-    absolute error e(t) = |mean_sim(t) - mean_theory(t)| is summarised.
+    absolute error e(t) = abs(mean_sim(t) - mean_theory(t)) is summarised.
 
     Parameters
     ----------
@@ -160,7 +160,7 @@ def compare(simulation: xr.Dataset, theory: xr.Dataset, *, tolerance: float | No
 def time_to_tolerance(dataset: xr.Dataset, target, tol: float) -> float | int | None:
     """The first recorded time from which the run-mean policy stays within ``tol`` of ``target``.
 
-    The distance at time t is the max norm max_{s,a} |X̄(t)(s, a) - target(s, a)| of the run-mean policy X̄.
+    The distance at time t is the max norm max_{s,a} abs(X̄(t)(s, a) - target(s, a)) of the run-mean policy X̄.
 
     Parameters
     ----------

@@ -50,13 +50,59 @@ class _Section(BaseModel):
 class GameConfig(_Section):
     """``[game]``: the built-in two-state prisoner's dilemma or a custom game."""
 
-    name: Literal["two_state_pd", "custom"] = "two_state_pd"
-    b: tuple[StrictFloat, StrictFloat] | None = None
-    c: tuple[StrictFloat, StrictFloat] | None = None
-    p: tuple[StrictFloat, StrictFloat] | None = None
-    payoff: list | None = None
-    transition: list | None = None
-    file: str | None = None
+    name: Literal["two_state_pd", "custom"] = Field(
+        default="two_state_pd",
+        description=(
+            "The game. ``two_state_pd``: the paper's two-state prisoner's dilemma (eq. 21), set by ``b``, ``c`` "
+            "and ``p``; ``custom``: any symmetric game, given by ``payoff`` and ``transition`` or by ``file``."
+        ),
+    )
+    b: tuple[StrictFloat, StrictFloat] | None = Field(
+        default=None,
+        description=(
+            "Benefit of being cooperated with, in states s1 and s2 (payoff units, finite). Only with "
+            '``name = "two_state_pd"``. Not given: the paper\'s [5.0, 1.2].'
+        ),
+    )
+    c: tuple[StrictFloat, StrictFloat] | None = Field(
+        default=None,
+        description=(
+            "Cost of cooperating, in states s1 and s2 (payoff units, finite). Only with "
+            '``name = "two_state_pd"``. Not given: the paper\'s [0.5, 0.5].'
+        ),
+    )
+    p: tuple[StrictFloat, StrictFloat] | None = Field(
+        default=None,
+        description=(
+            "Probability that the next state of an edge is s1, after mutual cooperation (first) and after any "
+            "defection (second), whatever the current state; each in [0, 1]. Only with "
+            '``name = "two_state_pd"``. Not given: the paper\'s [0.7, 0.2].'
+        ),
+    )
+    payoff: list | None = Field(
+        default=None,
+        description=(
+            "Payoff U[s, a, b] of an agent playing action a against a neighbour playing b on an edge in state s: "
+            'a nested list of shape (state, action, action), finite. Only with ``name = "custom"``, together '
+            "with ``transition``."
+        ),
+    )
+    transition: list | None = Field(
+        default=None,
+        description=(
+            "Transition probabilities T[s, a, b, s'] of an edge in state s on which actions a and b are played: "
+            "a nested list of shape (state, action, action, state), non-negative, every row summing to 1 "
+            '(within 1e-9), symmetric in a and b. Only with ``name = "custom"``, together with ``payoff``.'
+        ),
+    )
+    file: str | None = Field(
+        default=None,
+        description=(
+            "A game file instead of ``payoff`` and ``transition``: ``.npz`` with exactly the arrays ``payoff`` "
+            "and ``transition``, or ``.json`` with the same two nested lists; read without pickle. A relative "
+            'path is read next to the configuration file. Only with ``name = "custom"``.'
+        ),
+    )
 
     @model_validator(mode="after")
     def _fields_match_name(self):
@@ -85,7 +131,7 @@ class GameConfig(_Section):
 
 
 def _default_n(fields: dict[str, Any]) -> int | None:
-    """``graph.n`` when not given: :data:`DEFAULT_N`, or ``None`` (the file's node count) for an edge list."""
+    """``graph.n`` when not given: :data:`DEFAULT_N`, or ``None`` for an edge list (the largest id in the file + 1)."""
     return None if fields.get("kind") == "edgelist" else DEFAULT_N
 
 
@@ -97,14 +143,76 @@ class GraphConfig(_Section):
     ``seed = None`` means the run seed (``[run] seed``), also after :meth:`Config.with_overrides`.
     """
 
-    kind: Literal[GRAPH_KINDS] = "lattice"  # type: ignore[valid-type]
-    n: StrictInt | None = Field(default_factory=_default_n, ge=2)
-    degree: StrictInt | None = Field(default=None, ge=1)
-    edge_probability: StrictFloat | None = Field(default=None, gt=0.0, le=1.0)
-    m: StrictInt | None = Field(default=None, ge=1)
-    path: str | None = None
-    seed: StrictInt | None = Field(default=None, ge=0, lt=2**63)
-    order: Literal[ORDERS] = "given"  # type: ignore[valid-type]
+    kind: Literal[GRAPH_KINDS] = Field(  # type: ignore[valid-type]
+        default="lattice",
+        description=(
+            "The graph family. ``lattice``: periodic square lattice (torus, degree 4); ``random_regular``: "
+            "every agent has ``degree`` neighbours; ``complete``; ``erdos_renyi``: each pair joined with "
+            "probability ``edge_probability``; ``barabasi_albert``: preferential attachment of ``m`` edges per "
+            "new agent; ``edgelist``: read from ``path``."
+        ),
+    )
+    n: StrictInt | None = Field(
+        default_factory=_default_n,
+        ge=2,
+        description=(
+            "Number of agents N. A lattice needs a perfect square, at least 9; ``random_regular`` needs "
+            "``n > degree`` and ``n * degree`` even; ``barabasi_albert`` needs ``n > m``. For an edge list, not "
+            "given means the largest id in the file + 1; a given ``n`` must exceed every id and adds isolated "
+            "agents up to ``n``."
+        ),
+    )
+    degree: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            'Degree of every agent: required with ``kind = "random_regular"`` and allowed only there; '
+            "less than ``n``, with ``n * degree`` even."
+        ),
+    )
+    edge_probability: StrictFloat | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Probability that a pair of agents is joined, independently for every pair: required with "
+            '``kind = "erdos_renyi"`` and allowed only there. Isolated agents (which never learn) are '
+            "warned about."
+        ),
+    )
+    m: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            'Edges from each new agent to existing agents: required with ``kind = "barabasi_albert"`` and '
+            "allowed only there; less than ``n``."
+        ),
+    )
+    path: str | None = Field(
+        default=None,
+        description=(
+            "The edge-list file: one pair of agent ids ``i j`` per line (separated by whitespace or a comma), "
+            "integers from 0, ``#`` starts a comment; no self-loops or duplicate edges. A relative path is read "
+            'next to the configuration file. Required with ``kind = "edgelist"`` and allowed only there.'
+        ),
+    )
+    seed: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        lt=2**63,
+        description=(
+            "Seed of a random graph (``random_regular``, ``erdos_renyi``, ``barabasi_albert``; the other kinds "
+            "ignore it). Not given: ``[run] seed``, so a new run seed (``--seed``) also draws a new graph."
+        ),
+    )
+    order: Literal[ORDERS] = Field(  # type: ignore[valid-type]
+        default="given",
+        description=(
+            "Numbering of the agents. ``given``: as built or as in the file; ``rcm``: renumbered by reverse "
+            "Cuthill–McKee for memory locality, faster on large graphs with locality whose ids come in "
+            "arbitrary order (per-agent outputs then carry the original id as ``agent_label``)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _fields_match_kind(self):
@@ -156,28 +264,115 @@ class GraphConfig(_Section):
 class LearningConfig(_Section):
     """``[learning]``: the TD rule and its parameters."""
 
-    rule: Literal[RULES] = "q_learning"  # type: ignore[valid-type]
-    alpha: StrictFloat = Field(default=0.001, gt=0.0, le=1.0, allow_inf_nan=False)
-    beta: StrictFloat = Field(default=1.0, ge=0.0, allow_inf_nan=False)
-    gamma: StrictFloat = Field(default=0.8, ge=0.0, lt=1.0, allow_inf_nan=False)
+    rule: Literal[RULES] = Field(  # type: ignore[valid-type]
+        default="q_learning",
+        description=(
+            "Temporal-difference target of the update. ``q_learning``: r + γ max Q(s', ·); ``sarsa``: "
+            "r + γ Q(s', a'), with the action a' the agent has already drawn for s' in this step; "
+            "``expected_sarsa``: r + γ Σ X(s', ·) Q(s', ·), the mean under the agent's policy X."
+        ),
+    )
+    alpha: StrictFloat = Field(
+        default=0.001,
+        gt=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description=(
+            "Learning rate α: in each step, the Q-value of the action chosen in a state moves by α times the "
+            "mean TD error over the agent's edges in that state."
+        ),
+    )
+    beta: StrictFloat = Field(
+        default=1.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description=(
+            "Inverse temperature β of the Boltzmann policy X(s, a) ∝ exp(β Q(s, a)), in inverse payoff units "
+            "(0: uniformly random actions)."
+        ),
+    )
+    gamma: StrictFloat = Field(
+        default=0.8,
+        ge=0.0,
+        lt=1.0,
+        allow_inf_nan=False,
+        description="Discount factor γ of the next state's value in the TD target (0: only the immediate payoff).",
+    )
 
 
 class InitConfig(_Section):
     """``[init]``: the initial Q-table and edge states (recorded in every output)."""
 
-    q: list[list[StrictFloat]] | None = None
-    q_noise: StrictFloat = Field(default=0.0, ge=0.0, allow_inf_nan=False)
-    q_noise_distribution: Literal["normal", "uniform"] = "normal"
-    edge_state: Literal["uniform"] | StrictInt = "uniform"
+    q: list[list[StrictFloat]] | None = Field(
+        default=None,
+        description=(
+            "Initial Q-table of every agent (payoff units): a nested list of shape (state, action) of the game, "
+            "one row per state, finite. Not given: zeros."
+        ),
+    )
+    q_noise: StrictFloat = Field(
+        default=0.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description=(
+            "Scale of the independent noise added to every entry of every agent's initial Q-table (payoff "
+            "units), drawn from ``q_noise_distribution`` in each run; 0: every agent starts at ``q``."
+        ),
+    )
+    q_noise_distribution: Literal["normal", "uniform"] = Field(
+        default="normal",
+        description=(
+            "Distribution of the initial noise. ``normal``: mean 0, standard deviation ``q_noise``; "
+            "``uniform``: uniform between -q_noise and +q_noise."
+        ),
+    )
+    edge_state: Literal["uniform"] | StrictInt = Field(
+        default="uniform",
+        description=(
+            "Initial state of the edges. ``uniform``: each edge's state drawn independently and uniformly from "
+            "the game's K states, in each run; an integer: that state (0 to K - 1) on every edge."
+        ),
+    )
 
 
 class RunConfig(_Section):
     """``[run]``: horizon, replicas, seed and recording."""
 
-    steps: StrictInt = Field(default=20000, ge=1, le=MAX_STEPS)
-    runs: StrictInt = Field(default=10, ge=1, le=100_000)
-    seed: StrictInt = Field(default=0, ge=0, lt=2**63)
-    record_every: StrictInt = Field(default=100, ge=1)
+    steps: StrictInt = Field(
+        default=20000,
+        ge=1,
+        le=MAX_STEPS,
+        description=(
+            "Horizon in simulator steps (one step of Algorithm 1: every edge plays once); every theory uses "
+            "the same unit of time."
+        ),
+    )
+    runs: StrictInt = Field(
+        default=10,
+        ge=1,
+        le=100_000,
+        description=(
+            "Number of independent runs (replicas, each with its own initial condition and random stream); "
+            "for the ``sde`` and ``sde-graph`` theories, the number of ensemble members."
+        ),
+    )
+    seed: StrictInt = Field(
+        default=0,
+        ge=0,
+        lt=2**63,
+        description=(
+            "Root seed: run r uses ``SeedSequence(seed).spawn(runs)[r]``, so results do not depend on the "
+            "number of workers. Also the graph's seed when ``[graph] seed`` is not given."
+        ),
+    )
+    record_every: StrictInt = Field(
+        default=100,
+        ge=1,
+        description=(
+            "Recording interval in steps: records at step 0, every ``record_every`` steps and at the last step, "
+            f"for the simulation and every theory; steps // record_every + 2 must not exceed {MAX_RECORDS:,}."
+        ),
+    )
 
     @model_validator(mode="after")
     def _records_fit(self):

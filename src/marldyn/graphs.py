@@ -21,7 +21,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 @dataclass(frozen=True, eq=False)
 class Graph:
-    """An undirected simple graph on agents ``0 .. n_agents - 1``.
+    """An undirected simple graph on agents 0 to n_agents - 1.
 
     Attributes
     ----------

@@ -22,9 +22,9 @@ quasi-stationary state, not a fixed point.
 Slow points are computed in the limit they approach: in some states the policy is pure on a support
 (the other actions' probabilities are 0), the played actions' Q-values solve δ̄ = 0, and the rarely
 played actions' Q-values are free. A rare action r of state s moves at the rate α π_s X(s, r) δ̄(s, r)
-with X(s, r) ≈ exp(-β g)/|support| at a gap g below the played value, so leaving the slow point takes
+with X(s, r) ≈ exp(-β g)/len(support) at a gap g below the played value, so leaving the slow point takes
 
-    T(g) ≈ 1 / (β α π_s X(s, r) δ̄(s, r)) = |support| exp(β g) / (β α π_s (g + Δ))
+    T(g) ≈ 1 / (β α π_s X(s, r) δ̄(s, r)) = len(support) exp(β g) / (β α π_s (g + Δ))
 
 (the time for X(s, r) to grow by a factor e is 1/(β dQ/dt), and the growth accelerates), with
 Δ = target(s, r) - Q(s, played) the rare action's "temptation": target(s, r) = E[U] + γ E[V] is the
@@ -70,9 +70,9 @@ __all__ = [
 ]
 
 TD_TOLERANCE = 1e-9
-"""A fixed point has max |δ̄| <= TD_TOLERANCE × payoff scale (on reachable states)."""
+"""A fixed point has max abs(δ̄) <= TD_TOLERANCE × payoff scale (on reachable states)."""
 SLOW_TOLERANCE = 1e-4
-"""A slow point has max |μ*| <= SLOW_TOLERANCE × α × payoff scale but a TD error above TD_TOLERANCE."""
+"""A slow point has max abs(μ*) <= SLOW_TOLERANCE × α × payoff scale but a TD error above TD_TOLERANCE."""
 RARE_LOG_GAP = 800.0
 """β × gap given to the rare actions of a support pattern: exp(-800) underflows to 0 exactly."""
 MAX_PATTERNS = 4096
@@ -102,7 +102,7 @@ class PointMassDynamics:
     >>> from marldyn import two_state_pd
     >>> from marldyn.analysis import PointMassDynamics
     >>> dynamics = PointMassDynamics(two_state_pd(), degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
-    >>> dynamics.shape, round(dynamics.scale, 9)  # scale = max |U| / (1 - γ) = 5 / 0.2
+    >>> dynamics.shape, round(dynamics.scale, 9)  # scale = max abs(U) / (1 - γ) = 5 / 0.2
     ((2, 2), 25.0)
     >>> (dynamics.drift([[0.0, 0.0], [0.0, 0.0]]) / dynamics.alpha).round(4)  # μ*(Q) / α at Q = 0
     array([[0.7924, 0.9905],
@@ -175,7 +175,7 @@ class PointMassDynamics:
 
     @property
     def scale(self) -> float:
-        """The payoff scale max |U| / (1 - γ) (Q units), at least 1e-12."""
+        """The payoff scale max abs(U) / (1 - γ) (Q units), at least 1e-12."""
         return max(float(np.abs(self.game.payoff).max()) / (1.0 - self.gamma), 1e-12)
 
     def parameters(self) -> dict:
@@ -194,7 +194,7 @@ class PointMassDynamics:
         return mean_td_error(q, boltzmann(q, self.beta), self.game, beta=self.beta, gamma=self.gamma, rule=self.rule)
 
     def state_distribution(self, q) -> np.ndarray:
-        """p*(·|Q, Q), shape (..., state), eq. (18)."""
+        """p*(· | Q, Q), shape (..., state), eq. (18)."""
         policy = boltzmann(q, self.beta)
         matrix = edge_transition_matrix(policy, policy, self.game.transition)
         return stationary_distribution(matrix, self.initial_state_distribution)
@@ -263,14 +263,14 @@ def jacobian(function, x, step=1e-6) -> tuple[np.ndarray, float]:
         Maps ndarray (n,) to ndarray (m,).
     x : ndarray, shape (n,)
     step : float
-        Relative step h (the absolute step is h × max(1, |x_i|)).
+        Relative step h (the absolute step is h × max(1, abs(x_i))).
 
     Returns
     -------
     jacobian : ndarray, shape (m, n)
         The Richardson extrapolation (4 J(h/2) - J(h)) / 3, accurate to O(h⁴).
     error : float
-        max |J(h) - J(h/2)|, an estimate of the O(h²) error of J(h) (a kink, e.g. a tie in a max, shows as
+        max abs(J(h) - J(h/2)), an estimate of the O(h²) error of J(h) (a kink, e.g. a tie in a max, shows as
         a large value).
 
     Examples
@@ -314,7 +314,7 @@ def classify_point(q, dynamics: PointMassDynamics) -> dict:
     Returns
     -------
     dict
-        ``drift_residual`` = max |μ*(Q)| / (α × scale); ``td_residual`` = max |δ̄(Q)| / scale over reachable
+        ``drift_residual`` = max abs(μ*(Q)) / (α × scale); ``td_residual`` = max abs(δ̄(Q)) / scale over reachable
         states (p*(s) > 0); ``kind``: ``"fixed"`` if ``td_residual <= TD_TOLERANCE``, ``"slow"`` if not but
         ``drift_residual <= SLOW_TOLERANCE``, else ``"moving"``.
 
@@ -378,15 +378,15 @@ class FixedPoint:
     policy : ndarray, shape (state, action)
         X* = softmax(β Q*).
     state_distribution : ndarray, shape (state,)
-        p*(·|Q*, Q*), the stationary edge-state distribution.
+        p*(· | Q*, Q*), the stationary edge-state distribution.
     eigenvalues : ndarray of complex, shape (state * action,)
         Eigenvalues of the Jacobian of μ* at Q* (per step), sorted by real part, largest first.
     stability : str
         ``stable`` (all Re λ < 0), ``unstable`` (all > 0), ``saddle`` (both signs) or ``marginal``.
     relaxation_times : ndarray, shape (state * action,)
-        1 / |Re λ| in steps (same order as ``eigenvalues``).
+        1 / abs(Re λ) in steps (same order as ``eigenvalues``).
     drift_residual, td_residual : float
-        max |μ*(Q*)| / (α scale) and max |δ̄(Q*)| / scale.
+        max abs(μ*(Q*)) / (α scale) and max abs(δ̄(Q*)) / scale.
     jacobian_error : float
         Richardson estimate of the finite-difference error of the TD-error Jacobian (dimensionless).
     hits : int
@@ -710,7 +710,7 @@ def full_fixed_point_check(point: FixedPoint, dynamics: PointMassDynamics) -> di
     Returns
     -------
     dict
-        ``rate_residual``: max |d(Q, p)/dt| at (Q*, p*) relative to α × scale (Q part) and 1 (p part), i.e. ≈ 0;
+        ``rate_residual``: max abs(d(Q, p)/dt) at (Q*, p*) relative to α × scale (Q part) and 1 (p part), i.e. ≈ 0;
         ``eigenvalues``: of the Jacobian in the coordinates (Q, p_0 .. p_{K-2}) (p_{K-1} = 1 - Σ, the simplex),
         sorted by real part: K × M slow ones (≈ the reduced eigenvalues, to O(α²)) and K - 1 fast edge-state
         modes (eigenvalues of λ - I, O(1) per step); ``stability`` of the full system.

@@ -257,7 +257,7 @@ def transient_analysis(
     Returns
     -------
     dataset : xarray.Dataset
-        ``q``, ``policy`` (time, state, action), ``state_fraction`` (time, state), ``drift`` (time) = max |μ*|;
+        ``q``, ``policy`` (time, state, action), ``state_fraction`` (time, state), ``drift`` (time) = max abs(μ*);
         attrs: initial condition, horizon, parameters.
     episodes : list of Episode
 

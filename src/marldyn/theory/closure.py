@@ -1169,8 +1169,8 @@ def solve_closure(
         Tolerances of the reduced ODE (``scipy.integrate.solve_ivp``); the defaults keep the policy within
         ~1e-4 of a tight solve (rtol 1e-6) on Figure 3.
     warn : bool
-        Warn (:class:`~marldyn.errors.MarldynWarning`) where the predicted |skewness| passes 1 or the
-        |excess kurtosis| passes 3: the population is far from Gaussian there.
+        Warn (:class:`~marldyn.errors.MarldynWarning`) where the predicted skewness passes 1 or the
+        excess kurtosis passes 3 in absolute value: the population is far from Gaussian there.
 
     Returns
     -------

@@ -74,7 +74,8 @@ class LNAResult:
     state_distribution : ndarray, shape (state,)
         p*(· | Q*, Q*), the stationary edge-state distribution.
     within_covariance : ndarray
-        E[(1/N) Σ_i (Q_i - Q̄)(Q_i - Q̄)ᵀ]: the across-agent covariance within one run (``q_std``²).
+        E[(1/N) Σ_i (Q_i - Q̄)(Q_i - Q̄)ᵀ]: the across-agent covariance within one run (its diagonal is
+        ``q_std`` squared).
     mean_covariance : ndarray
         Cov(Q̄) of the population mean Q̄ = (1/N) Σ_i Q_i across runs.
     q_std, q_mean_std, policy_std : ndarray, shape (state, action)
@@ -86,7 +87,7 @@ class LNAResult:
     route : str
         ``fourier``, ``laplacian`` or ``direct``.
     relaxation_time : float
-        The slowest relaxation time of the linear map in steps, 1 / (1 - max |eig(I + J)|).
+        The slowest relaxation time of the linear map in steps, 1 / (1 - max abs(eig(I + J))).
     blocks : dict
         J_self, J_nb, D_self, D_edge, D_common per degree (the ingredients; see :func:`jacobian_blocks`,
         :func:`noise_blocks`).
@@ -156,7 +157,7 @@ def fixed_point(q0, game, *, beta, gamma, rule="q_learning", degree=4, tolerance
     degree : int
         Only for the check of μ* (any k ≥ 1 gives the same zeros).
     tolerance : float
-        Largest accepted |δ̄| (payoff units) at the root.
+        Largest accepted abs(δ̄) (payoff units) at the root.
 
     Returns
     -------

@@ -267,7 +267,7 @@ class GraphSDE(TheoryMethod):
     """One SDE per agent on the actual graph (eqs. 5, 9, 12-15, 18-20; :mod:`marldyn.theory.graph_sde`).
 
     Every agent i has its own Q_i, its actual neighbours and edges: Q_i ← Q_i + μ_i dt + √dt L_i ξ_i with
-    L_i L_iᵀ = Σ_i, μ_i = μ(Q_i, X̃_i, p(·|i), k_i) and the exact one-step Σ_i; one member per ``[run]``.
+    L_i L_iᵀ = Σ_i, μ_i = μ(Q_i, X̃_i, p(· | i), k_i) and the exact one-step Σ_i; one member per ``[run]``.
 
     Parameters
     ----------
