@@ -14,8 +14,9 @@ Every measurement is a fresh process, timed by wall clock; the rows of a table a
    with ``--before SRC``, also the ``src`` tree of another checkout (e.g. ``git worktree add /tmp/old REV``),
    run with this interpreter and dask importable;
 3. unless ``--no-fig3``: ``marldyn reproduce fig3 --quick`` with an empty numba cache (cold: the first run
-   after install compiles every kernel it uses) and again with the cache it left (warm), R times each in
-   turns, each pair with its own cache directory; the ratio cold / warm is the cost of the first run.
+   after install compiles every kernel it uses) and again with the cache it left (warm), R // 3 pairs (at
+   least one) per tree in turns, each pair with its own cache directory; the ratio cold / warm is the cost
+   of the first run.
 """
 
 from __future__ import annotations
@@ -91,18 +92,24 @@ def simulate(repeat: int, before: str | None, folder: str) -> None:
             print(f"{row:<46} {seconds:6.2f} s  ({seconds / reference:4.2f} x now without dask)")
 
 
-def cold_and_warm(repeat: int, folder: str) -> None:
-    """``reproduce fig3 --quick`` with an empty numba cache, then warm, ``repeat`` pairs."""
-    command = [sys.executable, "-c", CLI, "reproduce", "fig3", "--quick", "--out", os.path.join(folder, "fig3")]
-    colds, warms = [], []
+def cold_and_warm(repeat: int, before: str | None, folder: str) -> None:
+    """``reproduce fig3 --quick`` with an empty numba cache, then warm: ``repeat`` pairs per tree."""
+    trees = {"now": environment()}
+    if before is not None:
+        trees["before"] = environment(PYTHONPATH=os.path.join(before, "src"))
+    times = {tree: ([], []) for tree in trees}
     for index in range(repeat):
-        env = environment(NUMBA_CACHE_DIR=os.path.join(folder, f"numba-cache-{index}"))
-        colds.append(wall(command, env))
-        warms.append(wall(command, env))
-    cold, warm = min(colds), min(warms)
-    print(f"{'reproduce fig3 --quick, cold (empty cache)':<46} {cold:6.2f} s")
-    print(f"{'reproduce fig3 --quick, warm':<46} {warm:6.2f} s")
-    print(f"{'cold / warm':<46} {cold / warm:6.2f}")
+        for tree, env in trees.items():
+            out = os.path.join(folder, f"fig3-{tree}")
+            command = [sys.executable, "-c", CLI, "reproduce", "fig3", "--quick", "--out", out]
+            env = dict(env, NUMBA_CACHE_DIR=os.path.join(folder, f"numba-cache-{tree}-{index}"))
+            times[tree][0].append(wall(command, env))
+            times[tree][1].append(wall(command, env))
+    for tree, (colds, warms) in times.items():
+        cold, warm = min(colds), min(warms)
+        label = f"reproduce fig3 --quick, {tree}"
+        print(f"{label + ', cold (empty cache)':<46} {cold:6.2f} s")
+        print(f"{label + ', warm':<46} {warm:6.2f} s  (cold / warm {cold / warm:4.2f})")
 
 
 def main() -> None:
@@ -115,7 +122,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         simulate(options.repeat, options.before, folder)
         if not options.no_fig3:
-            cold_and_warm(max(1, options.repeat // 3), folder)
+            cold_and_warm(max(1, options.repeat // 3), options.before, folder)
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ def _relaxation(main, early) -> dict:
 def _closure_summary(results: dict) -> dict:
     """Per case: the closure's and the sde's wall times, their largest errors per state against the simulation
     (cooperation and edge-state fraction, from the summary's comparisons), and the closure's non-Gaussianity
-    diagnostic (largest predicted |skewness|, |excess kurtosis|; the warnings it raised)."""
+    diagnostic (the largest predicted skewness and excess kurtosis in absolute value; the warnings it raised)."""
     summary = {}
     for key, result in results.items():
         closure = result.theories["closure"]

@@ -42,7 +42,7 @@ second order),
 
     J = B (p_c + p_{c+e_d}) / 2 - D (p_{c+e_d} - p_c) / h,
 
-which is monotone (an M-matrix in 1-D) when the cell Péclet number w = B h / D satisfies |w| <= 2
+which is monotone (an M-matrix in 1-D) when the cell Péclet number w = B h / D satisfies abs(w) <= 2
 (checked), or with the Scharfetter–Gummel (Chang–Cooper exponential-fitting) flux
 
     J = (D / h) [Bern(-w) p_c - Bern(w) p_{c+e_d}],   Bern(x) = x / (eˣ - 1),
@@ -219,8 +219,8 @@ def closure_defect(environment: FixedEnvironment, q_template, free, axes, *, shi
     """How much μ and Σ of the free coordinates depend on the other coordinates (0 for a closed choice).
 
     The free coordinates are evaluated on the grid with the other entries of Q at ``q_template`` and at
-    ``q_template + shift``; the result is the largest change of μ (relative to max |μ|) or of Σ (relative to
-    max |Σ|). A non-zero value means the grid's FPE is not the marginal of the full FPE (eq. 10).
+    ``q_template + shift``; the result is the largest change of μ (relative to max abs(μ)) or of Σ (relative to
+    max abs(Σ)). A non-zero value means the grid's FPE is not the marginal of the full FPE (eq. 10).
 
     Parameters
     ----------
@@ -280,7 +280,7 @@ def fokker_planck_operator(
     axes : sequence of ndarray
         Cell centres per free coordinate (uniform, increasing).
     scheme : {"central", "exponential"}
-        Normal fluxes: central (second order; needs cell Péclet numbers |w| <= 2, else ConfigError) or
+        Normal fluxes: central (second order; needs cell Péclet numbers abs(w) <= 2, else ConfigError) or
         Scharfetter–Gummel / Chang–Cooper exponential fitting (positive for any w, first order in the
         advection-dominated regime: it adds a numerical diffusion D (w/2 coth(w/2) - 1) ≈ D w²/12).
 
