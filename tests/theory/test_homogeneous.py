@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from marldyn.errors import ConfigError
+from marldyn.errors import ConfigError, ConvergenceError
 from marldyn.games import Game, two_state_pd
 from marldyn.learning import RULES
 from marldyn.policy import boltzmann
@@ -189,3 +189,11 @@ def test_bad_arguments_are_config_errors():
         solve_full(FIGURE3_Q0, game, [0, 1], initial_state_distribution=[0.7, 0.7], **FIGURE3)
     with pytest.raises(ConfigError):
         solve_reduced(FIGURE3_Q0, game, [0, 1], **dict(FIGURE3, degree=2.5))
+
+
+def test_an_integration_that_cannot_start_is_a_convergence_error_not_a_hang():
+    """Regression: on payoffs of 1e306 LSODA retried at t = 0 for ever (found by the doctest of
+    ConvergenceError); the integration now stops after STALLED_EVALUATIONS evaluations without progress."""
+    game = Game(np.array([[[1e306, 0.0], [0.0, 1e306]]]), np.ones((1, 2, 2, 1)))
+    with pytest.raises(ConvergenceError, match="made no progress beyond t = 0"), np.errstate(all="ignore"):
+        solve_full(np.zeros((1, 2)), game, [0, 10, 100], degree=2, alpha=0.5, beta=1.0, gamma=0.8)

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 from scipy.integrate import solve_ivp
 
-from ..errors import ConfigError, ConvergenceError
+from ..errors import ConfigError, ConvergenceError, DivergenceError
 from ..learning import RULES, rule_code
 from ..policy import boltzmann, boltzmann_table, softmax_row
 from .markov import edge_transition_into, edge_transition_matrix, stationary_distribution, stationary_into
@@ -463,14 +463,39 @@ def solve_homogeneous(q0, game, time, *, method="reduced", **parameters) -> Homo
     return solvers[method](q0, game, time, **parameters)
 
 
+#: Evaluations of a right-hand side without getting past the furthest time before an integration is stopped.
+STALLED_EVALUATIONS = 10_000
+
+
 def _integrate(rate, y0, grid, integrator, rtol, atol) -> np.ndarray:
     """Integrate dy/dt = rate(t, y) from t = 0 and return y at the times of ``grid`` (time, dim)."""
     horizon = float(grid[-1])
     if horizon == 0.0:
         return np.repeat(y0[None, :], grid.size, axis=0)
     unique, inverse = np.unique(grid, return_inverse=True)
+
+    furthest = [-np.inf, 0]  # the furthest time evaluated, and the evaluations since it last advanced
+
+    def guarded_rate(t, y):
+        """``rate``, or a numerical error where the integrator could only grind on: a rate that is not
+        finite, or :data:`STALLED_EVALUATIONS` evaluations without getting past the furthest time (LSODA
+        retried at t = 0 for ever on payoffs of 1e306)."""
+        if t > furthest[0]:
+            furthest[:] = [t, 0]
+        else:
+            furthest[1] += 1
+            if furthest[1] > STALLED_EVALUATIONS:
+                raise ConvergenceError(
+                    f"solve_ivp ({integrator}) made no progress beyond t = {furthest[0]:g} steps in "
+                    f"{STALLED_EVALUATIONS} evaluations (a stiff or overflowing rate: check the payoff scale and alpha)"
+                )
+        value = rate(t, y)
+        if not np.all(np.isfinite(value)):
+            raise DivergenceError(f"the point mass's rate is not finite at t = {t:g} steps (Q overflowed)")
+        return value
+
     try:
-        solution = solve_ivp(rate, (0.0, horizon), y0, method=integrator, t_eval=unique, rtol=rtol, atol=atol)
+        solution = solve_ivp(guarded_rate, (0.0, horizon), y0, method=integrator, t_eval=unique, rtol=rtol, atol=atol)
     except ValueError as exc:
         raise ConfigError(f"integrator = {integrator!r}: {exc}") from None
     if not solution.success:
