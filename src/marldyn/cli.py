@@ -329,8 +329,13 @@ def sweep(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="netCDF file to write (parts: OUT.parts/).")
     ] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Address of a running dask scheduler, tcp://host:port.")] = None,
-    workers: Annotated[int, typer.Option(help="LocalCluster worker processes (1: run in this process).")] = 2,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running dask scheduler, tcp://host:port (needs dask).")
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(help="Worker processes: a dask LocalCluster, or a process pool without dask (1: this process)."),
+    ] = 2,
     plot: Annotated[Path | None, typer.Option(help="Draw the phase diagram into this file.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Progress bar.")] = None,
