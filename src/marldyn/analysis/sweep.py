@@ -58,6 +58,7 @@ import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -520,7 +521,7 @@ def _distributed():
 
 
 def _client(client, scheduler, workers):
-    """(executor, owned objects to close) for the chosen execution; (None, []) runs in this process.
+    """(executor, closers to call when done) for the chosen execution; (None, []) runs in this process.
 
     The executor is a dask client (``client``, ``scheduler``, or a LocalCluster of ``workers`` processes when
     dask.distributed is installed) or, without dask, a process pool of the standard library: local sweeps do
@@ -534,27 +535,17 @@ def _client(client, scheduler, workers):
             made = distributed.Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-        return made, [made]
+        return made, [made.close]
     if workers == 1:
         return None, []
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        return pool, [_Closing(pool)]
+        return pool, [partial(pool.shutdown, cancel_futures=True)]
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     made = Client(cluster)
-    return made, [made, cluster]
-
-
-@dataclass(frozen=True)
-class _Closing:
-    """``close()`` for a process pool (which has ``shutdown``), like the dask objects :func:`_client` owns."""
-
-    pool: ProcessPoolExecutor
-
-    def close(self) -> None:
-        self.pool.shutdown(cancel_futures=True)
+    return made, [made.close, cluster.close]
 
 
 def run_sweep(
@@ -637,7 +628,7 @@ def run_sweep(
                 estimates.append((_point_memory(config, task), task["name"], values))
     if estimates and client is None and scheduler is None:  # the points run on this machine
         _require_sweep_memory(estimates, workers)
-    active, owned = _client(client, scheduler, workers) if jobs else (None, [])
+    active, closers = _client(client, scheduler, workers) if jobs else (None, [])
     try:
         with progress_bar(progress, total=len(jobs), unit="point", desc="sweep") as bar:
             for key, result, path in _execute(active, jobs):
@@ -646,8 +637,8 @@ def run_sweep(
                     _write_part(path, result)
                 bar.update(1)
     finally:
-        for thing in owned:
-            thing.close()
+        for close in closers:
+            close()
     dataset = _gather(sweep, results)
     if output is not None:
         write_dataset(dataset, output, overwrite=overwrite)
@@ -684,23 +675,24 @@ def _execute(client, jobs):
             yield key, evaluate_point(*arguments), path
         return
     if isinstance(client, ProcessPoolExecutor):
-        futures = {client.submit(evaluate_point, *arguments): (key, path) for key, arguments, path in jobs}
-        for future in futures_completed(futures):
-            key, path = futures[future]
-            yield key, future.result(), path
-        return
-    from dask.distributed import as_completed
+        submit, completed, cancel = client.submit, futures_completed, _cancel_each
+    else:
+        from dask.distributed import as_completed
 
-    futures = {}
-    for key, arguments, path in jobs:
-        future = client.submit(evaluate_point, *arguments, pure=False)
-        futures[future] = (key, path)
+        submit, completed, cancel = partial(client.submit, pure=False), as_completed, client.cancel
+    futures = {submit(evaluate_point, *arguments): (key, path) for key, arguments, path in jobs}
     try:
-        for future in as_completed(futures):
+        for future in completed(futures):
             key, path = futures[future]
             yield key, future.result(), path
     finally:
-        client.cancel(list(futures))
+        cancel(list(futures))
+
+
+def _cancel_each(futures) -> None:
+    """Cancel the process pool's futures that have not started (dask's ``client.cancel`` for a pool)."""
+    for future in futures:
+        future.cancel()
 
 
 def _gather(sweep: Sweep, results: dict) -> xr.Dataset:
