@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def _load(name: str):
+    if str(DOCS / "_ext") not in sys.path:  # the generators import their shared module, marldyn_rst
+        sys.path.insert(0, str(DOCS / "_ext"))
     spec = importlib.util.spec_from_file_location(name, DOCS / "_ext" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

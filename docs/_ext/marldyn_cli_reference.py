@@ -15,6 +15,8 @@ import inspect
 import re
 from typing import Any
 
+from marldyn_rst import list_table
+
 #: The program name the usage lines show.
 PROG = "marldyn"
 
@@ -145,25 +147,16 @@ def _escape_plain(text: str) -> str:
 
 
 def _table(records: list[dict[str, str]], first: str) -> list[str]:
-    lines = [
-        ".. list-table::",
-        "   :header-rows: 1",
-        "   :widths: 30 12 16 42",
-        "   :class: marldyn-cli-table",
-        "",
-        f"   * - {first}",
-        "     - type",
-        "     - default",
-        "     - help",
-    ]
-    for record in records:
-        lines += [
-            f"   * - ``{record['names']}``",
-            f"     - ``{record['type']}``" if record["type"] else "     - —",
-            f"     - ``{record['default']}``" if record["default"] else "     - —",
-            f"     - {_escape(record['help'])}" if record["help"] else "     - —",
+    rows = [
+        [
+            f"``{record['names']}``",
+            f"``{record['type']}``" if record["type"] else "—",
+            f"``{record['default']}``" if record["default"] else "—",
+            _escape(record["help"]) if record["help"] else "—",
         ]
-    return lines + [""]
+        for record in records
+    ]
+    return list_table([first, "type", "default", "help"], rows, widths="30 12 16 42", css_class="marldyn-cli-table")
 
 
 def cli_reference_rst(app: Any | None = None) -> str:

@@ -20,6 +20,7 @@ import typing
 from typing import Any, Literal, Union
 
 import annotated_types
+from marldyn_rst import list_table
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -185,11 +186,6 @@ def field_rows(model: type[BaseModel]) -> list[dict[str, str]]:
     return rows
 
 
-def _cell(text: str) -> list[str]:
-    lines = text.splitlines() or [""]
-    return [lines[0], *("  " + line for line in lines[1:])]
-
-
 def _docstring_rst(model: type[BaseModel]) -> str:
     text = inspect.cleandoc(model.__doc__ or "")
     first, _, rest = text.partition("\n\n")
@@ -215,23 +211,10 @@ def config_schema_rst(root: type[BaseModel] | None = None) -> str:
         doc = _docstring_rst(model)
         if doc:
             lines += [doc, ""]
-        lines += [
-            ".. list-table::",
-            "   :header-rows: 1",
-            "   :widths: 14 14 16 22 34",
-            "   :class: marldyn-config-table",
-            "",
-            "   * - key",
-            "     - type",
-            "     - default",
-            "     - constraints",
-            "     - description",
+        rows = [
+            [f"``{row['key']}``", row["type"], row["default"], row["constraints"], row["description"]]
+            for row in field_rows(model)
         ]
-        for row in field_rows(model):
-            lines.append(f"   * - ``{row['key']}``")
-            for column in ("type", "default", "constraints", "description"):
-                cell = _cell(row[column])
-                lines.append(f"     - {cell[0]}")
-                lines.extend(f"     {line}" for line in cell[1:])
-        lines.append("")
+        headers = ["key", "type", "default", "constraints", "description"]
+        lines += list_table(headers, rows, widths="14 14 16 22 34", css_class="marldyn-config-table")
     return "\n".join(lines)
