@@ -474,19 +474,20 @@ def _integrate(rate, y0, grid, integrator, rtol, atol) -> np.ndarray:
         return np.repeat(y0[None, :], grid.size, axis=0)
     unique, inverse = np.unique(grid, return_inverse=True)
 
-    furthest = [-np.inf, 0]  # the furthest time evaluated, and the evaluations since it last advanced
+    furthest, stalled = -np.inf, 0  # the furthest time evaluated, and the evaluations since it last advanced
 
     def guarded_rate(t, y):
         """``rate``, or a numerical error where the integrator could only grind on: a rate that is not
         finite, or :data:`STALLED_EVALUATIONS` evaluations without getting past the furthest time (LSODA
         retried at t = 0 for ever on payoffs of 1e306)."""
-        if t > furthest[0]:
-            furthest[:] = [t, 0]
+        nonlocal furthest, stalled
+        if t > furthest:
+            furthest, stalled = t, 0
         else:
-            furthest[1] += 1
-            if furthest[1] > STALLED_EVALUATIONS:
+            stalled += 1
+            if stalled > STALLED_EVALUATIONS:
                 raise ConvergenceError(
-                    f"solve_ivp ({integrator}) made no progress beyond t = {furthest[0]:g} steps in "
+                    f"solve_ivp ({integrator}) made no progress beyond t = {furthest:g} steps in "
                     f"{STALLED_EVALUATIONS} evaluations (a stiff or overflowing rate: check the payoff scale and alpha)"
                 )
         value = rate(t, y)
