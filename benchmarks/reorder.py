@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from marldyn.agents import Learners
 from marldyn.games import two_state_pd
 from marldyn.graphs import from_edges, lattice, reorder
 from marldyn.simulation import kernels
@@ -25,7 +26,15 @@ def rate(graph, steps: int) -> float:
     rng = np.random.default_rng(0)
     q = np.array([[0.5, 0.0], [0.0, 0.5]]) + rng.normal(0, 0.1, size=(graph.n_agents, 2, 2))
     state = rng.integers(0, 2, size=graph.n_edges)
-    args = (graph.edges, game.payoff, game.cumulative_transition(), 0.001, 1.0, 0.8, 0, np.uint64(1))
+    learners = Learners.uniform(2, 2, alpha=0.001, beta=1.0, gamma=0.8)
+    args = (
+        graph.edges,
+        game.payoff,
+        game.cumulative_transition(),
+        learners,
+        np.zeros(graph.n_agents, np.int64),
+        np.uint64(1),
+    )
     kernels.run_steps(q, state, *args, 0, 1)  # compile / load the cache outside the timing
     start = time.perf_counter()
     kernels.run_steps(q, state, *args, 1, steps)

@@ -31,6 +31,7 @@ import time
 import numpy as np
 from numba import njit
 
+from marldyn.agents import Learners
 from marldyn.games import two_state_pd
 from marldyn.graphs import barabasi_albert, lattice, random_regular
 from marldyn.simulation import kernels
@@ -91,7 +92,15 @@ def kernel_rate(graph, game, steps: int, prefetch: bool = True) -> float:
     rng = np.random.default_rng(0)
     q = rng.normal(0, 0.5, size=(graph.n_agents, game.n_states, game.n_actions))
     state = rng.integers(0, game.n_states, graph.n_edges)
-    args = (graph.edges, game.payoff, game.cumulative_transition(), 0.001, 1.0, 0.8, 0, np.uint64(1))
+    learners = Learners.uniform(2, 2, alpha=0.001, beta=1.0, gamma=0.8)
+    args = (
+        graph.edges,
+        game.payoff,
+        game.cumulative_transition(),
+        learners,
+        np.zeros(graph.n_agents, np.int64),
+        np.uint64(1),
+    )
     kernels.run_steps(q, state, *args, 0, 1, True, prefetch)  # compile outside the timing
     return graph.n_edges * steps / _shortest(lambda: kernels.run_steps(q, state, *args, 1, steps, True, prefetch))
 

@@ -21,6 +21,7 @@ import time
 import numba
 import numpy as np
 
+from marldyn.agents import Learners
 from marldyn.games import two_state_pd
 from marldyn.graphs import lattice, random_regular
 from marldyn.simulation import kernels, reference
@@ -34,7 +35,15 @@ def _state(graph, seed=0):
 
 def _rate(graph, function, steps, extra=()):
     game = two_state_pd()
-    args = (graph.edges, game.payoff, game.cumulative_transition(), 0.001, 1.0, 0.8, 0, np.uint64(1))
+    learners = Learners.uniform(2, 2, alpha=0.001, beta=1.0, gamma=0.8)
+    args = (
+        graph.edges,
+        game.payoff,
+        game.cumulative_transition(),
+        learners,
+        np.zeros(graph.n_agents, np.int64),
+        np.uint64(1),
+    )
     q, state = _state(graph)
     start = time.perf_counter()
     if function is reference.step:

@@ -19,16 +19,32 @@ def _code(rule):
     return RULES.index(rule) if isinstance(rule, str) else int(rule)
 
 
-def td_moments(q, neighbor_policy, game, *, beta, gamma, rule="q_learning"):
+def own_policy(q, beta, policy="boltzmann", epsilon=None):
+    """X(Q): Boltzmann, or ε-greedy written out (ε / M + (1 - ε) / |argmax| on the maximisers)."""
+    if policy == "epsilon_greedy":
+        greedy = q == q.max(axis=-1, keepdims=True)
+        return epsilon / q.shape[-1] + (1.0 - epsilon) * greedy / greedy.sum(axis=-1, keepdims=True)
+    return boltzmann(q, beta)
+
+
+def faq_scale(policy, rule, faq_beta):
+    """c(s, a) = min(faq_beta / X(s, a), 1) for FAQ, 1 for the other rules."""
+    if _code(rule) != RULES.index("faq"):
+        return np.ones_like(policy)
+    with np.errstate(divide="ignore"):
+        return np.minimum(faq_beta / policy, 1.0)
+
+
+def td_moments(q, neighbor_policy, game, *, beta, gamma, rule="q_learning", policy="boltzmann", epsilon=None):
     """δ̄(s, a) (eq. 7) and E[δ² | a in s], (..., state, action), by explicit sums over (ã, s')."""
     q = np.asarray(q, dtype=np.float64)
     neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
     q, neighbor_policy = np.broadcast_arrays(q, neighbor_policy)
-    policy = boltzmann(q, beta)
+    policy = own_policy(q, beta, policy, epsilon)
     payoff, transition = np.asarray(game.payoff), np.asarray(game.transition)
     n_states = payoff.shape[0]
     code = _code(rule)
-    if code == RULES.index("q_learning"):
+    if code in (RULES.index("q_learning"), RULES.index("faq")):
         value, variance = q.max(axis=-1), np.zeros(q.shape[:-1])
     else:
         value = np.sum(policy * q, axis=-1)
@@ -92,24 +108,57 @@ def _binomial_pmf(count: int, degree: np.ndarray, probability: np.ndarray) -> np
     return np.where(count <= degree, np.exp(log_pmf), 0.0)
 
 
-def drift(q, neighbor_policy, state_distribution, degree, game, *, alpha, beta, gamma, rule="q_learning"):
-    """μ(s, a) = α π_s X(s, a) δ̄(s, a) (eq. 9)."""
-    policy, mean, _ = td_moments(q, neighbor_policy, game, beta=beta, gamma=gamma, rule=rule)
+def drift(
+    q,
+    neighbor_policy,
+    state_distribution,
+    degree,
+    game,
+    *,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+):
+    """μ(s, a) = α π_s X(s, a) c(s, a) δ̄(s, a) (eq. 9; c the FAQ factor)."""
+    policy, mean, _ = td_moments(
+        q, neighbor_policy, game, beta=beta, gamma=gamma, rule=rule, policy=policy, epsilon=epsilon
+    )
     engaged = interaction_probability(state_distribution, degree)
-    return alpha * engaged[..., None] * policy * mean
+    return alpha * engaged[..., None] * policy * faq_scale(policy, rule, faq_beta) * mean
 
 
-def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, beta, gamma, rule="q_learning"):
+def diffusion(
+    q,
+    neighbor_policy,
+    state_distribution,
+    degree,
+    game,
+    *,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+):
     """The exact one-step Σ (eq. 5; docs/diffusion.md, eqs. D2-D8), (..., K M, K M), with einsum."""
     q = np.asarray(q, dtype=np.float64)
     neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
     state_distribution = np.asarray(state_distribution, dtype=np.float64)
     degree = np.asarray(degree, dtype=np.int64)
-    policy, mean, second = td_moments(q, neighbor_policy, game, beta=beta, gamma=gamma, rule=rule)
+    policy, mean, second = td_moments(
+        q, neighbor_policy, game, beta=beta, gamma=gamma, rule=rule, policy=policy, epsilon=epsilon
+    )
     q = np.broadcast_to(q, policy.shape)
     neighbor_policy = np.broadcast_to(neighbor_policy, policy.shape)
     engaged = interaction_probability(state_distribution, degree)
-    mu = alpha * engaged[..., None] * policy * mean
+    scale = faq_scale(policy, rule, faq_beta)
+    mu = alpha * engaged[..., None] * policy * scale * mean
     code = _code(rule)
     n_states, n_actions = policy.shape[-2:]
     transition = np.asarray(game.transition, dtype=np.float64)
@@ -130,7 +179,7 @@ def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, be
     # Same state s, same action a: E[m_s(A)^2 | a(s) = a] and the conditional per-edge variance.
     mean_square = mean**2 + gamma2 * np.einsum("...saz,...z,sz->...sa", next_state**2, value_variance, not_same)
     within = np.maximum(second - mean_square, 0.0)
-    diagonal = alpha**2 * policy * (engaged[..., None] * mean_square + inverse[..., None] * within)
+    diagonal = alpha**2 * policy * scale**2 * (engaged[..., None] * mean_square + inverse[..., None] * within)
 
     # Different states s != s': E[m_s(A) m_s'(A) | a(s) = a, a(s') = a'].
     first = mean[..., :, :, None, None] + gamma * next_state[..., :, :, :, None] * own_deviation[..., None, None, :, :]
@@ -139,10 +188,11 @@ def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, be
     cross_mean = cross_mean + gamma2 * np.einsum(
         "...iaz,...jbz,...z,ijz->...iajb", next_state, next_state, value_variance, others
     )
+    weighted = policy * scale
     cross = (
         alpha**2
-        * policy[..., :, :, None, None]
-        * policy[..., None, None, :, :]
+        * weighted[..., :, :, None, None]
+        * weighted[..., None, None, :, :]
         * joint[..., :, None, :, None]
         * cross_mean
     )

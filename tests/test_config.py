@@ -37,6 +37,97 @@ def case(data, match, name):
 
 
 BAD_CONFIGS = [
+    # policies, rules and agent types (issue 13)
+    case({"learning": {"policy": "greedy"}}, r"^learning\.policy = 'greedy': must be 'boltzmann' or", "policy"),
+    case({"learning": {"policy": "epsilon_greedy"}}, r"^learning\.epsilon is required with policy", "eps-missing"),
+    case(
+        {"learning": {"epsilon": 0.1}}, r"^learning\.epsilon is only used with policy = 'epsilon_greedy'", "eps-extra"
+    ),
+    case(
+        {"learning": {"policy": "epsilon_greedy", "epsilon": 1.5}},
+        r"^learning\.epsilon = 1\.5: must be less than or equal to 1",
+        "eps-range",
+    ),
+    case(
+        {"learning": {"policy": "epsilon_greedy", "epsilon": 0.1, "beta": 2.0}},
+        r"^learning\.beta is only used with policy = 'boltzmann'",
+        "beta-with-greedy",
+    ),
+    case({"learning": {"rule": "faq"}}, r"^learning\.faq_beta is required with rule = 'faq'", "faq-missing"),
+    case({"learning": {"faq_beta": 0.1}}, r"^learning\.faq_beta is only used with rule = 'faq'", "faq-extra"),
+    case(
+        {"learning": {"rule": "faq", "faq_beta": 0.0}}, r"^learning\.faq_beta = 0\.0: must be greater than 0", "faq-0"
+    ),
+    case(
+        {"agent_types": [{"name": "a", "fraction": 0.7}, {"name": "b", "fraction": 0.5}]},
+        r"^agent_types: the fractions add up to 1\.2, more than 1$",
+        "fractions",
+    ),
+    case({"agent_types": [{"name": "a"}]}, r"^agent_types\[0\]\.fraction or agents must be given", "no-members"),
+    case(
+        {"agent_types": [{"name": "a", "fraction": 0.1, "agents": [1]}]},
+        r"^agent_types\[0\]\.fraction or agents must be given \(exactly one",
+        "both-members",
+    ),
+    case(
+        {"agent_types": [{"name": "a", "fraction": 0.1, "bogus": 1}]},
+        r"^unknown key 'bogus' in \[\[agent_types\]\] entry 0; allowed: name, fraction",
+        "type-extra",
+    ),
+    case(
+        {"agent_types": [{"name": "default", "fraction": 0.1}]}, r"^agent_types\[0\]\.name = 'default' is", "reserved"
+    ),
+    case(
+        {"agent_types": [{"name": "a", "agents": [1]}, {"name": "a", "agents": [2]}]},
+        r"^agent_types\[1\]\.name = 'a' is given twice",
+        "type-twice",
+    ),
+    case(
+        {"agent_types": [{"name": "a", "fraction": 0.5, "alpha": 3.0}]},
+        r"^agent_types\[0\]\.alpha = 3\.0: must be less than or equal to 1",
+        "type-alpha",
+    ),
+    case(
+        {"agent_types": [{"name": "a", "fraction": 0.5, "policy": "epsilon_greedy"}]},
+        r"^agent_types\[0\]\.epsilon is required with policy = 'epsilon_greedy'",
+        "type-eps",
+    ),
+    case(
+        {"agent_types": [{"name": "a", "fraction": 0.1, "fixed_policy": [[1.0, 0.0]]}]},
+        r"^agent_types\[0\]\.fixed_policy must have shape \(state, action\) = \(2, 2\), got \(1, 2\)",
+        "fixed-shape",
+    ),
+    case(
+        {"agent_types": [{"name": "a", "fraction": 0.1, "fixed_policy": [[0.5, 0.0], [1.0, 0.0]]}]},
+        r"^agent_types\[0\]\.fixed_policy rows \(one per state\) must each sum to 1",
+        "fixed-sum",
+    ),
+    case(
+        {"agent_types": [{"name": "a", "fraction": 0.1, "fixed_policy": [[1.5, -0.5], [1.0, 0.0]]}]},
+        r"^agent_types\[0\]\.fixed_policy probabilities must be finite and >= 0",
+        "fixed-negative",
+    ),
+    case(
+        {"agent_types": [{"name": "a", "fraction": 0.1, "fixed_policy": [[1.0, 0.0], [1.0, 0.0]], "alpha": 0.1}]},
+        r"^agent_types\[0\]\.alpha is not allowed with fixed_policy",
+        "fixed-learns",
+    ),
+    case(
+        {"agent_types": [{"name": "a", "agents": [3, 100]}]},
+        r"^agent_types\[0\]\.agents: agent id 100 is out of range for graph\.n = 100",
+        "ids-range",
+    ),
+    case(
+        {"agent_types": [{"name": "a", "agents": [1, 1]}]},
+        r"^agent_types\[0\]\.agents lists an agent id twice",
+        "ids-twice",
+    ),
+    case(
+        {"agent_types": [{"name": "a", "agents": [1]}, {"name": "b", "agents": [1]}]},
+        r"^agent_types\[1\]\.agents: agent 1 is also in agent_types\[0\]",
+        "ids-shared",
+    ),
+    case({"agent_types": {"name": "a"}}, r"^agent_types must be a list of tables", "types-table"),
     # unknown keys, at the top level and in every section, with a suggestion
     case({"gmae": {}}, r"unknown key 'gmae' in the top level \(did you mean 'game'\?\)", "top-typo"),
     case({"output": "x.nc"}, r"unknown key 'output' in the top level; allowed: game, graph", "top-extra"),
@@ -77,7 +168,7 @@ BAD_CONFIGS = [
     case({"learning": {"gamma": math.nan}}, r"^learning\.gamma = nan: must be a finite", "gamma-nan"),
     case(
         {"learning": {"rule": "q-learning"}},
-        r"^learning\.rule = 'q-learning': must be 'q_learning', 'sarsa' or 'expected_sarsa'",
+        r"^learning\.rule = 'q-learning': must be 'q_learning', 'sarsa', 'expected_sarsa' or 'faq'",
         "rule",
     ),
     # run

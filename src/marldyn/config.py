@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt, ValidationError, model_validator
 
+from .agents import Learners
 from .errors import ConfigError, MarldynWarning, did_you_mean
 from .games import Game, load_game, two_state_pd
 from .graphs import (
@@ -35,6 +36,7 @@ from .graphs import (
     reorder,
 )
 from .learning import RULES
+from .policy import POLICIES
 
 MAX_STEPS = 2**53
 MAX_RECORDS = 10_000_000
@@ -269,7 +271,17 @@ class LearningConfig(_Section):
         description=(
             "Temporal-difference target of the update. ``q_learning``: r + γ max Q(s', ·); ``sarsa``: "
             "r + γ Q(s', a'), with the action a' the agent has already drawn for s' in this step; "
-            "``expected_sarsa``: r + γ Σ X(s', ·) Q(s', ·), the mean under the agent's policy X."
+            "``expected_sarsa``: r + γ Σ X(s', ·) Q(s', ·), the mean under the agent's policy X; ``faq``: "
+            "frequency-adjusted Q-learning, the Q-learning target with the update scaled by "
+            "min(faq_beta / X(s, a), 1)."
+        ),
+    )
+    policy: Literal[POLICIES] = Field(  # type: ignore[valid-type]
+        default="boltzmann",
+        description=(
+            "How an agent chooses its action in a state. ``boltzmann``: X(s, a) ∝ exp(β Q(s, a)); "
+            "``epsilon_greedy``: a uniformly random action with probability ε, else a greedy one (ties broken "
+            "uniformly), X(s, a) = ε / M + (1 - ε) 1[a ∈ argmax] / |argmax|."
         ),
     )
     alpha: StrictFloat = Field(
@@ -298,6 +310,115 @@ class LearningConfig(_Section):
         allow_inf_nan=False,
         description="Discount factor γ of the next state's value in the TD target (0: only the immediate payoff).",
     )
+    epsilon: StrictFloat | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description=(
+            "Exploration probability ε of the ε-greedy policy, 0 <= ε <= 1 (1: uniform play). Only with "
+            '``policy = "epsilon_greedy"``, which needs it.'
+        ),
+    )
+    faq_beta: StrictFloat | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description=(
+            "FAQ's β: the update of the played action is scaled by min(faq_beta / X(s, a), 1), "
+            '0 < faq_beta <= 1 (1: plain Q-learning). Only with ``rule = "faq"``, which needs it.'
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _fields_match_policy_and_rule(self):
+        if self.policy == "epsilon_greedy":
+            if self.epsilon is None:
+                raise ValueError("epsilon is required with policy = 'epsilon_greedy' (0 <= epsilon <= 1)")
+            if self.beta != 1.0:
+                raise ValueError("beta is only used with policy = 'boltzmann' (this policy is 'epsilon_greedy')")
+        elif self.epsilon is not None:
+            raise ValueError("epsilon is only used with policy = 'epsilon_greedy'")
+        if self.rule == "faq" and self.faq_beta is None:
+            raise ValueError("faq_beta is required with rule = 'faq' (0 < faq_beta <= 1)")
+        if self.rule != "faq" and self.faq_beta is not None:
+            raise ValueError("faq_beta is only used with rule = 'faq'")
+        return self
+
+
+LEARNING_OVERRIDES = ("rule", "policy", "alpha", "beta", "gamma", "epsilon", "faq_beta")
+"""The ``[learning]`` fields an ``[[agent_types]]`` entry may override."""
+
+
+class AgentTypeConfig(_Section):
+    """``[[agent_types]]``: one type of agents, its members and the ``[learning]`` values it overrides."""
+
+    name: str = Field(
+        description=(
+            "The type's name, as in the output's ``agent_type`` coordinate; unique, not \"default\" (the type of "
+            "the agents no entry names)."
+        ),
+        min_length=1,
+    )
+    fraction: StrictFloat | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description=(
+            "Share of the agents of this type: exactly round(fraction N) agents (halves up), drawn at random "
+            "in each run from the run's seed among the agents no ``agents`` list names. Give this or ``agents``."
+        ),
+    )
+    agents: list[StrictInt] | None = Field(
+        default=None,
+        min_length=1,
+        description="The ids of this type's agents (0 <= id < N, each once). Give this or ``fraction``.",
+    )
+    rule: Literal[RULES] | None = Field(  # type: ignore[valid-type]
+        default=None, description="Overrides ``[learning] rule`` for this type."
+    )
+    policy: Literal[POLICIES] | None = Field(  # type: ignore[valid-type]
+        default=None, description="Overrides ``[learning] policy`` for this type."
+    )
+    alpha: StrictFloat | None = Field(default=None, description="Overrides ``[learning] alpha`` for this type.")
+    beta: StrictFloat | None = Field(default=None, description="Overrides ``[learning] beta`` for this type.")
+    gamma: StrictFloat | None = Field(default=None, description="Overrides ``[learning] gamma`` for this type.")
+    epsilon: StrictFloat | None = Field(default=None, description="Overrides ``[learning] epsilon`` for this type.")
+    faq_beta: StrictFloat | None = Field(default=None, description="Overrides ``[learning] faq_beta`` for this type.")
+    fixed_policy: list[list[StrictFloat]] | None = Field(
+        default=None,
+        description=(
+            "Committed agents: the (state, action) probability table they always play (rows non-negative, "
+            "summing to 1 within 1e-9); they keep their initial Q and never update. Not with learning overrides."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _members_and_policy(self):
+        if self.name == "default":
+            raise ValueError("name = 'default' is reserved for the agents no type names")
+        if (self.fraction is None) == (self.agents is None):
+            raise ValueError("fraction or agents must be given (exactly one of the two)")
+        if self.agents is not None:
+            if min(self.agents) < 0:
+                raise ValueError(f"agents must be agent ids >= 0, got {min(self.agents)}")
+            if len(set(self.agents)) != len(self.agents):
+                raise ValueError("agents lists an agent id twice")
+        if self.fixed_policy is not None:
+            given = [key for key in LEARNING_OVERRIDES if getattr(self, key) is not None]
+            if given:
+                raise ValueError(f"{given[0]} is not allowed with fixed_policy: committed agents never learn")
+            table = np.array(self.fixed_policy, dtype=object)
+            if table.ndim != 2:
+                raise ValueError("fixed_policy must be a rectangular (state, action) table of probabilities")
+            table = table.astype(np.float64)
+            if not np.all(np.isfinite(table)) or np.any(table < 0):
+                raise ValueError("fixed_policy probabilities must be finite and >= 0")
+            if np.any(np.abs(table.sum(axis=1) - 1.0) > 1e-9):
+                raise ValueError("fixed_policy rows (one per state) must each sum to 1")
+        return self
 
 
 class InitConfig(_Section):
@@ -386,7 +507,7 @@ class RunConfig(_Section):
 
 
 class Config(_Section):
-    """A complete, validated marldyn configuration (the TOML file's five tables).
+    """A complete, validated marldyn configuration (the TOML file's five tables and its ``[[agent_types]]``).
 
     Build it with :func:`parse_config` (a nested dict) or :func:`load_config` (a TOML file); ``Config()`` is
     the built-in default case. The sections ``game``, ``graph``, ``learning``, ``init`` and ``run`` are frozen:
@@ -403,7 +524,7 @@ class Config(_Section):
     ...     }
     ... )
     >>> config.learning
-    LearningConfig(rule='q_learning', alpha=0.01, beta=1.0, gamma=0.8)
+    LearningConfig(rule='q_learning', policy='boltzmann', alpha=0.01, beta=1.0, gamma=0.8, epsilon=None, faq_beta=None)
     >>> config.run
     RunConfig(steps=5000, runs=10, seed=3, record_every=100)
     >>> graph = config.build_graph()  # seeded by run.seed, since graph.seed is not given
@@ -418,7 +539,81 @@ class Config(_Section):
     learning: LearningConfig = LearningConfig()
     init: InitConfig = InitConfig()
     run: RunConfig = RunConfig()
+    agent_types: tuple[AgentTypeConfig, ...] = Field(
+        default=(),
+        description=(
+            "Optional ``[[agent_types]]`` entries: types of agents that override ``[learning]`` values or are "
+            'committed (``fixed_policy``); agents of no type are the type "default" and follow ``[learning]``.'
+        ),
+    )
     _base_dir: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _types_fit(self):
+        names = [entry.name for entry in self.agent_types]
+        for k, name in enumerate(names):
+            if name in names[:k]:
+                raise ValueError(f"agent_types[{k}].name = {name!r} is given twice")
+        total = sum(entry.fraction for entry in self.agent_types if entry.fraction is not None)
+        if total > 1.0 + 1e-12:
+            raise ValueError(f"agent_types: the fractions add up to {total:g}, more than 1")
+        seen: dict[int, int] = {}
+        for k, entry in enumerate(self.agent_types):
+            for agent in entry.agents or ():
+                if agent in seen:
+                    raise ValueError(f"agent_types[{k}].agents: agent {agent} is also in agent_types[{seen[agent]}]")
+                seen[agent] = k
+        for k, entry in enumerate(self.agent_types):
+            if entry.fixed_policy is None:
+                self.type_learning(k)
+        return self
+
+    def type_learning(self, k: int) -> LearningConfig:
+        """The ``[learning]`` of type ``agent_types[k]``: its overrides on top of ``[learning]``, validated.
+
+        A value that belongs to the base policy or rule only (``beta`` of Boltzmann, ``epsilon`` of ε-greedy,
+        ``faq_beta`` of FAQ) is not inherited by a type that changes the policy or the rule.
+
+        Raises
+        ------
+        ConfigError
+            Naming ``agent_types[k]`` and the field.
+
+        Examples
+        --------
+        >>> config = parse_config({"learning": {"beta": 2.0},
+        ...                        "agent_types": [{"name": "greedy", "fraction": 0.5, "policy": "epsilon_greedy",
+        ...                                         "epsilon": 0.1}]})
+        >>> greedy = config.type_learning(0)
+        >>> greedy.policy, greedy.beta, greedy.epsilon  # beta = 2 belongs to [learning]'s Boltzmann policy
+        ('epsilon_greedy', 1.0, 0.1)
+        """
+        entry = self.agent_types[k]
+        merged = self.learning.model_dump()
+        overrides = {key: getattr(entry, key) for key in LEARNING_OVERRIDES if getattr(entry, key) is not None}
+        if overrides.get("policy", merged["policy"]) != merged["policy"]:
+            merged.update(beta=1.0, epsilon=None)
+        if overrides.get("rule", merged["rule"]) != merged["rule"]:
+            merged.update(faq_beta=None)
+        merged.update(overrides)
+        try:
+            return LearningConfig(**merged)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            message = _describe(error, {})
+            raise ConfigError(f"agent_types[{k}].{message.removeprefix('.')}") from None
+
+    def learners(self, game: Game, n_agents: int) -> Learners:
+        """The agent types (:class:`~marldyn.agents.Learners`) of this config on a graph of ``n_agents`` agents.
+
+        Examples
+        --------
+        >>> config = parse_config({"learning": {"policy": "epsilon_greedy", "epsilon": 0.2}})
+        >>> learners = config.learners(config.build_game(), n_agents=100)
+        >>> learners.names, learners.epsilon.tolist()
+        (('default',), [0.2])
+        """
+        return Learners.from_config(self, game, n_agents)
 
     @property
     def base_dir(self) -> str | None:
@@ -556,6 +751,17 @@ def parse_config(data: dict[str, Any], base_dir: str | Path | None = None) -> Co
             raise ConfigError(f"graph.path: no such file: {path}")
     game = config.build_game()
     config.initial_q_table(game)
+    for k, entry in enumerate(config.agent_types):
+        shape = (game.n_states, game.n_actions)
+        if entry.fixed_policy is not None and np.shape(entry.fixed_policy) != shape:
+            raise ConfigError(
+                f"agent_types[{k}].fixed_policy must have shape (state, action) = {shape}, "
+                f"got {np.shape(entry.fixed_policy)}"
+            )
+        if entry.agents is not None and config.graph.n is not None and max(entry.agents) >= config.graph.n:
+            raise ConfigError(
+                f"agent_types[{k}].agents: agent id {max(entry.agents)} is out of range for graph.n = {config.graph.n}"
+            )
     if isinstance(config.init.edge_state, int) and not 0 <= config.init.edge_state < game.n_states:
         raise ConfigError(
             f"init.edge_state = {config.init.edge_state} must be 'uniform' or a state in 0..{game.n_states - 1}"
@@ -622,11 +828,14 @@ def _describe(error: dict, data: dict) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         section = location[:-1]
-        model = Config
-        for part in section:
-            model = model.model_fields[part].annotation
+        if section[:1] == ["agent_types"]:
+            model, where = AgentTypeConfig, f"[[agent_types]] entry {section[1]}" if len(section) > 1 else "agent_types"
+        else:
+            model = Config
+            for part in section:
+                model = model.model_fields[part].annotation
+            where = f"[{'.'.join(section)}]" if section else "the top level"
         allowed = list(model.model_fields)
-        where = f"[{'.'.join(section)}]" if section else "the top level"
         return (
             f"unknown key '{location[-1]}' in {where}{did_you_mean(location[-1], allowed)}; "
             f"allowed: {', '.join(allowed)}"
@@ -635,10 +844,16 @@ def _describe(error: dict, data: dict) -> str:
     if location[:2] == ["init", "edge_state"]:
         return f"init.edge_state = {error.get('input')!r} must be 'uniform' or an integer state"
     location = [part for part in location if not part.startswith(("literal[", "tuple[", "list["))]
+    if location[:1] == ["agent_types"] and len(location) > 1 and location[1].isdigit():
+        location = [f"agent_types[{location[1]}]", *location[2:]]
     field = ".".join(location)
     first_word = message.split(" ", 1)[0]
     if kind == "value_error" and field in SECTIONS and first_word in SECTIONS[field].model_fields:
         return f"{field}.{message}"
+    if kind == "value_error" and field.startswith("agent_types[") and first_word in AgentTypeConfig.model_fields:
+        return f"{field}.{message}"
+    if field == "agent_types" and kind != "value_error":
+        return "agent_types must be a list of tables ([[agent_types]] entries)"
     if "input" in error and kind != "value_error" and not isinstance(error["input"], dict):
         return f"{field} = {error['input']!r}: {message}"
     return f"{field}: {message}" if field else message
@@ -648,13 +863,22 @@ def dumps_toml(data: dict) -> str:
     """Serialise a two-level dict of scalars and (nested) lists as TOML."""
     lines: list[str] = []
     for section, values in data.items():
-        if not isinstance(values, dict):
+        if not isinstance(values, dict) and not _is_table_array(values) and values != [] and values != ():
             lines.append(f"{section} = {_toml_value(values)}")
     for section, values in data.items():
         if isinstance(values, dict):
             lines.append(f"\n[{section}]")
             lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+    for section, values in data.items():
+        if _is_table_array(values):  # [[section]] once per entry
+            for entry in values:
+                lines.append(f"\n[[{section}]]")
+                lines.extend(f"{key} = {_toml_value(value)}" for key, value in entry.items())
     return "\n".join(lines).strip() + "\n"
+
+
+def _is_table_array(value) -> bool:
+    return isinstance(value, list | tuple) and len(value) > 0 and all(isinstance(v, dict) for v in value)
 
 
 def _toml_value(value) -> str:

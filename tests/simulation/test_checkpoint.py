@@ -204,16 +204,36 @@ def test_resume_refuses_too_little_memory_before_reading_the_arrays(tmp_path, mo
         checkpoint.problem_sizes(tmp_path / "nothing")
 
 
-def test_checkpoint_round_trips_the_problem(tmp_path):
-    config = marldyn.parse_config({**SMALL, "init": {"edge_state": 1}})
+TYPES = [
+    {"name": "fast", "fraction": 0.25, "alpha": 0.1, "rule": "faq", "faq_beta": 0.2},
+    {"name": "committed", "agents": [3], "fixed_policy": [[0.0, 1.0], [0.5, 0.5]]},
+]
+
+
+@pytest.mark.parametrize("agent_types", [[], TYPES])
+def test_checkpoint_round_trips_the_problem(tmp_path, agent_types):
+    config = marldyn.parse_config({**SMALL, "init": {"edge_state": 1}, "agent_types": agent_types})
     original = problem.make_problem(config, config.build_game(), config.build_graph(), snapshots=True)
     checkpoint.write_problem(tmp_path, original, {"n_edges": 32, "runs": 3})
     restored, meta = checkpoint.read_problem(tmp_path)
     assert meta["runs"] == 3 and isinstance(restored, problem.Problem)
     for name in ("edges", "payoff", "cum_transition", "record_times", "q_table"):
         np.testing.assert_array_equal(getattr(restored, name), getattr(original, name))
-    for name in ("alpha", "beta", "gamma", "rule", "n_agents", "q_noise", "edge_state", "snapshots", "backend"):
+    for name in ("n_agents", "q_noise", "edge_state", "snapshots", "backend"):
         assert getattr(restored, name) == getattr(original, name)
+    assert restored.learners.to_dict() == original.learners.to_dict()
+    for stream in problem.run_streams(0, 3):
+        np.testing.assert_array_equal(
+            problem.agent_types(restored, stream[2]), problem.agent_types(original, stream[2])
+        )
+
+
+def test_resume_with_agent_types_is_bit_identical(tmp_path):
+    config = {**SMALL, "agent_types": TYPES, "run": {"steps": 120, "runs": 2, "record_every": 40}}
+    expected = marldyn.simulate(config)
+    marldyn.simulate(config, checkpoint=tmp_path / "ck", checkpoint_every=50)
+    (tmp_path / "ck" / "run_1.npz").unlink()  # as if killed before run 1 had a checkpoint
+    xr.testing.assert_identical(runner.resume(tmp_path / "ck"), expected)
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import learners_of, one_type
 from marldyn.games import Game, two_state_pd
 from marldyn.graphs import lattice, random_regular
-from marldyn.learning import rule_code
 from marldyn.policy import boltzmann
 from marldyn.simulation import kernels
 
@@ -28,10 +28,8 @@ def test_one_state_one_action_is_the_deterministic_recursion(rule):
             graph.edges,
             game.payoff,
             game.cumulative_transition(),
-            alpha,
-            1.0,
-            gamma,
-            rule_code(rule),
+            learners_of(game, alpha, 1.0, gamma, rule),
+            one_type(graph),
             np.uint64(1),
             t,
             1,
@@ -51,10 +49,8 @@ def _one_step_changes(game, graph, q0, state0, alpha, beta, gamma, rule, repeats
             graph.edges,
             game.payoff,
             game.cumulative_transition(),
-            alpha,
-            beta,
-            gamma,
-            rule_code(rule),
+            learners_of(game, alpha, beta, gamma, rule),
+            one_type(graph),
             np.uint64(1000 + r),
             0,
             1,
@@ -113,7 +109,14 @@ def test_edge_state_fractions_converge_to_the_induced_chain(q_table):
     chain = np.einsum("sa,sb,sabt->st", policy, policy, game.transition)
     expected = _stationary(chain)
     state = np.zeros(graph.n_edges, dtype=np.int64)
-    args = (graph.edges, game.payoff, game.cumulative_transition(), 0.0, 1.0, 0.8, 0, np.uint64(7))
+    args = (
+        graph.edges,
+        game.payoff,
+        game.cumulative_transition(),
+        learners_of(game, 0.0, 1.0, 0.8),
+        one_type(graph),
+        np.uint64(7),
+    )
     kernels.run_steps(q, state, *args, 0, 20)  # burn-in: the chain mixes within a few steps
     fractions = []
     for t in range(20, 220):
@@ -143,10 +146,8 @@ def test_bounds_of_q_are_kept():
         graph.edges,
         game.payoff,
         game.cumulative_transition(),
-        1.0,
-        2.0,
-        gamma,
-        0,
+        learners_of(game, 1.0, 2.0, gamma),
+        one_type(graph),
         np.uint64(3),
         0,
         500,

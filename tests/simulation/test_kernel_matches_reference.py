@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from helpers import random_game
+from helpers import learners_of, one_type, random_game
 from marldyn.games import two_state_pd
 from marldyn.graphs import barabasi_albert, complete, erdos_renyi, lattice, random_regular
-from marldyn.learning import RULES, rule_code
+from marldyn.learning import RULES
 from marldyn.simulation import kernels, reference
 from marldyn.simulation.counter_rng import uniform, uniforms
 
@@ -41,7 +41,14 @@ def _initial_state(game, graph, seed=0):
 
 def _trajectories(game, graph, rule, beta, steps=25, alpha=0.2, gamma=0.8, seed=0):
     q0, state0, key = _initial_state(game, graph, seed)
-    args = (graph.edges, game.payoff, game.cumulative_transition(), alpha, beta, gamma, rule_code(rule), key)
+    args = (
+        graph.edges,
+        game.payoff,
+        game.cumulative_transition(),
+        learners_of(game, alpha, beta, gamma, rule),
+        one_type(graph),
+        key,
+    )
     q_ref, state_ref = q0.copy(), state0.copy()
     for t in range(steps):
         q_ref, state_ref = reference.step(q_ref, state_ref, *args, t)
@@ -76,7 +83,14 @@ def test_chunked_kernel_equals_one_call():
     q = rng.normal(0, 1, size=(graph.n_agents, 2, 2))
     state = rng.integers(0, 2, size=graph.n_edges)
     key = np.uint64(rng.integers(0, 2**63))
-    args = (graph.edges, game.payoff, game.cumulative_transition(), 0.2, 1.0, 0.8, 0, key)
+    args = (
+        graph.edges,
+        game.payoff,
+        game.cumulative_transition(),
+        learners_of(game, 0.2, 1.0, 0.8),
+        one_type(graph),
+        key,
+    )
     for first in range(0, 20, 7):
         kernels.run_steps(q, state, *args, first, min(7, 20 - first))
     assert np.array_equal(q, q_once) and np.array_equal(state, state_once)
@@ -105,7 +119,14 @@ def test_threaded_kernel_is_bit_identical(game_name, rule):
     rng = np.random.default_rng(1)
     q0 = rng.normal(0, 1, size=(graph.n_agents, game.n_states, game.n_actions))
     state0 = rng.integers(0, game.n_states, size=graph.n_edges)
-    args = (graph.edges, game.payoff, game.cumulative_transition(), 0.2, 1.0, 0.8, rule_code(rule), np.uint64(5))
+    args = (
+        graph.edges,
+        game.payoff,
+        game.cumulative_transition(),
+        learners_of(game, 0.2, 1.0, 0.8, rule),
+        one_type(graph),
+        np.uint64(5),
+    )
     q_serial, state_serial = q0.copy(), state0.copy()
     kernels.run_steps(q_serial, state_serial, *args, 3, 30)
     q_threads, state_threads = q0.copy(), state0.copy()
@@ -122,7 +143,14 @@ def test_unrolled_two_action_draw_equals_the_generic_draw(rule, beta):
     q0 = rng.normal(0, 1, size=(graph.n_agents, 2, 2))
     q0[:3, 0, 1] = q0[:3, 0, 0]  # ties: both paths must skip the exponential alike
     state0 = rng.integers(0, 2, size=graph.n_edges)
-    args = (graph.edges, game.payoff, game.cumulative_transition(), 0.2, beta, 0.8, rule_code(rule), np.uint64(9))
+    args = (
+        graph.edges,
+        game.payoff,
+        game.cumulative_transition(),
+        learners_of(game, 0.2, beta, 0.8, rule),
+        one_type(graph),
+        np.uint64(9),
+    )
     incidence = kernels.incidence(graph.edges, graph.n_agents)
     results = []
     for specialise in (True, False):
@@ -149,7 +177,14 @@ def test_prefetching_kernels_are_bit_identical(game_name):
     _, (q_ref, state_ref), (q_fast, state_fast) = _trajectories(game, graph, "q_learning", 1.0, steps=3)
     assert np.array_equal(q_ref, q_fast) and np.array_equal(state_ref, state_fast)
     q_threads, state_threads, key = _initial_state(game, graph)  # as in _trajectories
-    args = (graph.edges, game.payoff, game.cumulative_transition(), 0.2, 1.0, 0.8, 0, key)
+    args = (
+        graph.edges,
+        game.payoff,
+        game.cumulative_transition(),
+        learners_of(game, 0.2, 1.0, 0.8),
+        one_type(graph),
+        key,
+    )
     q_plain, state_plain = q_threads.copy(), state_threads.copy()
     kernels.run_steps_parallel(q_threads, state_threads, *args, 0, 3, *kernels.incidence(graph.edges, graph.n_agents))
     assert np.array_equal(q_ref, q_threads) and np.array_equal(state_ref, state_threads)

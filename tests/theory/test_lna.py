@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from marldyn.agents import Learners
 from marldyn.errors import ConfigError
 from marldyn.games import two_state_pd
 from marldyn.graphs import from_edges, lattice, random_regular
-from marldyn.learning import rule_code
 from marldyn.policy import boltzmann
 from marldyn.theory import lna
 from marldyn.theory.graph_sde import graph_moments
@@ -90,8 +90,18 @@ def single_steps(q_star, graph, alpha, rule, copies, repeats, seed):
     for repeat in range(repeats):
         q = np.broadcast_to(q_star, (n * copies, 2, 2)).copy()
         edge_state = rng.choice(2, size=edges.shape[0], p=distribution).astype(np.int64)
+        learners = Learners.uniform(2, 2, alpha, 1.0, 0.8, rule)
         run_steps(
-            q, edge_state, edges, payoff, cumulative, alpha, 1.0, 0.8, rule_code(rule), np.uint64(seed), repeat, 1
+            q,
+            edge_state,
+            edges,
+            payoff,
+            cumulative,
+            learners,
+            np.zeros(n * copies, np.int64),
+            np.uint64(seed),
+            repeat,
+            1,
         )
         samples.append((q - q_star).reshape(copies, n * 4))
     return np.concatenate(samples)

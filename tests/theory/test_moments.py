@@ -19,11 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import random_game
+import moments_reference as reference
+from helpers import LEARNING_VARIANTS, random_game
+from marldyn.agents import Learners
 from marldyn.errors import ConfigError
 from marldyn.games import Game, two_state_pd
 from marldyn.graphs import lattice
-from marldyn.learning import RULES
 from marldyn.policy import boltzmann
 from marldyn.theory.moments import (
     diffusion,
@@ -43,17 +44,20 @@ Z_TOLERANCE = 5.0  # Monte-Carlo checks: |estimate - theory| <= 5 standard error
 # ----------------------------------------------------------------------------------------------
 # Closed forms
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("rule", RULES)
-def test_one_state_one_action_drift_and_diffusion(rule):
+@pytest.mark.parametrize("variant", list(LEARNING_VARIANTS))
+def test_one_state_one_action_drift_and_diffusion(variant):
+    """K = M = 1: μ = α c (r + γ Q - Q) with FAQ's c = faq_beta (X = 1) and c = 1 otherwise; Σ = 0."""
     reward, q_value, alpha, gamma = 2.0, 3.0, 0.1, 0.9
     game = Game([[[reward]]], [[[[1.0]]]])
     q = [[q_value]]
+    keywords = LEARNING_VARIANTS[variant]
+    scale = keywords.get("faq_beta", 1.0)
     for degree in (1, 4):
-        mu = drift(q, [[1.0]], [1.0], degree, game, alpha=alpha, beta=1.0, gamma=gamma, rule=rule)
-        np.testing.assert_allclose(mu, [[alpha * (reward + gamma * q_value - q_value)]], rtol=1e-15)
-        sigma = diffusion(q, [[1.0]], [1.0], degree, game, alpha=alpha, beta=1.0, gamma=gamma, rule=rule)
+        mu = drift(q, [[1.0]], [1.0], degree, game, alpha=alpha, beta=1.0, gamma=gamma, **keywords)
+        np.testing.assert_allclose(mu, [[alpha * scale * (reward + gamma * q_value - q_value)]], rtol=1e-15)
+        sigma = diffusion(q, [[1.0]], [1.0], degree, game, alpha=alpha, beta=1.0, gamma=gamma, **keywords)
         np.testing.assert_allclose(sigma, [[0.0]], atol=1e-18)  # nothing is random
-    assert drift(q, [[1.0]], [1.0], 0, game, alpha=alpha, beta=1.0, gamma=gamma, rule=rule) == 0.0
+    assert drift(q, [[1.0]], [1.0], 0, game, alpha=alpha, beta=1.0, gamma=gamma, **keywords) == 0.0
 
 
 def test_beta_zero_q_learning_drift_on_the_prisoners_dilemma_by_hand():
@@ -82,10 +86,11 @@ def test_beta_zero_q_learning_drift_on_the_prisoners_dilemma_by_hand():
     n_states=st.integers(1, 3),
     n_actions=st.integers(1, 3),
     degree=st.integers(0, 6),
-    rule=st.sampled_from(RULES),
+    rule=st.sampled_from(["q_learning", "sarsa", "expected_sarsa"]),
+    epsilon_one=st.booleans(),
 )
-def test_drift_of_the_uniform_policy_matches_a_direct_formula(seed, n_states, n_actions, degree, rule):
-    """β = 0: X = X̃ = 1/M, so δ̄ is a plain average over ã and s' (SARSA: own action uniform too)."""
+def test_drift_of_the_uniform_policy_matches_a_direct_formula(seed, n_states, n_actions, degree, rule, epsilon_one):
+    """β = 0 (or ε = 1): X = X̃ = 1/M, so δ̄ is a plain average over ã and s' (SARSA: own action uniform too)."""
     rng = np.random.default_rng(seed)
     game = random_game(n_states, n_actions, seed)
     q = rng.normal(size=(n_states, n_actions))
@@ -98,7 +103,8 @@ def test_drift_of_the_uniform_policy_matches_a_direct_formula(seed, n_states, n_
             bootstrap[s, :, s] = q[s]
     target = game.payoff.mean(axis=2) + 0.7 * np.einsum("sabz,saz->sa", game.transition, bootstrap) / n_actions
     expected = 0.1 * (1 - (1 - distribution[:, None]) ** degree) / n_actions * (target - q)
-    mu = drift(q, uniform, distribution, degree, game, alpha=0.1, beta=0.0, gamma=0.7, rule=rule)
+    own = {"policy": "epsilon_greedy", "epsilon": 1.0} if epsilon_one else {}
+    mu = drift(q, uniform, distribution, degree, game, alpha=0.1, beta=0.0, gamma=0.7, rule=rule, **own)
     np.testing.assert_allclose(mu, expected, rtol=1e-12, atol=1e-14)
 
 
@@ -176,15 +182,15 @@ def test_cross_state_covariance_vanishes_for_one_edge_and_is_negative_for_depend
     np.testing.assert_allclose(sigma4[0, :, 1, :], expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("rule", RULES)
-def test_diffusion_is_symmetric_positive_semidefinite_and_batched(rule):
+@pytest.mark.parametrize("variant", list(LEARNING_VARIANTS))
+def test_diffusion_is_symmetric_positive_semidefinite_and_batched(variant):
     rng = np.random.default_rng(11)
     game = random_game(3, 2, 5)
     q = rng.normal(size=(4, 3, 2))
     neighbor = rng.dirichlet(np.ones(2), size=(4, 3))
     distribution = rng.dirichlet(np.ones(3), size=4)
     degree = np.array([1, 2, 4, 9])
-    kwargs = dict(alpha=0.1, beta=1.5, gamma=0.9, rule=rule)
+    kwargs = dict(alpha=0.1, beta=1.5, gamma=0.9, **LEARNING_VARIANTS[variant])
     sigma = diffusion(q, neighbor, distribution, degree, game, **kwargs)
     assert sigma.shape == (4, 6, 6)
     np.testing.assert_allclose(sigma, np.swapaxes(sigma, -1, -2), atol=0)
@@ -223,10 +229,12 @@ def test_bad_arguments_are_config_errors():
 # ----------------------------------------------------------------------------------------------
 # Exact enumeration of one step of Algorithm 1 for a focal agent
 # ----------------------------------------------------------------------------------------------
-def enumerated_step_moments(q, neighbor_policy, distribution, degree, game, alpha, beta, gamma, rule):
+def enumerated_step_moments(q, neighbor_policy, distribution, degree, game, alpha, beta, gamma, variant):
     """Mean and covariance of ΔQ (flattened), summing over every outcome of one step."""
     n_states, n_actions = q.shape
-    policy = boltzmann(q, beta)
+    rule = variant["rule"]
+    policy = reference.own_policy(q, beta, variant.get("policy", "boltzmann"), variant.get("epsilon"))
+    scale = reference.faq_scale(policy, rule, variant.get("faq_beta"))
     payoff, transition = game.payoff, game.transition
     size = n_states * n_actions
     mean, second = np.zeros(size), np.zeros((size, size))
@@ -246,6 +254,7 @@ def enumerated_step_moments(q, neighbor_policy, distribution, degree, game, alph
                         s, z = states[e], nxt[e]
                         value = {
                             "q_learning": q[z].max(),
+                            "faq": q[z].max(),
                             "sarsa": q[z, own[z]],
                             "expected_sarsa": policy[z] @ q[z],
                         }[rule]
@@ -253,18 +262,18 @@ def enumerated_step_moments(q, neighbor_policy, distribution, degree, game, alph
                         count[s] += 1
                     change = np.zeros((n_states, n_actions))
                     for s in np.flatnonzero(count):
-                        change[s, own[s]] = alpha * (total[s] / count[s] - q[s, own[s]])
+                        change[s, own[s]] = alpha * scale[s, own[s]] * (total[s] / count[s] - q[s, own[s]])
                     change = change.ravel()
                     mean += weight * change
                     second += weight * np.outer(change, change)
     return mean, second - np.outer(mean, mean)
 
 
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("variant", list(LEARNING_VARIANTS))
 @pytest.mark.parametrize(
     ("game_name", "degree"), [("pd", 1), ("pd", 3), ("random3x2", 2), ("random3x3", 2), ("random2x3", 3)]
 )
-def test_drift_and_diffusion_equal_the_enumerated_one_step_moments(rule, game_name, degree):
+def test_drift_and_diffusion_equal_the_enumerated_one_step_moments(variant, game_name, degree):
     game = {
         "pd": two_state_pd(),
         "random3x2": random_game(3, 2, 1),
@@ -275,8 +284,9 @@ def test_drift_and_diffusion_equal_the_enumerated_one_step_moments(rule, game_na
     q = rng.normal(size=(game.n_states, game.n_actions))
     neighbor = boltzmann(rng.normal(size=q.shape), 1.0)
     distribution = rng.dirichlet(np.ones(game.n_states))
-    kwargs = dict(alpha=0.3, beta=1.2, gamma=0.8, rule=rule)
-    mean, covariance = enumerated_step_moments(q, neighbor, distribution, degree, game, 0.3, 1.2, 0.8, rule)
+    keywords = LEARNING_VARIANTS[variant]
+    kwargs = dict(alpha=0.3, beta=1.2, gamma=0.8, **keywords)
+    mean, covariance = enumerated_step_moments(q, neighbor, distribution, degree, game, 0.3, 1.2, 0.8, keywords)
     mu = drift(q, neighbor, distribution, degree, game, **kwargs)
     sigma = diffusion(q, neighbor, distribution, degree, game, **kwargs)
     np.testing.assert_allclose(mu.ravel(), mean, rtol=1e-12, atol=1e-15)
@@ -293,13 +303,12 @@ def star_union(n_stars, degree):
     return centers, np.stack([np.repeat(centers, degree), leaves.ravel()], axis=1)
 
 
-def single_step_samples(q, neighbor_q, distribution, degree, game, alpha, beta, gamma, rule, n_stars, repeats, seed):
+def single_step_samples(q, neighbor_q, distribution, degree, game, alpha, beta, gamma, variant, n_stars, repeats, seed):
     """ΔQ of the focal agent in ``n_stars * repeats`` independent single steps, shape (sample, state*action).
 
-    Every star centre has Q = ``q``, every leaf Q = ``neighbor_q``; edge states are drawn i.i.d. from
-    ``distribution`` for every sample.
+    Every star centre has Q = ``q``, every leaf Q = ``neighbor_q`` (both of the ``variant``'s learner); edge
+    states are drawn i.i.d. from ``distribution`` for every sample.
     """
-    from marldyn.learning import rule_code
     from marldyn.simulation.kernels import run_steps
 
     centers, edges = star_union(n_stars, degree)
@@ -314,7 +323,10 @@ def single_step_samples(q, neighbor_q, distribution, degree, game, alpha, beta, 
     for repeat in range(repeats):
         values = start.copy()
         edge_state = rng.choice(game.n_states, size=edges.shape[0], p=distribution).astype(np.int64)
-        run_steps(values, edge_state, edges, payoff, cumulative, alpha, beta, gamma, rule_code(rule), key, repeat, 1)
+        learners = Learners.uniform(game.n_states, game.n_actions, alpha, beta, gamma, **variant)
+        run_steps(
+            values, edge_state, edges, payoff, cumulative, learners, np.zeros(len(start), np.int64), key, repeat, 1
+        )
         samples.append((values[centers] - q).reshape(n_stars, -1))
     return np.concatenate(samples)
 
@@ -359,19 +371,25 @@ MONTE_CARLO_CASES = {
 }
 
 
+MONTE_CARLO_VARIANTS = ["q_learning", "sarsa", "expected_sarsa", "faq", "greedy_sarsa", "greedy_faq"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("variant", MONTE_CARLO_VARIANTS)
 @pytest.mark.parametrize("case", sorted(MONTE_CARLO_CASES))
-def test_drift_and_diffusion_match_monte_carlo_of_single_simulator_steps(case, rule, record_property):
+def test_drift_and_diffusion_match_monte_carlo_of_single_simulator_steps(case, variant, record_property):
     game, q, neighbor_q, distribution, degree, beta, n_stars, repeats = MONTE_CARLO_CASES[case]
     alpha, gamma = 0.5, 0.8
-    seed = 1000 + 10 * sorted(MONTE_CARLO_CASES).index(case) + RULES.index(rule)
+    keywords = LEARNING_VARIANTS[variant]
+    seed = 1000 + 10 * sorted(MONTE_CARLO_CASES).index(case) + MONTE_CARLO_VARIANTS.index(variant)
     samples = single_step_samples(
-        q, neighbor_q, distribution, degree, game, alpha, beta, gamma, rule, n_stars, repeats, seed
+        q, neighbor_q, distribution, degree, game, alpha, beta, gamma, keywords, n_stars, repeats, seed
     )
     n = samples.shape[0]
-    neighbor_policy = boltzmann(neighbor_q, beta)
-    kwargs = dict(alpha=alpha, beta=beta, gamma=gamma, rule=rule)
+    neighbor_policy = reference.own_policy(
+        neighbor_q, beta, keywords.get("policy", "boltzmann"), keywords.get("epsilon")
+    )
+    kwargs = dict(alpha=alpha, beta=beta, gamma=gamma, **keywords)
 
     mu = drift(q, neighbor_policy, distribution, degree, game, **kwargs).ravel()
     mean_error = samples.mean(axis=0) - mu
@@ -383,22 +401,24 @@ def test_drift_and_diffusion_match_monte_carlo_of_single_simulator_steps(case, r
     assert np.all(np.abs(estimate - sigma) <= Z_TOLERANCE * standard_error + 1e-12)
     relative = np.linalg.norm(estimate - sigma) / np.linalg.norm(sigma)
     noise = np.sqrt(np.sum(standard_error**2)) / np.linalg.norm(sigma)  # expected size of ``relative``
-    paper = diffusion_paper(q, neighbor_policy, distribution, degree, game, **kwargs)
-    relative_paper = np.linalg.norm(estimate - paper) / np.linalg.norm(sigma)
+    if keywords["rule"] != "faq" and "policy" not in keywords:
+        paper = diffusion_paper(q, neighbor_policy, distribution, degree, game, **kwargs)
+        relative_paper = np.linalg.norm(estimate - paper) / np.linalg.norm(sigma)
+    else:
+        relative_paper = float("nan")
     record_property("samples", n)
     record_property("relative_error_exact", relative)
     record_property("relative_error_paper", relative_paper)
-    print(f"{case} {rule}: n={n} |Σ_MC - Σ|/|Σ| = {relative:.4f} (noise {noise:.4f}), paper {relative_paper:.3f}")
+    print(f"{case} {variant}: n={n} |Σ_MC - Σ|/|Σ| = {relative:.4f} (noise {noise:.4f}), paper {relative_paper:.3f}")
     assert relative < 0.05
     assert noise < 0.02  # the sample is large enough for the 5% check to mean something
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule", RULES)
-def test_drift_matches_the_mean_one_step_change_on_a_lattice_of_identical_agents(rule):
+@pytest.mark.parametrize("variant", ["q_learning", "sarsa", "expected_sarsa", "faq", "greedy_q_learning"])
+def test_drift_matches_the_mean_one_step_change_on_a_lattice_of_identical_agents(variant):
     """10x10 periodic lattice (k = 4), all agents identical, edge states i.i.d.: the population mean of ΔQ
     over many independent single steps estimates μ(Q, X(Q), p, 4) (the homogeneous drift)."""
-    from marldyn.learning import rule_code
     from marldyn.simulation.kernels import run_steps
 
     game = two_state_pd()
@@ -408,17 +428,29 @@ def test_drift_matches_the_mean_one_step_change_on_a_lattice_of_identical_agents
     alpha, beta, gamma, repeats = 0.2, 1.0, 0.8, 3000
     start = np.broadcast_to(q, (graph.n_agents, 2, 2)).copy()
     edges = np.array(graph.edges)
-    rng = np.random.default_rng(42 + RULES.index(rule))
+    keywords = LEARNING_VARIANTS[variant]
+    rng = np.random.default_rng(42 + list(LEARNING_VARIANTS).index(variant))
     payoff, cumulative = np.array(game.payoff), game.cumulative_transition()
     means = np.empty((repeats, 4))
     for repeat in range(repeats):
         values = start.copy()
         edge_state = rng.choice(2, size=edges.shape[0], p=distribution).astype(np.int64)
+        learners = Learners.uniform(2, 2, alpha, beta, gamma, **keywords)
         run_steps(
-            values, edge_state, edges, payoff, cumulative, alpha, beta, gamma, rule_code(rule), np.uint64(9), repeat, 1
+            values,
+            edge_state,
+            edges,
+            payoff,
+            cumulative,
+            learners,
+            np.zeros(len(start), np.int64),
+            np.uint64(9),
+            repeat,
+            1,
         )
         means[repeat] = (values - q).mean(axis=0).ravel()
-    mu = drift(q, boltzmann(q, beta), distribution, 4, game, alpha=alpha, beta=beta, gamma=gamma, rule=rule).ravel()
+    own = reference.own_policy(q, beta, keywords.get("policy", "boltzmann"), keywords.get("epsilon"))
+    mu = drift(q, own, distribution, 4, game, alpha=alpha, beta=beta, gamma=gamma, **keywords).ravel()
     standard_error = means.std(axis=0, ddof=1) / np.sqrt(repeats)  # repeats are independent
     assert np.all(np.abs(means.mean(axis=0) - mu) <= Z_TOLERANCE * standard_error)
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import marldyn
 import moments_reference as reference
-from helpers import random_game
+from helpers import LEARNING_VARIANTS, random_game, without_faq
 from marldyn.games import two_state_pd
 from marldyn.learning import RULES
 from marldyn.policy import boltzmann
@@ -41,12 +41,13 @@ def _inputs(game, count, seed):
     return q, neighbor_policy, distribution, degree
 
 
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("variant", list(LEARNING_VARIANTS))
 @pytest.mark.parametrize("name", list(GAMES))
-def test_core_drift_and_diffusion_equal_the_einsum_formulas(name, rule):
+def test_core_drift_and_diffusion_equal_the_einsum_formulas(name, variant):
     game = GAMES[name]
     q, neighbor_policy, distribution, degree = _inputs(game, 40, seed=3)
-    parameters = dict(alpha=0.3, beta=1.3, gamma=0.8, rule=rule)
+    q[6, :, 0] = q[6, :, -1]  # ties: ε-greedy shares the greedy mass
+    parameters = dict(alpha=0.3, beta=1.3, gamma=0.8, **LEARNING_VARIANTS[variant])
     mu = moments.drift(q, neighbor_policy, distribution, degree, game, **parameters)
     sigma = moments.diffusion(q, neighbor_policy, distribution, degree, game, **parameters)
     expected_mu = reference.drift(q, neighbor_policy, distribution, degree, game, **parameters)
@@ -57,12 +58,13 @@ def test_core_drift_and_diffusion_equal_the_einsum_formulas(name, rule):
     np.testing.assert_array_equal(sigma, np.swapaxes(sigma, -1, -2))  # exactly symmetric
 
 
-@pytest.mark.parametrize("rule", RULES)
-def test_core_td_moments_equal_the_explicit_sums(rule):
+@pytest.mark.parametrize("variant", list(LEARNING_VARIANTS))
+def test_core_td_moments_equal_the_explicit_sums(variant):
     game = GAMES["3x3"]
     q, neighbor_policy, _, _ = _inputs(game, 30, seed=5)
-    found = moments.td_error_moments(q, neighbor_policy, game, beta=0.7, gamma=0.9, rule=rule)
-    _, mean, second = reference.td_moments(q, neighbor_policy, game, beta=0.7, gamma=0.9, rule=rule)
+    keywords = without_faq(LEARNING_VARIANTS[variant])
+    found = moments.td_error_moments(q, neighbor_policy, game, beta=0.7, gamma=0.9, **keywords)
+    _, mean, second = reference.td_moments(q, neighbor_policy, game, beta=0.7, gamma=0.9, **keywords)
     np.testing.assert_allclose(found.mean, mean, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(found.second_moment, second, rtol=1e-12, atol=1e-14)
 
@@ -70,15 +72,15 @@ def test_core_td_moments_equal_the_explicit_sums(rule):
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     shape=st.sampled_from([(2, 2), (3, 2), (2, 3)]),
-    rule=st.sampled_from(RULES),
+    variant=st.sampled_from(list(LEARNING_VARIANTS)),
     seed=st.integers(0, 2**31),
     alpha=st.floats(1e-4, 1.0),
     gamma=st.floats(0.0, 0.99),
 )
-def test_core_equals_the_einsum_formulas_on_random_inputs(shape, rule, seed, alpha, gamma):
+def test_core_equals_the_einsum_formulas_on_random_inputs(shape, variant, seed, alpha, gamma):
     game = random_game(*shape, seed=seed % 1000)
     q, neighbor_policy, distribution, degree = _inputs(game, 8, seed)
-    parameters = dict(alpha=alpha, beta=1.0, gamma=gamma, rule=rule)
+    parameters = dict(alpha=alpha, beta=1.0, gamma=gamma, **LEARNING_VARIANTS[variant])
     sigma = moments.diffusion(q, neighbor_policy, distribution, degree, game, **parameters)
     expected = reference.diffusion(q, neighbor_policy, distribution, degree, game, **parameters)
     scale = np.abs(expected).max(axis=(-1, -2), keepdims=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..agents import Learners
 from ..errors import ConfigError
 from ..io import atomic_write, atomic_write_text
 from .problem import Problem
@@ -50,10 +51,6 @@ def write_problem(directory: Path, problem, meta: dict) -> None:
     scalars = {
         name: getattr(problem, name)
         for name in (
-            "alpha",
-            "beta",
-            "gamma",
-            "rule",
             "n_agents",
             "q_noise",
             "q_noise_distribution",
@@ -61,6 +58,7 @@ def write_problem(directory: Path, problem, meta: dict) -> None:
             "backend",
         )
     }
+    scalars["learners"] = problem.learners.to_dict()
     if not isinstance(problem.edge_state, np.ndarray):
         scalars["edge_state"] = problem.edge_state
     atomic_write_text(directory / "meta.json", json.dumps({"problem": scalars, **meta}, indent=1))
@@ -119,6 +117,7 @@ def read_problem(directory: Path) -> tuple[Problem, dict]:
         initial_q=arrays.get("initial_q"),
         agent_label=arrays.get("agent_label"),
         edge_state=edge_state if edge_state is not None else scalars.pop("edge_state"),
+        learners=Learners.from_dict(scalars.pop("learners")),
         **{k: v for k, v in scalars.items() if k != "edge_state"},
     )
     return problem, meta

@@ -4,10 +4,11 @@ Per step three sweeps: (A) every agent draws its actions and computes its bootst
 (B) every edge plays and moves, accumulating TD targets per (agent, state), (C) every agent updates
 the chosen Q entries. Sweep C of one step and sweep A of the next are fused, so Q is read once per step.
 
-Per-agent hot data sit together in one row ``hot[i]`` (float64): ``V(s)`` at ``[0, K)``, the drawn action at
-``[K, 2K)``, the TD-target sum at ``[2K, 3K)`` and the count at ``[3K, 4K)`` (small integers are exact as
-floats). An edge then touches one row — one or two cache lines — per agent instead of four arrays, which
-is what a random graph's far neighbours cost.
+Per-agent hot data sit together in one row ``hot[i]`` (float64): ``γ V(s)`` at ``[0, K)``, the drawn action at
+``[K, 2K)``, the TD-target sum at ``[2K, 3K)``, the count at ``[3K, 4K)`` (small integers are exact as
+floats) and the update's rate α min(faq_beta / X, 1) at ``[4K, 5K)``. Each agent's policy, rule and
+parameters come from its type (:class:`marldyn.agents.Learners`). An edge then touches one row — one or two
+cache lines — per agent instead of several arrays, which is what a random graph's far neighbours cost.
 
 Edges are sorted by their first agent, so the first end's rows stream through memory; the second end of a
 random graph is anywhere. On such scattered graphs (:func:`prefetch_distance`) the edge sweeps prefetch the
@@ -25,8 +26,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from ..learning import Q_LEARNING, SARSA, bootstrap_value
-from ..policy import sample_index, softmax_row
+from ..learning import EXPECTED_SARSA, SARSA, bootstrap_value, faq_scale
+from ..policy import BOLTZMANN, FIXED, policy_row, sample_index
 from .counter_rng import uniform
 
 PREFETCH_DISTANCE = 16  # edges ahead: enough misses in flight to cover the memory latency (measured 8-64)
@@ -82,29 +83,37 @@ def prefetch_distance(edges, n_agents, row_bytes):
 
 
 @njit(cache=True, inline="always")
-def _draw_agent(i, q, beta, rule, key, base, policy, hot, specialise):
-    """Sweep A for agent i: one action per state from X_i(s, ·) into ``hot[i, K + s]``, V_i(s) into ``hot[i, s]``.
+def _draw_agent(i, q, agent_type, learners, key, base, policy, hot, rate, specialise):
+    """Sweep A for agent i: one action per state from X_i(s, ·) into ``hot[i, K + s]``, γ_i V_i(s) into
+    ``hot[i, s]`` and the update's rate α_i min(faq_beta_i / X_i(s, a(s)), 1) into ``hot[i, rate + s]`` (0 for
+    a committed agent, whose Q then stays as it is).
 
-    ``specialise`` selects the unrolled code for M = 2 (bit-identical to the generic code, which is kept
+    ``learners`` is :meth:`marldyn.agents.Learners.kernel_arrays`, indexed by ``agent_type[i]``. ``specialise``
+    selects the unrolled code for Boltzmann agents with M = 2 (bit-identical to the generic code, which is kept
     reachable for the tests and the benchmark that compare the two).
     """
+    alpha, beta, gamma, epsilon, faq_beta, kind, rule, fixed_policy = learners
+    t = agent_type[i]
     n_states, n_actions = q.shape[1], q.shape[2]
-    if specialise and n_actions == 2:
-        _draw_agent_two_actions(i, q, beta, rule, key, base, policy, hot)
+    if specialise and n_actions == 2 and kind[t] == BOLTZMANN:
+        _draw_agent_two_actions(i, q, beta[t], gamma[t], alpha[t], faq_beta[t], rule[t], key, base, hot, rate)
         return
+    learns = kind[t] != FIXED
     for s in range(n_states):
         q_row = q[i, s]
-        policy_row = policy[s]
-        softmax_row(q_row, beta, policy_row)
-        action = sample_index(policy_row, uniform(key, base + np.uint64(i * n_states + s)))
+        policy_row_s = policy[s]
+        policy_row(kind[t], q_row, beta[t], epsilon[t], fixed_policy[t, s], policy_row_s)
+        action = sample_index(policy_row_s, uniform(key, base + np.uint64(i * n_states + s)))
         hot[i, n_states + s] = action
-        hot[i, s] = bootstrap_value(rule, q_row, policy_row, action)
+        hot[i, s] = gamma[t] * bootstrap_value(rule[t], q_row, policy_row_s, action)
+        hot[i, rate + s] = alpha[t] * faq_scale(faq_beta[t], policy_row_s[action]) if learns else 0.0
 
 
 @njit(cache=True, inline="always")
-def _draw_agent_two_actions(i, q, beta, rule, key, base, policy, hot):
-    """:func:`_draw_agent` unrolled for M = 2, with the same floating-point operations in the same order
-    as ``softmax_row``, ``sample_index`` and ``bootstrap_value`` (so the result is bit-identical)."""
+def _draw_agent_two_actions(i, q, beta, gamma, alpha, faq_beta, rule, key, base, hot, rate):
+    """:func:`_draw_agent` of a Boltzmann agent unrolled for M = 2, with the same floating-point operations in
+    the same order as ``softmax_row``, ``sample_index`` and ``bootstrap_value`` (so the result is
+    bit-identical)."""
     n_states = q.shape[1]
     for s in range(n_states):
         q0 = q[i, s, 0]
@@ -121,21 +130,23 @@ def _draw_agent_two_actions(i, q, beta, rule, key, base, policy, hot):
         # sample_index: 0 if u < x0, else 1 (x1 = 0 forces x0 = 1 > u, so the fallback never differs)
         action = 1.0 if uniform(key, base + np.uint64(i * n_states + s)) >= x0 else 0.0
         hot[i, n_states + s] = action
-        if rule == Q_LEARNING:
-            hot[i, s] = q1 if q1 > q0 else q0
-        elif rule == SARSA:  # V(s) = Q(s, a(s)): this state's own draw
-            hot[i, s] = q1 if action == 1.0 else q0
-        else:
-            hot[i, s] = 0.0 + x0 * q0 + x1 * q1  # the loop order of bootstrap_value
+        if rule == SARSA:  # V(s) = Q(s, a(s)): this state's own draw
+            value = q1 if action == 1.0 else q0
+        elif rule == EXPECTED_SARSA:
+            value = 0.0 + x0 * q0 + x1 * q1  # the loop order of bootstrap_value
+        else:  # Q-learning and FAQ
+            value = q1 if q1 > q0 else q0
+        hot[i, s] = gamma * value
+        hot[i, rate + s] = alpha * faq_scale(faq_beta, x1 if action == 1.0 else x0)
 
 
 @njit(cache=True, inline="always")
-def _play_edge(e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base, ahead):
+def _play_edge(e, edges, edge_state, hot, payoff, cum_transition, key, base, ahead):
     """Sweep B for edge e: the next state and the TD targets r + γ V(s') of both ends (lines 8-10).
 
     Returns ``(i, j, s, s', target_i, target_j)``; ``base`` is the counter of the step's first edge draw.
-    With ``ahead > 0`` (:func:`prefetch_distance`) it first prefetches the second end's row of edge
-    ``e + ahead``.
+    ``hot[i, z]`` holds γ_i V_i(z) (:func:`_draw_agent`). With ``ahead > 0`` (:func:`prefetch_distance`) it
+    first prefetches the second end's row of edge ``e + ahead``.
     """
     n_states = cum_transition.shape[0]
     if ahead > 0:
@@ -149,20 +160,20 @@ def _play_edge(e, edges, edge_state, hot, payoff, cum_transition, gamma, key, ba
     nxt = 0
     for k in range(n_states - 1):  # #{k : cum[k] <= u}, branch-free (cum[K-1] = 1 > u)
         nxt += cum_transition[s, action_i, action_j, k] <= u
-    target_i = payoff[s, action_i, action_j] + gamma * hot[i, nxt]
-    target_j = payoff[s, action_j, action_i] + gamma * hot[j, nxt]
+    target_i = payoff[s, action_i, action_j] + hot[i, nxt]
+    target_j = payoff[s, action_j, action_i] + hot[j, nxt]
     return i, j, s, nxt, target_i, target_j
 
 
 @njit(cache=True, inline="always")
-def _update_agent(i, q, alpha, hot, target_sum, count):
-    """Sweep C for agent i: Q(s, a(s)) += α (mean TD target - Q(s, a(s))) where the agent played in s."""
+def _update_agent(i, q, hot, rate, target_sum, count):
+    """Sweep C for agent i: Q(s, a(s)) += rate (mean TD target - Q(s, a(s))) where the agent played in s."""
     n_states = q.shape[1]
     for s in range(n_states):
         if count[s] > 0:
             a = int(hot[i, n_states + s])
             old = q[i, s, a]
-            q[i, s, a] = old + alpha * (target_sum[s] / count[s] - old)
+            q[i, s, a] = old + hot[i, rate + s] * (target_sum[s] / count[s] - old)
 
 
 @njit(cache=True, nogil=True)
@@ -172,10 +183,8 @@ def _run_steps_jit(
     edges,
     payoff,
     cum_transition,
-    alpha,
-    beta,
-    gamma,
-    rule,
+    agent_type,
+    learners,
     key,
     first_step,
     n_steps,
@@ -188,20 +197,20 @@ def _run_steps_jit(
     n_agents, n_states, n_actions = q.shape
     n_edges = edges.shape[0]
     policy = np.empty((n_states, n_actions))
-    hot = np.zeros((n_agents, 4 * n_states))
-    sums, counts = 2 * n_states, 3 * n_states
+    hot = np.zeros((n_agents, 5 * n_states))
+    sums, counts, rate = 2 * n_states, 3 * n_states, 4 * n_states
     agent_draws = np.uint64(n_agents * n_states)
     draws_per_step = np.uint64(n_agents * n_states + n_edges)
     base = np.uint64(first_step) * draws_per_step
     for i in range(n_agents):
-        _draw_agent(i, q, beta, rule, key, base, policy, hot, specialise)
+        _draw_agent(i, q, agent_type, learners, key, base, policy, hot, rate, specialise)
     last_step = first_step + n_steps - 1
     ahead = prefetch_distance(edges, n_agents, hot.shape[1] * 8) if prefetch else 0
     for t in range(first_step, first_step + n_steps):
         base = np.uint64(t) * draws_per_step
         for e in range(n_edges):  # sweep B
             i, j, s, nxt, target_i, target_j = _play_edge(
-                e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base + agent_draws, ahead
+                e, edges, edge_state, hot, payoff, cum_transition, key, base + agent_draws, ahead
             )
             hot[i, sums + s] += target_i
             hot[i, counts + s] += 1.0
@@ -214,11 +223,11 @@ def _run_steps_jit(
                 if hot[i, counts + s] > 0.0:
                     a = int(hot[i, n_states + s])
                     old = q[i, s, a]
-                    q[i, s, a] = old + alpha * (hot[i, sums + s] / hot[i, counts + s] - old)
+                    q[i, s, a] = old + hot[i, rate + s] * (hot[i, sums + s] / hot[i, counts + s] - old)
                 hot[i, sums + s] = 0.0
                 hot[i, counts + s] = 0.0
             if t < last_step:
-                _draw_agent(i, q, beta, rule, key, next_base, policy, hot, specialise)
+                _draw_agent(i, q, agent_type, learners, key, next_base, policy, hot, rate, specialise)
 
 
 def incidence(edges: np.ndarray, n_agents: int) -> tuple[np.ndarray, np.ndarray]:
@@ -241,10 +250,8 @@ def _run_steps_parallel_jit(
     edges,
     payoff,
     cum_transition,
-    alpha,
-    beta,
-    gamma,
-    rule,
+    agent_type,
+    learners,
     key,
     first_step,
     n_steps,
@@ -258,7 +265,8 @@ def _run_steps_parallel_jit(
         return
     n_agents, n_states, n_actions = q.shape
     n_edges = edges.shape[0]
-    hot = np.zeros((n_agents, 2 * n_states))  # V and actions; the sums are per thread
+    hot = np.zeros((n_agents, 3 * n_states))  # γ V, actions and rates; the sums are per thread
+    rate = 2 * n_states
     half_target = np.empty(2 * n_edges)
     next_state = np.empty_like(edge_state)
     agent_draws = np.uint64(n_agents * n_states)
@@ -272,13 +280,13 @@ def _run_steps_parallel_jit(
     for c in prange(n_chunks):
         policy = np.empty((n_states, n_actions))
         for i in range(c * n_agents // n_chunks, (c + 1) * n_agents // n_chunks):
-            _draw_agent(i, q, beta, rule, key, base, policy, hot, specialise)
+            _draw_agent(i, q, agent_type, learners, key, base, policy, hot, rate, specialise)
     for t in range(first_step, first_step + n_steps):
         base = np.uint64(t) * draws_per_step
         for c in prange(n_edge_chunks):  # sweep B
             for e in range(c * n_edges // n_edge_chunks, (c + 1) * n_edges // n_edge_chunks):
                 _, _, _, nxt, target_i, target_j = _play_edge(
-                    e, edges, edge_state, hot, payoff, cum_transition, gamma, key, base + agent_draws, ahead
+                    e, edges, edge_state, hot, payoff, cum_transition, key, base + agent_draws, ahead
                 )
                 half_target[2 * e] = target_i
                 half_target[2 * e + 1] = target_j
@@ -301,10 +309,11 @@ def _run_steps_parallel_jit(
                     s = edge_state[half >> 1]
                     target_sum[s] += half_target[half]
                     count[s] += 1.0
-                _update_agent(i, q, alpha, hot, target_sum, count)
+                _update_agent(i, q, hot, rate, target_sum, count)
                 if t < last_step:
-                    _draw_agent(i, q, beta, rule, key, next_base, policy, hot, specialise)
-        edge_state[:] = next_state
+                    _draw_agent(i, q, agent_type, learners, key, next_base, policy, hot, rate, specialise)
+        for e in range(n_edges):
+            edge_state[e] = next_state[e]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -318,16 +327,14 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return view
 
 
-def _typed(edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps) -> tuple:
+def _typed(edges, payoff, cum_transition, learners, agent_type, key, first_step, n_steps) -> tuple:
     """The shared arguments of both kernels, in the one type each compiles for."""
     return (
         _readonly(edges),
         _readonly(payoff),
         _readonly(cum_transition),
-        float(alpha),
-        float(beta),
-        float(gamma),
-        int(rule),
+        _readonly(np.ascontiguousarray(agent_type, dtype=np.int64)),
+        learners.kernel_arrays(),
         np.uint64(key),
         int(first_step),
         int(n_steps),
@@ -340,10 +347,8 @@ def run_steps(
     edges,
     payoff,
     cum_transition,
-    alpha,
-    beta,
-    gamma,
-    rule,
+    learners,
+    agent_type,
     key,
     first_step,
     n_steps,
@@ -358,7 +363,7 @@ def run_steps(
     benchmarks). The compiled kernel releases the GIL, so independent runs can share a process on several
     threads.
     """
-    inputs = _typed(edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps)
+    inputs = _typed(edges, payoff, cum_transition, learners, agent_type, key, first_step, n_steps)
     _run_steps_jit(q, edge_state, *inputs, bool(specialise), bool(prefetch))
 
 
@@ -368,10 +373,8 @@ def run_steps_parallel(
     edges,
     payoff,
     cum_transition,
-    alpha,
-    beta,
-    gamma,
-    rule,
+    learners,
+    agent_type,
     key,
     first_step,
     n_steps,
@@ -387,7 +390,7 @@ def run_steps_parallel(
     the serial kernel's order, so the floating-point sums are the same — updates its Q and draws the next
     step's actions. No two threads write the same memory. ``pointer, half_edge`` come from :func:`incidence`.
     """
-    inputs = _typed(edges, payoff, cum_transition, alpha, beta, gamma, rule, key, first_step, n_steps)
+    inputs = _typed(edges, payoff, cum_transition, learners, agent_type, key, first_step, n_steps)
     _run_steps_parallel_jit(
         q, edge_state, *inputs, _readonly(pointer), _readonly(half_edge), bool(specialise), bool(prefetch)
     )

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..agents import Learners
 from ..errors import ConfigError
-from ..learning import rule_code
 from .counter_rng import run_key
 
-__all__ = ["BACKENDS", "Problem", "initial_state", "make_problem", "record_times", "run_streams"]
+__all__ = ["BACKENDS", "Problem", "agent_types", "initial_state", "make_problem", "record_times", "run_streams"]
 
 BACKENDS = ("numba", "numpy")
 
@@ -31,9 +31,8 @@ class Problem:
     payoff : ndarray, shape (state, action, action)
     cum_transition : ndarray, shape (state, action, action, state)
         Cumulative transition probabilities (``Game.cumulative_transition()``).
-    alpha, beta, gamma : float
-    rule : int
-        The TD rule's code (:func:`marldyn.learning.rule_code`).
+    learners : marldyn.agents.Learners
+        The agent types: each type's policy, rule and parameters, and how agents are assigned to types.
     n_agents : int
     record_times : ndarray of int64, shape (time,)
         Steps at which the records are taken (:func:`record_times`).
@@ -63,10 +62,7 @@ class Problem:
     edges: np.ndarray
     payoff: np.ndarray
     cum_transition: np.ndarray
-    alpha: float
-    beta: float
-    gamma: float
-    rule: int
+    learners: Learners
     n_agents: int
     record_times: np.ndarray
     q_table: np.ndarray
@@ -100,24 +96,26 @@ def record_times(steps: int, record_every: int) -> np.ndarray:
     return np.unique(np.append(np.arange(0, steps + 1, record_every, dtype=np.int64), steps))
 
 
-def run_streams(seed: int, runs: int) -> list[tuple[np.random.SeedSequence, np.uint64]]:
-    """Per run: the seed sequence of its initial condition and the key of its random stream.
+def run_streams(seed: int, runs: int) -> list[tuple[np.random.SeedSequence, np.uint64, np.random.SeedSequence]]:
+    """Per run: the seed sequence of its initial condition, the key of its random stream and the seed sequence
+    of its agents' types.
 
-    Run r uses the child ``SeedSequence(seed).spawn(runs)[r]``, whose two children seed the initial
-    condition and the dynamics. Derived from the spawn keys, so calling this twice gives the same streams.
+    Run r uses the child ``SeedSequence(seed).spawn(runs)[r]``, whose children 0, 1 and 2 seed the initial
+    condition, the dynamics and the assignment of agents to types (``Learners.assign``). Derived from the spawn
+    keys, so calling this twice gives the same streams, and a run's streams do not depend on ``runs``.
 
     Examples
     --------
-    >>> first, again = run_streams(7, 3), run_streams(7, 3)
+    >>> first, again = run_streams(7, 3), run_streams(7, 5)
     >>> len(first), bool(first[2][1] == again[2][1])
     (3, True)
     """
     streams = []
     for child in np.random.SeedSequence(seed).spawn(runs):
-        init_seed, dynamics_seed = (
-            np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key + (k,)) for k in range(2)
+        init_seed, dynamics_seed, type_seed = (
+            np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key + (k,)) for k in range(3)
         )
-        streams.append((init_seed, run_key(dynamics_seed)))
+        streams.append((init_seed, run_key(dynamics_seed), type_seed))
     return streams
 
 
@@ -156,6 +154,21 @@ def initial_state(problem: Problem, seed_sequence: np.random.SeedSequence) -> tu
     else:
         edge_state = np.full(n_edges, int(problem.edge_state), dtype=np.int64)
     return np.ascontiguousarray(q), edge_state
+
+
+def agent_types(problem: Problem, type_seed: np.random.SeedSequence) -> np.ndarray:
+    """Each agent's type (agent,) int64 in one run, from the run's type seed (the third of :func:`run_streams`).
+
+    Examples
+    --------
+    >>> import marldyn
+    >>> config = marldyn.parse_config({"graph": {"n": 9}, "agent_types": [{"name": "fast", "fraction": 0.3,
+    ...                                                                     "alpha": 0.01}]})
+    >>> problem = make_problem(config, config.build_game(), config.build_graph())
+    >>> [int((agent_types(problem, stream[2]) == 1).sum()) for stream in run_streams(0, 3)]  # round(0.3 * 9)
+    [3, 3, 3]
+    """
+    return problem.learners.assign(problem.n_agents, type_seed)
 
 
 def make_problem(
@@ -198,10 +211,7 @@ def make_problem(
         edges=np.ascontiguousarray(graph.edges),
         payoff=np.ascontiguousarray(game.payoff),
         cum_transition=np.ascontiguousarray(game.cumulative_transition()),
-        alpha=config.learning.alpha,
-        beta=config.learning.beta,
-        gamma=config.learning.gamma,
-        rule=rule_code(config.learning.rule),
+        learners=config.learners(game, graph.n_agents),
         n_agents=graph.n_agents,
         record_times=record_times(config.run.steps, config.run.record_every),
         q_table=config.initial_q_table(game),

@@ -14,11 +14,10 @@ from .. import __version__, memory
 from ..config import Config, as_config
 from ..errors import ConfigError, SimulationError
 from ..graphs import Graph, as_graph
-from ..policy import boltzmann
 from ..progress import progress_bar
 from . import kernels, reference
 from .checkpoint import load_run, problem_sizes, read_problem, save_run, write_problem
-from .problem import BACKENDS, Problem, initial_state, make_problem, record_times, run_streams
+from .problem import BACKENDS, Problem, agent_types, initial_state, make_problem, record_times, run_streams
 
 # Problem, make_problem, initial_state, run_streams and record_times live in .problem (shared with the
 # checkpoint); they stay importable from here.
@@ -38,22 +37,33 @@ __all__ = [
 ]
 
 
-def population_summary(q: np.ndarray, edge_state: np.ndarray, beta: float, n_states: int) -> dict:
+def population_summary(q: np.ndarray, edge_state: np.ndarray, learners, agent_type: np.ndarray, n_states: int) -> dict:
     """Population-level records of one time point.
 
     Returns
     -------
     dict
-        ``policy`` (state, action): mean Boltzmann policy X over agents; ``q`` (state, action): mean Q;
-        ``q_std`` (state, action): across-agent standard deviation of Q; ``state_fraction`` (state,):
-        fraction of edges in each state.
+        ``policy`` (state, action): mean policy X over agents (each agent's own policy: Boltzmann, ε-greedy or
+        committed); ``q`` (state, action): mean Q; ``q_std`` (state, action): across-agent standard deviation of
+        Q; ``state_fraction`` (state,): fraction of edges in each state; with configured agent types also
+        ``policy_by_type``, ``q_by_type`` (agent_type, state, action): the means over each type's agents (NaN
+        for a type without agents).
     """
-    return {
-        "policy": boltzmann(q, beta).mean(axis=0),
+    policy = learners.policies(q, agent_type)
+    summary = {
+        "policy": policy.mean(axis=0),
         "q": q.mean(axis=0),
         "q_std": q.std(axis=0),
         "state_fraction": np.bincount(edge_state, minlength=n_states) / max(edge_state.size, 1),
     }
+    if learners.typed:
+        count = np.bincount(agent_type, minlength=learners.n_types).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for name, values in (("policy_by_type", policy), ("q_by_type", q)):
+                total = np.zeros((learners.n_types, *q.shape[1:]))
+                np.add.at(total, agent_type, values)
+                summary[name] = total / count[:, None, None]
+    return summary
 
 
 PARALLEL_THRESHOLD = 50_000  # agent-states per step from which the threaded kernel pays off
@@ -70,21 +80,14 @@ def use_threads(problem: Problem) -> bool:
     )
 
 
-def advance(problem: Problem, q, edge_state, key, first_step: int, n_steps: int, incidence=None):
+def advance(problem: Problem, q, edge_state, agent_type, key, first_step: int, n_steps: int, incidence=None):
     """Advance the state in place by ``n_steps`` steps with the chosen backend.
 
-    ``incidence`` (from :func:`kernels.incidence`) selects the threaded kernel; all three backends
-    (threaded, serial numba, numpy) give bit-identical results.
+    ``agent_type`` (agent,) is the run's assignment of agents to types (:func:`agent_types`). ``incidence``
+    (from :func:`kernels.incidence`) selects the threaded kernel; all three backends (threaded, serial numba,
+    numpy) give bit-identical results.
     """
-    args = (
-        problem.payoff,
-        problem.cum_transition,
-        problem.alpha,
-        problem.beta,
-        problem.gamma,
-        problem.rule,
-        key,
-    )
+    args = (problem.payoff, problem.cum_transition, problem.learners, agent_type, key)
     if problem.backend == "numba" and incidence is not None:
         kernels.run_steps_parallel(q, edge_state, problem.edges, *args, first_step, n_steps, *incidence)
     elif problem.backend == "numba":
@@ -97,6 +100,7 @@ def advance(problem: Problem, q, edge_state, key, first_step: int, n_steps: int,
 
 
 RECORDS = ("policy", "q", "q_std", "state_fraction")
+TYPE_RECORDS = ("policy_by_type", "q_by_type")
 SNAPSHOTS = ("agent_q", "agent_edge_state")
 
 
@@ -117,9 +121,10 @@ def run_one(
     the process: numba's default threading layer must not be entered from several threads at once);
     otherwise the threaded kernel is used where :func:`use_threads` says it pays off.
     """
-    init_seed, key = stream
+    init_seed, key, type_seed = stream
+    agent_type = agent_types(problem, type_seed)
     saved = load_run(checkpoint, run_index) if checkpoint is not None else None
-    names = RECORDS + (SNAPSHOTS if problem.snapshots else ())
+    names = RECORDS + (TYPE_RECORDS if problem.learners.typed else ()) + (SNAPSHOTS if problem.snapshots else ())
     if saved is None:
         q, edge_state = initial_state(problem, init_seed)
         step, records = 0, {name: [] for name in names}
@@ -133,7 +138,7 @@ def run_one(
     for target in problem.record_times[len(records["q"]) :]:
         while step < target:
             piece = int(target - step) if not due else min(int(target - step), checkpoint_every)
-            advance(problem, q, edge_state, key, step, piece, threads)
+            advance(problem, q, edge_state, agent_type, key, step, piece, threads)
             if not np.isfinite(q).all():
                 _raise_non_finite(problem, stream, run_index, checkpoint, step)
             if progress is not None:
@@ -142,14 +147,14 @@ def run_one(
             if due and step - last_saved >= checkpoint_every:
                 save_run(checkpoint, run_index, step, q, edge_state, records)
                 last_saved = step
-        for name, value in population_summary(q, edge_state, problem.beta, problem.n_states).items():
+        for name, value in population_summary(q, edge_state, problem.learners, agent_type, problem.n_states).items():
             records[name].append(value)
         if problem.snapshots:
             records["agent_q"].append(q.copy())
             records["agent_edge_state"].append(edge_state.copy())
     if due:  # the finished run, so that a resumed simulation does not run it again
         save_run(checkpoint, run_index, step, q, edge_state, records)
-    return {name: np.stack(values) for name, values in records.items()}
+    return {"agent_type": agent_type, **{name: np.stack(values) for name, values in records.items()}}
 
 
 def _raise_non_finite(problem, stream, run_index, checkpoint, chunk_start):
@@ -158,16 +163,17 @@ def _raise_non_finite(problem, stream, run_index, checkpoint, chunk_start):
     The replay starts from the run's checkpoint (always finite) or its initial state, runs to the start of
     the failing chunk, then goes step by step; this keeps the normal path free of state copies.
     """
-    init_seed, key = stream
+    init_seed, key, type_seed = stream
+    agent_type = agent_types(problem, type_seed)
     saved = load_run(checkpoint, run_index) if checkpoint is not None else None
     if saved is not None and saved[0] <= chunk_start:
         step, q, edge_state, _ = saved
     else:
         (q, edge_state), step = initial_state(problem, init_seed), 0
-    advance(problem, q, edge_state, key, step, chunk_start - step)
+    advance(problem, q, edge_state, agent_type, key, step, chunk_start - step)
     step = chunk_start
     while True:
-        advance(problem, q, edge_state, key, step, 1)
+        advance(problem, q, edge_state, agent_type, key, step, 1)
         step += 1
         bad = ~np.all(np.isfinite(q), axis=(1, 2))
         if np.any(bad):
@@ -456,6 +462,13 @@ def to_dataset(results: list[dict], problem: Problem, meta: dict) -> xr.Dataset:
         "q_std": (("run", "time", "state", "action"), stacked["q_std"]),
         "state_fraction": (("run", "time", "state"), stacked["state_fraction"]),
     }
+    learners = problem.learners
+    if learners.typed:
+        coords["agent_type"] = np.array(learners.names, dtype=object)
+        coords["agent"] = np.arange(problem.n_agents)
+        for name in TYPE_RECORDS:
+            variables[name] = (("run", "time", "agent_type", "state", "action"), stacked[name])
+        variables["agent_type_index"] = (("run", "agent"), stacked["agent_type"])
     if "agent_q" in stacked:
         coords["agent"] = np.arange(problem.n_agents)
         coords["edge"] = np.arange(problem.edges.shape[0])
@@ -465,10 +478,15 @@ def to_dataset(results: list[dict], problem: Problem, meta: dict) -> xr.Dataset:
         variables["agent_edge_state"] = (("run", "time", "edge"), stacked["agent_edge_state"])
     dataset = xr.Dataset(variables, coords=coords)
     dataset["time"].attrs.update(units="steps", long_name="time (simulator steps)")
-    dataset["policy"].attrs["long_name"] = "population mean Boltzmann policy X(s, a)"
+    dataset["policy"].attrs["long_name"] = "population mean policy X(s, a)"
     dataset["q"].attrs["long_name"] = "population mean Q(s, a)"
     dataset["q_std"].attrs["long_name"] = "across-agent standard deviation of Q(s, a)"
     dataset["state_fraction"].attrs["long_name"] = "fraction of edges in state s"
+    if learners.typed:
+        dataset["policy_by_type"].attrs["long_name"] = "mean policy X(s, a) of each type's agents"
+        dataset["q_by_type"].attrs["long_name"] = "mean Q(s, a) of each type's agents"
+        dataset["agent_type_index"].attrs["long_name"] = "each agent's type, an index into the agent_type coordinate"
+        dataset.attrs["agent_types"] = learners.describe()
     dataset.attrs.update(
         kind="simulation",
         method="simulation",

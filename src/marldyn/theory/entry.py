@@ -258,9 +258,7 @@ def simulator_initial_q(config: Config, game, graph) -> np.ndarray:
     from ..simulation.runner import initial_state, make_problem, run_streams
 
     problem = make_problem(config, game, graph)
-    return np.stack(
-        [initial_state(problem, init_seed)[0] for init_seed, _ in run_streams(config.run.seed, config.run.runs)]
-    )
+    return np.stack([initial_state(problem, stream[0])[0] for stream in run_streams(config.run.seed, config.run.runs)])
 
 
 def _variables(result) -> dict:

@@ -19,6 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..policy import FIXED
 from ..simulation.counter_rng import normal_pair
 from .one_step import moments_into
 
@@ -75,11 +76,10 @@ def agent_step(
     distribution,
     neighbor,
     degree,
+    agent_type,
+    learners,
     payoff,
     transition,
-    alpha,
-    gamma,
-    rule,
     h,
     noise,
     key,
@@ -102,8 +102,13 @@ def agent_step(
         p(s | i) at the start of the step.
     degree : ndarray of int, shape (agent,)
         k_i; agents without edges do not move.
-    payoff, transition, alpha, gamma, rule
-        The game and the learning parameters (rule as an integer code).
+    agent_type : ndarray of int64, shape (agent,)
+        Each agent's type: an index into ``learners``.
+    learners : tuple
+        :meth:`marldyn.agents.Learners.kernel_arrays`: α, β, γ, ε, faq_beta, policy code, rule code and fixed
+        table per type. Committed agents (policy ``FIXED``) do not move.
+    payoff, transition
+        The game.
     h : float
         Step size in simulator steps.
     noise : bool
@@ -118,8 +123,10 @@ def agent_step(
     size = n_states * n_actions
     pairs_per_agent = normal_pairs_per_agent(size)
     root_h = math.sqrt(h)
+    alpha, _, gamma, _, faq_beta, kind, rule, _ = learners
     for i in range(n_agents):
-        if degree[i] == 0:
+        t = agent_type[i]
+        if degree[i] == 0 or kind[t] == FIXED:
             continue
         moments_into(
             q[i],
@@ -129,9 +136,10 @@ def agent_step(
             degree[i],
             payoff,
             transition,
-            alpha,
-            gamma,
-            rule,
+            alpha[t],
+            gamma[t],
+            rule[t],
+            faq_beta[t],
             work,
             mu,
             sigma,

@@ -40,10 +40,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ..agents import learners_of
 from ..errors import ConfigError, DivergenceError
 from ..graphs import Graph
-from ..learning import rule_code
-from ..policy import softmax_row
+from ..policy import policy_row
 from ..progress import progress_bar
 from ..simulation.counter_rng import run_key
 from .euler_maruyama import agent_step, normal_pairs_per_agent
@@ -82,11 +82,13 @@ class GraphEnsembleTrajectory:
 
 
 @njit(cache=True)
-def _policies(q, beta, policy):
-    """X_i = softmax(β Q_i) of every agent (eq. 2)."""
+def _policies(q, agent_type, learners, policy):
+    """X_i of every agent by its type: softmax(β Q_i) (eq. 2), ε-greedy, or a committed agent's table."""
+    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
     for i in range(q.shape[0]):
+        t = agent_type[i]
         for s in range(q.shape[1]):
-            softmax_row(q[i, s], beta, policy[i, s])
+            policy_row(kind[t], q[i, s], beta[t], epsilon[t], fixed_policy[t, s], policy[i, s])
 
 
 @njit(cache=True)
@@ -138,10 +140,8 @@ def _run_segment(
     half_edge,
     payoff,
     transition,
-    alpha,
-    beta,
-    gamma,
-    rule,
+    agent_type,
+    learners,
     reduced,
     noise,
     key,
@@ -164,7 +164,7 @@ def _run_segment(
     degree = np.empty(n_agents, dtype=np.int64)
     for i in range(n_agents):
         degree[i] = indptr[i + 1] - indptr[i]
-    _policies(q, beta, policy)
+    _policies(q, agent_type, learners, policy)
     edge_chains_into(policy, edges, transition, initial, reduced, pair, chain)
     for step in range(first, last):
         h = sizes[step]
@@ -175,11 +175,10 @@ def _run_segment(
             distribution,
             neighbor,
             degree,
+            agent_type,
+            learners,
             payoff,
             transition,
-            alpha,
-            gamma,
-            rule,
             h,
             noise,
             key,
@@ -192,7 +191,7 @@ def _run_segment(
         )
         if not reduced:
             advance_edges(chain, pair, int(round(h)), current)
-        _policies(q, beta, policy)
+        _policies(q, agent_type, learners, policy)
         edge_chains_into(policy, edges, transition, initial, reduced, pair, chain)
 
 
@@ -248,7 +247,19 @@ def _initial_pairs(initial_state_distribution, n_edges, n_states) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(initial, (n_edges, n_states)), dtype=np.float64)
 
 
-def graph_moments(q, graph, game, *, alpha, beta, gamma, rule="q_learning", pair_distribution=None):
+def graph_moments(
+    q,
+    graph,
+    game,
+    *,
+    alpha=None,
+    beta=None,
+    gamma=None,
+    rule="q_learning",
+    learners=None,
+    agent_type=None,
+    pair_distribution=None,
+):
     """Per-agent drift and one-step diffusion on the graph, as the ensemble uses them (eqs. 5, 9, 18, 20).
 
     Parameters
@@ -259,6 +270,10 @@ def graph_moments(q, graph, game, *, alpha, beta, gamma, rule="q_learning", pair
     game : Game
     alpha, beta, gamma : float
     rule : str or int
+        One Boltzmann learner for every agent, unless ``learners`` is given.
+    learners : marldyn.agents.Learners, optional
+        Agent types instead of ``alpha`` ... ``rule``; ``agent_type`` (agent,) gives each agent's (default 0).
+        Committed agents have μ = 0 and Σ = 0.
     pair_distribution : array_like, shape (edge, state), optional
         p_e(s) per edge (in ``graph.edges`` order); default: the stationary p*(· | Q_i, Q_j) (reduced).
 
@@ -272,8 +287,9 @@ def graph_moments(q, graph, game, *, alpha, beta, gamma, rule="q_learning", pair
     q = np.ascontiguousarray(q, dtype=np.float64)
     n_agents, n_states, n_actions = q.shape
     edges = np.asarray(graph.edges, dtype=np.int64)
+    learners, agent_type = learners_of(learners, agent_type, (n_agents,), game, alpha, beta, gamma, rule)
     policy = np.empty_like(q)
-    _policies(q, float(beta), policy)
+    _policies(q, agent_type, learners.kernel_arrays(), policy)
     chain = np.empty((edges.shape[0], n_states, n_states))
     if pair_distribution is None:
         pair = np.empty((edges.shape[0], n_states))
@@ -286,18 +302,26 @@ def graph_moments(q, graph, game, *, alpha, beta, gamma, rule="q_learning", pair
     distribution = np.empty((n_agents, n_states))
     neighbor = np.empty((n_agents, n_states, n_actions))
     _neighbourhoods(policy, pair, indptr, indices, half_edge, distribution, neighbor)
-    mu, sigma = moments_batch(
-        q,
-        policy,
-        neighbor,
-        distribution,
-        np.diff(indptr),
-        payoff,
-        transition,
-        float(alpha),
-        float(gamma),
-        rule_code(rule),
-    )
+    size = n_states * n_actions
+    mu, sigma = np.zeros_like(q), np.zeros((n_agents, size, size))
+    degree = np.diff(indptr)
+    for t in range(learners.n_types):
+        mine = np.flatnonzero(agent_type == t)
+        if learners.committed[t] or mine.size == 0:
+            continue
+        mu[mine], sigma[mine] = moments_batch(
+            q[mine],
+            policy[mine],
+            neighbor[mine],
+            distribution[mine],
+            degree[mine],
+            payoff,
+            transition,
+            float(learners.alpha[t]),
+            float(learners.gamma[t]),
+            int(learners.rule[t]),
+            float(learners.faq_beta[t]),
+        )
     return {"mu": mu, "sigma": sigma, "state_distribution": distribution, "neighbor_policy": neighbor, "pair": pair}
 
 
@@ -322,10 +346,12 @@ def solve_graph_sde(
     graph: Graph,
     time,
     *,
-    alpha,
-    beta,
-    gamma,
+    alpha=None,
+    beta=None,
+    gamma=None,
     rule="q_learning",
+    learners=None,
+    agent_type=None,
     timescale="reduced",
     dt=1.0,
     noise=True,
@@ -346,7 +372,12 @@ def solve_graph_sde(
         Output times in simulator steps, increasing, from 0.
     alpha, beta, gamma : float
     rule : str or int
-        ``q_learning``, ``sarsa`` or ``expected_sarsa`` (all three with the exact Σ).
+        ``q_learning``, ``sarsa``, ``expected_sarsa`` or ``faq`` (all with the exact Σ), one Boltzmann learner
+        for every agent, unless ``learners`` is given.
+    learners : marldyn.agents.Learners, optional
+        Agent types (policies, rules, parameters, committed tables) instead of ``alpha`` ... ``rule``.
+    agent_type : array_like of int, shape (run, agent), optional
+        Each agent's type in each member (e.g. the simulator's assignment of every run); default type 0.
     timescale : {"reduced", "full"}
         Stationary pair distributions p*(· | Q_i, Q_j) (eq. 18), or per-edge distributions moved by the
         pair's one-step map (eqs. 13-14; needs an integer ``dt`` and integer output times).
@@ -392,7 +423,8 @@ def solve_graph_sde(
     indices = np.ascontiguousarray(graph.indices, dtype=np.int64)
     half_edge = _half_edges(graph)
     initial = _initial_pairs(initial_state_distribution, n_edges, n_states)
-    code = rule_code(rule)
+    learners, agent_type = learners_of(learners, agent_type, (n_runs, n_agents), game, alpha, beta, gamma, rule)
+    arrays = learners.kernel_arrays()
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     keys = [run_key(child) for child in root.spawn(n_runs)]
     per_step = np.uint64(n_agents * normal_pairs_per_agent(n_states * n_actions))
@@ -421,10 +453,8 @@ def solve_graph_sde(
                     half_edge,
                     payoff,
                     transition,
-                    float(alpha),
-                    float(beta),
-                    float(gamma),
-                    code,
+                    agent_type[r],
+                    arrays,
                     reduced,
                     bool(noise),
                     keys[r],
@@ -441,9 +471,7 @@ def solve_graph_sde(
                     raise DivergenceError(f"sde-graph: member {r} left the finite numbers before t = {grid[record]}")
             final[r] = q
     attrs = {
-        "alpha": float(alpha),
-        "beta": float(beta),
-        "gamma": float(gamma),
+        "learners": learners.describe(),
         "timescale": timescale,
         "dt": float(dt),
         "noise": bool(noise),

@@ -34,11 +34,12 @@ from numba import njit
 from scipy.integrate import solve_ivp
 
 from ..errors import ConfigError, ConvergenceError, DivergenceError
-from ..learning import RULES, rule_code
-from ..policy import boltzmann, boltzmann_table, softmax_row
+from ..learning import FAQ, RULES, faq_factor, rule_code
+from ..policy import EPSILON_GREEDY, POLICIES, boltzmann_table, policy_code, policy_of, policy_row
 from .markov import edge_transition_into, edge_transition_matrix, stationary_distribution, stationary_into
 from .moments import drift
 from .one_step import drift_into, workspace
+from .switching import integrate_switching, region_policy
 
 __all__ = [
     "METHODS",
@@ -94,13 +95,13 @@ class HomogeneousTrajectory:
 
 
 # ----------------------------------------------------------------------------------------------
-# numba right-hand sides
+# numba right-hand sides (the policy X is an input: Boltzmann, or an ε-greedy region's table)
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial):
-    """dQ/dt = μ*(Q) for the point mass, flattened (K*M,)."""
+def reduced_rate(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta, initial):
+    """dQ/dt = μ*(Q) for the point mass playing ``policy`` (state, action), flattened (K*M,)."""
+    n_states, n_actions = policy.shape
     q = q_flat.reshape(n_states, n_actions)
-    policy = boltzmann_table(q, beta)
     matrix = np.empty((n_states, n_states))
     edge_transition_into(policy, policy, transition, matrix)
     distribution = np.empty(n_states)
@@ -117,6 +118,7 @@ def reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha,
         alpha,
         gamma,
         rule,
+        faq_beta,
         workspace(n_states, n_actions),
         rate,
     )
@@ -124,12 +126,12 @@ def reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha,
 
 
 @njit(cache=True)
-def full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule):
-    """d(Q, p)/dt = (μ(Q, p), p (λ - I)) for the point mass, flattened (K*M + K,)."""
+def full_rate(y, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta):
+    """d(Q, p)/dt = (μ(Q, p), p (λ - I)) for the point mass playing ``policy``, flattened (K*M + K,)."""
+    n_states, n_actions = policy.shape
     size = n_states * n_actions
     q = y[:size].copy().reshape(n_states, n_actions)
     distribution = y[size:]
-    policy = boltzmann_table(q, beta)
     matrix = np.empty((n_states, n_states))
     edge_transition_into(policy, policy, transition, matrix)
     out = np.empty(size + n_states)
@@ -145,6 +147,7 @@ def full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, g
         alpha,
         gamma,
         rule,
+        faq_beta,
         workspace(n_states, n_actions),
         rate,
     )
@@ -160,7 +163,9 @@ def full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, g
 
 
 @njit(cache=True)
-def _full_discrete_run(q0, p0, record_steps, degree, payoff, transition, alpha, beta, gamma, rule):
+def _full_discrete_run(
+    q0, p0, record_steps, degree, payoff, transition, kind, alpha, beta, gamma, epsilon, rule, faq_beta
+):
     """Iterate Q_{t+1} = Q_t + μ(Q_t, p_t), p_{t+1} = p_t λ(Q_t); record at the sorted ``record_steps``."""
     n_states, n_actions = q0.shape
     n_records = record_steps.shape[0]
@@ -185,7 +190,7 @@ def _full_discrete_run(q0, p0, record_steps, degree, payoff, transition, alpha, 
         if t == last:
             break
         for s in range(n_states):
-            softmax_row(q[s], beta, policy[s])
+            policy_row(kind, q[s], beta, epsilon, q[s], policy[s])
         edge_transition_into(policy, policy, transition, matrix)
         drift_into(
             q,
@@ -198,6 +203,7 @@ def _full_discrete_run(q0, p0, record_steps, degree, payoff, transition, alpha, 
             alpha,
             gamma,
             rule,
+            faq_beta,
             work,
             rate,
         )
@@ -238,6 +244,49 @@ def _setup(q0, game, degree, initial_state_distribution):
     return payoff, transition, q0, int(degree), initial
 
 
+@dataclass(frozen=True)
+class _Learner:
+    """The point mass's learning: its policy (code, β, ε) and its rule (code, α, γ, faq_beta)."""
+
+    kind: int
+    alpha: float
+    beta: float
+    gamma: float
+    epsilon: float
+    rule: int
+    faq_beta: float
+
+    @classmethod
+    def of(cls, alpha, beta, gamma, rule, policy, epsilon, faq_beta) -> _Learner:
+        kind = policy_code(policy)
+        if kind == EPSILON_GREEDY and (epsilon is None or not 0.0 <= float(epsilon) <= 1.0):
+            raise ConfigError(f"epsilon = {epsilon!r}: policy = 'epsilon_greedy' needs 0 <= epsilon <= 1")
+        return cls(
+            kind,
+            float(alpha),
+            float(beta),
+            float(gamma),
+            float(epsilon or 0.0),
+            rule_code(rule),
+            faq_factor(rule, faq_beta),
+        )
+
+    @property
+    def greedy(self) -> bool:
+        return self.kind == EPSILON_GREEDY
+
+    def policy(self, q) -> np.ndarray:
+        """X(Q) over the last axis."""
+        return policy_of(q, POLICIES[self.kind], beta=self.beta, epsilon=self.epsilon)
+
+    def attrs(self) -> dict:
+        out = {"policy": POLICIES[self.kind], "alpha": self.alpha, "gamma": self.gamma, "rule": RULES[self.rule]}
+        out.update({"epsilon": self.epsilon} if self.greedy else {"beta": self.beta})
+        if self.rule == FAQ:
+            out["faq_beta"] = self.faq_beta
+        return out
+
+
 def time_grid(time, integer=False) -> np.ndarray:
     grid = np.atleast_1d(np.asarray(time, dtype=np.float64))
     if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
@@ -249,14 +298,11 @@ def time_grid(time, integer=False) -> np.ndarray:
     return grid
 
 
-def _attrs(method, q0, initial, degree, alpha, beta, gamma, rule, grid, **extra):
+def _attrs(method, q0, initial, degree, learner: _Learner, grid, **extra):
     return {
         "method": method,
         "degree": degree,
-        "alpha": float(alpha),
-        "beta": float(beta),
-        "gamma": float(gamma),
-        "rule": RULES[rule_code(rule)],
+        **learner.attrs(),
         "q0": q0.tolist(),
         "initial_state_fraction": initial.tolist(),
         "horizon": float(grid[-1]),
@@ -265,11 +311,62 @@ def _attrs(method, q0, initial, degree, alpha, beta, gamma, rule, grid, **extra)
     }
 
 
+def _point_mass_policy(learner: _Learner, n_states: int, n_actions: int):
+    """``policy(y, choice, mixture)`` of the switching integrator for an ε-greedy point mass (units = states)."""
+
+    def policy(_, choice, mixture):
+        return region_policy(choice, learner.epsilon, n_actions, mixture)
+
+    return policy
+
+
+def _solve_ode(rate_at, learner: _Learner, y0, grid, integrator, rtol, atol, n_states, n_actions):
+    """y on ``grid`` and X at every output: one smooth ODE (Boltzmann) or the switching integrator (ε-greedy)."""
+    size = n_states * n_actions
+    if not learner.greedy:
+
+        def rate(_, y):
+            y = np.ascontiguousarray(y)
+            return rate_at(y, boltzmann_table(y[:size].reshape(n_states, n_actions), learner.beta))
+
+        y = _integrate(rate, y0, grid, integrator, rtol, atol)
+        return y, learner.policy(y[:, :size].reshape(grid.size, n_states, n_actions))
+    if integrator not in EXPLICIT:
+        raise ConfigError(f"integrator = {integrator!r}: the ε-greedy point mass integrates with one of {EXPLICIT}")
+    y, policy = integrate_switching(
+        lambda y, x: rate_at(np.ascontiguousarray(y), np.ascontiguousarray(x)),
+        _point_mass_policy(learner, n_states, n_actions),
+        lambda y: y[:size].reshape(n_states, n_actions),
+        np.ones(n_states, dtype=bool),
+        y0,
+        grid,
+        method=integrator,
+        rtol=rtol,
+        atol=atol,
+    )
+    return y, policy
+
+
+EXPLICIT = ("DOP853", "RK45", "RK23")
+"""The explicit ``solve_ivp`` methods the switching integrator accepts (between switching events)."""
+
+
 # ----------------------------------------------------------------------------------------------
 # public functions
 # ----------------------------------------------------------------------------------------------
 def stationary_drift(
-    q, game, *, degree, alpha, beta, gamma, rule="q_learning", initial_state_distribution=None
+    q,
+    game,
+    *,
+    degree,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+    initial_state_distribution=None,
 ) -> np.ndarray:
     """μ*(Q), the point-mass drift at the stationary edge-state distribution (eqs. 9, 18-19).
 
@@ -285,6 +382,8 @@ def stationary_drift(
         k.
     alpha, beta, gamma : float
     rule : str or int
+    policy : {"boltzmann", "epsilon_greedy"}
+        With ``epsilon`` for ε-greedy; ``faq_beta`` with ``rule = "faq"``.
     initial_state_distribution : array_like, shape (state,), optional
         Only used when λ(Q, Q) has several closed classes (see
         :func:`marldyn.theory.markov.stationary_distribution`); default uniform.
@@ -293,6 +392,14 @@ def stationary_drift(
     -------
     ndarray, shape (..., state, action)
         μ* in Q units per step.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> stationary_drift([[0.5, 0.0], [0.0, 0.5]], two_state_pd(), degree=4, alpha=0.01, beta=1.0,
+    ...                  gamma=0.8).round(5)
+    array([[0.01497, 0.01209],
+           [0.00125, 0.00191]])
     """
     q = np.asarray(q, dtype=np.float64)
     n_states = game.n_states
@@ -301,9 +408,22 @@ def stationary_drift(
         if initial_state_distribution is None
         else np.asarray(initial_state_distribution, dtype=np.float64)
     )
-    policy = boltzmann(q, beta)
-    distribution = stationary_distribution(edge_transition_matrix(policy, policy, game.transition), initial)
-    return drift(q, policy, distribution, degree, game, alpha=alpha, beta=beta, gamma=gamma, rule=rule)
+    own = policy_of(q, policy, beta=beta, epsilon=epsilon)
+    distribution = stationary_distribution(edge_transition_matrix(own, own, game.transition), initial)
+    return drift(
+        q,
+        own,
+        distribution,
+        degree,
+        game,
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        rule=rule,
+        policy=policy,
+        epsilon=epsilon,
+        faq_beta=faq_beta,
+    )
 
 
 def solve_reduced(
@@ -316,6 +436,9 @@ def solve_reduced(
     beta,
     gamma,
     rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
     initial_state_distribution=None,
     integrator="DOP853",
     rtol=1e-8,
@@ -335,6 +458,11 @@ def solve_reduced(
     alpha, beta, gamma : float
         α, β, γ.
     rule : str or int
+    policy : {"boltzmann", "epsilon_greedy"}
+        ε-greedy (with ``epsilon``) makes the drift jump where the greedy action changes: it is integrated
+        across the switching surfaces, sliding on them where both sides push in (:mod:`marldyn.theory.switching`).
+    epsilon, faq_beta : float, optional
+        ε of ε-greedy; faq_beta of ``rule = "faq"``.
     initial_state_distribution : array_like, shape (state,), optional
         Recorded, and used only if λ(Q, Q) has several closed classes (default uniform, NOTES.md 7).
     integrator : str
@@ -346,34 +474,30 @@ def solve_reduced(
     -------
     HomogeneousTrajectory
         ``state_fraction`` is p*(·|Q(t), Q(t)).
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> result = solve_reduced([[0.5, 0.0], [0.0, 0.5]], two_state_pd(), [0, 1000], degree=4, alpha=0.01,
+    ...                        beta=1.0, gamma=0.8)
+    >>> result.policy[-1].round(3)  # P(cooperate) has grown in both states
+    array([[0.679, 0.321],
+           [0.542, 0.458]])
     """
     payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
+    learner = _Learner.of(alpha, beta, gamma, rule, policy, epsilon, faq_beta)
     grid = time_grid(time)
     n_states, n_actions = q0.shape
-    args = (
-        n_states,
-        n_actions,
-        degree,
-        payoff,
-        transition,
-        float(alpha),
-        float(beta),
-        float(gamma),
-        rule_code(rule),
-        initial,
-    )
+    args = (degree, payoff, transition, learner.alpha, learner.gamma, learner.rule, learner.faq_beta, initial)
 
-    def rate(_, y):
-        return reduced_rate(np.ascontiguousarray(y), *args)
+    def rate_at(y, x):
+        return reduced_rate(y, x, *args)
 
-    q = _integrate(rate, q0.ravel(), grid, integrator, rtol, atol)[:, : n_states * n_actions]
-    q = q.reshape(grid.size, n_states, n_actions)
-    policy = boltzmann(q, beta)
-    state_fraction = stationary_distribution(edge_transition_matrix(policy, policy, transition), initial)
-    attrs = _attrs(
-        "reduced", q0, initial, degree, alpha, beta, gamma, rule, grid, integrator=integrator, rtol=rtol, atol=atol
-    )
-    return HomogeneousTrajectory(grid, q, policy, state_fraction, "reduced", attrs)
+    y, own = _solve_ode(rate_at, learner, q0.ravel(), grid, integrator, rtol, atol, n_states, n_actions)
+    q = y[:, : n_states * n_actions].reshape(grid.size, n_states, n_actions)
+    state_fraction = stationary_distribution(edge_transition_matrix(own, own, transition), initial)
+    attrs = _attrs("reduced", q0, initial, degree, learner, grid, integrator=integrator, rtol=rtol, atol=atol)
+    return HomogeneousTrajectory(grid, q, own, state_fraction, "reduced", attrs)
 
 
 def solve_full(
@@ -386,6 +510,9 @@ def solve_full(
     beta,
     gamma,
     rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
     initial_state_distribution=None,
     integrator="LSODA",
     rtol=1e-8,
@@ -394,7 +521,8 @@ def solve_full(
     """Full point-mass theory (eq. 15 without diffusion): the ODE in (Q, p), edge states dynamic.
 
     dp/dt = p (λ(Q, Q) - I) (eq. 17), dQ/dt = μ(Q, X(Q), p, k) (eq. 9). Stiff (fast edge states, slow
-    Q), hence LSODA by default; any ``solve_ivp`` method is accepted.
+    Q), hence LSODA by default; any ``solve_ivp`` method is accepted. ε-greedy is integrated across its
+    switching surfaces (as in :func:`solve_reduced`) with an explicit method (DOP853 when LSODA is asked for).
 
     Parameters
     ----------
@@ -404,33 +532,57 @@ def solve_full(
     -------
     HomogeneousTrajectory
         ``state_fraction`` is p(t).
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> result = solve_full([[0.5, 0.0], [0.0, 0.5]], two_state_pd(), [0, 1000], degree=4, alpha=0.01,
+    ...                     beta=1.0, gamma=0.8)
+    >>> result.state_fraction.round(3)  # p(t): uniform at t = 0, then following λ(Q, Q)
+    array([[0.5  , 0.5  ],
+           [0.466, 0.534]])
     """
     payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
+    learner = _Learner.of(alpha, beta, gamma, rule, policy, epsilon, faq_beta)
     grid = time_grid(time)
     n_states, n_actions = q0.shape
     size = n_states * n_actions
-    args = (n_states, n_actions, degree, payoff, transition, float(alpha), float(beta), float(gamma), rule_code(rule))
+    args = (degree, payoff, transition, learner.alpha, learner.gamma, learner.rule, learner.faq_beta)
 
-    def rate(_, y):
-        return full_rate(np.ascontiguousarray(y), *args)
+    def rate_at(y, x):
+        return full_rate(y, x, *args)
 
-    y = _integrate(rate, np.concatenate([q0.ravel(), initial]), grid, integrator, rtol, atol)
+    method = "DOP853" if learner.greedy and integrator == "LSODA" else integrator
+    y, own = _solve_ode(
+        rate_at, learner, np.concatenate([q0.ravel(), initial]), grid, method, rtol, atol, n_states, n_actions
+    )
     q = y[:, :size].reshape(grid.size, n_states, n_actions)
     state_fraction = y[:, size:]
-    policy = boltzmann(q, beta)
-    attrs = _attrs(
-        "full", q0, initial, degree, alpha, beta, gamma, rule, grid, integrator=integrator, rtol=rtol, atol=atol
-    )
-    return HomogeneousTrajectory(grid, q, policy, state_fraction, "full", attrs)
+    attrs = _attrs("full", q0, initial, degree, learner, grid, integrator=method, rtol=rtol, atol=atol)
+    return HomogeneousTrajectory(grid, q, own, state_fraction, "full", attrs)
 
 
 def solve_full_discrete(
-    q0, game, time, *, degree, alpha, beta, gamma, rule="q_learning", initial_state_distribution=None
+    q0,
+    game,
+    time,
+    *,
+    degree,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+    initial_state_distribution=None,
 ) -> HomogeneousTrajectory:
     """Full-discrete point-mass theory: the exact expected one-step map, iterated.
 
     Q_{t+1} = Q_t + μ(Q_t, X(Q_t), p_t, k) (eq. 9), p_{t+1} = p_t λ(Q_t, Q_t) (eq. 12): one simulator
-    step per iteration, edge states dynamic, no time-scale separation and no continuum limit.
+    step per iteration, edge states dynamic, no time-scale separation and no continuum limit. An ε-greedy
+    policy needs no switching treatment here: each step uses the greedy action of its start, as the simulator
+    does (ties share the greedy mass).
 
     Parameters
     ----------
@@ -440,16 +592,36 @@ def solve_full_discrete(
     -------
     HomogeneousTrajectory
         ``state_fraction`` is p_t.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> result = solve_full_discrete([[0.5, 0.0], [0.0, 0.5]], two_state_pd(), [0, 1, 2], degree=4,
+    ...                              alpha=0.01, beta=1.0, gamma=0.8)
+    >>> result.q.shape, result.time.tolist()
+    ((3, 2, 2), [0.0, 1.0, 2.0])
     """
     payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
+    learner = _Learner.of(alpha, beta, gamma, rule, policy, epsilon, faq_beta)
     grid = time_grid(time, integer=True)
     steps = grid.astype(np.int64)
     q, state_fraction = _full_discrete_run(
-        q0, initial, steps, degree, payoff, transition, float(alpha), float(beta), float(gamma), rule_code(rule)
+        q0,
+        initial,
+        steps,
+        degree,
+        payoff,
+        transition,
+        learner.kind,
+        learner.alpha,
+        learner.beta,
+        learner.gamma,
+        learner.epsilon,
+        learner.rule,
+        learner.faq_beta,
     )
-    policy = boltzmann(q, beta)
-    attrs = _attrs("full_discrete", q0, initial, degree, alpha, beta, gamma, rule, grid)
-    return HomogeneousTrajectory(grid, q, policy, state_fraction, "full_discrete", attrs)
+    attrs = _attrs("full_discrete", q0, initial, degree, learner, grid)
+    return HomogeneousTrajectory(grid, q, learner.policy(q), state_fraction, "full_discrete", attrs)
 
 
 def solve_homogeneous(q0, game, time, *, method="reduced", **parameters) -> HomogeneousTrajectory:

@@ -45,8 +45,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ConfigError
-from ..learning import rule_code
-from ..policy import boltzmann
+from ..learning import FAQ, faq_factor, rule_code
+from ..policy import policy_of
 from . import one_step
 
 __all__ = [
@@ -134,7 +134,7 @@ class _Batch(NamedTuple):
     degree: np.ndarray | None
 
 
-def _batch(q, neighbor_policy, game, beta, state_distribution=None, degree=None) -> _Batch:
+def _batch(q, neighbor_policy, game, beta, state_distribution=None, degree=None, policy="boltzmann", epsilon=None):
     n_states, n_actions = game.n_states, game.n_actions
     q = np.asarray(q, dtype=np.float64)
     neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
@@ -156,7 +156,7 @@ def _batch(q, neighbor_policy, game, beta, state_distribution=None, degree=None)
     return _Batch(
         shape,
         q_flat,
-        boltzmann(q_flat, beta),
+        policy_of(q_flat, policy, beta=beta, epsilon=epsilon),
         flat(neighbor_policy, table),
         None if state_distribution is None else flat(state_distribution, (n_states,)),
         None if degree is None else flat(degree, ()),
@@ -166,7 +166,9 @@ def _batch(q, neighbor_policy, game, beta, state_distribution=None, degree=None)
 # ----------------------------------------------------------------------------------------------
 # TD error, eqs. (6)-(7)
 # ----------------------------------------------------------------------------------------------
-def td_error_moments(q, neighbor_policy, game, *, beta, gamma, rule="q_learning") -> TDErrorMoments:
+def td_error_moments(
+    q, neighbor_policy, game, *, beta, gamma, rule="q_learning", policy="boltzmann", epsilon=None
+) -> TDErrorMoments:
     """Mean δ̄ (eq. 7), second moment and variance of one edge's TD error, each (..., state, action).
 
     See :class:`TDErrorMoments`; arguments as in :func:`mean_td_error`.
@@ -179,7 +181,7 @@ def td_error_moments(q, neighbor_policy, game, *, beta, gamma, rule="q_learning"
     >>> moments.variance.shape
     (2, 2)
     """
-    batch = _batch(q, neighbor_policy, game, beta)
+    batch = _batch(q, neighbor_policy, game, beta, policy=policy, epsilon=epsilon)
     payoff, transition = game.arrays()
     mean, second = one_step.td_moments_batch(
         batch.q, batch.policy, batch.neighbor_policy, payoff, transition, float(gamma), rule_code(rule)
@@ -189,7 +191,7 @@ def td_error_moments(q, neighbor_policy, game, *, beta, gamma, rule="q_learning"
     return TDErrorMoments(mean, second, np.maximum(second - mean * mean, 0.0))
 
 
-def mean_td_error(q, neighbor_policy, game, *, beta, gamma, rule="q_learning") -> np.ndarray:
+def mean_td_error(q, neighbor_policy, game, *, beta, gamma, rule="q_learning", policy="boltzmann", epsilon=None):
     """δ̄(Q, s, a), the expected TD error of one edge in state s when the focal agent chose a, eq. (7).
 
     δ̄(s, a) = Σ_{ã, s'} X̃(s, ã) T(s, a, ã, s') [U(s, a, ã) + γ E V(s') - Q(s, a)], with E V(s') the
@@ -202,8 +204,10 @@ def mean_td_error(q, neighbor_policy, game, *, beta, gamma, rule="q_learning") -
     neighbor_policy : array_like, shape (..., state, action)
     game : Game
     beta, gamma : float
-        β (sets the own policy X, used by SARSA and expected SARSA) and γ.
+        β (sets the own Boltzmann policy X, used by SARSA and expected SARSA) and γ.
     rule : str or int
+    policy : {"boltzmann", "epsilon_greedy"}
+        The own policy; ``epsilon`` with ``"epsilon_greedy"``.
 
     Returns
     -------
@@ -217,7 +221,9 @@ def mean_td_error(q, neighbor_policy, game, *, beta, gamma, rule="q_learning") -
     >>> mean_td_error([[3.0]], [[1.0]], game, beta=1.0, gamma=0.5)
     array([[0.5]])
     """
-    return td_error_moments(q, neighbor_policy, game, beta=beta, gamma=gamma, rule=rule).mean
+    return td_error_moments(
+        q, neighbor_policy, game, beta=beta, gamma=gamma, rule=rule, policy=policy, epsilon=epsilon
+    ).mean
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,12 +318,27 @@ def mean_inverse_count(state_distribution, degree) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Drift μ, eq. (9), and diffusion Σ, eq. (5)
 # ----------------------------------------------------------------------------------------------
-def drift(q, neighbor_policy, state_distribution, degree, game, *, alpha, beta, gamma, rule="q_learning"):
+def drift(
+    q,
+    neighbor_policy,
+    state_distribution,
+    degree,
+    game,
+    *,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+):
     """μ(Q), the expected change of Q(s, a) in one step, eq. (9).
 
-    μ(s, a) = α [1 - (1 - p(s|Q))^k] X(s, a) δ̄(s, a), for Q-learning, SARSA and expected SARSA (δ̄ of the
-    rule, :func:`mean_td_error`). Exact for one step of Algorithm 1 given the inputs: the update of
-    Q(s, a) happens iff a(s) = a and n_s ≥ 1, and then its expected size is α δ̄(s, a).
+    μ(s, a) = α [1 - (1 - p(s|Q))^k] X(s, a) c(s, a) δ̄(s, a), for Q-learning, SARSA, expected SARSA and FAQ
+    (δ̄ of the rule, :func:`mean_td_error`; c = min(faq_beta / X, 1) for FAQ, 1 otherwise). Exact for one step
+    of Algorithm 1 given the inputs: the update of Q(s, a) happens iff a(s) = a and n_s ≥ 1, and then its
+    expected size is α c δ̄(s, a).
 
     Parameters
     ----------
@@ -328,6 +349,11 @@ def drift(q, neighbor_policy, state_distribution, degree, game, *, alpha, beta, 
     game : Game
     alpha, beta, gamma : float
     rule : str or int
+    policy : {"boltzmann", "epsilon_greedy"}
+        The focal agent's policy X (``beta`` for Boltzmann, ``epsilon`` for ε-greedy).
+    epsilon : float, optional
+    faq_beta : float, optional
+        With ``rule = "faq"`` (required there).
 
     Returns
     -------
@@ -341,11 +367,11 @@ def drift(q, neighbor_policy, state_distribution, degree, game, *, alpha, beta, 
     >>> drift([[3.0]], [[1.0]], [1.0], 4, game, alpha=0.1, beta=1.0, gamma=0.5)  # α δ̄ = 0.1 * 0.5
     array([[0.05]])
     """
-    batch = _batch(q, neighbor_policy, game, beta, state_distribution, degree)
-    return _drift(batch, game, alpha, gamma, rule)
+    batch = _batch(q, neighbor_policy, game, beta, state_distribution, degree, policy, epsilon)
+    return _drift(batch, game, alpha, gamma, rule, faq_factor(rule, faq_beta))
 
 
-def _drift(batch: _Batch, game, alpha, gamma, rule) -> np.ndarray:
+def _drift(batch: _Batch, game, alpha, gamma, rule, faq_beta) -> np.ndarray:
     """μ of a prepared batch from the numba core, in the batch shape (state, action)."""
     payoff, transition = game.arrays()
     mu = one_step.drift_batch(
@@ -359,11 +385,26 @@ def _drift(batch: _Batch, game, alpha, gamma, rule) -> np.ndarray:
         float(alpha),
         float(gamma),
         rule_code(rule),
+        faq_beta,
     )
     return mu.reshape(batch.shape + (game.n_states, game.n_actions))
 
 
-def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, beta, gamma, rule="q_learning"):
+def diffusion(
+    q,
+    neighbor_policy,
+    state_distribution,
+    degree,
+    game,
+    *,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+):
     """Σ(Q), the exact covariance of one step's increment ΔQ of the focal agent (eq. 5; docs/diffusion.md).
 
     With π_s = P(n_s ≥ 1), π_{ss'} = P(n_s ≥ 1, n_s' ≥ 1) (:func:`joint_interaction_probability`),
@@ -376,7 +417,8 @@ def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, be
 
     For SARSA the TD errors also depend on the agent's own drawn actions in the other states; Σ is
     computed conditionally on the full own action profile and averaged (docs/diffusion.md, eqs. D2, D4-D5),
-    which adds γ² Var_X[Q(s'', ·)] terms and couples the states through V(s') = Q(s', a(s')).
+    which adds γ² Var_X[Q(s'', ·)] terms and couples the states through V(s') = Q(s', a(s')). FAQ multiplies
+    each α by the played action's c(s, a) = min(faq_beta / X(s, a), 1).
 
     Parameters
     ----------
@@ -397,7 +439,7 @@ def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, be
     >>> sigma.shape, bool(np.allclose(sigma, sigma.T))
     ((4, 4), True)
     """
-    batch = _batch(q, neighbor_policy, game, beta, state_distribution, degree)
+    batch = _batch(q, neighbor_policy, game, beta, state_distribution, degree, policy, epsilon)
     payoff, transition = game.arrays()
     code = rule_code(rule)
     _, sigma = one_step.moments_batch(
@@ -411,6 +453,7 @@ def diffusion(q, neighbor_policy, state_distribution, degree, game, *, alpha, be
         float(alpha),
         float(gamma),
         code,
+        faq_factor(rule, faq_beta),
     )
     size = game.n_states * game.n_actions
     return sigma.reshape(batch.shape + (size, size))
@@ -469,9 +512,11 @@ def diffusion_paper(
     """
     if diagonal not in ("second_moment", "squared_mean"):
         raise ConfigError(f"diagonal = {diagonal!r} must be 'second_moment' or 'squared_mean'")
+    if rule_code(rule) == FAQ:
+        raise ConfigError("diffusion_paper: the supplement's Σ is for Q-learning, SARSA and expected SARSA, not FAQ")
     n_states, n_actions = game.n_states, game.n_actions
     batch = _batch(q, neighbor_policy, game, beta, state_distribution, degree)
-    mu = _drift(batch, game, alpha, gamma, rule)  # the supplement's Σ needs μ and the TD moments, not the exact Σ
+    mu = _drift(batch, game, alpha, gamma, rule, 1.0)  # the supplement's Σ needs μ and the TD moments, not the exact Σ
     payoff, transition = game.arrays()
     table = batch.shape + (n_states, n_actions)
     mean, second = (

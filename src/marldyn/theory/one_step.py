@@ -16,7 +16,12 @@ Inputs of one focal agent (its *neighbourhood*, however the caller builds it):
   are independent draws from it, so the counts (n_s) are multinomial(k, p);
 - ``degree``: k, its number of edges;
 - ``payoff`` U (state, action, action), ``transition`` T (state, action, action, state), ``alpha`` α,
-  ``gamma`` γ, ``rule`` (integer code of :mod:`marldyn.learning`).
+  ``gamma`` γ, ``rule`` (integer code of :mod:`marldyn.learning`), ``faq_beta`` (frequency-adjusted
+  Q-learning: the played action's update is scaled by c(s, a) = min(faq_beta / X(s, a), 1); 1 for every other
+  rule, when c = 1 exactly and every result is bit for bit that of plain Q-learning).
+
+The policy X is whatever the caller's agent plays: Boltzmann, ε-greedy or a committed agent's fixed table
+(:mod:`marldyn.policy`); a committed agent passes α = 0, so that μ = 0 and Σ = 0.
 
 Outputs: μ (state, action), the expected change of Q in one simulator step, and Σ (K M, K M), the covariance of
 that change, in the row-major ordering of ``q.ravel()`` (docs/diffusion.md, eqs. D2-D8).
@@ -32,7 +37,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..learning import EXPECTED_SARSA, SARSA
+from ..learning import EXPECTED_SARSA, SARSA, faq_scale
 
 __all__ = [
     "MEAN",
@@ -58,7 +63,7 @@ __all__ = [
 LOG_PMF_DEGREE = 512  # from this degree on, binomial weights are computed with lgamma (no under/overflow)
 
 # Fields of the workspace tuple (see ``workspace``).
-MEAN, SECOND, DEVIATION, VALUE_MEAN, VALUE_VARIANCE, ENGAGED, INVERSE, PROBABILITY, NEXT_STATE, JOINT = range(10)
+MEAN, SECOND, DEVIATION, VALUE_MEAN, VALUE_VARIANCE, ENGAGED, INVERSE, PROBABILITY, NEXT_STATE, JOINT, SCALE = range(11)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -166,14 +171,14 @@ def workspace(n_states, n_actions):
 
     Fields (indices ``MEAN`` … ``JOINT`` of this module): δ̄(s, a) (eq. 7); E[δ² | a in s]; SARSA's
     D(s, a) = Q(s, a) - E V(s); E V(s') of the rule; SARSA's Var V(s'); π_s; h_s; p_s clipped to [0, 1];
-    W(s, a, z) = Σ_b X̃(s, b) T(s, a, b, z); π_{ss'}.
+    W(s, a, z) = Σ_b X̃(s, b) T(s, a, b, z); π_{ss'}; FAQ's c(s, a) = min(faq_beta / X(s, a), 1).
 
     Examples
     --------
     >>> from marldyn.theory.one_step import MEAN, NEXT_STATE, workspace
     >>> work = workspace(2, 2)  # K = 2 states, M = 2 actions
     >>> len(work), work[MEAN].shape, work[NEXT_STATE].shape
-    (10, (2, 2), (2, 2, 2))
+    (11, (2, 2), (2, 2, 2))
     """
     return (
         np.empty((n_states, n_actions)),
@@ -186,6 +191,7 @@ def workspace(n_states, n_actions):
         np.empty(n_states),
         np.empty((n_states, n_actions, n_states)),
         np.empty((n_states, n_states)),
+        np.empty((n_states, n_actions)),
     )
 
 
@@ -303,12 +309,13 @@ def td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule,
 
 
 @njit(cache=True)
-def _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu):
-    """π_s, h_s, p_s into ``work`` and μ(s, a) = α π_s X(s, a) δ̄(s, a) (eq. 9) into ``mu``."""
+def _counts_and_drift_into(policy, state_distribution, degree, alpha, faq_beta, work, mu):
+    """π_s, h_s, p_s, c(s, a) into ``work`` and μ(s, a) = α π_s X(s, a) c(s, a) δ̄(s, a) (eq. 9) into ``mu``."""
     mean = work[MEAN]
     engaged = work[ENGAGED]
     inverse = work[INVERSE]
     probability = work[PROBABILITY]
+    scale = work[SCALE]
     n_states, n_actions = policy.shape
     for s in range(n_states):
         p = min(max(state_distribution[s], 0.0), 1.0)
@@ -317,12 +324,26 @@ def _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu):
         inverse[s] = mean_inverse_count_scalar(p, degree)
         rate = alpha * engaged[s]
         for a in range(n_actions):
-            mu[s, a] = mean[s, a] * (rate * policy[s, a])
+            scale[s, a] = faq_scale(faq_beta, policy[s, a])
+            mu[s, a] = mean[s, a] * (rate * (policy[s, a] * scale[s, a]))
 
 
 @njit(cache=True)
 def moments_into(
-    q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, work, mu, sigma
+    q,
+    policy,
+    neighbor_policy,
+    state_distribution,
+    degree,
+    payoff,
+    transition,
+    alpha,
+    gamma,
+    rule,
+    faq_beta,
+    work,
+    mu,
+    sigma,
 ):
     """μ (K, M) (eq. 9) and the exact one-step covariance Σ (K M, K M) (eq. 5) of one agent.
 
@@ -333,6 +354,8 @@ def moments_into(
     - Σ[(s,a),(s,a)] = α² X(s,a) [π_s δ̄(s,a)² + h_s v(s,a)] - μ(s,a)²;
     - Σ[(s,a),(s,a')] = -μ(s,a) μ(s,a'), a ≠ a' (one action per state moves);
     - Σ[(s,a),(s',a')] = α² X(s,a) X(s',a') (π_{ss'} - π_s π_s') δ̄(s,a) δ̄(s',a'), s ≠ s'.
+
+    FAQ multiplies every α by the played action's c(s, a) = min(faq_beta / X(s, a), 1).
 
     For SARSA the TD errors also depend on the agent's own draws in the other states (eqs. D2, D4-D5): the
     γ² Var V terms and the coupling through V(s') = Q(s', a(s')) are included. Σ is exactly symmetric (each
@@ -350,14 +373,15 @@ def moments_into(
     >>> neighbor_policy = np.array([[0.6, 0.4], [0.4, 0.6]])
     >>> work, mu, sigma = workspace(2, 2), np.empty((2, 2)), np.empty((4, 4))
     >>> moments_into(q, boltzmann(q, 1.0), neighbor_policy, np.array([0.5, 0.5]), 4, payoff, transition,
-    ...              0.01, 0.8, rule_code("q_learning"), work, mu, sigma)
+    ...              0.01, 0.8, rule_code("q_learning"), 1.0, work, mu, sigma)
     >>> (np.diag(sigma) / 0.01**2).round(3)  # variances of ΔQ(s, a), O(α²)
     array([3.403, 3.859, 0.103, 0.15 ])
     >>> bool(np.array_equal(sigma, sigma.T))
     True
     """
     td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work)
-    _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu)
+    _counts_and_drift_into(policy, state_distribution, degree, alpha, faq_beta, work, mu)
+    scale = work[SCALE]
     mean = work[MEAN]
     second = work[SECOND]
     deviation = work[DEVIATION]
@@ -389,9 +413,8 @@ def moments_into(
                         extra += next_state[s, a, z] * next_state[s, a, z] * value_variance[z]
                 mean_square += gamma2 * extra
             within = max(second[s, a] - mean_square, 0.0)
-            sigma[row, row] = (
-                alpha2 * policy[s, a] * (engaged[s] * mean_square + inverse[s] * within) - mu[s, a] * mu[s, a]
-            )
+            weight = policy[s, a] * (scale[s, a] * scale[s, a])
+            sigma[row, row] = alpha2 * weight * (engaged[s] * mean_square + inverse[s] * within) - mu[s, a] * mu[s, a]
             # same state, other action: one action per state moves, so only -μμ
             for b in range(a + 1, n_actions):
                 value = -mu[s, a] * mu[s, b]
@@ -410,19 +433,21 @@ def moments_into(
                             if z != s and z != t:
                                 extra += next_state[s, a, z] * next_state[t, b, z] * value_variance[z]
                         cross_mean = cross_mean + gamma2 * extra
-                    value = alpha2 * policy[s, a] * policy[t, b] * joint_table[s, t] * cross_mean - mu[s, a] * mu[t, b]
+                    both = alpha2 * (policy[s, a] * scale[s, a]) * (policy[t, b] * scale[t, b])
+                    value = both * joint_table[s, t] * cross_mean - mu[s, a] * mu[t, b]
                     sigma[row, col] = value
                     sigma[col, row] = value
 
 
 @njit(cache=True)
 def drift_into(
-    q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, work, mu
+    q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, faq_beta, work, mu
 ):
-    """μ(s, a) = α [1 - (1 - p(s))^k] X(s, a) δ̄(s, a), eq. (9), of one agent, into ``mu`` (K, M).
+    """μ(s, a) = α [1 - (1 - p(s))^k] X(s, a) c(s, a) δ̄(s, a), eq. (9), of one agent, into ``mu`` (K, M).
 
     Exact for one step of Algorithm 1 given the inputs: Q(s, a) moves iff a(s) = a and n_s ≥ 1, and then by
-    α δ̄(s, a) in expectation. ``work``: :func:`workspace`.
+    α c(s, a) δ̄(s, a) in expectation (c = min(faq_beta / X, 1) for FAQ, 1 otherwise). ``work``:
+    :func:`workspace`.
 
     Examples
     --------
@@ -437,7 +462,7 @@ def drift_into(
     >>> neighbor_policy = np.array([[0.6, 0.4], [0.4, 0.6]])
     >>> work, mu = workspace(2, 2), np.empty((2, 2))
     >>> drift_into(q, policy, neighbor_policy, np.array([0.5, 0.5]), 4, payoff, transition, 0.01, 0.8,
-    ...            rule_code("q_learning"), work, mu)
+    ...            rule_code("q_learning"), 1.0, work, mu)
     >>> mu.round(5)  # Q units per step
     array([[0.01401, 0.01203],
            [0.00134, 0.00222]])
@@ -447,7 +472,7 @@ def drift_into(
     True
     """
     td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work)
-    _counts_and_drift_into(policy, state_distribution, degree, alpha, work, mu)
+    _counts_and_drift_into(policy, state_distribution, degree, alpha, faq_beta, work, mu)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -487,7 +512,9 @@ def td_moments_batch(q, policy, neighbor_policy, payoff, transition, gamma, rule
 
 
 @njit(cache=True)
-def drift_batch(q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule):
+def drift_batch(
+    q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, faq_beta
+):
     """μ (agent, state, action) of a batch of agents (:func:`drift_into` for each); ``degree`` (agent,).
 
     Examples
@@ -503,7 +530,7 @@ def drift_batch(q, policy, neighbor_policy, state_distribution, degree, payoff, 
     >>> neighbor_policy = np.full((2, 2, 2), 0.5)
     >>> state_distribution = np.full((2, 2), 0.5)
     >>> mu = drift_batch(q, boltzmann(q, 1.0), neighbor_policy, state_distribution, degree, payoff, transition,
-    ...                  0.01, 0.8, rule_code("q_learning"))
+    ...                  0.01, 0.8, rule_code("q_learning"), 1.0)
     >>> mu.shape
     (2, 2, 2)
     >>> (mu[1] / mu[0]).round(4)  # π(k = 1) / π(k = 4) = 0.5 / 0.9375
@@ -525,6 +552,7 @@ def drift_batch(q, policy, neighbor_policy, state_distribution, degree, payoff, 
             alpha,
             gamma,
             rule,
+            faq_beta,
             work,
             mu[n],
         )
@@ -532,7 +560,9 @@ def drift_batch(q, policy, neighbor_policy, state_distribution, degree, payoff, 
 
 
 @njit(cache=True)
-def moments_batch(q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule):
+def moments_batch(
+    q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule, faq_beta
+):
     """μ (agent, state, action) and Σ (agent, K M, K M) of a batch of agents (:func:`moments_into` for each).
 
     Examples
@@ -545,7 +575,7 @@ def moments_batch(q, policy, neighbor_policy, state_distribution, degree, payoff
     >>> payoff, transition = two_state_pd().arrays()
     >>> q = np.stack([[[0.5, 0.0], [0.0, 0.5]], np.zeros((2, 2))])  # two agents
     >>> arguments = (q, boltzmann(q, 1.0), np.full((2, 2, 2), 0.5), np.full((2, 2), 0.5), np.array([4, 4]),
-    ...              payoff, transition, 0.01, 0.8, rule_code("q_learning"))
+    ...              payoff, transition, 0.01, 0.8, rule_code("q_learning"), 1.0)
     >>> mu, sigma = moments_batch(*arguments)
     >>> mu.shape, sigma.shape
     ((2, 2, 2), (2, 4, 4))
@@ -569,6 +599,7 @@ def moments_batch(q, policy, neighbor_policy, state_distribution, degree, payoff
             alpha,
             gamma,
             rule,
+            faq_beta,
             work,
             mu[n],
             sigma[n],

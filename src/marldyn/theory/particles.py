@@ -27,8 +27,9 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
+from ..agents import learners_of
 from ..errors import ConfigError, ConvergenceError
-from ..policy import boltzmann_table
+from ..policy import FIXED, agent_policies
 from .markov import stationary_into
 from .one_step import drift_into, workspace
 
@@ -278,11 +279,16 @@ def _normalised_marginals(policy, neighbor_weight, state_distribution, numerator
 
 
 @njit(cache=True)
-def _drifts(q, policy, neighbor_policy, state_distribution, degree, payoff, transition, alpha, gamma, rule):
-    """μ(Q_p) of every particle (eq. 9), shape (particle, state, action)."""
-    out = np.empty_like(q)
+def _drifts(q, policy, neighbor_policy, state_distribution, degree, particle_type, learners, payoff, transition):
+    """μ(Q_p) of every particle (eq. 9) with its type's parameters (0 for a committed type), (particle, state,
+    action)."""
+    out = np.zeros_like(q)
     work = workspace(q.shape[1], q.shape[2])
+    alpha, _, gamma, _, faq_beta, kind, rule, _ = learners
     for p in range(q.shape[0]):
+        t = particle_type[p]
+        if kind[t] == FIXED:
+            continue
         drift_into(
             q[p],
             policy[p],
@@ -291,31 +297,33 @@ def _drifts(q, policy, neighbor_policy, state_distribution, degree, payoff, tran
             degree[p],
             payoff,
             transition,
-            alpha,
-            gamma,
-            rule,
+            alpha[t],
+            gamma[t],
+            rule[t],
+            faq_beta[t],
             work,
             out[p],
         )
     return out
 
 
-def _reduced_rate(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, initial):
+def _reduced_rate(q, neighbor_weight, degree, particle_type, learners, payoff, transition, initial):
     """dQ_p/dt of every particle at stationary pairs (eq. 19), with p(s | Q_p) and X̃_p.
 
     The threaded pair sum runs (and is compiled) only from :data:`THREADED_PARTICLES` particles on: below,
     waking the threads costs more than the sum (on two busy cores ~0.7 ms per call against 44 µs serial at
     P = 100, and still 3.2 against 2.6 ms at P = 800).
     """
-    policy = boltzmann_table(q, beta)
+    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
+    policy = agent_policies(q, particle_type, kind, beta, epsilon, fixed_policy)
     marginals = stationary_marginals if q.shape[0] >= THREADED_PARTICLES else stationary_marginals_serial
     distribution, neighbor_policy = marginals(policy, neighbor_weight, transition, initial)
-    rate = _drifts(q, policy, neighbor_policy, distribution, degree, payoff, transition, alpha, gamma, rule)
+    rate = _drifts(q, policy, neighbor_policy, distribution, degree, particle_type, learners, payoff, transition)
     return rate, distribution, neighbor_policy
 
 
 @njit(cache=True)
-def _full_run(q, pairs, record_steps, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule):
+def _full_run(q, pairs, record_steps, neighbor_weight, degree, particle_type, learners, payoff, transition):
     """Iterate the full particle map; return Q and p(s | Q_p) at ``record_steps`` (sorted, from 0).
 
     One step: X_t = X(Q_t); marginals from the pair distributions p_t; Q_{t+1} = Q_t + μ(Q_t; p_t);
@@ -327,15 +335,18 @@ def _full_run(q, pairs, record_steps, neighbor_weight, degree, payoff, transitio
     state_records = np.empty((n_records, q.shape[0], q.shape[1]))
     q = q.copy()
     step = 0
+    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
     for r in range(n_records):
         while True:
-            policy = boltzmann_table(q, beta)
+            policy = agent_policies(q, particle_type, kind, beta, epsilon, fixed_policy)
             distribution, neighbor_policy = _marginals(policy, neighbor_weight, pairs)
             if step == record_steps[r]:
                 q_records[r] = q
                 state_records[r] = distribution
                 break
-            rate = _drifts(q, policy, neighbor_policy, distribution, degree, payoff, transition, alpha, gamma, rule)
+            rate = _drifts(
+                q, policy, neighbor_policy, distribution, degree, particle_type, learners, payoff, transition
+            )
             _advance_pairs(policy, transition, pairs)
             q += rate
             step += 1
@@ -412,10 +423,12 @@ def solve_particles(
     time,
     *,
     degree,
-    alpha,
-    beta,
-    gamma,
+    alpha=None,
+    beta=None,
+    gamma=None,
     rule="q_learning",
+    learners=None,
+    particle_type=None,
     weight=None,
     timescale="reduced",
     initial_state_distribution=None,
@@ -435,6 +448,11 @@ def solve_particles(
         k_p of every particle.
     alpha, beta, gamma : float
     rule : str or int
+        One Boltzmann learner for every particle (the paper's population), unless ``learners`` is given.
+    learners : marldyn.agents.Learners, optional
+        Agent types (policies, rules, parameters, committed tables) instead of ``alpha`` ... ``rule``.
+    particle_type : array_like of int, shape (particle,), optional
+        Each particle's type with ``learners`` (default 0). Committed particles do not move.
     weight : array_like, shape (particle,), optional
         Fraction of agents per particle (default equal).
     timescale : {"reduced", "full"}
@@ -445,7 +463,6 @@ def solve_particles(
     rtol, atol : float
         Tolerances of the ODE solver (``reduced``).
     """
-    from ..learning import rule_code
     from .homogeneous import time_grid
 
     payoff, transition = game.arrays()
@@ -469,7 +486,8 @@ def solve_particles(
         else np.asarray(initial_state_distribution, dtype=np.float64)
     )
     grid = time_grid(time, integer=timescale == "full")
-    parameters = (payoff, transition, float(alpha), float(beta), float(gamma), rule_code(rule))
+    learners, particle_type = learners_of(learners, particle_type, (n_particles,), game, alpha, beta, gamma, rule)
+    parameters = (particle_type, learners.kernel_arrays(), payoff, transition)
     if timescale == "full":
         pairs = np.broadcast_to(initial, (n_particles, n_particles, game.n_states)).copy()  # written in place
         q_path, distribution_path = _full_run(q0, pairs, grid.astype(np.int64), neighbor_weight, degree, *parameters)
@@ -488,15 +506,14 @@ def solve_particles(
         distribution_path = np.stack(
             [_reduced_rate(np.ascontiguousarray(q), neighbor_weight, degree, *parameters, initial)[1] for q in q_path]
         )
-    return _summarise(grid, q_path, distribution_path, weight, neighbor_weight, beta)
+    return _summarise(grid, q_path, distribution_path, weight, neighbor_weight, learners, particle_type)
 
 
-def _summarise(grid, q_path, distribution_path, weight, neighbor_weight, beta) -> ParticleTrajectory:
+def _summarise(grid, q_path, distribution_path, weight, neighbor_weight, learners, particle_type) -> ParticleTrajectory:
     """Population means and spreads of a particle path (time, particle, state, action)."""
-    from ..policy import boltzmann
-
     mean_q = np.einsum("p,tpsa->tsa", weight, q_path)
     spread = np.sqrt(np.maximum(np.einsum("p,tpsa->tsa", weight, (q_path - mean_q[:, None]) ** 2), 0.0))
-    policy = np.einsum("p,tpsa->tsa", weight, boltzmann(q_path, beta))
+    policies = np.stack([learners.policies(q, particle_type) for q in q_path])
+    policy = np.einsum("p,tpsa->tsa", weight, policies)
     state_fraction = np.einsum("p,tps->ts", neighbor_weight, distribution_path)
     return ParticleTrajectory(grid, mean_q, policy, spread, state_fraction, q_path)

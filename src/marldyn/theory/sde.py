@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from ..agents import learners_of
 from ..errors import ConfigError, DivergenceError
-from ..learning import rule_code
-from ..policy import boltzmann, boltzmann_table
+from ..policy import agent_policies
 from ..progress import progress_bar
 from ..simulation.counter_rng import run_key
 from .euler_maruyama import agent_step, normal_pairs_per_agent
@@ -55,17 +55,19 @@ class EnsembleTrajectory:
 
 
 @njit(cache=True, nogil=True)
-def _member_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, initial, h, key, counter):
+def _member_step(q, member_type, neighbor_weight, degree, learners, payoff, transition, initial, h, key, counter):
     """One Euler–Maruyama step of one member's particles ``q`` (particle, state, action), in place.
 
-    X = softmax(β Q), the stationary pair marginals (as in ``particles``, reduced), then for every particle
+    X of every particle by its type (``member_type``, an index into ``learners``: Boltzmann, ε-greedy or a
+    committed agent's table), the stationary pair marginals (as in ``particles``, reduced), then for every particle
     μ_p, Σ_p, a Cholesky factor L_p and Q_p ← Q_p + μ_p h + √h L_p ξ_p
     (:func:`marldyn.theory.euler_maruyama.agent_step`). ξ comes from the member's counter-based stream ``key``
     at counters from ``counter``, so the result does not depend on which thread runs the member.
     """
     _, n_states, n_actions = q.shape
     size = n_states * n_actions
-    policy = boltzmann_table(q, beta)
+    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
+    policy = agent_policies(q, member_type, kind, beta, epsilon, fixed_policy)
     distribution, neighbor = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
     agent_step(
         q,
@@ -73,11 +75,10 @@ def _member_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, ga
         distribution,
         neighbor,
         degree,
+        member_type,
+        learners,
         payoff,
         transition,
-        alpha,
-        gamma,
-        rule,
         h,
         True,
         key,
@@ -91,29 +92,32 @@ def _member_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, ga
 
 
 @njit(cache=True, nogil=True)
-def _member_state_fraction(q, neighbor_weight, transition, beta, initial, out):
+def _member_state_fraction(q, member_type, neighbor_weight, learners, transition, initial, out):
     """Fraction of edges in each state, Σ_p v_p p(s | Q_p), of one member's particles, into ``out`` (state,)."""
-    distribution, _ = stationary_marginals_serial(boltzmann_table(q, beta), neighbor_weight, transition, initial)
-    out[:] = 0.0
+    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
+    policy = agent_policies(q, member_type, kind, beta, epsilon, fixed_policy)
+    distribution, _ = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
+    for s in range(q.shape[2]):
+        out[s] = 0.0
     for p in range(q.shape[0]):
         for s in range(q.shape[2]):
             out[s] += neighbor_weight[p] * distribution[p, s]
 
 
 @njit(cache=True, parallel=True)
-def _ensemble_step(q, neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, initial, h, keys, counter):
+def _ensemble_step(q, member_type, neighbor_weight, degree, learners, payoff, transition, initial, h, keys, counter):
     """:func:`_member_step` of every member, in place, members in parallel (each on one thread)."""
     for r in prange(q.shape[0]):
         _member_step(
-            q[r], neighbor_weight, degree, payoff, transition, alpha, beta, gamma, rule, initial, h, keys[r], counter
+            q[r], member_type[r], neighbor_weight, degree, learners, payoff, transition, initial, h, keys[r], counter
         )
 
 
 @njit(cache=True, parallel=True)
-def _ensemble_state_fraction(q, neighbor_weight, transition, beta, initial, out):
+def _ensemble_state_fraction(q, member_type, neighbor_weight, learners, transition, initial, out):
     """:func:`_member_state_fraction` of every member into ``out`` (run, state), members in parallel."""
     for r in prange(q.shape[0]):
-        _member_state_fraction(q[r], neighbor_weight, transition, beta, initial, out[r])
+        _member_state_fraction(q[r], member_type[r], neighbor_weight, learners, transition, initial, out[r])
 
 
 #: From this many members on, one threaded call advances the whole ensemble; fewer members are advanced one
@@ -121,23 +125,23 @@ def _ensemble_state_fraction(q, neighbor_weight, transition, beta, initial, out)
 THREADED_MEMBERS = 16
 
 
-def _advance(q, neighbor_weight, degree, parameters, h, keys, counter) -> None:
+def _advance(q, member_type, neighbor_weight, degree, parameters, h, keys, counter) -> None:
     """One Euler–Maruyama step of every member of the ensemble ``q`` (run, particle, state, action), in place."""
     if q.shape[0] >= THREADED_MEMBERS:
-        _ensemble_step(q, neighbor_weight, degree, *parameters, h, keys, counter)
+        _ensemble_step(q, member_type, neighbor_weight, degree, *parameters, h, keys, counter)
         return
     for r in range(q.shape[0]):
-        _member_step(q[r], neighbor_weight, degree, *parameters, h, keys[r], counter)
+        _member_step(q[r], member_type[r], neighbor_weight, degree, *parameters, h, keys[r], counter)
 
 
-def _state_fraction(q, neighbor_weight, transition, beta, initial) -> np.ndarray:
+def _state_fraction(q, member_type, neighbor_weight, learners, transition, initial) -> np.ndarray:
     """Fraction of edges in each state of every member, shape (run, state)."""
     out = np.empty((q.shape[0], q.shape[2]))
     if q.shape[0] >= THREADED_MEMBERS:
-        _ensemble_state_fraction(q, neighbor_weight, transition, beta, initial, out)
+        _ensemble_state_fraction(q, member_type, neighbor_weight, learners, transition, initial, out)
     else:
         for r in range(q.shape[0]):
-            _member_state_fraction(q[r], neighbor_weight, transition, beta, initial, out[r])
+            _member_state_fraction(q[r], member_type[r], neighbor_weight, learners, transition, initial, out[r])
     return out
 
 
@@ -147,10 +151,12 @@ def solve_sde(
     time,
     *,
     degree,
-    alpha,
-    beta,
-    gamma,
+    alpha=None,
+    beta=None,
+    gamma=None,
     rule="q_learning",
+    learners=None,
+    particle_type=None,
     dt=1.0,
     seed=0,
     initial_state_distribution=None,
@@ -169,6 +175,11 @@ def solve_sde(
         k_p of every particle (the same in every member).
     alpha, beta, gamma : float
     rule : str or int
+        One Boltzmann learner for every particle (the paper's population), unless ``learners`` is given.
+    learners : marldyn.agents.Learners, optional
+        Agent types (policies, rules, parameters, committed tables) instead of ``alpha`` ... ``rule``.
+    particle_type : array_like of int, shape (run, particle), optional
+        Each particle's type with ``learners`` (e.g. the simulator's assignment of every run); default type 0.
     dt : float
         Time step in simulator steps (> 0); steps are shortened to land on the output times.
     seed : int or numpy.random.SeedSequence
@@ -202,14 +213,19 @@ def solve_sde(
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     keys = np.array([run_key(child) for child in root.spawn(n_runs)], dtype=np.uint64)
     per_step = np.uint64(n_particles * normal_pairs_per_agent(n_states * n_actions))  # normal pairs per step
-    parameters = (payoff, transition, float(alpha), float(beta), float(gamma), rule_code(rule), initial)
+    learners, particle_type = learners_of(
+        learners, particle_type, (n_runs, n_particles), game, alpha, beta, gamma, rule
+    )
+    arrays = learners.kernel_arrays()
+    parameters = (arrays, payoff, transition, initial)
     records = {name: [] for name in ("q", "policy", "q_std", "state_fraction")}
     now, step_index = 0.0, 0
     with progress_bar(progress, total=float(grid[-1]), unit="step", desc="sde") as bar:
         for target in grid:
             while now < target:
                 h = min(dt, target - now)
-                _advance(q, neighbor_weight, degree, parameters, float(h), keys, np.uint64(step_index) * per_step)
+                counter = np.uint64(step_index) * per_step
+                _advance(q, particle_type, neighbor_weight, degree, parameters, float(h), keys, counter)
                 now += h
                 step_index += 1
                 bar.update(h)
@@ -217,7 +233,11 @@ def solve_sde(
                 raise DivergenceError(f"the SDE ensemble left the finite numbers by t = {now:g} steps (reduce dt)")
             records["q"].append(q.mean(axis=1))
             records["q_std"].append(q.std(axis=1))
-            records["policy"].append(boltzmann(q, beta).mean(axis=1))
-            records["state_fraction"].append(_state_fraction(q, neighbor_weight, transition, beta, initial))
+            records["policy"].append(
+                np.stack([learners.policies(q[r], particle_type[r]) for r in range(n_runs)]).mean(axis=1)
+            )
+            records["state_fraction"].append(
+                _state_fraction(q, particle_type, neighbor_weight, arrays, transition, initial)
+            )
     stacked = {name: np.stack(values, axis=1) for name, values in records.items()}
     return EnsembleTrajectory(grid, stacked["q"], stacked["policy"], stacked["q_std"], stacked["state_fraction"])
