@@ -168,7 +168,8 @@ def stage_fig3(cache, workers):
         game, graph = config.build_game(), config.build_graph()
         grid = record_times(config.run.steps, config.run.record_every)
         problem = make_problem(config, game, graph)
-        q0 = np.stack([initial_state(problem, stream[0])[0] for stream in run_streams(config.run.seed, config.run.runs)])
+        streams = run_streams(config.run.seed, config.run.runs)
+        q0 = np.stack([initial_state(problem, stream[0])[0] for stream in streams])
         run = solve_graph_sde(q0, game, graph, grid, noise=False, dt=1.0, progress=False, alpha=1e-3, **PARAMETERS)
         dims = ("run", "time", "state", "action")
         return xr.Dataset(

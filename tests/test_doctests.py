@@ -26,6 +26,7 @@ PUBLIC_MODULES = (
     "marldyn.theory.markov",
     "marldyn.theory.lna",
     "marldyn.theory.closure",
+    "marldyn.theory.switching",
     "marldyn.analysis",
     "marldyn.compare",
     "marldyn.memory",

@@ -27,8 +27,21 @@ from pydantic_core import PydanticUndefined
 
 
 def sections(root: type[BaseModel]) -> dict[str, type[BaseModel]]:
-    """The TOML tables of ``root``: field name -> the model of that table, in the model's order."""
-    return {name: field.annotation for name, field in root.model_fields.items()}
+    """The TOML tables of ``root``: field name -> the model of that table, in the model's order (for an array of
+    tables, ``tuple[Model, ...]``, the model of one entry)."""
+    return {name: _table_model(field.annotation) for name, field in root.model_fields.items()}
+
+
+def _table_model(annotation: Any) -> type[BaseModel]:
+    if typing.get_origin(annotation) is tuple:
+        return typing.get_args(annotation)[0]
+    return annotation
+
+
+def title(root: type[BaseModel], section: str) -> str:
+    """The TOML heading of a section: ``[game]``, or ``[[agent_types]]`` for an array of tables."""
+    array = typing.get_origin(root.model_fields[section].annotation) is tuple
+    return f"[[{section}]]" if array else f"[{section}]"
 
 
 def describe_type(annotation: Any) -> str:
@@ -206,8 +219,8 @@ def config_schema_rst(root: type[BaseModel] | None = None) -> str:
     if any(is_strict(field) for model in sections(root).values() for field in model.model_fields.values()):
         lines += [STRICT_NOTE, ""]
     for section, model in sections(root).items():
-        title = f"[{section}]"
-        lines += [f".. _config-{section}:", "", title, "-" * len(title), ""]
+        heading = title(root, section)
+        lines += [f".. _config-{section}:", "", heading, "-" * len(heading), ""]
         doc = _docstring_rst(model)
         if doc:
             lines += [doc, ""]

@@ -2,7 +2,8 @@
 
 Public API (everything else is private):
 
-- :func:`load_config`, :func:`parse_config`, :class:`Config`, :class:`ConfigError`
+- :func:`load_config`, :func:`parse_config`, :class:`Config`, :class:`ConfigError`; :class:`Learners` (the agent
+  types of a population: policies, rules, parameters, committed agents)
 - :class:`Game`, :func:`two_state_pd`, :func:`load_game`; :class:`Graph` and the graph constructors
 - :func:`simulate`, :func:`resume` — Algorithm 1 of the paper, returning an ``xarray.Dataset``
 - :func:`predict` (= ``marldyn.theory.theory``) — the paper's theories on the simulator's time grid, as a Dataset;
@@ -31,6 +32,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 _LOCATIONS = {
     "Config": "config",
+    "Learners": "agents",
     "load_config": "config",
     "parse_config": "config",
     "ConfigError": "errors",

@@ -684,7 +684,14 @@ class Config(_Section):
         return dumps_toml(self.model_dump(exclude_none=True))
 
 
-SECTIONS = {"game": GameConfig, "graph": GraphConfig, "learning": LearningConfig, "init": InitConfig, "run": RunConfig}
+SECTIONS = {
+    "game": GameConfig,
+    "graph": GraphConfig,
+    "learning": LearningConfig,
+    "init": InitConfig,
+    "run": RunConfig,
+    "agent_types": AgentTypeConfig,
+}
 
 
 def _base(config: Config) -> Path | None:

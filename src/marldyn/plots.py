@@ -52,6 +52,7 @@ __all__ = [
     "plot_components",
     "plot_outcome_map",
     "plot_phase_diagram",
+    "plot_sweep_curve",
     "plot_policy",
     "plot_run_band",
     "plot_series",
@@ -1078,6 +1079,83 @@ def plot_phase_diagram(
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     return ax
+
+
+def plot_sweep_curve(
+    dataset: xr.Dataset, variable: str, *, x: str, state=0, action=0, overlay: str | None = None, ax=None
+):
+    """One summary variable over one swept parameter: the theory as a line, a simulation as points with ±2 s.e.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        From :func:`marldyn.analysis.run_sweep` with one swept parameter.
+    variable : str
+        e.g. ``theory_particles_policy``: the line (NaN points left out).
+    x : str
+        The swept parameter (a dimension name).
+    state, action : int
+        Selected where the variable has these dimensions.
+    overlay : str, optional
+        A simulation's variable (e.g. ``simulate_policy``), drawn as points where defined, with error bars of
+        two standard errors of its run mean (from ``{overlay}_std`` and the task's runs, where present).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> sweep = xr.Dataset(
+    ...     {"theory_reduced_policy": (("f", "state", "action"), np.full((3, 2, 2), 0.5))},
+    ...     coords={"f": [0.0, 0.1, 0.2], "state": [0, 1], "action": [0, 1]},
+    ... )
+    >>> plot_sweep_curve(sweep, "theory_reduced_policy", x="f").get_xlabel()
+    'f'
+    """
+    ax = _axes(ax, figsize=(5.0, 4.0))
+
+    def select(name):
+        if name not in dataset:
+            raise ConfigError(f"no variable {name!r} in the sweep result{did_you_mean(name, list(dataset.data_vars))}")
+        values = dataset[name]
+        where = {k: v for k, v in (("state", state), ("action", action)) if k in values.dims}
+        values = values.sel(where)
+        return values.isel({d: 0 for d in values.dims if d != x})
+
+    xs = dataset[x].values
+    line = select(variable).values
+    ax.plot(xs, line, color="C0", label=variable.replace("_", " "))
+    if overlay is not None:
+        points = select(overlay).values
+        defined = np.isfinite(points)
+        spread = None
+        if f"{overlay}_std" in dataset:
+            runs = _task_runs(dataset, overlay)
+            spread = 2.0 * select(f"{overlay}_std").values[defined] / np.sqrt(max(runs, 1))
+        ax.errorbar(xs[defined], points[defined], yerr=spread, fmt="o", color="C3", capsize=3,
+                    label=f"{overlay.replace('_', ' ')} (±2 s.e.)")
+    if variable.endswith("policy"):
+        ax.set_ylabel(f"probability of action {action} in state {state}")
+        ax.set_ylim(-0.02, 1.02)
+    else:
+        ax.set_ylabel(variable.replace("_", " "))
+    ax.set_xlabel(x)
+    ax.legend(fontsize="x-small", frameon=False)
+    return ax
+
+
+def _task_runs(dataset: xr.Dataset, variable: str) -> int:
+    """The runs of the simulation task a sweep variable comes from: its override, else the base config's."""
+    import tomllib
+
+    base = tomllib.loads(dataset.attrs.get("base_config", "")).get("run", {})
+    for task in json.loads(dataset.attrs.get("tasks", "[]")):
+        if variable.startswith(f"{task['name']}_"):
+            return int(task.get("overrides", {}).get("runs", base.get("runs", 1)))
+    return int(base.get("runs", 1))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .errors import ConfigError, did_you_mean
+
 
 @njit(cache=True, inline="always")
 def softmax_row(q_row, beta, out):
@@ -153,8 +155,8 @@ def epsilon_greedy(q, epsilon: float) -> np.ndarray:
     Examples
     --------
     >>> epsilon_greedy([[1.0, 0.0, 0.0], [2.0, 2.0, 0.0]], 0.3).round(3)  # ties share the greedy mass
-    array([[0.8  , 0.1  , 0.1  ],
-           [0.45 , 0.45 , 0.1  ]])
+    array([[0.8 , 0.1 , 0.1 ],
+           [0.45, 0.45, 0.1 ]])
     """
     q = np.asarray(q, dtype=np.float64)
     rows = np.ascontiguousarray(q.reshape(-1, q.shape[-1]))
@@ -212,8 +214,6 @@ def policy_code(policy: str) -> int:
     >>> policy_code("epsilon_greedy") == EPSILON_GREEDY
     True
     """
-    from .errors import ConfigError, did_you_mean
-
     if policy not in POLICIES:
         raise ConfigError(f"policy = {policy!r} is not one of {', '.join(POLICIES)}{did_you_mean(policy, POLICIES)}")
     return POLICIES.index(policy)
@@ -227,8 +227,6 @@ def policy_of(q, policy: str = "boltzmann", *, beta: float = 1.0, epsilon: float
     >>> policy_of([[1.0, 0.0]], "epsilon_greedy", epsilon=0.5)
     array([[0.75, 0.25]])
     """
-    from .errors import ConfigError
-
     if policy_code(policy) == EPSILON_GREEDY:
         if epsilon is None or not 0.0 <= float(epsilon) <= 1.0:
             raise ConfigError(f"epsilon = {epsilon!r}: policy = 'epsilon_greedy' needs 0 <= epsilon <= 1")

@@ -255,3 +255,35 @@ def test_phase_diagram(serial, tmp_path):
     figure = phase_diagram_figure(serial, tmp_path / "phase.png")
     assert len(figure.axes) == 4  # two panels and their colour bars
     assert (tmp_path / "phase.png").is_file()
+
+
+def test_a_sweep_over_an_agent_type_fraction_draws_a_curve(tmp_path):
+    """``agent_types[k].key`` paths sweep a type's field; one swept parameter draws the theory's curve with the
+    simulation's points (issue 13)."""
+    from marldyn.analysis import parse_sweep, phase_diagram_figure, run_sweep
+
+    sweep = parse_sweep(
+        {
+            "base": {
+                "graph": {"kind": "lattice", "n": 16},
+                "run": {"steps": 200, "record_every": 100, "runs": 2},
+                "agent_types": [{"name": "z", "fraction": 0.1, "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}],
+            },
+            "parameters": {"agent_types[0].fraction": [0.1, 0.3, 0.5]},
+            "task": [
+                {"run": "theory", "method": "full-discrete"},
+                {"run": "simulate", "every": {"agent_types[0].fraction": 2}},
+            ],
+            "plot": {"x": "agent_types[0].fraction", "variable": "policy", "action": 0},
+        }
+    )
+    config = sweep.point_config({"agent_types[0].fraction": 0.3}, sweep.tasks[1])
+    assert config.agent_types[0].fraction == 0.3
+    result = run_sweep(sweep, progress=False)
+    theory = result["theory_full_discrete_policy"].sel(action=0, state=0).values
+    assert np.all(np.diff(theory) > 0)  # more zealots, more cooperation in the population mean
+    assert np.isnan(result["simulate_policy"].sel(action=0, state=0).values[1])  # every second point only
+    figure = phase_diagram_figure(result, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 0 and figure.axes[0].get_xlabel() == "agent_types[0].fraction"
+    with pytest.raises(ConfigError, match=r"write it as agent_types\[entry\]\.key"):
+        parse_sweep({"base": {}, "parameters": {"agent_types.fraction": [0.1]}, "task": [{"run": "theory"}]})

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
+from helpers import LEARNING_VARIANTS
 from marldyn.errors import ConfigError, ConvergenceError
 from marldyn.games import Game, two_state_pd
-from marldyn.learning import RULES
 from marldyn.policy import boltzmann
 from marldyn.theory.homogeneous import (
     METHODS,
@@ -25,13 +25,16 @@ FIGURE3 = dict(degree=4, alpha=1e-3, beta=1.0, gamma=0.8)
 FIGURE3_Q0 = np.array([[0.5, 0.0], [0.0, 0.5]])  # NOTES.md 2, without the per-agent noise
 
 
-@pytest.mark.parametrize("rule", RULES)
-def test_one_state_one_action_relaxes_exponentially_to_the_discounted_reward(rule):
-    reward, q0, alpha, gamma = 1.5, -2.0, 0.01, 0.9
+@pytest.mark.parametrize("variant", list(LEARNING_VARIANTS))
+def test_one_state_one_action_relaxes_exponentially_to_the_discounted_reward(variant):
+    """K = M = 1: Q relaxes at rate α c (1 - γ), c = faq_beta for FAQ (X = 1) and 1 otherwise, any policy."""
+    reward, q0, gamma = 1.5, -2.0, 0.9
+    keywords = LEARNING_VARIANTS[variant]
+    alpha = 0.01 * keywords.get("faq_beta", 1.0)  # the effective rate; FAQ's α is larger by 1 / faq_beta
     game = Game([[[reward]]], [[[[1.0]]]])
     fixed_point = reward / (1 - gamma)
     time = np.array([0.0, 10.0, 100.0, 1000.0, 5000.0])
-    parameters = dict(degree=3, alpha=alpha, beta=1.0, gamma=gamma, rule=rule)
+    parameters = dict(degree=3, alpha=0.01, beta=1.0, gamma=gamma, **keywords)
     continuous = fixed_point + (q0 - fixed_point) * np.exp(-alpha * (1 - gamma) * time)
     for solver in (solve_reduced, solve_full):
         result = solver([[q0]], game, time, **parameters)

@@ -158,6 +158,13 @@ class PointMassDynamics:
                 f"the point-mass analysis needs a regular graph (one degree); this graph has degrees {degrees.tolist()}"
             )
         learning = config.learning
+        if learning.policy != "boltzmann" or learning.rule == "faq" or config.agent_types:
+            raise ConfigError(
+                "the fixed-point analysis needs one type of Boltzmann agents with rule q_learning, sarsa or "
+                "expected_sarsa: an ε-greedy drift jumps at its switching surfaces (no root or Jacobian there), "
+                "and FAQ and agent types are not built into it; use marldyn.predict (reduced, full-discrete, "
+                "particles, sde) for these"
+            )
         return cls(
             game,
             int(degrees[0]),

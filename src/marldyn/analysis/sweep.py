@@ -22,8 +22,8 @@ A sweep file (TOML) names a base configuration, the parameters and their values,
     [summary]
     variables = ["policy", "state_fraction"] # final values (run mean and std for simulations)
     window = 0.0                             # fraction of the records at the end to average over
-    [plot]
-    x = "game.b[0]"                          # the phase diagram drawn by --plot
+    [plot]                                   # paths: section.key, section.key[i], agent_types[k].key
+    x = "game.b[0]"                          # the phase diagram drawn by --plot (a curve without y)
     y = "learning.gamma"
     variable = "policy"
     action = 0
@@ -67,7 +67,7 @@ import xarray as xr
 from ..config import SECTIONS, Config, load_config, parse_config
 from ..errors import ConfigError, did_you_mean
 from ..io import read_dataset, write_dataset
-from ..plots import new_figure, plot_phase_diagram, save_figure
+from ..plots import new_figure, plot_phase_diagram, plot_sweep_curve, save_figure
 from ..progress import progress_bar
 
 __all__ = [
@@ -187,27 +187,46 @@ def point_seed(base_seed: int, values: dict) -> int:
 # ----------------------------------------------------------------------------------------------
 # parsing
 # ----------------------------------------------------------------------------------------------
-def _split_path(path: str) -> tuple[str, str, int | None]:
+def _split_path(path: str) -> tuple[str, int | None, str, int | None]:
+    """``section.key``, ``section.key[index]`` or, for an array of tables, ``section[entry].key[index]``."""
     text = path.strip()
     index = None
-    if text.endswith("]") and "[" in text:
-        text, _, rest = text.partition("[")
+    head, dot, tail = text.partition(".")
+    entry = None
+    if head.endswith("]") and "[" in head:  # agent_types[0].fraction
+        head, _, rest = head.partition("[")
+        try:
+            entry = int(rest[:-1])
+        except ValueError:
+            raise ConfigError(f"parameter {path!r}: the entry in {head}[...] must be an integer") from None
+    if tail.endswith("]") and "[" in tail:
+        tail, _, rest = tail.partition("[")
         try:
             index = int(rest[:-1])
         except ValueError:
             raise ConfigError(f"parameter {path!r}: the index in [...] must be an integer") from None
-    section, _, key = text.partition(".")
+    section, key = head, tail
     if section not in SECTIONS:
         raise ConfigError(f"parameter {path!r}: unknown section {section!r}{did_you_mean(section, SECTIONS)}")
+    array = section == "agent_types"
+    if array != (entry is not None):
+        form = f"{section}[entry].key" if array else f"{section}.key"
+        raise ConfigError(f"parameter {path!r}: write it as {form}")
     fields = list(SECTIONS[section].model_fields)
-    if key not in fields:
+    if not dot or key not in fields:
         raise ConfigError(f"parameter {path!r}: unknown key {key!r} in [{section}]{did_you_mean(key, fields)}")
-    return section, key, index
+    return section, entry, key, index
 
 
 def _assign(data: dict, path: str, value) -> None:
-    section, key, index = _split_path(path)
-    table = data.setdefault(section, {})
+    section, entry, key, index = _split_path(path)
+    if entry is None:
+        table = data.setdefault(section, {})
+    else:
+        entries = data.get(section) or []
+        if not 0 <= entry < len(entries):
+            raise ConfigError(f"parameter {path!r}: the base config has no {section} entry {entry}")
+        table = entries[entry]
     if index is None:
         table[key] = value
         return
@@ -742,7 +761,8 @@ def _gather(sweep: Sweep, results: dict) -> xr.Dataset:
 # phase diagrams
 # ----------------------------------------------------------------------------------------------
 def phase_diagram_figure(dataset: xr.Dataset, path=None):
-    """The sweep's phase diagrams as one figure: one panel per state, from the sweep's ``[plot]`` settings.
+    """The sweep's phase diagrams as one figure: one panel per state, from the sweep's ``[plot]`` settings (a
+    curve over ``plot.x`` where only one parameter is swept, ``plot.y`` not given).
 
     The first theory task is the colour map and the first simulation task (if any) the overlay (or the first
     task alone). Returns the figure; with ``path`` it is also saved (PNG, PDF or SVG). The panels are drawn by
@@ -762,8 +782,6 @@ def phase_diagram_figure(dataset: xr.Dataset, path=None):
     ['state 0: theory reduced (cells)', 'state 1: theory reduced (cells)']
     """
     plot = json.loads(dataset.attrs["plot"])
-    if plot["y"] is None:
-        raise ConfigError("a phase diagram needs two swept parameters (plot.x and plot.y)")
     tasks = [t["name"] for t in json.loads(dataset.attrs["tasks"])]
     theories = [t for t in tasks if t != "simulate"]
     main = theories[0] if theories else tasks[0]
@@ -782,6 +800,18 @@ def phase_diagram_figure(dataset: xr.Dataset, path=None):
         fontsize="medium",
     )
     for ax, state in zip(axes[0], states, strict=True):
+        if plot["y"] is None:  # one swept parameter: the theory's curve, the simulation's points
+            plot_sweep_curve(
+                dataset,
+                f"{main}_{variable}",
+                x=plot["x"],
+                state=state,
+                action=plot["action"],
+                overlay=f"{overlay}_{variable}" if overlay else None,
+                ax=ax,
+            )
+            ax.set_title(f"state {state}", fontsize="medium")
+            continue
         plot_phase_diagram(
             dataset,
             f"{main}_{variable}",

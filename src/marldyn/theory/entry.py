@@ -122,35 +122,50 @@ def theory(
     grid = record_times(config.run.steps, config.run.record_every)
     learning = config.learning
     parameters = dict(alpha=learning.alpha, beta=learning.beta, gamma=learning.gamma, rule=learning.rule)
+    learners = config.learners(game, graph.n_agents)
     table = config.initial_q_table(game)
     initial_states = config.initial_state_distribution(game.n_states)
     degrees = graph.degree
-    classes, counts = np.unique(degrees, return_counts=True)
-    extra: dict = {}
+    classes = np.unique(degrees)
+    _check_support(config, method, regular=classes.size == 1)
+    extra: dict = {"agent_types": learners.describe()} if learners.typed else {}
     name = method.name
-    if name in ("reduced", "full", "full-discrete") and classes.size == 1:
+    if name in ("reduced", "full", "full-discrete") and classes.size == 1 and not learners.typed:
         solver = {"reduced": solve_reduced, "full": solve_full, "full-discrete": solve_full_discrete}[name]
         result = solver(
-            table, game, grid, degree=int(classes[0]), initial_state_distribution=initial_states, **parameters
+            table,
+            game,
+            grid,
+            degree=int(classes[0]),
+            initial_state_distribution=initial_states,
+            policy=learning.policy,
+            epsilon=learning.epsilon,
+            faq_beta=learning.faq_beta,
+            **parameters,
         )
         variables = _variables(result)
         condition = f"point mass at Q = {table.tolist()}"
     elif name in ("reduced", "full", "full-discrete"):
-        points = np.broadcast_to(table, (classes.size,) + table.shape).copy()
+        class_type, class_degree, weight = type_degree_classes(learners, _first_run_types(config, game, graph), degrees)
+        points = np.broadcast_to(table, (class_type.size,) + table.shape).copy()
         timescale_of_classes = "reduced" if name == "reduced" else "full"
         result = solve_particles(
             points,
             game,
             grid,
-            degree=classes,
-            weight=counts / counts.sum(),
+            degree=class_degree,
+            weight=weight,
+            learners=learners,
+            particle_type=class_type,
             timescale=timescale_of_classes,
             initial_state_distribution=initial_states,
-            **parameters,
         )
         variables = _variables(result)
-        condition = f"one point mass per degree class ({classes.size} classes) at Q = {table.tolist()}"
-        extra["degree_classes"] = classes.tolist()
+        what = "(type, degree) class" if learners.typed else "degree class"
+        condition = f"one point mass per {what} ({class_type.size} classes) at Q = {table.tolist()}"
+        extra["degree_classes"] = class_degree.tolist()
+        if learners.typed:
+            extra["type_classes"] = [learners.names[t] for t in class_type]
     elif name == "particles":
         count = method.count(graph.n_agents)
         q0, particle_degrees = initial_particles(
@@ -166,9 +181,10 @@ def theory(
             game,
             grid,
             degree=particle_degrees,
+            learners=learners,
+            particle_type=particle_types(learners, _first_run_types(config, game, graph), count),
             timescale=method.timescale,
             initial_state_distribution=initial_states,
-            **parameters,
         )
         variables = _variables(result)
         condition = _noise_text(config, table) + f"; {count} particles (scrambled Sobol draws)"
@@ -176,19 +192,20 @@ def theory(
     elif name == "sde-graph":  # issue 8: one SDE per agent on the actual graph (theory/graph_sde.py)
         from .graph_sde import solve_graph_sde
 
-        q0 = simulator_initial_q(config, game, graph)
+        q0, agent_type = simulator_initial_q(config, game, graph, types=True)
         result = solve_graph_sde(
             q0,
             game,
             graph,
             grid,
+            learners=learners,
+            agent_type=agent_type,
             timescale=method.timescale,
             dt=method.dt,
             noise=method.noise,
             seed=np.random.SeedSequence([config.run.seed, 2]),
             initial_state_distribution=initial_states,
             progress=progress,
-            **parameters,
         )
         variables = _variables(result)
         condition = _noise_text(config, table) + "; the simulator's own initial draws, one SDE per agent on the graph"
@@ -234,17 +251,18 @@ def theory(
         if method.timescale == "full":
             extra["dt"] = method.dt
     else:  # sde
-        q0 = simulator_initial_q(config, game, graph)
+        q0, agent_type = simulator_initial_q(config, game, graph, types=True)
         result = solve_sde(
             q0,
             game,
             grid,
             degree=degrees,
+            learners=learners,
+            particle_type=agent_type,
             dt=method.dt,
             seed=np.random.SeedSequence([config.run.seed, 1]),
             initial_state_distribution=initial_states,
             progress=progress,
-            **parameters,
         )
         variables = _variables(result)
         condition = _noise_text(config, table) + "; the simulator's own initial draws, one particle per agent"
@@ -253,12 +271,110 @@ def theory(
     return _dataset(variables, grid, game, graph, config, name, condition, extra)
 
 
-def simulator_initial_q(config: Config, game, graph) -> np.ndarray:
-    """The simulator's own initial Q of every run, shape (run, agent, state, action) (same seeds and draws)."""
-    from ..simulation.runner import initial_state, make_problem, run_streams
+def simulator_initial_q(config: Config, game, graph, types: bool = False):
+    """The simulator's own initial Q of every run, shape (run, agent, state, action) (same seeds and draws); with
+    ``types`` also every run's assignment of agents to types, shape (run, agent)."""
+    from ..simulation.runner import agent_types, initial_state, make_problem, run_streams
 
     problem = make_problem(config, game, graph)
-    return np.stack([initial_state(problem, stream[0])[0] for stream in run_streams(config.run.seed, config.run.runs)])
+    streams = run_streams(config.run.seed, config.run.runs)
+    q = np.stack([initial_state(problem, stream[0])[0] for stream in streams])
+    if not types:
+        return q
+    return q, np.stack([agent_types(problem, stream[2]) for stream in streams])
+
+
+def _first_run_types(config: Config, game, graph) -> np.ndarray:
+    """The simulator's assignment of agents to types in run 0 (its counts per type are those of every run)."""
+    from ..simulation.runner import agent_types, make_problem, run_streams
+
+    return agent_types(make_problem(config, game, graph), run_streams(config.run.seed, 1)[0][2])
+
+
+def type_degree_classes(learners, agent_type, degrees) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point-mass classes of a population with types: one per (type, degree), and each class's weight.
+
+    A fraction type's agents are drawn at random in each run, so its degrees follow the graph's degree
+    distribution: weight w_t f_k (w_t its share of agents, f_k the share of degree k). An id type's agents are
+    fixed: the degrees of its own agents. Returns the class types, degrees and weights (class,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.agents import Learners
+    >>> learners = Learners.uniform(2, 2, alpha=0.1, beta=1.0, gamma=0.8)
+    >>> type_degree_classes(learners, np.zeros(4, np.int64), np.array([2, 2, 3, 3]))
+    (array([0, 0]), array([2, 3]), array([0.5, 0.5]))
+    """
+    degrees = np.asarray(degrees, dtype=np.int64)
+    n_agents = degrees.size
+    classes, counts = np.unique(degrees, return_counts=True)
+    kinds, class_degree, weight = [], [], []
+    for t in range(learners.n_types):
+        share = np.count_nonzero(agent_type == t) / n_agents
+        if share == 0.0:
+            continue
+        if learners.members[t] is not None:
+            own, own_counts = np.unique(degrees[learners.members[t]], return_counts=True)
+            fractions = own_counts / own_counts.sum()
+        else:
+            own, fractions = classes, counts / n_agents
+        for k, f in zip(own, fractions, strict=True):
+            kinds.append(t)
+            class_degree.append(k)
+            weight.append(share * f)
+    weight = np.asarray(weight)
+    return np.asarray(kinds, dtype=np.int64), np.asarray(class_degree, dtype=np.int64), weight / weight.sum()
+
+
+def particle_types(learners, agent_type, count: int) -> np.ndarray:
+    """Types of ``count`` particles in the proportions of the agents' types (largest remainders), shape (count,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.agents import Learners
+    >>> learners = Learners.uniform(2, 2, alpha=0.1, beta=1.0, gamma=0.8)
+    >>> particle_types(learners, np.zeros(10, np.int64), 3)
+    array([0, 0, 0])
+    """
+    shares = np.bincount(agent_type, minlength=learners.n_types) / agent_type.size
+    exact = shares * count
+    whole = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - whole), kind="stable")
+    whole[order[: count - whole.sum()]] += 1
+    return np.repeat(np.arange(learners.n_types), whole)
+
+
+def _check_support(config: Config, method, regular: bool) -> None:
+    """A clear error where a method does not take the config's policy, rule or agent types (issue 13)."""
+    from ..errors import ConfigError
+
+    learning = config.learning
+    types = config.agent_types
+    greedy = learning.policy == "epsilon_greedy" or any(t.policy == "epsilon_greedy" for t in types)
+    name = method.name
+    if name in ("lna", "closure"):
+        used = []
+        if greedy:
+            used.append("ε-greedy policies")
+        if learning.rule == "faq" or any(t.rule == "faq" for t in types):
+            used.append("the FAQ rule")
+        if types:
+            used.append("agent types")
+        if used:
+            raise ConfigError(
+                f"method {name!r} is for one type of Boltzmann learners: it does not take {' or '.join(used)}; "
+                "use reduced, full, full-discrete, particles, sde or sde-graph"
+            )
+    classes = name == "reduced" and (bool(types) or not regular)
+    if greedy and (classes or (name == "particles" and method.timescale == "reduced")):
+        raise ConfigError(
+            f"method {name!r}: ε-greedy particles at stationary pairs (the reduced time scale) would need a "
+            "switching treatment per particle, which is built for the single point mass only; use the full time "
+            "scale (full-discrete, or Particles(timescale='full')), whose step-by-step map crosses the switching "
+            "surfaces as the simulator does, or sde"
+        )
 
 
 def _variables(result) -> dict:

@@ -98,7 +98,7 @@ class HomogeneousTrajectory:
 # numba right-hand sides (the policy X is an input: Boltzmann, or an ε-greedy region's table)
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def reduced_rate(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta, initial):
+def reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta, initial):
     """dQ/dt = μ*(Q) for the point mass playing ``policy`` (state, action), flattened (K*M,)."""
     n_states, n_actions = policy.shape
     q = q_flat.reshape(n_states, n_actions)
@@ -126,7 +126,7 @@ def reduced_rate(q_flat, policy, degree, payoff, transition, alpha, gamma, rule,
 
 
 @njit(cache=True)
-def full_rate(y, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta):
+def full_rate_at(y, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta):
     """d(Q, p)/dt = (μ(Q, p), p (λ - I)) for the point mass playing ``policy``, flattened (K*M + K,)."""
     n_states, n_actions = policy.shape
     size = n_states * n_actions
@@ -160,6 +160,21 @@ def full_rate(y, policy, degree, payoff, transition, alpha, gamma, rule, faq_bet
             flow += distribution[s] * matrix[s, t]
         out[size + t] = flow
     return out
+
+
+@njit(cache=True)
+def reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial):
+    """:func:`reduced_rate_at` of a Boltzmann point mass with a Q-learning, SARSA or expected SARSA rule (the
+    right-hand side the fixed-point analysis and its integrator take)."""
+    policy = boltzmann_table(q_flat.reshape(n_states, n_actions), beta)
+    return reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, 1.0, initial)
+
+
+@njit(cache=True)
+def full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule):
+    """:func:`full_rate_at` of a Boltzmann point mass (as :func:`reduced_rate`)."""
+    policy = boltzmann_table(y[: n_states * n_actions].copy().reshape(n_states, n_actions), beta)
+    return full_rate_at(y, policy, degree, payoff, transition, alpha, gamma, rule, 1.0)
 
 
 @njit(cache=True)
@@ -491,7 +506,7 @@ def solve_reduced(
     args = (degree, payoff, transition, learner.alpha, learner.gamma, learner.rule, learner.faq_beta, initial)
 
     def rate_at(y, x):
-        return reduced_rate(y, x, *args)
+        return reduced_rate_at(y, x, *args)
 
     y, own = _solve_ode(rate_at, learner, q0.ravel(), grid, integrator, rtol, atol, n_states, n_actions)
     q = y[:, : n_states * n_actions].reshape(grid.size, n_states, n_actions)
@@ -540,7 +555,7 @@ def solve_full(
     ...                     beta=1.0, gamma=0.8)
     >>> result.state_fraction.round(3)  # p(t): uniform at t = 0, then following λ(Q, Q)
     array([[0.5  , 0.5  ],
-           [0.466, 0.534]])
+           [0.671, 0.329]])
     """
     payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
     learner = _Learner.of(alpha, beta, gamma, rule, policy, epsilon, faq_beta)
@@ -550,7 +565,7 @@ def solve_full(
     args = (degree, payoff, transition, learner.alpha, learner.gamma, learner.rule, learner.faq_beta)
 
     def rate_at(y, x):
-        return full_rate(y, x, *args)
+        return full_rate_at(y, x, *args)
 
     method = "DOP853" if learner.greedy and integrator == "LSODA" else integrator
     y, own = _solve_ode(

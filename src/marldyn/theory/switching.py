@@ -123,6 +123,21 @@ def integrate_switching(
         Ties at t = 0 that the deterministic theory cannot resolve.
     ConvergenceError
         Sliding mixtures that do not converge, or more than :data:`MAX_EVENTS` switching events.
+
+    Examples
+    --------
+    One ε-greedy unit with two actions whose drift pushes both values towards 1 - 2 X(a): each side pushes the
+    gap Q_1 - Q_0 towards the other, so the trajectory slides on Q_0 = Q_1 with the mixture X = (1/2, 1/2).
+
+    >>> import numpy as np
+    >>> def policy(y, choice, mixture):
+    ...     return region_policy(choice, 0.0, 2, mixture)
+    >>> def field(y, x):
+    ...     return (1.0 - 2.0 * x).ravel()  # dQ_a/dt = 1 - 2 X(a)
+    >>> y, x = integrate_switching(field, policy, lambda y: y.reshape(1, 2), np.array([True]),
+    ...                            np.array([1.0, 0.0]), np.array([0.0, 2.0]))
+    >>> y[-1].round(6), x[-1].round(6)  # tied after t = 0.5, then both grow at rate 0
+    (array([0.5, 0.5]), array([[0.5, 0.5]]))
     """
     y = np.array(y0, dtype=np.float64)
     units = np.flatnonzero(greedy_units)
@@ -376,7 +391,8 @@ def _start(field, policy, q_view, units, y, mode: _Mode) -> None:
             raise ConfigError(
                 f"ε-greedy: the initial Q ties actions {tied.tolist()} in unit {u} (a state), and the drift moves "
                 "away from the tie on every side: the deterministic theory cannot choose (the simulator's noise "
-                "does). Give an initial Q without ties (init.q), or use the sde / particles methods with q_noise"
+                "does). Give an initial Q without ties (init.q), or use full-discrete (whose steps share the "
+                "greedy mass at ties, as the simulator does), sde, or Particles(timescale='full') with q_noise"
             )
         elif tied.size == 2:
             a, b = int(tied[0]), int(tied[1])

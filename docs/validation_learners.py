@@ -1,0 +1,139 @@
+"""Write the tables of docs/validation.md's section on ε-greedy, FAQ and agent types (issue 13).
+
+Every case is the simulation (10 runs) against every theory that takes it, on the paper's lattice; the error
+is the largest absolute difference of the run-mean policy over the whole trajectory, per state, with the
+simulation's standard error at that time (``marldyn.compare.compare``). Run from the repository root::
+
+    python docs/validation_learners.py            # rewrites the generated part of docs/validation.md
+    python docs/validation_learners.py --quick    # a smoke test, nothing written
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from validation import per_state, three_state_game  # noqa: E402
+
+import marldyn  # noqa: E402
+from marldyn.compare import compare  # noqa: E402
+from marldyn.errors import ConfigError, MarldynWarning  # noqa: E402
+from marldyn.theory import SDE, GraphSDE, Particles  # noqa: E402
+
+BEGIN, END = "<!-- BEGIN GENERATED LEARNER TABLES -->", "<!-- END GENERATED LEARNER TABLES -->"
+TABLE = [[0.5, 0.0], [0.0, 0.5]]
+THREE_STATE_TABLE = [[0.3, 0.0, 0.1], [0.0, 0.2, 0.1], [0.1, 0.0, 0.3]]  # "Q3": no ties, for the point masses
+
+
+def cases(steps: int) -> list[tuple[str, dict]]:
+    run = {"steps": steps, "runs": 10, "record_every": steps // 100, "seed": 1}
+    base = {"graph": {"kind": "lattice", "n": 100}, "init": {"q": TABLE, "q_noise": 0.0}, "run": run}
+    greedy = {"alpha": 0.001, "policy": "epsilon_greedy", "epsilon": 0.1}
+    three = three_state_game()
+    return [
+        (
+            "ε-greedy (ε = 0.1, α = 0.01), PD, Q0 = [[0, 0.3], [0.2, 0]] (s1 switches to C, s2 slides on its tie)",
+            {**base, "learning": greedy | {"alpha": 0.01}, "init": {"q": [[0.0, 0.3], [0.2, 0.0]], "q_noise": 0.0}},
+        ),
+        (
+            "ε-greedy (ε = 0.1), three-state game, Q0 = Q3 + noise 0.2",
+            {**base, "game": three, "learning": greedy, "init": {"q": THREE_STATE_TABLE, "q_noise": 0.2}},
+        ),
+        ("FAQ (faq_beta = 0.05), PD", {**base, "learning": {"alpha": 0.01, "rule": "faq", "faq_beta": 0.05}}),
+        (
+            "fast/slow mixture (25 % α = 0.01, the rest α = 0.001), PD",
+            {**base, "learning": {"alpha": 0.001}, "agent_types": [{"name": "fast", "fraction": 0.25, "alpha": 0.01}]},
+        ),
+        (
+            "committed minority (15 % always cooperate), PD, Q0 = 0 + noise 0.2",
+            {
+                **base,
+                "learning": {"alpha": 0.001},
+                "init": {"q_noise": 0.2},
+                "agent_types": [{"name": "zealots", "fraction": 0.15, "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}],
+            },
+        ),
+    ]
+
+
+THEORIES = [
+    ("point mass, reduced", "reduced"),
+    ("point mass, full", "full"),
+    ("point mass, full-discrete", "full-discrete"),
+    ("particles (64, reduced)", Particles(n=64)),
+    ("particles (64, full)", Particles(n=64, timescale="full")),
+    ("sde (dt = 10)", SDE(dt=10.0)),
+    ("sde-graph (dt = 10)", GraphSDE(dt=10.0)),
+    ("lna", "lna"),
+    ("closure", "closure"),
+]
+
+
+def table(title: str, config: dict) -> list[str]:
+    start = time.perf_counter()
+    simulation = marldyn.simulate(config, workers=2, progress=False)
+    elapsed = time.perf_counter() - start
+    n_states = simulation.sizes["state"]
+    final = simulation.policy.isel(time=-1).mean("run").values
+    lines = [
+        f"### {title}",
+        "",
+        f"Simulation: 10 runs x {config['run']['steps']:,} steps, {elapsed:.0f} s. Final mean P(action 0) per "
+        f"state: {', '.join(f'{x:.3f}' for x in final[:, 0])}.",
+        "",
+        "| theory | " + " | ".join(f"max err s{s + 1} (SE)" for s in range(n_states)) + " | time |",
+        "|---|" + "---|" * (n_states + 1),
+    ]
+    for name, method in THEORIES:
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MarldynWarning)
+                predicted = marldyn.predict(config, method, progress=False)
+        except ConfigError as error:
+            lines.append(f"| {name} | " + " | ".join(["—"] * n_states) + f" | refused: {_reason(str(error))} |")
+            continue
+        seconds = time.perf_counter() - start
+        rows = per_state(compare(simulation, predicted), n_states)
+        cells = [f"{error:.4f} ({se:.4f})" if se is not None else f"{error:.4f}" for error, se, _ in rows]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {seconds:.1f} s |")
+    return lines + [""]
+
+
+def _reason(message: str) -> str:
+    """The gist of a refusal, for a table cell."""
+    if "initial Q ties" in message:
+        return "a tie at t = 0"
+    if "reduced time scale" in message:
+        return "ε-greedy at stationary pairs"
+    return "not for these learners"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 steps, print only")
+    arguments = parser.parse_args(argv)
+    steps = 1_000 if arguments.quick else 20_000
+    lines = []
+    for title, config in cases(steps):
+        lines += table(title, config)
+        print("\n".join(lines[-14:]), flush=True)
+    if arguments.quick:
+        return 0
+    path = Path(__file__).parent / "validation.md"
+    document = path.read_text()
+    text = "\n".join(lines)
+    stamp = f"Generated by `python docs/validation_learners.py` (marldyn {marldyn.__version__})."
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{stamp}\n\n{text}\n{END}", document))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
