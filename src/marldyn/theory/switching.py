@@ -263,7 +263,8 @@ def _rate_of_mode(field, policy, q_view, y, mode: _Mode) -> np.ndarray:
 
 
 def _system(field, policy, q_view, units, mode: _Mode):
-    """The rate of the current mode and its two event functions (a new tie; a sliding unit's λ leaving [0, 1])."""
+    """The rate of the current mode and its two event functions (a new tie; a side of a sliding unit's surface
+    starting to push away, :func:`_push_margins`)."""
 
     def rate(_, y):
         return _rate_of_mode(field, policy, q_view, y, mode)
@@ -320,7 +321,7 @@ def _tolerance(q: np.ndarray) -> float:
 
 
 def _handle_events(field, policy, q_view, units, y, mode: _Mode) -> None:
-    """At an event: end the sliding of units whose λ left [0, 1], then cross or start sliding at new ties."""
+    """At an event: end the sliding of units one of whose sides pushes away, then cross or slide at new ties."""
     released = set()
     if mode.sliding:
         margins = _push_margins(field, policy, q_view, y, mode, both=True)
