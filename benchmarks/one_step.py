@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 import marldyn
+from marldyn.agents import Learners
 from marldyn.games import Game, two_state_pd
 from marldyn.graphs import lattice
 from marldyn.learning import RULES, rule_code
@@ -71,11 +72,15 @@ def main() -> None:
         for rule in RULES:
             code = rule_code(rule)
             arguments = (q, policy, neighbor, distribution, degree, payoff, transition, 0.001)
-            drift = best_time(lambda a=arguments, c=code: one_step.drift_batch(*a, 0.8, c)) / agents
-            both = best_time(lambda a=arguments, c=code: one_step.moments_batch(*a, 0.8, c)) / agents
+            faq_beta = 0.3 if rule == "faq" else 1.0  # FAQ's scaled update; 1 leaves the other rules unchanged
+            drift = best_time(lambda a=arguments, c=code, f=faq_beta: one_step.drift_batch(*a, 0.8, c, f)) / agents
+            both = best_time(lambda a=arguments, c=code, f=faq_beta: one_step.moments_batch(*a, 0.8, c, f)) / agents
+            learners = Learners.uniform(
+                game.n_states, game.n_actions, 0.001, 1.0, 0.8, rule, faq_beta=0.3 if rule == "faq" else None
+            )
             sde = best_time(
-                lambda r=rule, g=game, start=q[None]: solve_graph_sde(
-                    start, g, graph, [0.0, 10.0], alpha=0.001, beta=1.0, gamma=0.8, rule=r, dt=1.0, progress=False
+                lambda g=game, start=q[None], k=learners: solve_graph_sde(
+                    start, g, graph, [0.0, 10.0], learners=k, dt=1.0, progress=False
                 ),
                 3,
             ) / (10 * agents)

@@ -1135,8 +1135,15 @@ def plot_sweep_curve(
         if f"{overlay}_std" in dataset:
             runs = _task_runs(dataset, overlay)
             spread = 2.0 * select(f"{overlay}_std").values[defined] / np.sqrt(max(runs, 1))
-        ax.errorbar(xs[defined], points[defined], yerr=spread, fmt="o", color="C3", capsize=3,
-                    label=f"{overlay.replace('_', ' ')} (±2 s.e.)")
+        ax.errorbar(
+            xs[defined],
+            points[defined],
+            yerr=spread,
+            fmt="o",
+            color="C3",
+            capsize=3,
+            label=f"{overlay.replace('_', ' ')} (±2 s.e.)",
+        )
     if variable.endswith("policy"):
         ax.set_ylabel(f"probability of action {action} in state {state}")
         ax.set_ylim(-0.02, 1.02)

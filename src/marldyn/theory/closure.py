@@ -408,7 +408,7 @@ def _smoothed_drift_into(
             distribution,
             neighbor,
         )
-        drift_into(q, policy, neighbor, distribution, degree, payoff, transition, alpha, gamma, rule, work, mu)
+        drift_into(q, policy, neighbor, distribution, degree, payoff, transition, alpha, gamma, rule, 1.0, work, mu)
         for s in range(n_states):
             for a in range(n_actions):
                 out[s, a] += weight[p] * mu[s, a]
@@ -582,6 +582,7 @@ def node_moments(
             alpha,
             gamma,
             rule,
+            1.0,  # faq_beta: the closure is for Q-learning and expected SARSA (theory.entry refuses FAQ)
             work,
             mu[p],
             sigma[p],
