@@ -281,7 +281,7 @@ class LearningConfig(_Section):
         description=(
             "How an agent chooses its action in a state. ``boltzmann``: X(s, a) ∝ exp(β Q(s, a)); "
             "``epsilon_greedy``: a uniformly random action with probability ε, else a greedy one (ties broken "
-            "uniformly), X(s, a) = ε / M + (1 - ε) 1[a ∈ argmax] / |argmax|."
+            "uniformly), X(s, a) = ε / M + (1 - ε) 1[a ∈ argmax] / #argmax."
         ),
     )
     alpha: StrictFloat = Field(

@@ -5,7 +5,7 @@ outputs, so that they agree bit for bit (numpy's vectorised ``exp`` and the C li
 differ in the last bit for a few percent of arguments).
 
 - ``boltzmann``: X(s, a) = exp(β Q(s, a)) / Σ_a' exp(β Q(s, a')) (eq. 2).
-- ``epsilon_greedy``: X(s, a) = ε / M + (1 - ε) 1[a ∈ argmax Q(s, ·)] / |argmax Q(s, ·)|: with probability ε a
+- ``epsilon_greedy``: X(s, a) = ε / M + (1 - ε) 1[a ∈ argmax Q(s, ·)] / #argmax Q(s, ·): with probability ε a
   uniformly random action, otherwise a greedy one, ties among the maximisers broken uniformly at random
   (Gomes & Kowalczyk, ICML 2009). Maximisers are the entries *equal* to the maximum.
 - fixed: a given (state, action) probability table that never changes (committed agents).
@@ -53,7 +53,7 @@ def softmax_row(q_row, beta, out):
 
 @njit(cache=True, inline="always")
 def epsilon_greedy_row(q_row, epsilon, out):
-    """Write X(a) = ε / M + (1 - ε) 1[a ∈ argmax] / |argmax| into ``out`` (the ε-greedy policy of one state).
+    """Write X(a) = ε / M + (1 - ε) 1[a ∈ argmax] / #argmax into ``out`` (the ε-greedy policy of one state).
 
     Parameters
     ----------
@@ -140,7 +140,7 @@ def agent_policies(q, agent_type, kind, beta, epsilon, fixed_policy):
 
 
 def epsilon_greedy(q, epsilon: float) -> np.ndarray:
-    """The ε-greedy policy X = ε / M + (1 - ε) 1[a ∈ argmax] / |argmax| over the last axis.
+    """The ε-greedy policy X = ε / M + (1 - ε) 1[a ∈ argmax] / #argmax over the last axis.
 
     Parameters
     ----------

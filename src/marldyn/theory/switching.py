@@ -47,7 +47,7 @@ STUCK_EVENTS = 100
 PUSH = 1e-4
 """A side pushes away from a surface when its gap rate exceeds PUSH times the larger of the two sides' rates."""
 TIE = 1e-10
-"""Gaps |Q(s, a) - Q(s, b)| below TIE (relative to the Q scale, plus TIE absolute) count as ties."""
+"""Gaps abs(Q(s, a) - Q(s, b)) below TIE (relative to the Q scale, plus TIE absolute) count as ties."""
 
 
 def region_policy(choice: np.ndarray, epsilon, n_actions: int, mixture: dict | None = None) -> np.ndarray:
