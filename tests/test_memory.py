@@ -233,7 +233,7 @@ def test_cli_refuses_a_1e8_lattice_before_building_it(tmp_path, monkeypatch, cap
     assert main(["simulate", str(tmp_path / "huge.toml"), "-o", str(tmp_path / "out.nc"), "--no-progress"]) == 2
     message = capsys.readouterr().err
     assert "lattice graph, n = 100,000,000" in message
-    assert "needs about 30.5 GiB but 16.0 GiB are available" in message
+    assert "needs about 32.8 GiB but 16.0 GiB are available" in message
 
 
 def test_cli_refuses_a_1e8_lattice_on_this_machine(tmp_path, capsys):

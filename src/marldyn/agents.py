@@ -174,11 +174,6 @@ class Learners:
         return self.policy == FIXED
 
     @property
-    def homogeneous(self) -> bool:
-        """Whether every agent has the one same type (the paper's population)."""
-        return self.n_types == 1
-
-    @property
     def typed(self) -> bool:
         """Whether ``[[agent_types]]`` were configured (then outputs carry per-type records)."""
         return self.names != (DEFAULT_TYPE,)

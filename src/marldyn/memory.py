@@ -11,11 +11,11 @@ records, the method's options — *before* it builds the graph, and calls :func:
 >>> config = marldyn.parse_config({"graph": {"kind": "lattice", "n": 100_000_000}})
 >>> needed = simulation_memory(config)
 >>> round(graph_memory(config.graph) / 2**30), round(needed / 2**30)  # GiB: building the graph; then running it
-(30, 31)
+(30, 33)
 >>> require_memory(needed, "the simulation", available=16 * 2**30)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-marldyn.errors.ConfigError: the simulation needs about 30.5 GiB but 16.0 GiB are available ...
+marldyn.errors.ConfigError: the simulation needs about 32.8 GiB but 16.0 GiB are available ...
 
 The estimates are upper bounds meant to be honest within about a factor of two. The constants below were
 measured with ``tracemalloc`` (and agree with the peak resident memory within 10 %) on graphs of 10⁵ agents:
@@ -365,10 +365,10 @@ def run_memory(
     Examples
     --------
     >>> run_memory(1000, 2000, 2, 2, runs=10, records=3)  # Q, kernel arrays, edge arrays; tiny records
-    262720
+    286720
     """
     q_size = n_agents * n_states * n_actions
-    state = 24 * q_size + 32 * n_agents * n_states + 48 * n_edges
+    state = 24 * q_size + 40 * n_agents * n_states + 8 * n_agents + 48 * n_edges  # + rates and agent types
     per_record = 8 * (3 * n_states * n_actions + n_states)
     if snapshots:
         per_record += 8 * (q_size + n_edges)
