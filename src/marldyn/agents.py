@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ConfigError
-from .learning import FAQ, RULES, rule_code
-from .policy import BOLTZMANN, EPSILON_GREEDY, FIXED, POLICIES, agent_policies
+from .learning import FAQ, RULES, faq_factor, rule_code
+from .policy import BOLTZMANN, FIXED, POLICIES, agent_policies, epsilon_of, policy_code
 
 __all__ = ["DEFAULT_TYPE", "Learners", "learners_of", "type_count"]
 
@@ -256,6 +256,43 @@ class Learners:
             q, np.ascontiguousarray(agent_type, dtype=np.int64), self.policy, self.beta, self.epsilon, self.fixed_policy
         )
 
+    def type_parameters(self, t: int) -> dict:
+        """The parameters type ``t`` uses, as plain values: ``policy``, ``rule``, ``alpha``, ``gamma`` and ``beta``
+        (Boltzmann) or ``epsilon`` (ε-greedy), ``faq_beta`` (FAQ); ``fixed_policy`` alone for a committed type.
+
+        Examples
+        --------
+        >>> Learners.uniform(2, 2, alpha=0.01, beta=1.0, gamma=0.8, rule="faq", faq_beta=0.1).type_parameters(0)
+        {'policy': 'boltzmann', 'rule': 'faq', 'alpha': 0.01, 'gamma': 0.8, 'beta': 1.0, 'faq_beta': 0.1}
+        """
+        if self.committed[t]:
+            return {"fixed_policy": self.fixed_policy[t].tolist()}
+        out = {
+            "policy": POLICIES[self.policy[t]],
+            "rule": RULES[int(self.rule[t])],
+            "alpha": float(self.alpha[t]),
+            "gamma": float(self.gamma[t]),
+        }
+        if self.policy[t] == BOLTZMANN:
+            out["beta"] = float(self.beta[t])
+        else:
+            out["epsilon"] = float(self.epsilon[t])
+        if self.rule[t] == FAQ:
+            out["faq_beta"] = float(self.faq_beta[t])
+        return out
+
+    def type_policy(self, q, t: int = 0) -> np.ndarray:
+        """X of type ``t`` for Q-tables ``q`` (..., state, action) (:meth:`policies` with every table of type t).
+
+        Examples
+        --------
+        >>> Learners.uniform(1, 2, alpha=0.1, beta=0.0, gamma=0.0).type_policy(np.zeros((3, 1, 2))).shape
+        (3, 1, 2)
+        """
+        q = np.asarray(q, dtype=np.float64)
+        rows = q.reshape(-1, *q.shape[-2:])
+        return self.policies(rows, np.full(rows.shape[0], t, dtype=np.int64)).reshape(q.shape)
+
     def describe(self) -> str:
         """One line per type: its name, how its agents are chosen and its parameters (recorded in outputs)."""
         lines = []
@@ -266,14 +303,11 @@ class Learners:
                 who = f"fraction {self.fractions[t]}"
             else:
                 who = "agents of no other type"
+            parameters = self.type_parameters(t)
             if self.committed[t]:
-                what = f"committed to {self.fixed_policy[t].tolist()}"
+                what = f"committed to {parameters['fixed_policy']}"
             else:
-                kind = POLICIES[self.policy[t]]
-                what = f"{kind}, rule {RULES[int(self.rule[t])]}, alpha {self.alpha[t]}, gamma {self.gamma[t]}"
-                what += f", beta {self.beta[t]}" if self.policy[t] == BOLTZMANN else f", epsilon {self.epsilon[t]}"
-                if self.rule[t] == FAQ:
-                    what += f", faq_beta {self.faq_beta[t]}"
+                what = ", ".join([parameters.pop("policy")] + [f"{key} {value}" for key, value in parameters.items()])
             lines.append(f"{name}: {who}; {what}")
         return "\n".join(lines)
 
@@ -328,25 +362,15 @@ def learners_of(learners, member_type, shape, game, alpha, beta, gamma, rule) ->
 
 
 def _type_row(n_states, n_actions, alpha, beta, gamma, rule, policy, epsilon, faq_beta, fixed) -> dict:
-    """The per-type values of one type (the arrays' columns) from its resolved parameters."""
-    code = rule_code(rule)
-    if code == FAQ and faq_beta is None:
-        raise ConfigError("learning.faq_beta is required with rule = 'faq' (0 < faq_beta <= 1)")
-    if fixed is not None:
-        kind = FIXED
-    elif policy == "epsilon_greedy":
-        kind = EPSILON_GREEDY
-    elif policy == "boltzmann":
-        kind = BOLTZMANN
-    else:
-        raise ConfigError(f"learning.policy = {policy!r} is not one of {', '.join(POLICIES)}")
+    """The per-type values of one type (the arrays' columns) from its resolved parameters, checked (the policy's
+    ε and the rule's faq_beta by :func:`marldyn.policy.epsilon_of` and :func:`marldyn.learning.faq_factor`)."""
     return {
         "alpha": float(alpha),
         "beta": float(beta),
         "gamma": float(gamma),
-        "epsilon": float(epsilon) if epsilon is not None else 0.0,
-        "faq_beta": float(faq_beta) if code == FAQ else 1.0,
-        "policy": kind,
-        "rule": code,
+        "epsilon": epsilon_of(policy, epsilon),
+        "faq_beta": faq_factor(rule, faq_beta),
+        "policy": FIXED if fixed is not None else policy_code(policy),
+        "rule": rule_code(rule),
         "fixed_policy": fixed if fixed is not None else np.full((n_states, n_actions), 1.0 / n_actions),
     }

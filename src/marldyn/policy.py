@@ -228,10 +228,23 @@ def policy_of(q, policy: str = "boltzmann", *, beta: float = 1.0, epsilon: float
     array([[0.75, 0.25]])
     """
     if policy_code(policy) == EPSILON_GREEDY:
-        if epsilon is None or not 0.0 <= float(epsilon) <= 1.0:
-            raise ConfigError(f"epsilon = {epsilon!r}: policy = 'epsilon_greedy' needs 0 <= epsilon <= 1")
-        return epsilon_greedy(q, float(epsilon))
+        return epsilon_greedy(q, epsilon_of(policy, epsilon))
     return boltzmann(q, beta)
+
+
+def epsilon_of(policy: str, epsilon: float | None) -> float:
+    """The ε a policy plays with: ``epsilon`` for ε-greedy (0 <= ε <= 1, required), 0 for Boltzmann (unused).
+
+    Examples
+    --------
+    >>> epsilon_of("epsilon_greedy", 0.1), epsilon_of("boltzmann", None)
+    (0.1, 0.0)
+    """
+    if policy_code(policy) != EPSILON_GREEDY:
+        return 0.0
+    if epsilon is None or not 0.0 <= float(epsilon) <= 1.0:
+        raise ConfigError(f"epsilon = {epsilon!r}: policy = 'epsilon_greedy' needs 0 <= epsilon <= 1")
+    return float(epsilon)
 
 
 @njit(cache=True, inline="always")

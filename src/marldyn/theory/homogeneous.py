@@ -33,9 +33,9 @@ import numpy as np
 from numba import njit
 from scipy.integrate import solve_ivp
 
+from ..agents import Learners
 from ..errors import ConfigError, ConvergenceError, DivergenceError
-from ..learning import FAQ, RULES, faq_factor, rule_code
-from ..policy import EPSILON_GREEDY, POLICIES, boltzmann_table, policy_code, policy_of, policy_row
+from ..policy import EPSILON_GREEDY, boltzmann_table, policy_of, policy_row
 from .markov import edge_transition_into, edge_transition_matrix, stationary_distribution, stationary_into
 from .moments import drift
 from .one_step import drift_into, workspace
@@ -259,47 +259,21 @@ def _setup(q0, game, degree, initial_state_distribution):
     return payoff, transition, q0, int(degree), initial
 
 
-@dataclass(frozen=True)
-class _Learner:
-    """The point mass's learning: its policy (code, β, ε) and its rule (code, α, γ, faq_beta)."""
-
-    kind: int
-    alpha: float
-    beta: float
-    gamma: float
-    epsilon: float
-    rule: int
-    faq_beta: float
-
-    @classmethod
-    def of(cls, alpha, beta, gamma, rule, policy, epsilon, faq_beta) -> _Learner:
-        kind = policy_code(policy)
-        if kind == EPSILON_GREEDY and (epsilon is None or not 0.0 <= float(epsilon) <= 1.0):
-            raise ConfigError(f"epsilon = {epsilon!r}: policy = 'epsilon_greedy' needs 0 <= epsilon <= 1")
-        return cls(
-            kind,
-            float(alpha),
-            float(beta),
-            float(gamma),
-            float(epsilon or 0.0),
-            rule_code(rule),
-            faq_factor(rule, faq_beta),
-        )
-
-    @property
-    def greedy(self) -> bool:
-        return self.kind == EPSILON_GREEDY
-
-    def policy(self, q) -> np.ndarray:
-        """X(Q) over the last axis."""
-        return policy_of(q, POLICIES[self.kind], beta=self.beta, epsilon=self.epsilon)
-
-    def attrs(self) -> dict:
-        out = {"policy": POLICIES[self.kind], "alpha": self.alpha, "gamma": self.gamma, "rule": RULES[self.rule]}
-        out.update({"epsilon": self.epsilon} if self.greedy else {"beta": self.beta})
-        if self.rule == FAQ:
-            out["faq_beta"] = self.faq_beta
-        return out
+def _point_mass(q0, alpha, beta, gamma, rule, policy, epsilon, faq_beta):
+    """The point mass's learner as one type (:class:`~marldyn.agents.Learners`, which checks the values) and its
+    values as plain numbers: policy code, α, β, γ, ε, rule code, faq_beta."""
+    n_states, n_actions = q0.shape
+    learner = Learners.uniform(n_states, n_actions, alpha, beta, gamma, rule, policy, epsilon, faq_beta)
+    values = (
+        int(learner.policy[0]),
+        float(learner.alpha[0]),
+        float(learner.beta[0]),
+        float(learner.gamma[0]),
+        float(learner.epsilon[0]),
+        int(learner.rule[0]),
+        float(learner.faq_beta[0]),
+    )
+    return learner, values
 
 
 def time_grid(time, integer=False) -> np.ndarray:
@@ -313,11 +287,11 @@ def time_grid(time, integer=False) -> np.ndarray:
     return grid
 
 
-def _attrs(method, q0, initial, degree, learner: _Learner, grid, **extra):
+def _attrs(method, q0, initial, degree, learner: Learners, grid, **extra):
     return {
         "method": method,
         "degree": degree,
-        **learner.attrs(),
+        **learner.type_parameters(0),
         "q0": q0.tolist(),
         "initial_state_fraction": initial.tolist(),
         "horizon": float(grid[-1]),
@@ -326,31 +300,28 @@ def _attrs(method, q0, initial, degree, learner: _Learner, grid, **extra):
     }
 
 
-def _point_mass_policy(learner: _Learner, n_states: int, n_actions: int):
-    """``policy(y, choice, mixture)`` of the switching integrator for an ε-greedy point mass (units = states)."""
-
-    def policy(_, choice, mixture):
-        return region_policy(choice, learner.epsilon, n_actions, mixture)
-
-    return policy
-
-
-def _solve_ode(rate_at, learner: _Learner, y0, grid, integrator, rtol, atol, n_states, n_actions):
+def _solve_ode(rate_at, learner: Learners, y0, grid, integrator, rtol, atol, n_states, n_actions):
     """y on ``grid`` and X at every output: one smooth ODE (Boltzmann) or the switching integrator (ε-greedy)."""
     size = n_states * n_actions
-    if not learner.greedy:
+    if learner.policy[0] != EPSILON_GREEDY:
+        beta = float(learner.beta[0])
 
         def rate(_, y):
             y = np.ascontiguousarray(y)
-            return rate_at(y, boltzmann_table(y[:size].reshape(n_states, n_actions), learner.beta))
+            return rate_at(y, boltzmann_table(y[:size].reshape(n_states, n_actions), beta))
 
         y = _integrate(rate, y0, grid, integrator, rtol, atol)
-        return y, learner.policy(y[:, :size].reshape(grid.size, n_states, n_actions))
+        return y, learner.type_policy(y[:, :size].reshape(grid.size, n_states, n_actions))
+    epsilon = float(learner.epsilon[0])
+
+    def policy(_, choice, mixture):  # the switching integrator's units are the states
+        return region_policy(choice, epsilon, n_actions, mixture)
+
     if integrator not in EXPLICIT:
         raise ConfigError(f"integrator = {integrator!r}: the ε-greedy point mass integrates with one of {EXPLICIT}")
     y, policy = integrate_switching(
         lambda y, x: rate_at(np.ascontiguousarray(y), np.ascontiguousarray(x)),
-        _point_mass_policy(learner, n_states, n_actions),
+        policy,
         lambda y: y[:size].reshape(n_states, n_actions),
         np.ones(n_states, dtype=bool),
         y0,
@@ -500,10 +471,10 @@ def solve_reduced(
            [0.909, 0.091]])
     """
     payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
-    learner = _Learner.of(alpha, beta, gamma, rule, policy, epsilon, faq_beta)
+    learner, (_, alpha, _, gamma, _, code, faq) = _point_mass(q0, alpha, beta, gamma, rule, policy, epsilon, faq_beta)
     grid = time_grid(time)
     n_states, n_actions = q0.shape
-    args = (degree, payoff, transition, learner.alpha, learner.gamma, learner.rule, learner.faq_beta, initial)
+    args = (degree, payoff, transition, alpha, gamma, code, faq, initial)
 
     def rate_at(y, x):
         return reduced_rate_at(y, x, *args)
@@ -558,16 +529,17 @@ def solve_full(
            [0.671, 0.329]])
     """
     payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
-    learner = _Learner.of(alpha, beta, gamma, rule, policy, epsilon, faq_beta)
+    learner, values = _point_mass(q0, alpha, beta, gamma, rule, policy, epsilon, faq_beta)
+    kind, alpha, _, gamma, _, code, faq = values
     grid = time_grid(time)
     n_states, n_actions = q0.shape
     size = n_states * n_actions
-    args = (degree, payoff, transition, learner.alpha, learner.gamma, learner.rule, learner.faq_beta)
+    args = (degree, payoff, transition, alpha, gamma, code, faq)
 
     def rate_at(y, x):
         return full_rate_at(y, x, *args)
 
-    method = "DOP853" if learner.greedy and integrator == "LSODA" else integrator
+    method = "DOP853" if kind == EPSILON_GREEDY and integrator == "LSODA" else integrator
     y, own = _solve_ode(
         rate_at, learner, np.concatenate([q0.ravel(), initial]), grid, method, rtol, atol, n_states, n_actions
     )
@@ -617,26 +589,12 @@ def solve_full_discrete(
     ((3, 2, 2), [0.0, 1.0, 2.0])
     """
     payoff, transition, q0, degree, initial = _setup(q0, game, degree, initial_state_distribution)
-    learner = _Learner.of(alpha, beta, gamma, rule, policy, epsilon, faq_beta)
+    learner, values = _point_mass(q0, alpha, beta, gamma, rule, policy, epsilon, faq_beta)
     grid = time_grid(time, integer=True)
     steps = grid.astype(np.int64)
-    q, state_fraction = _full_discrete_run(
-        q0,
-        initial,
-        steps,
-        degree,
-        payoff,
-        transition,
-        learner.kind,
-        learner.alpha,
-        learner.beta,
-        learner.gamma,
-        learner.epsilon,
-        learner.rule,
-        learner.faq_beta,
-    )
+    q, state_fraction = _full_discrete_run(q0, initial, steps, degree, payoff, transition, *values)
     attrs = _attrs("full_discrete", q0, initial, degree, learner, grid)
-    return HomogeneousTrajectory(grid, q, learner.policy(q), state_fraction, "full_discrete", attrs)
+    return HomogeneousTrajectory(grid, q, learner.type_policy(q), state_fraction, "full_discrete", attrs)
 
 
 def solve_homogeneous(q0, game, time, *, method="reduced", **parameters) -> HomogeneousTrajectory:
