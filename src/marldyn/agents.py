@@ -16,12 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from .errors import ConfigError
 from .learning import FAQ, RULES, faq_factor, rule_code
-from .policy import BOLTZMANN, FIXED, POLICIES, agent_policies, epsilon_of, policy_code
+from .policy import BOLTZMANN, FIXED, POLICIES, agent_policies, agent_policies_into, epsilon_of, policy_code
 
-__all__ = ["DEFAULT_TYPE", "Learners", "learners_of", "type_count"]
+__all__ = ["DEFAULT_TYPE", "Learners", "learners_of", "member_policies", "member_policies_into", "type_count"]
 
 DEFAULT_TYPE = "default"
 """The name of the type of agents that no ``[[agent_types]]`` entry names."""
@@ -310,6 +311,29 @@ class Learners:
                 what = ", ".join([parameters.pop("policy")] + [f"{key} {value}" for key, value in parameters.items()])
             lines.append(f"{name}: {who}; {what}")
         return "\n".join(lines)
+
+
+@njit(cache=True)
+def member_policies_into(q, member_type, learners, out):
+    """X (member, state, action) of members (agents, particles) of types ``member_type`` into ``out``, inside
+    numba code: ``learners`` is :meth:`Learners.kernel_arrays`."""
+    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
+    agent_policies_into(q, member_type, kind, beta, epsilon, fixed_policy, out)
+
+
+@njit(cache=True)
+def member_policies(q, member_type, learners):
+    """:func:`member_policies_into` into a new array.
+
+    Examples
+    --------
+    >>> learners = Learners.uniform(1, 2, alpha=0.1, beta=0.0, gamma=0.0)
+    >>> member_policies(np.zeros((2, 1, 2)), np.zeros(2, np.int64), learners.kernel_arrays())[0]
+    array([[0.5, 0.5]])
+    """
+    out = np.empty_like(q)
+    member_policies_into(q, member_type, learners, out)
+    return out
 
 
 def type_count(fraction: float, n_agents: int) -> int:

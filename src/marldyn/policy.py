@@ -132,11 +132,17 @@ def agent_policies(q, agent_type, kind, beta, epsilon, fixed_policy):
            [0.9, 0.1]])
     """
     out = np.empty_like(q)
+    agent_policies_into(q, agent_type, kind, beta, epsilon, fixed_policy, out)
+    return out
+
+
+@njit(cache=True)
+def agent_policies_into(q, agent_type, kind, beta, epsilon, fixed_policy, out):
+    """:func:`agent_policies` into ``out`` (agent, state, action)."""
     for i in range(q.shape[0]):
         t = agent_type[i]
         for s in range(q.shape[1]):
             policy_row(kind[t], q[i, s], beta[t], epsilon[t], fixed_policy[t, s], out[i, s])
-    return out
 
 
 def epsilon_greedy(q, epsilon: float) -> np.ndarray:

@@ -40,10 +40,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ..agents import learners_of
+from ..agents import learners_of, member_policies_into
 from ..errors import ConfigError, DivergenceError
 from ..graphs import Graph
-from ..policy import policy_row
 from ..progress import progress_bar
 from ..simulation.counter_rng import run_key
 from .euler_maruyama import agent_step, normal_pairs_per_agent
@@ -79,16 +78,6 @@ class GraphEnsembleTrajectory:
     state_fraction: np.ndarray
     final_q: np.ndarray
     attrs: dict
-
-
-@njit(cache=True)
-def _policies(q, agent_type, learners, policy):
-    """X_i of every agent by its type: softmax(β Q_i) (eq. 2), ε-greedy, or a committed agent's table."""
-    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
-    for i in range(q.shape[0]):
-        t = agent_type[i]
-        for s in range(q.shape[1]):
-            policy_row(kind[t], q[i, s], beta[t], epsilon[t], fixed_policy[t, s], policy[i, s])
 
 
 @njit(cache=True)
@@ -164,7 +153,7 @@ def _run_segment(
     degree = np.empty(n_agents, dtype=np.int64)
     for i in range(n_agents):
         degree[i] = indptr[i + 1] - indptr[i]
-    _policies(q, agent_type, learners, policy)
+    member_policies_into(q, agent_type, learners, policy)
     edge_chains_into(policy, edges, transition, initial, reduced, pair, chain)
     for step in range(first, last):
         h = sizes[step]
@@ -191,7 +180,7 @@ def _run_segment(
         )
         if not reduced:
             advance_edges(chain, pair, int(round(h)), current)
-        _policies(q, agent_type, learners, policy)
+        member_policies_into(q, agent_type, learners, policy)
         edge_chains_into(policy, edges, transition, initial, reduced, pair, chain)
 
 
@@ -289,7 +278,7 @@ def graph_moments(
     edges = np.asarray(graph.edges, dtype=np.int64)
     learners, agent_type = learners_of(learners, agent_type, (n_agents,), game, alpha, beta, gamma, rule)
     policy = np.empty_like(q)
-    _policies(q, agent_type, learners.kernel_arrays(), policy)
+    member_policies_into(q, agent_type, learners.kernel_arrays(), policy)
     chain = np.empty((edges.shape[0], n_states, n_states))
     if pair_distribution is None:
         pair = np.empty((edges.shape[0], n_states))

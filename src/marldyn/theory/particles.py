@@ -27,9 +27,9 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from ..agents import learners_of
+from ..agents import learners_of, member_policies
 from ..errors import ConfigError, ConvergenceError
-from ..policy import FIXED, agent_policies
+from ..policy import FIXED
 from .markov import stationary_into
 from .one_step import drift_into, workspace
 
@@ -314,8 +314,7 @@ def _reduced_rate(q, neighbor_weight, degree, particle_type, learners, payoff, t
     waking the threads costs more than the sum (on two busy cores ~0.7 ms per call against 44 µs serial at
     P = 100, and still 3.2 against 2.6 ms at P = 800).
     """
-    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
-    policy = agent_policies(q, particle_type, kind, beta, epsilon, fixed_policy)
+    policy = member_policies(q, particle_type, learners)
     marginals = stationary_marginals if q.shape[0] >= THREADED_PARTICLES else stationary_marginals_serial
     distribution, neighbor_policy = marginals(policy, neighbor_weight, transition, initial)
     rate = _drifts(q, policy, neighbor_policy, distribution, degree, particle_type, learners, payoff, transition)
@@ -335,10 +334,9 @@ def _full_run(q, pairs, record_steps, neighbor_weight, degree, particle_type, le
     state_records = np.empty((n_records, q.shape[0], q.shape[1]))
     q = q.copy()
     step = 0
-    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
     for r in range(n_records):
         while True:
-            policy = agent_policies(q, particle_type, kind, beta, epsilon, fixed_policy)
+            policy = member_policies(q, particle_type, learners)
             distribution, neighbor_policy = _marginals(policy, neighbor_weight, pairs)
             if step == record_steps[r]:
                 q_records[r] = q

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from ..agents import learners_of
+from ..agents import learners_of, member_policies
 from ..errors import ConfigError, DivergenceError
-from ..policy import agent_policies
 from ..progress import progress_bar
 from ..simulation.counter_rng import run_key
 from .euler_maruyama import agent_step, normal_pairs_per_agent
@@ -66,8 +65,7 @@ def _member_step(q, member_type, neighbor_weight, degree, learners, payoff, tran
     """
     _, n_states, n_actions = q.shape
     size = n_states * n_actions
-    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
-    policy = agent_policies(q, member_type, kind, beta, epsilon, fixed_policy)
+    policy = member_policies(q, member_type, learners)
     distribution, neighbor = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
     agent_step(
         q,
@@ -94,8 +92,7 @@ def _member_step(q, member_type, neighbor_weight, degree, learners, payoff, tran
 @njit(cache=True, nogil=True)
 def _member_state_fraction(q, member_type, neighbor_weight, learners, transition, initial, out):
     """Fraction of edges in each state, Σ_p v_p p(s | Q_p), of one member's particles, into ``out`` (state,)."""
-    _, beta, _, epsilon, _, kind, _, fixed_policy = learners
-    policy = agent_policies(q, member_type, kind, beta, epsilon, fixed_policy)
+    policy = member_policies(q, member_type, learners)
     distribution, _ = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
     for s in range(q.shape[2]):
         out[s] = 0.0
