@@ -18,7 +18,9 @@ from marldyn.agents import Learners
 from marldyn.errors import ConfigError
 from marldyn.games import two_state_pd
 from marldyn.graphs import from_edges, lattice, random_regular
-from marldyn.policy import boltzmann
+from marldyn.errors import ConvergenceError
+from marldyn.games import Game
+from marldyn.policy import boltzmann, policy_of
 from marldyn.theory import lna
 from marldyn.theory.graph_sde import graph_moments
 from marldyn.theory.homogeneous import stationary_drift
@@ -74,15 +76,16 @@ def test_jacobian_blocks_equal_finite_differences_of_the_graph_drift(fixed_point
 # ----------------------------------------------------------------------------------------------
 # the noise blocks against single simulator steps
 # ----------------------------------------------------------------------------------------------
-def single_steps(q_star, graph, alpha, rule, copies, repeats, seed):
+def single_steps(q_star, graph, alpha, rule, copies, repeats, seed, **learner):
     """ΔQ of every agent (sample, agent * K * M) in ``copies * repeats`` independent single kernel steps with
-    all agents at Q* and edge states drawn i.i.d. from p* for every sample."""
+    all agents at Q* and edge states drawn i.i.d. from p* for every sample (``learner``: policy, epsilon,
+    faq_beta of the one type)."""
     from marldyn.simulation.kernels import run_steps
     from marldyn.theory.markov import edge_transition_matrix, stationary_distribution
 
     n = graph.n_agents
     edges = (np.asarray(graph.edges)[None] + n * np.arange(copies)[:, None, None]).reshape(-1, 2)
-    policy = boltzmann(q_star, PARAMETERS["beta"])
+    policy = policy_of(q_star, learner.get("policy", "boltzmann"), beta=1.0, epsilon=learner.get("epsilon"))
     distribution = stationary_distribution(edge_transition_matrix(policy, policy, PD.transition))
     rng = np.random.default_rng(seed)
     payoff, cumulative = np.array(PD.payoff), PD.cumulative_transition()
@@ -90,7 +93,7 @@ def single_steps(q_star, graph, alpha, rule, copies, repeats, seed):
     for repeat in range(repeats):
         q = np.broadcast_to(q_star, (n * copies, 2, 2)).copy()
         edge_state = rng.choice(2, size=edges.shape[0], p=distribution).astype(np.int64)
-        learners = Learners.uniform(2, 2, alpha, 1.0, 0.8, rule)
+        learners = Learners.uniform(2, 2, alpha, 1.0, 0.8, rule, **learner)
         run_steps(
             q,
             edge_state,
@@ -236,3 +239,136 @@ def test_refusals(fixed_points):
         lna.solve_lna(q_star, PD, GRAPHS["irregular"], alpha=1e-3, route="fourier", **PARAMETERS)
     with pytest.raises(ConfigError, match="route"):
         lna.solve_lna(q_star, PD, lattice(16), alpha=1e-3, route="magic", **PARAMETERS)
+
+
+# ----------------------------------------------------------------------------------------------
+# other learners (issue 13): FAQ and ε-greedy
+# ----------------------------------------------------------------------------------------------
+LEARNERS = {
+    "faq": dict(rule="faq", faq_beta=0.3),  # c = 0.3 / X < 1 in every entry at Q*
+    "greedy": dict(policy="epsilon_greedy", epsilon=0.2),
+    "greedy_expected_sarsa": dict(rule="expected_sarsa", policy="epsilon_greedy", epsilon=0.2),
+    "greedy_faq": dict(rule="faq", faq_beta=0.3, policy="epsilon_greedy", epsilon=0.2),
+}
+FIGURE3_TABLE = np.array([[0.5, 0.0], [0.0, 0.5]])
+
+
+@pytest.fixture(scope="module")
+def learner_points():
+    return {name: lna.fixed_point(FIGURE3_TABLE, PD, **PARAMETERS, **learner) for name, learner in LEARNERS.items()}
+
+
+def test_learners_fixed_points_zero_the_drift(learner_points):
+    from marldyn.policy import epsilon_greedy
+
+    for name, learner in LEARNERS.items():
+        q_star = learner_points[name]
+        drift = stationary_drift(q_star, PD, degree=4, alpha=1.0, **PARAMETERS, **learner)
+        assert np.max(np.abs(drift)) < 1e-12, name
+    # FAQ has Q-learning's fixed points; ε-greedy's from the Figure 3 table: C in s1, D in s2 (exact, a region's)
+    np.testing.assert_allclose(learner_points["faq"], lna.fixed_point(FIGURE3_TABLE, PD, **PARAMETERS), atol=1e-10)
+    np.testing.assert_allclose(learner_points["greedy_faq"], learner_points["greedy"], atol=1e-12)
+    assert epsilon_greedy(learner_points["greedy"], 0.2)[:, 0].tolist() == [0.9, 0.1]
+
+
+@pytest.mark.parametrize("name", sorted(LEARNERS))
+def test_learners_jacobian_blocks_equal_finite_differences_of_the_graph_drift(learner_points, name):
+    learner, q_star, degree = LEARNERS[name], learner_points[name], 4
+    star = from_edges([(0, leaf) for leaf in range(1, degree + 1)])
+    start = np.broadcast_to(q_star, (degree + 1, 2, 2)).copy()
+    alpha, step = 1e-3, 1e-5
+    types = Learners.uniform(2, 2, alpha, 1.0, 0.8, learner.get("rule", "q_learning"), **_policy_keys(learner))
+
+    def centre_drift(q):
+        return graph_moments(q, star, PD, learners=types)["mu"][0].ravel()
+
+    numeric = {0: np.zeros((4, 4)), 1: np.zeros((4, 4))}
+    for agent, matrix in numeric.items():
+        for m in range(4):
+            up, down = start.copy(), start.copy()
+            up[agent].flat[m] += step
+            down[agent].flat[m] -= step
+            matrix[:, m] = (centre_drift(up) - centre_drift(down)) / (2 * step)
+    j_self, j_nb = lna.jacobian_blocks(q_star, PD, degree, alpha=alpha, **PARAMETERS, **learner)
+    np.testing.assert_allclose(j_self, numeric[0], atol=1e-9 * np.abs(j_self).max())
+    np.testing.assert_allclose(j_nb, numeric[1], atol=1e-9 * np.abs(j_self).max())
+    if "policy" in learner:  # a neighbour's ε-greedy policy does not move inside its region
+        assert np.abs(j_nb).max() == 0.0
+    else:
+        assert np.abs(j_nb).max() > 1e-3 * np.abs(j_self).max()
+
+
+def _policy_keys(learner):
+    return {key: value for key, value in learner.items() if key != "rule"}
+
+
+@pytest.mark.parametrize("name", ["faq", "greedy"])
+def test_learners_noise_blocks_equal_the_covariance_of_single_simulator_steps(learner_points, name):
+    learner, q_star, graph, alpha = LEARNERS[name], learner_points[name], GRAPHS["irregular"], 0.5
+    samples = single_steps(
+        q_star, graph, alpha, learner.get("rule", "q_learning"), copies=4000, repeats=50, seed=5, **_policy_keys(learner)
+    )
+    count = samples.shape[0]
+    centred = samples - samples.mean(axis=0)
+    estimate = centred.T @ centred / count
+    spread = np.sqrt(np.maximum((centred**2).T @ (centred**2) / count - estimate**2, 0.0))
+    _, noise = lna.dense_matrices(q_star, PD, graph, alpha=alpha, **PARAMETERS, **learner)
+    assert np.all(np.abs(estimate - noise) <= Z * spread / np.sqrt(count) + 1e-12)
+    assert np.abs(noise).max() > 1e-3
+
+
+def test_faq_scales_rows_of_the_linear_map_and_the_noise():
+    """At a shared Q*, FAQ's J is Q-learning's with row (s, a) times c(s, a), and its D is c D c."""
+    q_star = lna.fixed_point(FIGURE3_TABLE, PD, **PARAMETERS)
+    scale = np.minimum(0.3 / boltzmann(q_star, 1.0), 1.0).ravel()
+    plain = lna.dense_matrices(q_star, PD, GRAPHS["irregular"], alpha=0.01, **PARAMETERS)
+    faq = lna.dense_matrices(q_star, PD, GRAPHS["irregular"], alpha=0.01, rule="faq", faq_beta=0.3, **PARAMETERS)
+    c = np.tile(scale, GRAPHS["irregular"].n_agents)
+    np.testing.assert_allclose(faq[0] - np.eye(c.size), c[:, None] * (plain[0] - np.eye(c.size)), atol=1e-15)
+    np.testing.assert_allclose(faq[1], c[:, None] * plain[1] * c[None, :], atol=1e-18)
+
+
+def test_greedy_lna_has_no_policy_spread_and_refuses_switching_surfaces(learner_points):
+    q_star = learner_points["greedy"]
+    result = lna.solve_lna(q_star, PD, lattice(100), alpha=1e-4, **PARAMETERS, **LEARNERS["greedy"])
+    assert np.all(result.policy_std == 0.0) and np.all(result.q_std > 0.0)
+    assert result.attrs["switching_margin"] >= lna.SWITCHING_MARGIN
+    # α ten times larger: the spread grows by √10 and the surface in s2 is within three standard deviations
+    with pytest.raises(ConfigError, match="switching surface .* standard deviations"):
+        lna.solve_lna(q_star, PD, lattice(100), alpha=1e-2, **PARAMETERS, **LEARNERS["greedy"])
+    tied = np.array([[1.0, 1.0], [0.0, 0.5]])
+    with pytest.raises(ConfigError, match="switching surface"):
+        lna.jacobian_blocks(tied, PD, 4, alpha=1e-3, **PARAMETERS, **LEARNERS["greedy"])
+
+
+def test_greedy_fixed_point_is_refused_where_the_flow_slides():
+    """One-state anti-coordination game: a greedy action is answered by the other one, so the point mass slides
+    on Q(C) = Q(D) for ever: no regular fixed point, an error rather than a number."""
+    game = Game([[[0.0, 1.0], [1.0, 0.0]]], np.ones((1, 2, 2, 1)))
+    with pytest.raises(ConvergenceError, match="none of the 0 regular fixed points"):
+        lna.fixed_point([[0.2, 0.0]], game, **PARAMETERS, policy="epsilon_greedy", epsilon=0.2)
+
+
+def test_entry_point_takes_greedy_and_faq_and_refuses_types():
+    import marldyn
+    from marldyn.theory.entry import theory
+
+    base = marldyn.load_config("examples/pd_lattice.toml").with_overrides(steps=1000, runs=2, record_every=500)
+
+    def changed(**learning):
+        data = base.model_dump(exclude_none=True)
+        data["learning"].update(learning)
+        return marldyn.parse_config(data)
+
+    dataset = theory(changed(policy="epsilon_greedy", epsilon=0.2, alpha=1e-4), "lna")
+    assert dataset.attrs["switching_margin"] >= lna.SWITCHING_MARGIN
+    assert np.all(dataset["policy_std"] == 0.0)
+    faq = theory(changed(rule="faq", faq_beta=0.3), "lna")
+    plain = theory(base, "lna")
+    np.testing.assert_allclose(faq["q"], plain["q"], atol=1e-10)
+    assert np.all(faq["q_std"] < plain["q_std"])  # c < 1: smaller steps, smaller spread
+    typed = marldyn.parse_config(
+        {"graph": {"kind": "lattice", "n": 16}, "agent_types": [{"name": "fast", "fraction": 0.5, "alpha": 0.01}]}
+    )
+    with pytest.raises(ConfigError, match="agent types"):
+        theory(typed, "lna")

@@ -215,7 +215,17 @@ def theory(
     elif name == "lna":  # issue 8: linear-noise approximation on the graph (theory/lna.py)
         from .lna import lna_dataset_variables
 
-        variables, condition, lna_extra = lna_dataset_variables(config, game, graph, grid, table, **parameters)
+        variables, condition, lna_extra = lna_dataset_variables(
+            config,
+            game,
+            graph,
+            grid,
+            table,
+            policy=learning.policy,
+            epsilon=learning.epsilon,
+            faq_beta=learning.faq_beta,
+            **parameters,
+        )
         extra.update(lna_extra)
     elif name == "closure":  # issue 16: Gaussian moment closure on the graph (theory/closure.py)
         from .closure import solve_closure
@@ -354,7 +364,12 @@ def _check_support(config: Config, method, regular: bool) -> None:
     types = config.agent_types
     greedy = learning.policy == "epsilon_greedy" or any(t.policy == "epsilon_greedy" for t in types)
     name = method.name
-    if name in ("lna", "closure"):
+    if name == "lna" and types:
+        raise ConfigError(
+            "method 'lna' linearises around one homogeneous fixed point: agent types have one per type and "
+            "neighbourhood, which it does not derive; use sde-graph, sde or particles"
+        )
+    if name == "closure":
         used = []
         if greedy:
             used.append("ε-greedy policies")

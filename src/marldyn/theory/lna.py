@@ -39,8 +39,8 @@ from scipy.stats import binom
 
 from ..errors import ConfigError, ConvergenceError
 from ..graphs import Graph, lattice_side
-from ..learning import EXPECTED_SARSA, Q_LEARNING, RULES, rule_code
-from ..policy import boltzmann
+from ..learning import EXPECTED_SARSA, FAQ, Q_LEARNING, RULES, faq_factor, rule_code
+from ..policy import EPSILON_GREEDY, POLICIES, epsilon_of, policy_code, policy_of
 from .markov import edge_transition_matrix, stationary_distribution
 from .moments import diffusion, interaction_probability, mean_td_error
 from .one_step import pair_td_into, shared_noise_into
@@ -131,21 +131,42 @@ class LNAResult:
 # ----------------------------------------------------------------------------------------------
 def _check_rule(rule) -> int:
     code = rule_code(rule)
-    if code not in (Q_LEARNING, EXPECTED_SARSA):
+    if code not in (Q_LEARNING, EXPECTED_SARSA, FAQ):
         raise ConfigError(
-            f"the linear-noise approximation is derived for q_learning and expected_sarsa, not {RULES[code]!r} "
+            f"the linear-noise approximation is derived for q_learning, expected_sarsa and faq, not {RULES[code]!r} "
             "(SARSA's TD errors share the agent's own actions across states; use method 'sde-graph')"
         )
     return code
 
 
-def fixed_point(q0, game, *, beta, gamma, rule="q_learning", degree=4, tolerance=1e-12) -> np.ndarray:
+def fixed_point(
+    q0,
+    game,
+    *,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+    degree=4,
+    tolerance=1e-12,
+) -> np.ndarray:
     """Q* with δ̄(Q*, X(Q*)) = 0, i.e. μ*(Q*) = 0 of the homogeneous reduced dynamics (eqs. 7, 9, 19).
 
-    μ*(Q) = α [1 - (1 - p*_s)^k] X(s, a) δ̄(s, a) (``homogeneous.stationary_drift``); where X, p* > 0 its zeros
-    are those of δ̄, which depend on neither α, k nor p*. Root-finding on μ*/α itself tends to run off to
-    X → 0 (where μ* vanishes only asymptotically), so the root is sought on δ̄ (scipy ``hybr``, then
-    Levenberg–Marquardt) from ``q0``, and μ*(Q*) = 0 is checked afterwards.
+    μ*(Q) = α [1 - (1 - p*_s)^k] X(s, a) c(s, a) δ̄(s, a) (``homogeneous.stationary_drift``; c the FAQ factor);
+    where X, p* > 0 its zeros are those of δ̄, which depend on neither α, k, p* nor faq_beta (FAQ has
+    Q-learning's fixed points).
+
+    - **Boltzmann**: root-finding on μ*/α itself tends to run off to X → 0 (where μ* vanishes only
+      asymptotically), so the root is sought on δ̄ (scipy ``hybr``, then Levenberg–Marquardt) from ``q0``,
+      and μ*(Q*) = 0 is checked afterwards.
+    - **ε-greedy**: δ̄ is affine in Q inside each region of fixed greedy actions, so every regular
+      equilibrium is known exactly (:func:`marldyn.theory.switching.greedy_fixed_points`); Q* is the one the
+      reduced dynamics from ``q0`` converges to (integrated across the switching surfaces, with α = 1:
+      μ* ∝ α only rescales time). If that trajectory ends on a switching surface (sliding) or keeps
+      switching, there is no fixed point to linearise around, and :class:`~marldyn.errors.ConvergenceError`
+      says so.
 
     Parameters
     ----------
@@ -154,8 +175,11 @@ def fixed_point(q0, game, *, beta, gamma, rule="q_learning", degree=4, tolerance
     game : Game
     beta, gamma : float
     rule : str or int
+    policy : {"boltzmann", "epsilon_greedy"}
+        With ``epsilon`` for ε-greedy.
+    epsilon, faq_beta : float, optional
     degree : int
-        Only for the check of μ* (any k ≥ 1 gives the same zeros).
+        For the check of μ* (any k ≥ 1 gives the same zeros) and the ε-greedy integration.
     tolerance : float
         Largest accepted abs(δ̄) (payoff units) at the root.
 
@@ -165,13 +189,13 @@ def fixed_point(q0, game, *, beta, gamma, rule="q_learning", degree=4, tolerance
 
     Raises
     ------
-    ConfigError
+    ConvergenceError
         If no root is found from ``q0``.
 
     Examples
     --------
     >>> from marldyn import two_state_pd
-    >>> from marldyn.policy import boltzmann
+    >>> from marldyn.policy import boltzmann, epsilon_greedy
     >>> from marldyn.theory.lna import fixed_point
     >>> q_star = fixed_point([[0.0, 0.0], [0.0, 0.0]], two_state_pd(), beta=1.0, gamma=0.8)
     >>> q_star.round(4)
@@ -180,15 +204,28 @@ def fixed_point(q0, game, *, beta, gamma, rule="q_learning", degree=4, tolerance
     >>> boltzmann(q_star, 1.0).round(4)  # the mixed policy X*(C) = 0.4532 in both states
     array([[0.4532, 0.5468],
            [0.4532, 0.5468]])
+
+    ε-greedy learners from the Figure 3 table settle in the region "cooperate in s1, defect in s2" (one of the
+    three regions of this game that hold an equilibrium):
+
+    >>> q_star = fixed_point([[0.5, 0.0], [0.0, 0.5]], two_state_pd(), beta=1.0, gamma=0.8,
+    ...                      policy="epsilon_greedy", epsilon=0.1)
+    >>> epsilon_greedy(q_star, 0.1)
+    array([[0.95, 0.05],
+           [0.05, 0.95]])
     """
     from .homogeneous import stationary_drift
 
     q0 = np.asarray(q0, dtype=np.float64)
     shape = q0.shape
+    learner = dict(policy=policy, epsilon=epsilon)
+    if policy_code(policy) == EPSILON_GREEDY:
+        return _greedy_fixed_point(q0, game, gamma, rule, epsilon_of(policy, epsilon), faq_beta, degree)
 
     def residual(x):
         q = x.reshape(shape)
-        return mean_td_error(q, boltzmann(q, beta), game, beta=beta, gamma=gamma, rule=rule).ravel()
+        own = policy_of(q, beta=beta, **learner)
+        return mean_td_error(q, own, game, beta=beta, gamma=gamma, rule=rule, **learner).ravel()
 
     best = None
     for method in ("hybr", "lm"):
@@ -202,19 +239,65 @@ def fixed_point(q0, game, *, beta, gamma, rule="q_learning", degree=4, tolerance
     if not error <= tolerance:
         raise ConvergenceError(f"no fixed point found from Q = {q0.tolist()} (smallest |δ̄| = {error:.2e}); give q_star")
     q_star = x.reshape(shape)
-    rate = stationary_drift(q_star, game, degree=degree, alpha=1.0, beta=beta, gamma=gamma, rule=rule)
+    rate = stationary_drift(
+        q_star, game, degree=degree, alpha=1.0, beta=beta, gamma=gamma, rule=rule, faq_beta=faq_beta, **learner
+    )
     if not np.max(np.abs(rate)) <= 10 * tolerance:
         raise ConfigError(f"the root of δ̄ at {q_star.tolist()} is not a zero of μ* (|μ*/α| = {np.abs(rate).max():.2e})")
     return q_star
 
 
+GREEDY_HORIZONS = (1e2, 1e3, 1e4, 1e5, 1e6)
+"""Horizons (α t, steps at α = 1) at which the ε-greedy fixed-point search checks where the reduced flow is."""
+
+
+def _greedy_fixed_point(q0, game, gamma, rule, epsilon, faq_beta, degree) -> np.ndarray:
+    """The regular ε-greedy equilibrium that the reduced dynamics from ``q0`` reaches (see :func:`fixed_point`)."""
+    from .homogeneous import solve_reduced
+    from .switching import greedy_fixed_points
+
+    points = greedy_fixed_points(game, epsilon, gamma, rule)
+    q, elapsed = q0, 0.0
+    for horizon in GREEDY_HORIZONS:
+        q = solve_reduced(
+            q,
+            game,
+            [0.0, horizon - elapsed],
+            degree=degree,
+            alpha=1.0,
+            beta=1.0,
+            gamma=gamma,
+            rule=rule,
+            policy="epsilon_greedy",
+            epsilon=epsilon,
+            faq_beta=faq_beta,
+        ).q[-1]
+        elapsed = horizon
+        scale = 1.0 + np.abs(q).max()
+        for _, q_star in points:
+            if np.max(np.abs(q - q_star)) <= 1e-6 * scale:
+                return q_star
+    raise ConvergenceError(
+        f"ε-greedy: the reduced dynamics from Q = {q0.tolist()} reaches none of the {len(points)} regular fixed "
+        f"points by α t = {GREEDY_HORIZONS[-1]:g} (it ends at {np.round(q, 6).tolist()}: sliding on a switching "
+        "surface or still switching), so there is no fixed point to linearise around; use method 'sde-graph'"
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # ingredients at Q*
 # ----------------------------------------------------------------------------------------------
+SWITCHING_MARGIN = 3.0
+"""ε-greedy: the LNA needs the nearest switching surface at least this many standard deviations of the agents'
+gap Q(s, g) - Q(s, b) away from Q* (beyond it 0.13 % of a Gaussian population, whose greedy action differs)."""
+
+
 @dataclass(frozen=True, eq=False)
 class _Point:
     q: np.ndarray  # (K, M)
-    policy: np.ndarray  # (K, M)
+    policy: np.ndarray  # X, (K, M)
+    weight: np.ndarray  # X(s, a) c(s, a): the played action's probability times its FAQ factor, (K, M)
+    policy_jacobian: np.ndarray  # ∂X(s, a)/∂Q(s, c), (K, M, M); zero for ε-greedy inside a region
     distribution: np.ndarray  # p*, (K,)
     value: np.ndarray  # V(z), (K,)
     value_gradient: np.ndarray  # ∂V(z)/∂Q(z, c), (K, M)
@@ -222,38 +305,58 @@ class _Point:
     expected_td: np.ndarray  # r(s, a, b) = Σ_z T(s, a, b, z) [U(s, a, b) + γ V(z)] - Q(s, a), (K, M, M)
     product_td: np.ndarray  # E_z[δ_i δ_j | s, a, b] on a shared edge, (K, M, M)
     common_product: np.ndarray  # Σ_c X(s, c) r(s, a, c) r(s, b, c), (K, M, M)
-    payoff: np.ndarray
-    transition: np.ndarray
+    learner: dict  # beta, gamma, rule, policy, epsilon, faq_beta: the keywords of moments.diffusion
 
 
-def _point(q_star, game, beta, gamma, rule, check=True) -> _Point:
+def _point(q_star, game, beta, gamma, rule, policy="boltzmann", epsilon=None, faq_beta=None, check=True) -> _Point:
     code = _check_rule(rule)
+    kind = policy_code(policy)
+    greedy = kind == EPSILON_GREEDY
+    epsilon = epsilon_of(policy, epsilon) if greedy else None
+    faq = faq_factor(rule, faq_beta)
     payoff, transition = game.arrays()
     q = np.asarray(q_star, dtype=np.float64)
     if q.shape != payoff.shape[:2] or not np.all(np.isfinite(q)):
         raise ConfigError(f"q_star must be a finite (state, action) = {payoff.shape[:2]} table")
-    policy = boltzmann(q, beta)
-    if code == Q_LEARNING:
+    x = policy_of(q, policy, beta=beta, epsilon=epsilon)
+    tied = (q == q.max(axis=1, keepdims=True)).sum(axis=1) > 1
+    if check and greedy and np.any(tied):
+        raise ConfigError(
+            f"Q* = {q.tolist()} lies on an ε-greedy switching surface (tied maxima in state(s) "
+            f"{(np.flatnonzero(tied) + 1).tolist()}): the drift jumps there, so the LNA is undefined"
+        )
+    if code in (Q_LEARNING, FAQ):
         value = q.max(axis=1)
         gradient = (q == value[:, None]).astype(np.float64)
-        if check and np.any(gradient.sum(axis=1) > 1):
+        if check and np.any(tied):
             raise ConfigError("Q* has tied maxima: V = max Q is not differentiable there (LNA undefined)")
+    elif greedy:
+        value = np.sum(x * q, axis=1)
+        gradient = x.copy()
     else:
-        value = np.sum(policy * q, axis=1)
-        gradient = policy * (1.0 + beta * (q - value[:, None]))
+        value = np.sum(x * q, axis=1)
+        gradient = x * (1.0 + beta * (q - value[:, None]))
+    if greedy:
+        policy_jacobian = np.zeros(q.shape + q.shape[1:])
+    else:
+        policy_jacobian = beta * (np.einsum("sa,ac->sac", x, np.eye(q.shape[1])) - x[:, :, None] * x[:, None, :])
+    learner = dict(beta=beta, gamma=gamma, rule=RULES[code], policy=POLICIES[kind], epsilon=epsilon, faq_beta=faq_beta)
     if check:
-        delta = mean_td_error(q, policy, game, beta=beta, gamma=gamma, rule=rule)
+        delta = mean_td_error(q, x, game, **{key: learner[key] for key in ("beta", "gamma", "rule", "policy", "epsilon")})
         scale = max(1.0, float(np.abs(payoff).max()), float(np.abs(q).max()))
         if np.max(np.abs(delta)) > 1e-8 * scale:
             raise ConfigError(f"q_star is not a fixed point: max |δ̄| = {np.abs(delta).max():.2e} (use lna.fixed_point)")
-    distribution = stationary_distribution(edge_transition_matrix(policy, policy, transition))
-    next_state = np.einsum("sb,sabz->saz", policy, transition)
+    distribution = stationary_distribution(edge_transition_matrix(x, x, transition))
+    next_state = np.einsum("sb,sabz->saz", x, transition)
     shape = payoff.shape[:1] + payoff.shape[1:2] * 2
     expected_td, product_td, common_product = np.empty(shape), np.empty(shape), np.empty(shape)
-    pair_td_into(q, policy, payoff, transition, float(gamma), code, expected_td, product_td, common_product)
+    pair_td_into(q, x, payoff, transition, float(gamma), code, expected_td, product_td, common_product)
+    weight = x * np.where(x <= faq, 1.0, faq / np.maximum(x, faq))  # c = min(faq_beta / X, 1) (learning.faq_scale)
     return _Point(
         q,
-        policy,
+        x,
+        weight,
+        policy_jacobian,
         distribution,
         value,
         gradient,
@@ -261,31 +364,35 @@ def _point(q_star, game, beta, gamma, rule, check=True) -> _Point:
         expected_td,
         product_td,
         common_product,
-        payoff,
-        transition,
+        learner,
     )
 
 
-def _policy_gradient(policy, beta) -> np.ndarray:
-    """G = ∂X/∂Q (K M, K M), block diagonal in the state: β X(s, a) (1[a = c] - X(s, c)) (eq. 2)."""
-    n_states, n_actions = policy.shape
+def _policy_gradient(point: _Point) -> np.ndarray:
+    """G = ∂X/∂Q (K M, K M), block diagonal in the state (eq. 2 for Boltzmann; zero for ε-greedy in a region)."""
+    n_states, n_actions = point.q.shape
     gradient = np.zeros((n_states * n_actions, n_states * n_actions))
     for s in range(n_states):
-        block = beta * (np.diag(policy[s]) - np.outer(policy[s], policy[s]))
-        gradient[s * n_actions : (s + 1) * n_actions, s * n_actions : (s + 1) * n_actions] = block
+        rows = slice(s * n_actions, (s + 1) * n_actions)
+        gradient[rows, rows] = point.policy_jacobian[s]
     return gradient
 
 
-def jacobian_blocks(q_star, game, degree, *, alpha, beta, gamma, rule="q_learning"):
+def jacobian_blocks(
+    q_star, game, degree, *, alpha, beta, gamma, rule="q_learning", policy="boltzmann", epsilon=None, faq_beta=None
+):
     """J_self(k) = ∂μ_i/∂Q_i and J_nb(k) = ∂μ_i/∂Q_j (j ~ i) at a homogeneous fixed point [L3-L4].
 
-    With δ̄ = 0 only the derivative of δ̄ survives in μ_i = α π_s X_i δ̄_i (eq. 9):
+    With δ̄ = 0 only the derivative of δ̄ survives in μ_i = α π_s X_i c_i δ̄_i (eq. 9; c the FAQ factor, whose
+    kink at X = faq_beta multiplies δ̄ = 0 too):
 
-    - J_self[(s,a),(z,c)] = α π_s X(s,a) [-1((z,c) = (s,a)) + γ W(s,a,z) ∂V(z)/∂Q(z,c)],
-      ∂V/∂Q = 1(c = argmax) (Q-learning) or X(z,c) [1 + β (Q(z,c) - V(z))] (expected SARSA);
-    - J_nb[(s,a),(s,c)] = α π_s X(s,a) (1/k) Σ_b r(s,a,b) β X(s,b) (1(b = c) - X(s,c)), zero across states,
-      with r(s,a,b) the expected TD error when the neighbour plays b (the neighbour met in s is j with
-      probability p_ij(s) / Σ_l p_il(s) = 1/k at the homogeneous point, eq. 20).
+    - J_self[(s,a),(z,c)] = α π_s X(s,a) c(s,a) [-1((z,c) = (s,a)) + γ W(s,a,z) ∂V(z)/∂Q(z,c)],
+      ∂V/∂Q = 1(c = argmax) (Q-learning, FAQ), X(z,c) [1 + β (Q(z,c) - V(z))] (Boltzmann expected SARSA) or
+      X(z,c) (ε-greedy expected SARSA, X constant in a region);
+    - J_nb[(s,a),(s,c)] = α π_s X(s,a) c(s,a) (1/k) Σ_b r(s,a,b) ∂X(s,b)/∂Q(s,c), zero across states, with
+      r(s,a,b) the expected TD error when the neighbour plays b (the neighbour met in s is j with
+      probability p_ij(s) / Σ_l p_il(s) = 1/k at the homogeneous point, eq. 20); ∂X/∂Q = β X (1 - X) terms for
+      Boltzmann, 0 for ε-greedy (J_nb = 0: a neighbour's policy does not move inside its region).
 
     Parameters
     ----------
@@ -295,7 +402,10 @@ def jacobian_blocks(q_star, game, degree, *, alpha, beta, gamma, rule="q_learnin
     degree : int
         k of the focal agent.
     alpha, beta, gamma : float
-    rule : {"q_learning", "expected_sarsa"}
+    rule : {"q_learning", "expected_sarsa", "faq"}
+    policy : {"boltzmann", "epsilon_greedy"}
+    epsilon, faq_beta : float, optional
+        ε of ε-greedy, faq_beta of FAQ.
 
     Returns
     -------
@@ -317,24 +427,23 @@ def jacobian_blocks(q_star, game, degree, *, alpha, beta, gamma, rule="q_learnin
     >>> bool(np.linalg.eigvals(j_self).real.max() < 0)  # one agent alone relaxes to Q*
     True
     """
-    point = _point(q_star, game, beta, gamma, rule)
-    return _jacobians(point, int(degree), alpha, beta, gamma)
+    point = _point(q_star, game, beta, gamma, rule, policy, epsilon, faq_beta)
+    return _jacobians(point, int(degree), alpha)
 
 
-def _jacobians(point: _Point, degree, alpha, beta, gamma):
+def _jacobians(point: _Point, degree, alpha):
     n_states, n_actions = point.q.shape
     size = n_states * n_actions
     if degree <= 0:
         return np.zeros((size, size)), np.zeros((size, size))
     engaged = interaction_probability(point.distribution, degree)  # π_s
-    rate = alpha * engaged[:, None] * point.policy  # (s, a)
-    own = gamma * point.next_state[:, :, :, None] * point.value_gradient[None, None, :, :]  # (s, a, z, c)
+    rate = alpha * engaged[:, None] * point.weight  # α π_s X c, (s, a)
+    own = point.learner["gamma"] * point.next_state[:, :, :, None] * point.value_gradient[None, None, :, :]
     own = own.reshape(size, size) - np.eye(size)
     j_self = rate.reshape(size, 1) * own
     j_nb = np.zeros((size, size))
     for s in range(n_states):
-        policy_jacobian = beta * (np.diag(point.policy[s]) - np.outer(point.policy[s], point.policy[s]))  # [b, c]
-        block = point.expected_td[s] @ policy_jacobian / degree  # [a, c]
+        block = point.expected_td[s] @ point.policy_jacobian[s] / degree  # [a, c]
         rows = slice(s * n_actions, (s + 1) * n_actions)
         j_nb[rows, rows] = rate[s][:, None] * block
     return j_self, j_nb
@@ -367,16 +476,31 @@ def _adjacent_common_factor(distribution, k_i, k_j):
     return common
 
 
-def noise_blocks(q_star, game, k_i, k_j=None, *, alpha, beta, gamma, rule="q_learning"):
+def noise_blocks(
+    q_star,
+    game,
+    k_i,
+    k_j=None,
+    *,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+):
     """One-step noise covariance blocks at a homogeneous fixed point, edge states i.i.d. from p* [L5-L7].
 
     - ``self``: D_ii = Σ(Q*, X*, p*, k_i), eq. (5) (docs/diffusion.md);
-    - ``edge``: D_ij for neighbours (one shared edge): α² X(s,a) X(s,b) F_s E_z[δ_i δ_j | s, a, b] on the
+    - ``edge``: D_ij for neighbours (one shared edge): α² w(s,a) w(s,b) F_s E_z[δ_i δ_j | s, a, b] on the
       (s, s) blocks, where on the shared edge i plays a, j plays b and both bootstrap from the same s';
     - ``common`` / ``common_adjacent``: D_ij per common neighbour l (j not adjacent / adjacent to i):
-      α² X(s,a) X(s,b) G_s Σ_c X(s,c) r(s,a,c) r(s,b,c) on the (s, s) blocks (both meet l's one action c).
+      α² w(s,a) w(s,b) G_s Σ_c X(s,c) r(s,a,c) r(s,b,c) on the (s, s) blocks (both meet l's one action c).
 
-    Every other block is zero at the fixed point (a TD error from an edge not shared averages to δ̄ = 0).
+    w = X c is the played action's probability times its FAQ factor c = min(faq_beta / X, 1) (w = X for the
+    other rules). Every other block is zero at the fixed point (a TD error from an edge not shared averages to
+    δ̄ = 0).
 
     Parameters
     ----------
@@ -385,7 +509,9 @@ def noise_blocks(q_star, game, k_i, k_j=None, *, alpha, beta, gamma, rule="q_lea
     k_i, k_j : int
         Degrees of the two agents (``k_j`` defaults to ``k_i``).
     alpha, beta, gamma : float
-    rule : {"q_learning", "expected_sarsa"}
+    rule : {"q_learning", "expected_sarsa", "faq"}
+    policy : {"boltzmann", "epsilon_greedy"}
+    epsilon, faq_beta : float, optional
 
     Returns
     -------
@@ -414,8 +540,8 @@ def noise_blocks(q_star, game, k_i, k_j=None, *, alpha, beta, gamma, rule="q_lea
     >>> bool(np.allclose(blocks["self"], sigma))
     True
     """
-    point = _point(q_star, game, beta, gamma, rule)
-    return _noise(point, int(k_i), int(k_i if k_j is None else k_j), game, alpha, beta, gamma, rule)
+    point = _point(q_star, game, beta, gamma, rule, policy, epsilon, faq_beta)
+    return _noise(point, int(k_i), int(k_i if k_j is None else k_j), game, alpha)
 
 
 def shared_noise_blocks(q, game, degree, *, alpha, beta, gamma, rule="q_learning"):
@@ -448,36 +574,35 @@ def shared_noise_blocks(q, game, degree, *, alpha, beta, gamma, rule="q_learning
     (['common', 'edge'], (4, 4))
     """
     point = _point(q, game, beta, gamma, rule, check=False)
-    return _noise(point, int(degree), int(degree), game, alpha, beta, gamma, rule, shared_only=True)
+    return _noise(point, int(degree), int(degree), game, alpha, shared_only=True)
 
 
-def _noise(point: _Point, k_i, k_j, game, alpha, beta, gamma, rule, shared_only=False):
+def _noise(point: _Point, k_i, k_j, game, alpha, shared_only=False):
     """The blocks of :func:`noise_blocks`; ``shared_only``: just ``edge`` and ``common``."""
     n_states, n_actions = point.q.shape
     size = n_states * n_actions
     out = {}
     if not shared_only:
-        out["self"] = diffusion(
-            point.q, point.policy, point.distribution, k_i, game, alpha=alpha, beta=beta, gamma=gamma, rule=rule
-        )
+        out["self"] = diffusion(point.q, point.policy, point.distribution, k_i, game, alpha=alpha, **point.learner)
     edge, common = np.empty((size, size)), np.empty((size, size))
+    # the core's α² X(s, a) X(s, b) prefactor with the FAQ factors: X c in place of X
     shared_noise_into(
-        point.policy, point.distribution, k_i, k_j, float(alpha), point.product_td, point.common_product, edge, common
+        point.weight, point.distribution, k_i, k_j, float(alpha), point.product_td, point.common_product, edge, common
     )
     out["edge"], out["common"] = edge, common
     if not shared_only:
         factor = _adjacent_common_factor(point.distribution, k_i, k_j)
-        out["common_adjacent"] = _state_blocks(point.policy, alpha, factor[:, None, None] * point.common_product)
+        out["common_adjacent"] = _state_blocks(point.weight, alpha, factor[:, None, None] * point.common_product)
     return out
 
 
-def _state_blocks(policy, alpha, inner):
-    """α² X(s,a) X(s,b) inner[s, a, b] on the (s, s) diagonal blocks of a (K M, K M) matrix."""
-    n_states, n_actions = policy.shape
+def _state_blocks(weight, alpha, inner):
+    """α² w(s,a) w(s,b) inner[s, a, b] on the (s, s) diagonal blocks of a (K M, K M) matrix."""
+    n_states, n_actions = weight.shape
     out = np.zeros((n_states * n_actions, n_states * n_actions))
     for s in range(n_states):
         rows = slice(s * n_actions, (s + 1) * n_actions)
-        out[rows, rows] = alpha**2 * policy[s][:, None] * policy[s][None, :] * inner[s]
+        out[rows, rows] = alpha**2 * weight[s][:, None] * weight[s][None, :] * inner[s]
     return out
 
 
@@ -492,7 +617,20 @@ def _adjacency(graph: Graph):
     return csr_matrix((data, np.asarray(graph.indices), np.asarray(graph.indptr)), shape=(n, n))
 
 
-def dense_matrices(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_learning", correlations=True):
+def dense_matrices(
+    q_star,
+    game,
+    graph: Graph,
+    *,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+    correlations=True,
+):
     """A = I + J and D of the whole population (N K M, N K M), dense, agent-major order [L2, L5-L7].
 
     For the brute-force solve on small graphs (any degrees, triangles included). ``correlations=False`` drops
@@ -506,7 +644,9 @@ def dense_matrices(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_le
     graph : Graph
         Any graph with N K M ≤ 4000.
     alpha, beta, gamma : float
-    rule : {"q_learning", "expected_sarsa"}
+    rule : {"q_learning", "expected_sarsa", "faq"}
+    policy : {"boltzmann", "epsilon_greedy"}
+    epsilon, faq_beta : float, optional
     correlations : bool
 
     Returns
@@ -528,7 +668,11 @@ def dense_matrices(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_le
     >>> bool(np.abs(np.linalg.eigvals(matrix)).max() < 1.0)  # Q* is linearly stable on the graph
     True
     """
-    point = _point(q_star, game, beta, gamma, rule)
+    point = _point(q_star, game, beta, gamma, rule, policy, epsilon, faq_beta)
+    return _dense_matrices(point, game, graph, alpha, correlations)
+
+
+def _dense_matrices(point: _Point, game, graph: Graph, alpha, correlations):
     n = graph.n_agents
     size = point.q.size
     if n * size > DIRECT_LIMIT:
@@ -537,12 +681,12 @@ def dense_matrices(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_le
     common = adjacency @ adjacency
     np.fill_diagonal(common, 0.0)
     degree = np.asarray(graph.degree)
-    jacobians = {k: _jacobians(point, int(k), alpha, beta, gamma) for k in np.unique(degree)}
+    jacobians = {k: _jacobians(point, int(k), alpha) for k in np.unique(degree)}
     cache: dict = {}
 
     def noise(k_i, k_j):
         if (k_i, k_j) not in cache:
-            cache[(k_i, k_j)] = _noise(point, int(k_i), int(k_j), game, alpha, beta, gamma, rule)
+            cache[(k_i, k_j)] = _noise(point, int(k_i), int(k_j), game, alpha)
         return cache[(k_i, k_j)]
 
     matrix = np.eye(n * size)
@@ -578,11 +722,11 @@ def _lyapunov_batch(matrices, covariances):
     return 0.5 * (solution + np.swapaxes(solution, -1, -2))
 
 
-def _modal_covariances(point, degree, eigenvalues, alpha, beta, gamma, game, rule, correlations=True):
+def _modal_covariances(point, degree, eigenvalues, alpha, game, correlations=True):
     """C(λ) for every adjacency eigenvalue λ of a k-regular triangle-free graph: A(λ) = I + J_self + λ J_nb,
     D(λ) = D_self + λ D_edge + (λ² - k) D_common [L9]."""
-    j_self, j_nb = _jacobians(point, degree, alpha, beta, gamma)
-    blocks = _noise(point, degree, degree, game, alpha, beta, gamma, rule)
+    j_self, j_nb = _jacobians(point, degree, alpha)
+    blocks = _noise(point, degree, degree, game, alpha)
     size = j_self.shape[0]
     lam = np.asarray(eigenvalues, dtype=np.float64)[:, None, None]
     matrices = np.eye(size)[None] + j_self[None] + lam * j_nb[None]
@@ -593,7 +737,19 @@ def _modal_covariances(point, degree, eigenvalues, alpha, beta, gamma, game, rul
 
 
 def solve_lna(
-    q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_learning", route="auto", correlations=True
+    q_star,
+    game,
+    graph: Graph,
+    *,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+    route="auto",
+    correlations=True,
 ) -> LNAResult:
     """Stationary covariance of the agents' Q-values on ``graph`` around the fixed point ``q_star`` [L1-L10].
 
@@ -604,7 +760,13 @@ def solve_lna(
     game : Game
     graph : Graph
     alpha, beta, gamma : float
-    rule : {"q_learning", "expected_sarsa"}
+    rule : {"q_learning", "expected_sarsa", "faq"}
+    policy : {"boltzmann", "epsilon_greedy"}
+        ε-greedy (with ``epsilon``): inside a region the policy is constant, so J_nb = 0 and the policy spread
+        is 0; Q* must lie at least :data:`SWITCHING_MARGIN` standard deviations of the agents' greedy gaps from
+        every switching surface (else ConfigError: some agents would play another greedy action).
+    epsilon, faq_beta : float, optional
+        ε of ε-greedy, faq_beta of FAQ (which scales each row of J and D by c = min(faq_beta / X, 1)).
     route : {"auto", "fourier", "laplacian", "direct"}
         ``fourier``: the periodic lattice, one d x d discrete Lyapunov equation per wave vector (any size);
         ``laplacian``: a regular triangle-free graph, one per eigenvector of its Laplacian (dense eigh);
@@ -639,7 +801,7 @@ def solve_lna(
     """
     if route not in ROUTES:
         raise ConfigError(f"route = {route!r} must be one of {', '.join(ROUTES)}")
-    point = _point(q_star, game, beta, gamma, rule)
+    point = _point(q_star, game, beta, gamma, rule, policy, epsilon, faq_beta)
     n = graph.n_agents
     size = point.q.size
     degree = np.asarray(graph.degree)
@@ -667,9 +829,7 @@ def solve_lna(
             values, vectors = np.linalg.eigh(laplacian(adjacency.toarray()))
             eigenvalues = k - values  # adjacency eigenvalues
             weights = vectors.sum(axis=0) ** 2
-        modes, matrices, noise, jac = _modal_covariances(
-            point, k, eigenvalues, alpha, beta, gamma, game, rule, correlations
-        )
+        modes, matrices, noise, jac = _modal_covariances(point, k, eigenvalues, alpha, game, correlations)
         mean = np.einsum("m,mij->ij", weights, modes) / n**2
         within = modes.sum(axis=0) / n - mean
         radius = np.max(np.abs(np.linalg.eigvals(matrices)))
@@ -681,9 +841,7 @@ def solve_lna(
             "D_common": noise["common"],
         }
     else:
-        matrix, covariance = dense_matrices(
-            q_star, game, graph, alpha=alpha, beta=beta, gamma=gamma, rule=rule, correlations=correlations
-        )
+        matrix, covariance = _dense_matrices(point, game, graph, alpha, correlations)
         full = solve_discrete_lyapunov(matrix, covariance)
         full = 0.5 * (full + full.T)
         per_agent = full.reshape(n, size, n, size)
@@ -692,9 +850,10 @@ def solve_lna(
         radius = np.max(np.abs(np.linalg.eigvals(matrix)))
     if not radius < 1.0:
         raise ConfigError(f"Q* is not linearly stable on this graph (spectral radius of I + J = {radius:.6f})")
-    gradient = _policy_gradient(point.policy, beta)
+    gradient = _policy_gradient(point)
     shape = point.q.shape
-    independent = independent_ou(q_star, game, graph, alpha=alpha, beta=beta, gamma=gamma, rule=rule)
+    margin = _switching_margin(point, within)
+    independent = _independent_ou(point, game, graph, alpha)
     return LNAResult(
         fixed_point=point.q.copy(),
         policy=point.policy,
@@ -710,15 +869,51 @@ def solve_lna(
         blocks=blocks,
         attrs={
             "alpha": float(alpha),
-            "beta": float(beta),
-            "gamma": float(gamma),
-            "rule": RULES[rule_code(rule)],
+            **{key: value for key, value in point.learner.items() if value is not None},
             "agents": int(n),
+            **({} if margin is None else {"switching_margin": margin}),
         },
     )
 
 
-def independent_ou(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_learning") -> dict:
+def _switching_margin(point: _Point, within) -> float | None:
+    """ε-greedy: the smallest gap Q*(s, g) - Q*(s, b) over states and actions b ≠ g in standard deviations of
+    that gap across agents; a ConfigError below :data:`SWITCHING_MARGIN`. None for Boltzmann learners."""
+    if point.learner["policy"] != "epsilon_greedy":
+        return None
+    n_states, n_actions = point.q.shape
+    margin = np.inf
+    for s in range(n_states):
+        g = int(np.argmax(point.q[s]))
+        for b in range(n_actions):
+            if b == g:
+                continue
+            i, j = s * n_actions + g, s * n_actions + b
+            spread = np.sqrt(max(within[i, i] + within[j, j] - 2.0 * within[i, j], 0.0))
+            gap = point.q[s, g] - point.q[s, b]
+            margin = min(margin, gap / spread if spread > 0 else np.inf)
+            if margin < SWITCHING_MARGIN:
+                raise ConfigError(
+                    f"ε-greedy: at Q* the switching surface Q(s{s + 1}, a{g + 1}) = Q(s{s + 1}, a{b + 1}) is "
+                    f"{gap / spread:.2f} standard deviations of the agents' gap away (the LNA needs "
+                    f"{SWITCHING_MARGIN:g}: beyond it agents play another greedy action); use method 'sde-graph'"
+                )
+    return float(margin)
+
+
+def independent_ou(
+    q_star,
+    game,
+    graph: Graph,
+    *,
+    alpha,
+    beta,
+    gamma,
+    rule="q_learning",
+    policy="boltzmann",
+    epsilon=None,
+    faq_beta=None,
+) -> dict:
     """Each agent alone: C_i = (I + J_self(k_i)) C_i (I + J_self(k_i))ᵀ + Σ_i, no coupling, independent noise.
 
     Returns the across-agent covariance within a run, E[(1/N) Σ_i (Q_i - Q̄)²] = (1/N) Σ_i C_i - (1/N²) Σ_i C_i,
@@ -733,7 +928,9 @@ def independent_ou(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_le
     graph : Graph
         Only its degrees matter.
     alpha, beta, gamma : float
-    rule : {"q_learning", "expected_sarsa"}
+    rule : {"q_learning", "expected_sarsa", "faq"}
+    policy : {"boltzmann", "epsilon_greedy"}
+    epsilon, faq_beta : float, optional
 
     Returns
     -------
@@ -753,7 +950,11 @@ def independent_ou(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_le
     array([[0.0596, 0.0584],
            [0.0298, 0.0276]])
     """
-    point = _point(q_star, game, beta, gamma, rule)
+    point = _point(q_star, game, beta, gamma, rule, policy, epsilon, faq_beta)
+    return _independent_ou(point, game, graph, alpha)
+
+
+def _independent_ou(point: _Point, game, graph: Graph, alpha) -> dict:
     degree = np.asarray(graph.degree)
     n = graph.n_agents
     size = point.q.size
@@ -761,8 +962,8 @@ def independent_ou(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_le
     for k, count in zip(*np.unique(degree, return_counts=True), strict=True):
         if k == 0:
             continue
-        j_self, _ = _jacobians(point, int(k), alpha, beta, gamma)
-        sigma = _noise(point, int(k), int(k), game, alpha, beta, gamma, rule)["self"]
+        j_self, _ = _jacobians(point, int(k), alpha)
+        sigma = _noise(point, int(k), int(k), game, alpha)["self"]
         total += count * _lyapunov_batch((np.eye(size) + j_self)[None], sigma[None])[0]
     mean = total / n**2
     within = total / n - mean
@@ -775,7 +976,7 @@ def independent_ou(q_star, game, graph: Graph, *, alpha, beta, gamma, rule="q_le
     }
 
 
-def lna_dataset_variables(config, game, graph, grid, table, *, alpha, beta, gamma, rule):
+def lna_dataset_variables(config, game, graph, grid, table, **learner):
     """Variables of ``theory(config, "lna")``: Q* from the config's initial table, constant on the time grid.
 
     Returns ``(variables, condition, extra)`` for ``entry._dataset``: ``q`` (= Q*), ``policy`` (X*),
@@ -783,8 +984,9 @@ def lna_dataset_variables(config, game, graph, grid, table, *, alpha, beta, gamm
     ``q_std_independent``, ``q_mean_std_independent``, each repeated on every time of the grid.
     """
     degree = int(np.max(graph.degree)) if graph.n_edges else 1
-    q_star = fixed_point(table, game, beta=beta, gamma=gamma, rule=rule, degree=max(degree, 1))
-    result = solve_lna(q_star, game, graph, alpha=alpha, beta=beta, gamma=gamma, rule=rule)
+    alpha = learner.pop("alpha")
+    q_star = fixed_point(table, game, degree=max(degree, 1), **learner)
+    result = solve_lna(q_star, game, graph, alpha=alpha, **learner)
     count = np.asarray(grid).size
 
     def constant(value):
@@ -809,4 +1011,6 @@ def lna_dataset_variables(config, game, graph, grid, table, *, alpha, beta, gamm
         "relaxation_time": result.relaxation_time,
         "fixed_point": np.round(result.fixed_point, 12).tolist(),
     }
+    if "switching_margin" in result.attrs:
+        extra["switching_margin"] = result.attrs["switching_margin"]
     return variables, condition, extra

@@ -38,7 +38,15 @@ from scipy.integrate import solve_ivp
 
 from ..errors import ConfigError, ConvergenceError, DivergenceError
 
-__all__ = ["MAX_EVENTS", "integrate_switching", "region_policy"]
+__all__ = [
+    "MAX_EVENTS",
+    "MAX_REGIONS",
+    "greedy_fixed_points",
+    "integrate_switching",
+    "region_fixed_point",
+    "region_policy",
+    "region_td_error",
+]
 
 MAX_EVENTS = 20_000
 """Switching events (crossings, starts and ends of sliding) before an integration is stopped as chattering."""
@@ -413,3 +421,160 @@ def _recorded_policy(field, policy, q_view, y, mode: _Mode) -> np.ndarray:
         return policy(y, mode.choice, {})
     weight, _ = _sliding_weights(field, policy, q_view, y, mode)
     return policy(y, mode.choice, {u: (b, float(w)) for (u, b), w in zip(mode.sliding.items(), weight, strict=True)})
+
+
+# ----------------------------------------------------------------------------------------------
+# equilibria inside the regions: δ̄ is affine in Q where the greedy actions are fixed
+# ----------------------------------------------------------------------------------------------
+MAX_REGIONS = 4096
+"""Largest number of greedy-action patterns M^K that :func:`greedy_fixed_points` enumerates."""
+
+
+def region_td_error(game, choice, epsilon: float, gamma: float, rule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """δ̄(Q) of the ε-greedy point mass inside one region, as the affine map δ̄ = A vec(Q) + b (eq. 7).
+
+    With the greedy actions g(s) = ``choice[s]`` fixed, the policy X (own and neighbour's, the point mass meets
+    itself) is constant, and every rule's TD target is linear in Q: Q-learning's (and FAQ's) max Q(z, ·) is
+    Q(z, g(z)), expected SARSA's Σ_c X(z, c) Q(z, c), SARSA's the own draw's Q(z, a(z)). So δ̄ is affine in
+    Q; A and b are read off the one-step core (:func:`marldyn.theory.one_step.td_moments_batch`) at Q = 0 and
+    at the unit tables, exactly (to rounding) since the map is affine.
+
+    Parameters
+    ----------
+    game : Game
+    choice : array_like of int, shape (state,)
+        g(s).
+    epsilon, gamma : float
+    rule : str or int
+
+    Returns
+    -------
+    matrix : ndarray, shape (K M, K M)
+        A = ∂δ̄/∂Q (per payoff unit of Q; row-major (state, action) order).
+    offset : ndarray, shape (K M,)
+        b = δ̄(0), payoff units.
+    policy : ndarray, shape (state, action)
+        The region's X.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> matrix, offset, policy = region_td_error(two_state_pd(), [1, 1], 0.1, 0.8, "q_learning")
+    >>> matrix.shape, policy.round(2).tolist()
+    ((4, 4), [[0.05, 0.95], [0.05, 0.95]])
+    """
+    from ..learning import EXPECTED_SARSA, SARSA, rule_code
+    from .one_step import td_moments_batch
+
+    payoff, transition = game.arrays()
+    n_states, n_actions = payoff.shape[:2]
+    choice = np.asarray(choice, dtype=np.int64)
+    policy = region_policy(choice, float(epsilon), n_actions)
+    code = rule_code(rule)
+    if code in (SARSA, EXPECTED_SARSA):
+        own, core_rule = policy, code
+    else:  # the max is the greedy action's value: expected SARSA's target with the greedy indicator as "policy"
+        own, core_rule = region_policy(choice, 0.0, n_actions), EXPECTED_SARSA
+    size = n_states * n_actions
+    tables = np.concatenate([np.zeros((1, size)), np.eye(size)]).reshape(size + 1, n_states, n_actions)
+    mean, _ = td_moments_batch(
+        tables,
+        np.broadcast_to(own, tables.shape).copy(),
+        np.broadcast_to(policy, tables.shape).copy(),
+        payoff,
+        transition,
+        float(gamma),
+        core_rule,
+    )
+    mean = mean.reshape(size + 1, size)
+    return (mean[1:] - mean[0]).T.copy(), mean[0].copy(), policy
+
+
+def region_fixed_point(game, choice, epsilon: float, gamma: float, rule) -> np.ndarray | None:
+    """The zero of δ̄ in the region of greedy actions ``choice``, if it lies strictly inside that region.
+
+    Solves A vec(Q) = -b (:func:`region_td_error`) and keeps the solution only if ``choice[s]`` is its unique
+    maximiser in every state by more than :data:`TIE` (a solution on or beyond a surface is not an equilibrium
+    of this region). Where X > 0 (ε > 0) and every state is reachable, the zeros of δ̄ are the zeros of the
+    point-mass drift μ* = α π_s X c δ̄ (eq. 9).
+
+    Returns
+    -------
+    ndarray, shape (state, action), or None
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> q = region_fixed_point(two_state_pd(), [1, 1], 0.1, 0.8, "q_learning")  # everyone defects greedily
+    >>> q.round(3)
+    array([[ 0.146,  0.642],
+           [-0.044,  0.452]])
+    >>> region_fixed_point(two_state_pd(), [1, 0], 0.1, 0.8, "q_learning") is None  # not self-consistent
+    True
+    """
+    matrix, offset, _ = region_td_error(game, choice, epsilon, gamma, rule)
+    try:
+        q = np.linalg.solve(matrix, -offset)
+    except np.linalg.LinAlgError:
+        return None
+    q = q.reshape(game.n_states, game.n_actions)
+    if not np.all(np.isfinite(q)):
+        return None
+    choice = np.asarray(choice, dtype=np.int64)
+    rows = np.arange(q.shape[0])
+    best = q[rows, choice]
+    others = q.copy()
+    others[rows, choice] = -np.inf
+    margin = TIE * (1.0 + np.abs(q).max())
+    return q if np.all(best - others.max(axis=1) > margin) else None
+
+
+def greedy_fixed_points(game, epsilon: float, gamma: float, rule) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every equilibrium of the ε-greedy point mass inside a region: the self-consistent :func:`region_fixed_point`
+    of each of the M^K greedy-action patterns (exact, no search).
+
+    Equilibria *on* a switching surface (pseudo-equilibria of the sliding flow, where the Filippov field
+    vanishes) are not among them; :func:`integrate_switching` finds the trajectories that end there.
+
+    Parameters
+    ----------
+    game : Game
+    epsilon : float
+        0 < ε <= 1. At ε = 0 the non-greedy actions are never played, their Q-values never move, and the
+        equilibria are not isolated.
+    gamma : float
+    rule : str or int
+
+    Returns
+    -------
+    list of (choice, q)
+        The greedy actions (state,) and Q* (state, action) of each region that has one.
+
+    Raises
+    ------
+    ConfigError
+        ε = 0, or more than :data:`MAX_REGIONS` patterns.
+
+    Examples
+    --------
+    >>> from marldyn import two_state_pd
+    >>> [choice.tolist() for choice, _ in greedy_fixed_points(two_state_pd(), 0.1, 0.8, "q_learning")]
+    [[0, 0], [0, 1], [1, 1]]
+    >>> [choice.tolist() for choice, _ in greedy_fixed_points(two_state_pd(), 1.0, 0.8, "q_learning")]  # uniform
+    [[1, 1]]
+    """
+    epsilon = float(epsilon)
+    if not 0.0 < epsilon <= 1.0:
+        raise ConfigError(
+            f"epsilon = {epsilon}: the ε-greedy fixed points need ε > 0 (at ε = 0 the actions that are never "
+            "played keep their Q-values, so fixed points are not isolated)"
+        )
+    n_states, n_actions = game.n_states, game.n_actions
+    if n_actions**n_states > MAX_REGIONS:
+        raise ConfigError(f"{n_actions}^{n_states} greedy-action patterns: more than {MAX_REGIONS} to enumerate")
+    found = []
+    for choice in itertools.product(range(n_actions), repeat=n_states):
+        q = region_fixed_point(game, choice, epsilon, gamma, rule)
+        if q is not None:
+            found.append((np.array(choice, dtype=np.int64), q))
+    return found
