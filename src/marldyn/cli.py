@@ -221,12 +221,19 @@ def fixed_points(
     parameters = ", ".join(f"{key} = {value}" for key, value in dynamics.parameters().items())
     counts = " / ".join(str(n) for n in search.counts)
     found = " / ".join(str(v) for v in search.counts.values())
-    lines = [
-        f"fixed points of the reduced point-mass dynamics ({dynamics.game.name}; {parameters})",
-        f"search: {search.starts} Sobol starts on [{search.box[0]:.4g}, {search.box[1]:.4g}] per entry; "
-        f"distinct fixed points found by the first {counts} starts: {found}",
-    ]
+    lines = [f"fixed points of the reduced point-mass dynamics ({dynamics.game.name}; {parameters})"]
+    if dynamics.greedy:
+        lines.append(
+            f"search: all {search.starts} regions of fixed greedy actions, each solved exactly (δ̄ is affine there); "
+            f"{search.converged} hold an equilibrium (equilibria on switching surfaces are not listed)"
+        )
+    else:
+        lines.append(
+            f"search: {search.starts} Sobol starts on [{search.box[0]:.4g}, {search.box[1]:.4g}] per entry; "
+            f"distinct fixed points found by the first {counts} starts: {found}"
+        )
     for index, point in enumerate(search.fixed_points):
+        found_by = f"region {point.first_start}" if dynamics.greedy else f"found by {point.hits} starts"
         lines += [
             f"#{index} {point.stability}: Q* = {np.round(point.q, 4).tolist()}, "
             f"X*({names[0]}) per state = [{_format_numbers(point.policy[:, 0])}], "
@@ -234,8 +241,11 @@ def fixed_points(
             f"   eigenvalues (per step): {', '.join(f'{v:.4g}' for v in point.eigenvalues)}",
             f"   relaxation times 1/|Re λ| (steps): {_format_numbers(point.relaxation_times)}",
             f"   residuals: max|μ*|/(α scale) = {point.drift_residual:.1e}, max|δ̄|/scale = {point.td_residual:.1e}; "
-            f"found by {point.hits} starts",
+            f"{found_by}",
         ]
+    if dynamics.greedy:
+        typer.echo("\n".join(lines + ["no slow points: with ε > 0 every action is played"]))
+        return
     lines.append(
         "slow points (quasi-stationary: rare actions have probability -> 0; a rare action with Δ > 0 overtakes, "
         "and any rare action leaves after ~ exp(β gap) / (β α π δ̄)):"

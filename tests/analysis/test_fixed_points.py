@@ -130,3 +130,85 @@ def test_other_rules_have_fixed_points(rule):
     assert search.fixed_points
     for point in search.fixed_points:
         assert np.abs(dynamics.drift(point.q)).max() <= 1e-12 * dynamics.alpha * dynamics.scale
+
+
+# ----------------------------------------------------------------------------------------------
+# FAQ and ε-greedy learners (issue 13)
+# ----------------------------------------------------------------------------------------------
+OTHER_LEARNERS = {
+    "faq": dict(rule="faq", faq_beta=0.2),
+    "greedy": dict(policy="epsilon_greedy", epsilon=0.1),
+    "greedy_sarsa": dict(rule="sarsa", policy="epsilon_greedy", epsilon=0.3),
+    "greedy_faq": dict(rule="faq", faq_beta=0.05, policy="epsilon_greedy", epsilon=0.1),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(OTHER_LEARNERS))
+def other(request):
+    dynamics = PointMassDynamics(PD, degree=4, alpha=1e-3, beta=1.0, gamma=0.8, **OTHER_LEARNERS[request.param])
+    return dynamics, find_fixed_points(dynamics, starts=64, slow_points=False)
+
+
+def test_other_learners_fixed_points_zero_the_drift_and_have_its_eigenvalues(other):
+    dynamics, search = other
+    assert search.fixed_points
+    for point in search.fixed_points:
+        assert np.abs(dynamics.drift(point.q)).max() <= 1e-12 * dynamics.alpha * dynamics.scale
+        assert classify_point(point.q, dynamics)["kind"] == "fixed"
+        # inside an ε-greedy region (a step of 1e-5 does not reach a surface) the public drift is smooth
+        direct, error = jacobian(lambda x: dynamics.drift(x.reshape(2, 2)).ravel(), point.q.ravel(), step=1e-5)
+        assert error < 1e-9
+        expected = np.sort_complex(np.linalg.eigvals(direct))
+        np.testing.assert_allclose(np.sort_complex(point.eigenvalues), expected, rtol=1e-5, atol=1e-12)
+        check = full_fixed_point_check(point, dynamics)
+        assert check["rate_residual"] < 1e-12 and check["stability"] == point.stability
+
+
+def test_faq_has_q_learnings_fixed_points_and_greedy_search_is_exhaustive(other, dynamics, search):
+    faq_dynamics, faq_search = other
+    if not faq_dynamics.greedy:
+        assert len(faq_search.fixed_points) == len(search.fixed_points)
+        np.testing.assert_allclose(faq_search.fixed_points[0].q, search.fixed_points[0].q, atol=1e-9)
+        return
+    assert faq_search.starts == 4 and faq_search.slow_points == ()  # 2^2 regions, each solved exactly
+    for point in faq_search.fixed_points:
+        greedy = np.argmax(point.q, axis=1)  # the region of the point: X is that region's ε-greedy table
+        expected = faq_dynamics.epsilon / 2 + (1 - faq_dynamics.epsilon) * (np.arange(2) == greedy[:, None])
+        np.testing.assert_allclose(point.policy, expected)
+
+
+def test_greedy_stable_points_attract_the_reduced_theory_and_the_simulator():
+    dynamics = PointMassDynamics(PD, degree=4, alpha=1e-2, beta=1.0, gamma=0.8, **OTHER_LEARNERS["greedy"])
+    search = find_fixed_points(dynamics)
+    cooperative = next(p for p in search.fixed_points if np.all(p.policy[:, 0] > 0.5))
+    assert cooperative.stability == "stable"  # ε-greedy Q-learners can hold full cooperation in this PD
+    run = solve_reduced(cooperative.q + np.array([[0.3, -0.2], [0.1, 0.2]]), PD, [0, 3e4], **dynamics.parameters())
+    np.testing.assert_allclose(run.q[-1], cooperative.q, atol=1e-4)
+    config = {
+        "graph": {"kind": "lattice", "n": 100},
+        "learning": {"alpha": 1e-2, "gamma": 0.8, "policy": "epsilon_greedy", "epsilon": 0.1},
+        "init": {"q": cooperative.q.tolist()},
+        "run": {"steps": 3000, "runs": 2, "record_every": 1000},
+    }
+    result = marldyn.simulate(config)
+    np.testing.assert_allclose(result["policy"].mean("run").values[-1], cooperative.policy, atol=0.03)
+
+
+def test_other_learners_refusals():
+    greedy = PointMassDynamics(PD, degree=4, alpha=1e-3, beta=1.0, gamma=0.8, **OTHER_LEARNERS["greedy"])
+    with pytest.raises(ConfigError, match="Boltzmann"):
+        escape_time(np.zeros((2, 2)), greedy)
+    with pytest.raises(ConfigError, match="Boltzmann"):
+        marldyn.analysis.transient_analysis(greedy, np.zeros((2, 2)), 1e3)
+    with pytest.raises(ConfigError, match="ε > 0"):
+        find_fixed_points(
+            PointMassDynamics(PD, degree=4, alpha=1e-3, beta=1.0, gamma=0.8, policy="epsilon_greedy", epsilon=0.0)
+        )
+    with pytest.raises(ConfigError, match="faq_beta"):
+        PointMassDynamics(PD, degree=4, alpha=1e-3, beta=1.0, gamma=0.8, faq_beta=0.2)
+    with pytest.raises(ConfigError, match="agent types"):
+        PointMassDynamics.from_config(
+            {"graph": {"kind": "lattice", "n": 16}, "agent_types": [{"name": "f", "fraction": 0.5, "alpha": 0.01}]}
+        )
+    faq = PointMassDynamics.from_config({"graph": {"n": 16}, "learning": {"rule": "faq", "faq_beta": 0.2}})
+    assert faq.parameters()["faq_beta"] == 0.2

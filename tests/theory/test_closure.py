@@ -120,7 +120,7 @@ def test_without_spread_the_drift_and_noise_are_the_point_mass_ones(rule):
     terms = moment_terms(q, zero, zero, PD, 4, rule=rule, **PARAMETERS)
     payoff, transition = PD.arrays()
     code = 0 if rule == "q_learning" else marldyn.learning.rule_code(rule)
-    expected = reduced_rate(q.ravel(), 2, 2, 4, payoff, transition, 1e-3, 1.0, 0.8, code, np.full(2, 0.5))
+    expected = reduced_rate(q.ravel(), 2, 2, 4, payoff, transition, 1e-3, 1.0, 0.8, code, 1.0, np.full(2, 0.5))
     assert np.allclose(terms["drift"], expected, rtol=1e-13, atol=1e-18)
     policy = boltzmann(q, 1.0)
     distribution = stationary_distribution(edge_transition_matrix(policy, policy, transition))

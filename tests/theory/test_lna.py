@@ -15,11 +15,9 @@ import numpy as np
 import pytest
 
 from marldyn.agents import Learners
-from marldyn.errors import ConfigError
-from marldyn.games import two_state_pd
+from marldyn.errors import ConfigError, ConvergenceError
+from marldyn.games import Game, two_state_pd
 from marldyn.graphs import from_edges, lattice, random_regular
-from marldyn.errors import ConvergenceError
-from marldyn.games import Game
 from marldyn.policy import boltzmann, policy_of
 from marldyn.theory import lna
 from marldyn.theory.graph_sde import graph_moments
@@ -306,7 +304,14 @@ def _policy_keys(learner):
 def test_learners_noise_blocks_equal_the_covariance_of_single_simulator_steps(learner_points, name):
     learner, q_star, graph, alpha = LEARNERS[name], learner_points[name], GRAPHS["irregular"], 0.5
     samples = single_steps(
-        q_star, graph, alpha, learner.get("rule", "q_learning"), copies=4000, repeats=50, seed=5, **_policy_keys(learner)
+        q_star,
+        graph,
+        alpha,
+        learner.get("rule", "q_learning"),
+        copies=4000,
+        repeats=50,
+        seed=5,
+        **_policy_keys(learner),
     )
     count = samples.shape[0]
     centred = samples - samples.mean(axis=0)

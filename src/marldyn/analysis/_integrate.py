@@ -34,12 +34,14 @@ _E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 52
 @njit(cache=True)
 def _integrate_one(y0, times, rtol, atol, max_steps, a, b, e, arguments):
     """Integrate dy/dt = μ*(y) from t = 0; y at the sorted ``times`` (time, dim); NaN rows after a failure."""
-    n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial = arguments
+    n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, faq_beta, initial = arguments
     dim = y0.shape[0]
     out = np.full((times.shape[0], dim), np.nan)
     y = y0.copy()
     stages = np.empty((7, dim))
-    stages[0] = reduced_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial)
+    stages[0] = reduced_rate(
+        y, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, faq_beta, initial
+    )
     t = 0.0
     h = 1.0
     steps = 0
@@ -57,14 +59,14 @@ def _integrate_one(y0, times, rtol, atol, max_steps, a, b, e, arguments):
                         value += step * a[stage, j] * stages[j, i]
                     work[i] = value
                 stages[stage] = reduced_rate(
-                    work, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial
+                    work, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, faq_beta, initial
                 )
             proposal = y.copy()
             for i in range(dim):
                 for j in range(6):
                     proposal[i] += step * b[j] * stages[j, i]
             stages[6] = reduced_rate(
-                proposal, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial
+                proposal, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, faq_beta, initial
             )
             norm = 0.0
             for i in range(dim):

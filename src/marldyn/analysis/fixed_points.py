@@ -48,9 +48,9 @@ from scipy.stats import qmc
 
 from ..errors import ConfigError
 from ..games import Game
-from ..learning import RULES, rule_code
-from ..policy import boltzmann, boltzmann_table
-from ..theory.homogeneous import full_rate, stationary_drift
+from ..learning import RULES, faq_factor, played_weight, rule_code
+from ..policy import EPSILON_GREEDY, POLICIES, boltzmann, boltzmann_table, epsilon_of, policy_code, policy_of
+from ..theory.homogeneous import full_rate_at, stationary_drift
 from ..theory.markov import edge_transition_matrix, stationary_distribution
 from ..theory.moments import interaction_probability, mean_td_error
 from ..theory.one_step import MEAN, td_moments_into, workspace
@@ -93,9 +93,16 @@ class PointMassDynamics:
     alpha, beta, gamma : float
         α, β, γ.
     rule : str
-        ``q_learning``, ``sarsa`` or ``expected_sarsa``.
+        ``q_learning``, ``sarsa``, ``expected_sarsa`` or ``faq`` (with ``faq_beta``: FAQ has Q-learning's fixed
+        points, its rates are scaled by c = min(faq_beta / X, 1)).
     initial_state_distribution : ndarray, shape (state,), optional
         Used only where λ(Q, Q) has several closed classes (default uniform).
+    policy : {"boltzmann", "epsilon_greedy"}
+        ε-greedy (with ``epsilon`` > 0): the drift jumps at the switching surfaces, so
+        :func:`find_fixed_points` enumerates the regions of fixed greedy actions, where δ̄ is affine and its
+        zero exact (:func:`marldyn.theory.switching.greedy_fixed_points`); slow points, transients and outcome
+        maps are for Boltzmann learners and refuse it.
+    epsilon, faq_beta : float, optional
 
     Examples
     --------
@@ -118,6 +125,9 @@ class PointMassDynamics:
     gamma: float
     rule: str = "q_learning"
     initial_state_distribution: np.ndarray | None = None
+    policy: str = "boltzmann"
+    epsilon: float | None = None
+    faq_beta: float | None = None
 
     def __post_init__(self):
         if isinstance(self.degree, bool) or not isinstance(self.degree, int | np.integer) or self.degree < 1:
@@ -128,6 +138,12 @@ class PointMassDynamics:
             )
         object.__setattr__(self, "degree", int(self.degree))
         object.__setattr__(self, "rule", RULES[rule_code(self.rule)])
+        object.__setattr__(self, "policy", POLICIES[policy_code(self.policy)])
+        if self.greedy:
+            object.__setattr__(self, "epsilon", epsilon_of(self.policy, self.epsilon))
+        elif self.epsilon is not None:
+            raise ConfigError("epsilon is only used with policy = 'epsilon_greedy'")
+        faq_factor(self.rule, self.faq_beta)  # checks faq_beta against the rule
         initial = self.initial_state_distribution
         n_states = self.game.n_states
         initial = np.full(n_states, 1.0 / n_states) if initial is None else np.asarray(initial, dtype=np.float64)
@@ -158,12 +174,10 @@ class PointMassDynamics:
                 f"the point-mass analysis needs a regular graph (one degree); this graph has degrees {degrees.tolist()}"
             )
         learning = config.learning
-        if learning.policy != "boltzmann" or learning.rule == "faq" or config.agent_types:
+        if config.agent_types:
             raise ConfigError(
-                "the fixed-point analysis needs one type of Boltzmann agents with rule q_learning, sarsa or "
-                "expected_sarsa: an ε-greedy drift jumps at its switching surfaces (no root or Jacobian there), "
-                "and FAQ and agent types are not built into it; use marldyn.predict (reduced, full-discrete, "
-                "particles, sde) for these"
+                "the point-mass analysis is for one type of learners: agent types have a point mass each, "
+                "coupled; use marldyn.predict (reduced, full, particles, sde) for them"
             )
         return cls(
             game,
@@ -173,7 +187,24 @@ class PointMassDynamics:
             learning.gamma,
             learning.rule,
             config.initial_state_distribution(game.n_states),
+            learning.policy,
+            learning.epsilon,
+            learning.faq_beta,
         )
+
+    @property
+    def greedy(self) -> bool:
+        """Whether the policy is ε-greedy (a drift that jumps at switching surfaces)."""
+        return policy_code(self.policy) == EPSILON_GREEDY
+
+    def require_smooth(self, what: str) -> None:
+        """ConfigError for ε-greedy learners in an analysis that needs a smooth Boltzmann drift."""
+        if self.greedy:
+            raise ConfigError(
+                f"{what} is built for Boltzmann learners (smooth policies); ε-greedy policies jump at switching "
+                "surfaces: use find_fixed_points (exact per region) or marldyn.predict(config, 'reduced'), which "
+                "integrates across the surfaces"
+            )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -186,8 +217,22 @@ class PointMassDynamics:
         return max(float(np.abs(self.game.payoff).max()) / (1.0 - self.gamma), 1e-12)
 
     def parameters(self) -> dict:
-        """Keyword arguments of the homogeneous theory functions (degree, alpha, beta, gamma, rule)."""
-        return dict(degree=self.degree, alpha=self.alpha, beta=self.beta, gamma=self.gamma, rule=self.rule)
+        """Keyword arguments of the homogeneous theory functions (degree, alpha, beta, gamma, rule, policy, and
+        epsilon and faq_beta where they are used)."""
+        extra = {key: getattr(self, key) for key in ("epsilon", "faq_beta") if getattr(self, key) is not None}
+        return dict(
+            degree=self.degree,
+            alpha=self.alpha,
+            beta=self.beta,
+            gamma=self.gamma,
+            rule=self.rule,
+            policy=self.policy,
+            **extra,
+        )
+
+    def policy_table(self, q) -> np.ndarray:
+        """X(Q), shape (..., state, action): Boltzmann with β, or ε-greedy with ε (eq. 2)."""
+        return policy_of(np.asarray(q, dtype=np.float64), self.policy, beta=self.beta, epsilon=self.epsilon)
 
     def drift(self, q) -> np.ndarray:
         """μ*(Q), shape (..., state, action) (:func:`marldyn.theory.homogeneous.stationary_drift`)."""
@@ -198,16 +243,27 @@ class PointMassDynamics:
     def td_error(self, q) -> np.ndarray:
         """δ̄(Q) of the point mass (the neighbour plays X(Q) too), shape (..., state, action), eq. (7)."""
         q = np.asarray(q, dtype=np.float64)
-        return mean_td_error(q, boltzmann(q, self.beta), self.game, beta=self.beta, gamma=self.gamma, rule=self.rule)
+        own = self.policy_table(q)
+        return mean_td_error(
+            q,
+            own,
+            self.game,
+            beta=self.beta,
+            gamma=self.gamma,
+            rule=self.rule,
+            policy=self.policy,
+            epsilon=self.epsilon,
+        )
 
     def state_distribution(self, q) -> np.ndarray:
         """p*(· | Q, Q), shape (..., state), eq. (18)."""
-        policy = boltzmann(q, self.beta)
+        policy = self.policy_table(q)
         matrix = edge_transition_matrix(policy, policy, self.game.transition)
         return stationary_distribution(matrix, self.initial_state_distribution)
 
     def numba_arguments(self) -> tuple:
-        """The trailing arguments of the numba right-hand side ``reduced_rate``."""
+        """The trailing arguments of the numba right-hand side ``reduced_rate`` (Boltzmann learners)."""
+        self.require_smooth("the numba point-mass integrator")
         payoff, transition = self.game.arrays()
         n_states, n_actions = self.shape
         return (
@@ -220,6 +276,7 @@ class PointMassDynamics:
             float(self.beta),
             float(self.gamma),
             rule_code(self.rule),
+            faq_factor(self.rule, self.faq_beta),
             self.initial_state_distribution,
         )
 
@@ -383,7 +440,7 @@ class FixedPoint:
     q : ndarray, shape (state, action)
         Q*.
     policy : ndarray, shape (state, action)
-        X* = softmax(β Q*).
+        X* = X(Q*), the dynamics' policy (softmax(β Q*) for Boltzmann learners).
     state_distribution : ndarray, shape (state,)
         p*(· | Q*, Q*), the stationary edge-state distribution.
     eigenvalues : ndarray of complex, shape (state * action,)
@@ -654,6 +711,8 @@ def find_fixed_points(
     low, high = box if box is not None else payoff_box(dynamics.game, dynamics.gamma)
     if not high > low:
         high, low = low + 1.0, low - 1.0  # a constant game: any box around the value
+    if dynamics.greedy:
+        return _greedy_search(dynamics, (low, high))
     n_states, n_actions = dynamics.shape
     payoff, transition = dynamics.game.arrays()
     arguments = (n_states, n_actions, payoff, transition, float(dynamics.beta), float(dynamics.gamma))
@@ -682,12 +741,17 @@ def find_fixed_points(
     return FixedPointSearch(fixed, slow, counts, int(starts), converged, (low, high), dynamics)
 
 
-def _fixed_point(x, hits, first, dynamics, residual) -> FixedPoint:
+def _fixed_point(x, hits, first, dynamics, residual=None, td_jacobian=None) -> FixedPoint:
+    """A FixedPoint at ``x`` with the Jacobian α π_s X c ∂δ̄/∂Q of μ* (δ̄ = 0): ∂δ̄/∂Q by Richardson-checked finite
+    differences of ``residual``, or given (``td_jacobian``, exact: an ε-greedy region's affine δ̄)."""
     q = x.reshape(dynamics.shape)
-    policy = boltzmann(q, dynamics.beta)
+    policy = dynamics.policy_table(q)
     distribution = dynamics.state_distribution(q)
-    td_jacobian, error = jacobian(residual, x)
-    weight = dynamics.alpha * interaction_probability(distribution, dynamics.degree)[:, None] * policy
+    error = 0.0
+    if td_jacobian is None:
+        td_jacobian, error = jacobian(residual, x)
+    engaged = interaction_probability(distribution, dynamics.degree)[:, None]
+    weight = dynamics.alpha * engaged * played_weight(policy, faq_factor(dynamics.rule, dynamics.faq_beta))
     eigenvalues = np.linalg.eigvals(weight.ravel()[:, None] * td_jacobian)
     eigenvalues = eigenvalues[np.argsort(-eigenvalues.real, kind="stable")]
     residuals = classify_point(q, dynamics)
@@ -704,6 +768,22 @@ def _fixed_point(x, hits, first, dynamics, residual) -> FixedPoint:
         hits=hits,
         first_start=first,
     )
+
+
+def _greedy_search(dynamics: PointMassDynamics, box) -> FixedPointSearch:
+    """ε-greedy: every region's equilibrium, exact (no starts: ``starts`` is the number of regions, ``converged``
+    the number with an equilibrium inside, ``hits`` 1 and ``first_start`` the region's index)."""
+    from ..theory.switching import greedy_fixed_points, region_td_error
+
+    found = greedy_fixed_points(dynamics.game, dynamics.epsilon, dynamics.gamma, dynamics.rule)
+    n_states, n_actions = dynamics.shape
+    regions = n_actions**n_states
+    points = []
+    for choice, q in found:
+        index = int(np.ravel_multi_index(tuple(choice), (n_actions,) * n_states))
+        matrix, _, _ = region_td_error(dynamics.game, choice, dynamics.epsilon, dynamics.gamma, dynamics.rule)
+        points.append(_fixed_point(q.ravel(), 1, index, dynamics, td_jacobian=matrix))
+    return FixedPointSearch(tuple(points), (), {regions: len(points)}, regions, len(points), tuple(box), dynamics)
 
 
 def full_fixed_point_check(point: FixedPoint, dynamics: PointMassDynamics) -> dict:
@@ -737,14 +817,19 @@ def full_fixed_point_check(point: FixedPoint, dynamics: PointMassDynamics) -> di
     >>> round(float(check["eigenvalues"][4].real), 9)  # the fast edge-state mode, per step
     -1.0
     """
-    arguments = dynamics.numba_arguments()[:-1]
     n_states, n_actions = dynamics.shape
     size = n_states * n_actions
+    payoff, transition = dynamics.game.arrays()
+    faq = faq_factor(dynamics.rule, dynamics.faq_beta)
+    # ε-greedy: the region's constant policy (finite differences stay inside it); Boltzmann: X(Q)
+    region = dynamics.policy_table(point.q) if dynamics.greedy else None
+    arguments = (dynamics.degree, payoff, transition, float(dynamics.alpha), float(dynamics.gamma))
 
     def rate(z):
         distribution = np.append(z[size:], 1.0 - z[size:].sum())
         y = np.ascontiguousarray(np.concatenate([z[:size], distribution]))
-        return full_rate(y, *arguments)[: size + n_states - 1]
+        own = region if region is not None else boltzmann_table(y[:size].reshape(n_states, n_actions), dynamics.beta)
+        return full_rate_at(y, own, *arguments, rule_code(dynamics.rule), faq)[: size + n_states - 1]
 
     z0 = np.concatenate([point.q.ravel(), point.state_distribution[:-1]])
     value = rate(z0)
@@ -806,7 +891,7 @@ def find_slow_points(
     Returns
     -------
     tuple of SlowPoint
-        Empty if β = 0 (every policy is uniform).
+        Empty if β = 0 (every policy is uniform) or for ε-greedy learners (ε > 0: no action is ever rare).
 
     Examples
     --------
@@ -817,7 +902,7 @@ def find_slow_points(
     >>> len(slow), [point.label(["C", "D"]) for point in slow][:3]
     (8, ['s0: D | s1: D', 's0: D | s1: C', 's0: D | s1: C,D'])
     """
-    if dynamics.beta == 0.0:
+    if dynamics.beta == 0.0 or dynamics.greedy:
         return ()
     low, high = box if box is not None else payoff_box(dynamics.game, dynamics.gamma)
     if not high > low:
@@ -903,6 +988,7 @@ def escape_time(q, dynamics: PointMassDynamics, rare=None) -> float:
     >>> f"{escape_time([[17.94, 5.94], [14.14, 2.14]], dynamics):.3g}"  # 12 below: e⁴ × 7 / 11 ≈ 35 times longer
     '1.49e+07'
     """
+    dynamics.require_smooth("escape_time")
     q = np.asarray(q, dtype=np.float64)
     rare = boltzmann(q, dynamics.beta) < 0.05 if rare is None else np.asarray(rare, dtype=bool)
     rate = dynamics.drift(q)[rare]

@@ -197,6 +197,7 @@ def outcome_map(
     >>> [[labels[i] for i in row] for row in result["outcome"].sel(horizon=2e7).values]  # a basin at a horizon
     [['mixed/mixed', 'mixed/mixed'], ['mixed/mixed', 'mixed/mixed'], ['C/mixed', 'C/C']]
     """
+    dynamics.require_smooth("the outcome map")
     axes = [x] if y is None else [x, y]
     if y is not None and x.name == y.name:
         raise ConfigError(f"the two axes must differ (both are {x.name})")

@@ -207,6 +207,7 @@ def quasi_stationary_episodes(time, q, dynamics: PointMassDynamics, *, threshold
     >>> [(episode.label, round(episode.start)) for episode in quasi_stationary_episodes(time, q, dynamics)]
     [('mixed/mixed', 0), ('C/mixed', 3162), ('C/C', 12589)]
     """
+    dynamics.require_smooth("quasi_stationary_episodes")
     from .fixed_points import classify_point
 
     time = np.asarray(time, dtype=np.float64)
@@ -278,6 +279,7 @@ def transient_analysis(
     C/C           1.26e+04     2e+06  slow
     C/mixed          2e+06       inf  slow
     """
+    dynamics.require_smooth("the transient analysis")
     times = log_times(horizon, per_decade)
     trajectory = solve_reduced(
         q0,
@@ -353,6 +355,7 @@ def lifetime_scan(
     >>> scan["measured"].values.round(-3), scan["predicted"].values.round(-3)  # steps
     (array([ 76000., 474000.]), array([ 82000., 431000.]))
     """
+    dynamics.require_smooth("lifetime_scan")
     gaps = np.atleast_1d(np.asarray(gaps, dtype=np.float64))
     if np.any(gaps <= 0):
         raise ConfigError("gaps must be positive (Q units below the played value)")

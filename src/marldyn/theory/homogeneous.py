@@ -163,18 +163,11 @@ def full_rate_at(y, policy, degree, payoff, transition, alpha, gamma, rule, faq_
 
 
 @njit(cache=True)
-def reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, initial):
-    """:func:`reduced_rate_at` of a Boltzmann point mass with a Q-learning, SARSA or expected SARSA rule (the
-    right-hand side the fixed-point analysis and its integrator take)."""
+def reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule, faq_beta, initial):
+    """:func:`reduced_rate_at` of a Boltzmann point mass (the right-hand side the fixed-point analysis and its
+    integrator take); ``faq_beta`` 1 for every rule but FAQ."""
     policy = boltzmann_table(q_flat.reshape(n_states, n_actions), beta)
-    return reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, 1.0, initial)
-
-
-@njit(cache=True)
-def full_rate(y, n_states, n_actions, degree, payoff, transition, alpha, beta, gamma, rule):
-    """:func:`full_rate_at` of a Boltzmann point mass (as :func:`reduced_rate`)."""
-    policy = boltzmann_table(y[: n_states * n_actions].copy().reshape(n_states, n_actions), beta)
-    return full_rate_at(y, policy, degree, payoff, transition, alpha, gamma, rule, 1.0)
+    return reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta, initial)
 
 
 @njit(cache=True)
@@ -197,7 +190,7 @@ def _full_discrete_run(
     last = record_steps[n_records - 1] if n_records > 0 else 0
     for t in range(last + 1):
         while record < n_records and record_steps[record] == t:
-            for s in range(n_states):  # element-wise (see full_rate)
+            for s in range(n_states):  # element-wise (see full_rate_at)
                 p_out[record, s] = distribution[s]
                 for a in range(n_actions):
                     q_out[record, s, a] = q[s, a]

@@ -39,7 +39,7 @@ from scipy.stats import binom
 
 from ..errors import ConfigError, ConvergenceError
 from ..graphs import Graph, lattice_side
-from ..learning import EXPECTED_SARSA, FAQ, Q_LEARNING, RULES, faq_factor, rule_code
+from ..learning import EXPECTED_SARSA, FAQ, Q_LEARNING, RULES, faq_factor, played_weight, rule_code
 from ..policy import EPSILON_GREEDY, POLICIES, epsilon_of, policy_code, policy_of
 from .markov import edge_transition_matrix, stationary_distribution
 from .moments import diffusion, interaction_probability, mean_td_error
@@ -70,7 +70,7 @@ class LNAResult:
     Attributes
     ----------
     fixed_point, policy : ndarray, shape (state, action)
-        Q* and X* = softmax(β Q*).
+        Q* and X* = X(Q*) (softmax(β Q*) for Boltzmann learners).
     state_distribution : ndarray, shape (state,)
         p*(· | Q*, Q*), the stationary edge-state distribution.
     within_covariance : ndarray
@@ -342,7 +342,9 @@ def _point(q_star, game, beta, gamma, rule, policy="boltzmann", epsilon=None, fa
         policy_jacobian = beta * (np.einsum("sa,ac->sac", x, np.eye(q.shape[1])) - x[:, :, None] * x[:, None, :])
     learner = dict(beta=beta, gamma=gamma, rule=RULES[code], policy=POLICIES[kind], epsilon=epsilon, faq_beta=faq_beta)
     if check:
-        delta = mean_td_error(q, x, game, **{key: learner[key] for key in ("beta", "gamma", "rule", "policy", "epsilon")})
+        delta = mean_td_error(
+            q, x, game, **{key: learner[key] for key in ("beta", "gamma", "rule", "policy", "epsilon")}
+        )
         scale = max(1.0, float(np.abs(payoff).max()), float(np.abs(q).max()))
         if np.max(np.abs(delta)) > 1e-8 * scale:
             raise ConfigError(f"q_star is not a fixed point: max |δ̄| = {np.abs(delta).max():.2e} (use lna.fixed_point)")
@@ -351,7 +353,7 @@ def _point(q_star, game, beta, gamma, rule, policy="boltzmann", epsilon=None, fa
     shape = payoff.shape[:1] + payoff.shape[1:2] * 2
     expected_td, product_td, common_product = np.empty(shape), np.empty(shape), np.empty(shape)
     pair_td_into(q, x, payoff, transition, float(gamma), code, expected_td, product_td, common_product)
-    weight = x * np.where(x <= faq, 1.0, faq / np.maximum(x, faq))  # c = min(faq_beta / X, 1) (learning.faq_scale)
+    weight = played_weight(x, faq)
     return _Point(
         q,
         x,
