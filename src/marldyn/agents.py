@@ -336,6 +336,42 @@ def member_policies(q, member_type, learners):
     return out
 
 
+def type_means(values, member_type, n_types: int, weight=None) -> np.ndarray:
+    """The mean of ``values`` over each type's members (agents, particles), weighted: the ``*_by_type`` outputs.
+
+    Parameters
+    ----------
+    values : array_like, shape (member, ...)
+    member_type : array_like of int, shape (member,)
+    n_types : int
+    weight : array_like, shape (member,), optional
+        Each member's share (particles of unequal weight); default equal.
+
+    Returns
+    -------
+    ndarray, shape (type, ...)
+        NaN for a type without members.
+
+    Examples
+    --------
+    >>> type_means(np.array([1.0, 2.0, 4.0]), np.array([0, 0, 1]), 3).tolist()
+    [1.5, 4.0, nan]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    member_type = np.asarray(member_type, dtype=np.int64)
+    tail = (1,) * (values.ndim - 1)
+    total = np.zeros((n_types,) + values.shape[1:])
+    if weight is None:
+        np.add.at(total, member_type, values)
+        mass = np.bincount(member_type, minlength=n_types).astype(np.float64)
+    else:
+        weight = np.asarray(weight, dtype=np.float64)
+        np.add.at(total, member_type, weight.reshape(weight.shape + tail) * values)
+        mass = np.bincount(member_type, weights=weight, minlength=n_types)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / mass.reshape(mass.shape + tail)
+
+
 def type_count(fraction: float, n_agents: int) -> int:
     """round(fraction N), halves rounded up: the number of agents of a fraction type.
 

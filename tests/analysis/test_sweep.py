@@ -274,6 +274,7 @@ def test_a_sweep_over_an_agent_type_fraction_draws_a_curve(tmp_path):
                 {"run": "theory", "method": "full-discrete"},
                 {"run": "simulate", "every": {"agent_types[0].fraction": 2}},
             ],
+            "summary": {"variables": ["policy", "policy_by_type"]},
             "plot": {"x": "agent_types[0].fraction", "variable": "policy", "action": 0},
         }
     )
@@ -283,6 +284,12 @@ def test_a_sweep_over_an_agent_type_fraction_draws_a_curve(tmp_path):
     theory = result["theory_full_discrete_policy"].sel(action=0, state=0).values
     assert np.all(np.diff(theory) > 0)  # more zealots, more cooperation in the population mean
     assert np.isnan(result["simulate_policy"].sel(action=0, state=0).values[1])  # every second point only
+    by_type = result["theory_full_discrete_policy_by_type"]
+    assert by_type.dims == ("agent_types[0].fraction", "agent_type", "state", "action")
+    assert by_type["agent_type"].values.tolist() == ["default", "z"]
+    np.testing.assert_allclose(by_type.sel(agent_type="z", action=0), 1.0)  # the zealots always cooperate
+    simulated = result["simulate_policy_by_type"].sel(agent_type="default", state=0, action=0).values
+    assert np.isfinite(simulated[0]) and np.isfinite(result["simulate_policy_by_type_std"].values[0]).all()
     figure = phase_diagram_figure(result, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 0 and figure.axes[0].get_xlabel() == "agent_types[0].fraction"
     with pytest.raises(ConfigError, match=r"write it as agent_types\[entry\]\.key"):

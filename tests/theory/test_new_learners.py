@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.integrate import solve_ivp
 
 import marldyn
@@ -117,7 +118,6 @@ def test_committed_particles_never_move_and_identical_types_change_nothing():
     assert not np.array_equal(result.particle_q[-1, :6], q0[:6])
 
 
-@pytest.mark.parametrize("method", ["lna", "closure"])
 @pytest.mark.parametrize(
     "extra",
     [
@@ -126,9 +126,47 @@ def test_committed_particles_never_move_and_identical_types_change_nothing():
         {"agent_types": [{"name": "fast", "fraction": 0.5, "alpha": 0.01}]},
     ],
 )
-def test_linearised_methods_refuse_what_they_do_not_take(method, extra):
-    with pytest.raises(ConfigError, match=rf"^method '{method}' is for one type of Boltzmann learners"):
-        marldyn.predict({"graph": {"n": 16}, **extra}, method)
+def test_closure_refuses_what_it_does_not_take(extra):
+    with pytest.raises(ConfigError, match=r"^method 'closure' is for one type of Boltzmann learners"):
+        marldyn.predict({"graph": {"n": 16}, **extra}, "closure")
+
+
+def test_lna_refuses_agent_types():
+    typed = {"graph": {"n": 16}, "agent_types": [{"name": "fast", "fraction": 0.5, "alpha": 0.01}]}
+    with pytest.raises(ConfigError, match=r"^method 'lna' linearises around one homogeneous fixed point"):
+        marldyn.predict(typed, "lna")
+
+
+@pytest.mark.parametrize("method", ["reduced", "full-discrete", "particles", "sde", "sde-graph"])
+def test_theories_give_each_types_means_like_the_simulator(method):
+    """policy_by_type and q_by_type: the simulator's names and coordinate; the committed type's policy is its
+    table; the type means weighted by the types' shares are the population mean."""
+    config = {
+        "graph": {"n": 36},
+        "init": {"q": [[0.5, 0.0], [0.0, 0.5]], "q_noise": 0.2},
+        "learning": {"alpha": 0.05},
+        "run": {"steps": 200, "runs": 2, "record_every": 100},
+        "agent_types": [
+            {"name": "z", "fraction": 0.25, "fixed_policy": [[1.0, 0.0], [0.0, 1.0]]},
+            {"name": "slow", "fraction": 0.25, "alpha": 0.01},
+        ],
+    }
+    simulated, predicted = marldyn.simulate(config), marldyn.predict(config, method)
+    assert (
+        predicted["agent_type"].values.tolist() == simulated["agent_type"].values.tolist() == ["default", "z", "slow"]
+    )
+    assert predicted["policy_by_type"].dims[-3:] == ("agent_type", "state", "action")
+    committed = predicted["policy_by_type"].sel(agent_type="z")
+    np.testing.assert_allclose(committed, np.broadcast_to([[1.0, 0.0], [0.0, 1.0]], committed.shape))
+    shares = xr.DataArray([0.5, 0.25, 0.25], dims="agent_type")  # round(0.25 * 36) = 9 agents of each type
+    for name in ("policy", "q"):
+        mixed = (predicted[f"{name}_by_type"] * shares).sum("agent_type")
+        np.testing.assert_allclose(mixed, predicted[name], rtol=1e-12, atol=1e-12)
+    # the slow learners have moved less from the start than the default ones
+    moved = abs(predicted["q_by_type"].isel(time=-1) - predicted["q_by_type"].isel(time=0))
+    if "run" in moved.dims:
+        moved = moved.mean("run")
+    assert float(moved.sel(agent_type="slow").sum()) < float(moved.sel(agent_type="default").sum())
 
 
 def test_reduced_epsilon_greedy_particles_are_refused_with_the_alternatives():
@@ -136,10 +174,3 @@ def test_reduced_epsilon_greedy_particles_are_refused_with_the_alternatives():
     with pytest.raises(ConfigError, match=r"use the full time scale"):
         marldyn.predict(config, "particles")
     assert marldyn.predict(config, Particles(n=8, timescale="full")).policy.shape[-2:] == (2, 2)
-
-
-def test_fixed_point_analysis_refuses_epsilon_greedy():
-    from marldyn.analysis.fixed_points import PointMassDynamics
-
-    with pytest.raises(ConfigError, match="fixed-point analysis needs one type of Boltzmann agents"):
-        PointMassDynamics.from_config({"learning": {"policy": "epsilon_greedy", "epsilon": 0.1}})

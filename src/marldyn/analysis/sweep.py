@@ -20,7 +20,8 @@ A sweep file (TOML) names a base configuration, the parameters and their values,
     runs = 4
     every = {"learning.gamma" = 3}           # a coarser grid: every 3rd value of gamma (all by default)
     [summary]
-    variables = ["policy", "state_fraction"] # final values (run mean and std for simulations)
+    variables = ["policy", "state_fraction"] # final values (run mean and std for simulations); with agent
+                                             #   types also "policy_by_type", "q_by_type"
     window = 0.0                             # fraction of the records at the end to average over
     [plot]                                   # paths: section.key, section.key[i], agent_types[k].key
     x = "game.b[0]"                          # the phase diagram drawn by --plot (a curve without y)
@@ -82,7 +83,9 @@ __all__ = [
 ]
 
 RUNS = ("simulate", "theory")
-SUMMARY_VARIABLES = ("policy", "q", "state_fraction", "q_std")
+SUMMARY_VARIABLES = ("policy", "q", "state_fraction", "q_std", "policy_by_type", "q_by_type")
+TRAILING = {3: ("agent_type", "state", "action"), 2: ("state", "action"), 1: ("state",)}
+"""The dimensions of a summarised variable after the swept ones, by its number of dimensions."""
 TASK_KEYS = ("run", "method", "steps", "runs", "record_every", "every")  # and the theory method's options
 TOP_KEYS = ("base", "seed", "parameters", "task", "summary", "plot")
 
@@ -518,8 +521,7 @@ def _part_path(parts: Path, task: dict, config: Config, summary: dict) -> Path:
 
 
 def _write_part(path: Path, result: dict) -> None:
-    dims = {2: ("state", "action"), 1: ("state",)}
-    dataset = xr.Dataset({name: (dims[np.ndim(value)], np.asarray(value)) for name, value in result.items()})
+    dataset = xr.Dataset({name: (TRAILING[np.ndim(value)], np.asarray(value)) for name, value in result.items()})
     write_dataset(dataset, path, overwrite=True)
 
 
@@ -725,7 +727,6 @@ def _gather(sweep: Sweep, results: dict) -> xr.Dataset:
     variables = {}
     failed = 0
     game = sweep.base.build_game()
-    trailing = {2: ("state", "action"), 1: ("state",)}
     for task in sweep.tasks:
         errors = np.full(shape, "", dtype=object)
         for position, _ in sweep.points(task):
@@ -737,11 +738,17 @@ def _gather(sweep: Sweep, results: dict) -> xr.Dataset:
             for variable, value in result.items():
                 full = f"{task['name']}_{variable}"
                 if full not in variables:
-                    dims = (*names, *trailing[np.ndim(value)])
+                    dims = (*names, *TRAILING[np.ndim(value)])
                     variables[full] = (dims, np.full(shape + np.shape(value), np.nan))
+                if variables[full][1][position].shape != np.shape(value):  # the points' agent types differ
+                    errors[position] = f"{variable}: shape {np.shape(value)} differs from the other points'"
+                    failed += 1
+                    continue
                 variables[full][1][position] = value
         variables[f"{task['name']}_error"] = (tuple(names), errors.astype(str))
     coords.update(state=np.arange(game.n_states), action=np.arange(game.n_actions))
+    if any(dims[len(names)] == "agent_type" for dims, _ in variables.values() if len(dims) > len(names)):
+        coords["agent_type"] = np.array(sweep.base.learners(game, sweep.base.build_graph().n_agents).names)
     dataset = xr.Dataset(variables, coords=coords)
     dataset.attrs.update(
         kind="sweep",

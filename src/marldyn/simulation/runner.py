@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from .. import __version__, memory
+from ..agents import type_means
 from ..config import Config, as_config
 from ..errors import ConfigError, SimulationError
 from ..graphs import Graph, as_graph
@@ -57,12 +58,8 @@ def population_summary(q: np.ndarray, edge_state: np.ndarray, learners, agent_ty
         "state_fraction": np.bincount(edge_state, minlength=n_states) / max(edge_state.size, 1),
     }
     if learners.typed:
-        count = np.bincount(agent_type, minlength=learners.n_types).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for name, values in (("policy_by_type", policy), ("q_by_type", q)):
-                total = np.zeros((learners.n_types, *q.shape[1:]))
-                np.add.at(total, agent_type, values)
-                summary[name] = total / count[:, None, None]
+        summary["policy_by_type"] = type_means(policy, agent_type, learners.n_types)
+        summary["q_by_type"] = type_means(q, agent_type, learners.n_types)
     return summary
 
 

@@ -392,9 +392,14 @@ def _check_support(config: Config, method, regular: bool) -> None:
         )
 
 
+BY_TYPE = ("policy_by_type", "q_by_type")
+
+
 def _variables(result) -> dict:
-    """The Dataset variables a trajectory object has (``q_std`` only where the method has a spread)."""
-    return {name: getattr(result, name) for name in ("q", "policy", "q_std", "state_fraction") if hasattr(result, name)}
+    """The Dataset variables a trajectory object has (``q_std`` only where the method has a spread, the per-type
+    means only with agent types)."""
+    names = ("q", "policy", "q_std", "state_fraction") + BY_TYPE
+    return {name: getattr(result, name) for name in names if getattr(result, name, None) is not None}
 
 
 def _noise_text(config, table) -> str:
@@ -412,10 +417,15 @@ def _dataset(variables, grid, game, graph, config, method, condition, extra) -> 
     coords = {"time": grid, "state": np.arange(game.n_states), "action": np.arange(game.n_actions)}
     if has_runs:
         coords["run"] = np.arange(variables["q"].shape[0])
-    data = {
-        name: ((*lead, "state") if name == "state_fraction" else (*lead, "state", "action"), np.asarray(value))
-        for name, value in variables.items()
-    }
+    if any(name in variables for name in BY_TYPE):
+        coords["agent_type"] = np.array(config.learners(game, graph.n_agents).names, dtype=object)
+
+    def dims(name):
+        if name == "state_fraction":
+            return (*lead, "state")
+        return (*lead, "agent_type", "state", "action") if name in BY_TYPE else (*lead, "state", "action")
+
+    data = {name: (dims(name), np.asarray(value)) for name, value in variables.items()}
     dataset = xr.Dataset(data, coords=coords)
     dataset["time"].attrs.update(units="steps", long_name="time (simulator steps)")
     dataset.attrs.update(

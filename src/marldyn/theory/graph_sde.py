@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ..agents import learners_of, member_policies_into
+from ..agents import learners_of, member_policies_into, type_means
 from ..errors import ConfigError, DivergenceError
 from ..graphs import Graph
 from ..progress import progress_bar
@@ -69,6 +69,8 @@ class GraphEnsembleTrajectory:
         Every agent's Q at the last time.
     attrs : dict
         Parameters of the run.
+    policy_by_type, q_by_type : ndarray, shape (run, time, type, state, action), optional
+        With agent types: per member, the means over each type's agents.
     """
 
     time: np.ndarray
@@ -78,6 +80,8 @@ class GraphEnsembleTrajectory:
     state_fraction: np.ndarray
     final_q: np.ndarray
     attrs: dict
+    policy_by_type: np.ndarray | None = None
+    q_by_type: np.ndarray | None = None
 
 
 @njit(cache=True)
@@ -420,6 +424,9 @@ def solve_graph_sde(
     shape = (n_runs, grid.size)
     out_q, out_std, out_policy = (np.empty(shape + (n_states, n_actions)) for _ in range(3))
     out_state = np.empty(shape + (n_states,))
+    by_type = {
+        name: np.empty(shape + (learners.n_types, n_states, n_actions)) for name in ("policy_by_type", "q_by_type")
+    }
     final = np.empty_like(q_start)
     policy = np.empty((n_agents, n_states, n_actions))
     chain = np.empty((n_edges, n_states, n_states))
@@ -456,6 +463,9 @@ def solve_graph_sde(
                 _summary_into(
                     q, policy, pair, out_q[r, record], out_std[r, record], out_policy[r, record], out_state[r, record]
                 )
+                if learners.typed:
+                    by_type["policy_by_type"][r, record] = type_means(policy, agent_type[r], learners.n_types)
+                    by_type["q_by_type"][r, record] = type_means(q, agent_type[r], learners.n_types)
                 if not np.all(np.isfinite(out_q[r, record])):
                     raise DivergenceError(f"sde-graph: member {r} left the finite numbers before t = {grid[record]}")
             final[r] = q
@@ -468,4 +478,5 @@ def solve_graph_sde(
         "agents": int(n_agents),
         "time_unit": "simulator steps",
     }
-    return GraphEnsembleTrajectory(grid, out_q, out_policy, out_std, out_state, final, attrs)
+    extra = by_type if learners.typed else {}
+    return GraphEnsembleTrajectory(grid, out_q, out_policy, out_std, out_state, final, attrs, **extra)

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from ..agents import learners_of, member_policies
+from ..agents import learners_of, member_policies, type_means
 from ..errors import ConfigError, ConvergenceError
 from ..policy import FIXED
 from .markov import stationary_into
@@ -52,6 +52,8 @@ class ParticleTrajectory:
         Fraction of edges in each state, Σ_p v_p p(s | Q_p).
     particle_q : ndarray, shape (time, particle, state, action)
         Every particle's Q.
+    policy_by_type, q_by_type : ndarray, shape (time, type, state, action), optional
+        With agent types (``learners`` of several types): the weighted means over each type's particles.
     """
 
     time: np.ndarray
@@ -60,6 +62,8 @@ class ParticleTrajectory:
     q_std: np.ndarray
     state_fraction: np.ndarray
     particle_q: np.ndarray
+    policy_by_type: np.ndarray | None = None
+    q_by_type: np.ndarray | None = None
 
 
 PAIR_CHUNKS = 16  # fixed row blocks of the pair sum: the result does not depend on the number of threads
@@ -514,4 +518,8 @@ def _summarise(grid, q_path, distribution_path, weight, neighbor_weight, learner
     policies = np.stack([learners.policies(q, particle_type) for q in q_path])
     policy = np.einsum("p,tpsa->tsa", weight, policies)
     state_fraction = np.einsum("p,tps->ts", neighbor_weight, distribution_path)
-    return ParticleTrajectory(grid, mean_q, policy, spread, state_fraction, q_path)
+    by_type = {}
+    if learners.typed:
+        for name, path in (("policy_by_type", policies), ("q_by_type", q_path)):
+            by_type[name] = np.stack([type_means(values, particle_type, learners.n_types, weight) for values in path])
+    return ParticleTrajectory(grid, mean_q, policy, spread, state_fraction, q_path, **by_type)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from ..agents import learners_of, member_policies
+from ..agents import learners_of, member_policies, type_means
 from ..errors import ConfigError, DivergenceError
 from ..progress import progress_bar
 from ..simulation.counter_rng import run_key
@@ -44,6 +44,8 @@ class EnsembleTrajectory:
         Per member: particle mean of Q and of X, and the across-particle standard deviation of Q.
     state_fraction : ndarray, shape (run, time, state)
         Per member: fraction of edges in each state (stationary pair distributions).
+    policy_by_type, q_by_type : ndarray, shape (run, time, type, state, action), optional
+        With agent types: per member, the means over each type's particles.
     """
 
     time: np.ndarray
@@ -51,6 +53,8 @@ class EnsembleTrajectory:
     policy: np.ndarray
     q_std: np.ndarray
     state_fraction: np.ndarray
+    policy_by_type: np.ndarray | None = None
+    q_by_type: np.ndarray | None = None
 
 
 @njit(cache=True, nogil=True)
@@ -215,7 +219,8 @@ def solve_sde(
     )
     arrays = learners.kernel_arrays()
     parameters = (arrays, payoff, transition, initial)
-    records = {name: [] for name in ("q", "policy", "q_std", "state_fraction")}
+    names = ("q", "policy", "q_std", "state_fraction") + (("policy_by_type", "q_by_type") if learners.typed else ())
+    records = {name: [] for name in names}
     now, step_index = 0.0, 0
     with progress_bar(progress, total=float(grid[-1]), unit="step", desc="sde") as bar:
         for target in grid:
@@ -230,11 +235,15 @@ def solve_sde(
                 raise DivergenceError(f"the SDE ensemble left the finite numbers by t = {now:g} steps (reduce dt)")
             records["q"].append(q.mean(axis=1))
             records["q_std"].append(q.std(axis=1))
-            records["policy"].append(
-                np.stack([learners.policies(q[r], particle_type[r]) for r in range(n_runs)]).mean(axis=1)
-            )
+            policies = np.stack([learners.policies(q[r], particle_type[r]) for r in range(n_runs)])
+            records["policy"].append(policies.mean(axis=1))
+            if learners.typed:
+                for name, values in (("policy_by_type", policies), ("q_by_type", q)):
+                    records[name].append(
+                        np.stack([type_means(values[r], particle_type[r], learners.n_types) for r in range(n_runs)])
+                    )
             records["state_fraction"].append(
                 _state_fraction(q, particle_type, neighbor_weight, arrays, transition, initial)
             )
     stacked = {name: np.stack(values, axis=1) for name, values in records.items()}
-    return EnsembleTrajectory(grid, stacked["q"], stacked["policy"], stacked["q_std"], stacked["state_fraction"])
+    return EnsembleTrajectory(grid, **stacked)
