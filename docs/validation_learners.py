@@ -2,7 +2,9 @@
 
 Every case is the simulation (10 runs) against every theory that takes it, on the paper's lattice; the error
 is the largest absolute difference of the run-mean policy over the whole trajectory, per state, with the
-simulation's standard error at that time (``marldyn.compare.compare``). Run from the repository root::
+simulation's standard error at that time (``marldyn.compare.compare``). The LNA, a stationary method, gets its
+own tables: the within-run variance of every Q entry at a fixed point, simulated from Q* after a burn-in of
+four relaxation times, against the LNA's. Run from the repository root::
 
     python docs/validation_learners.py            # rewrites the generated part of docs/validation.md
     python docs/validation_learners.py --quick    # a smoke test, nothing written
@@ -23,7 +25,7 @@ from validation import per_state, three_state_game  # noqa: E402
 
 import marldyn  # noqa: E402
 from marldyn.compare import compare  # noqa: E402
-from marldyn.errors import ConfigError, MarldynWarning  # noqa: E402
+from marldyn.errors import ConfigError, ConvergenceError, MarldynWarning  # noqa: E402
 from marldyn.theory import SDE, GraphSDE, Particles  # noqa: E402
 
 BEGIN, END = "<!-- BEGIN GENERATED LEARNER TABLES -->", "<!-- END GENERATED LEARNER TABLES -->"
@@ -73,6 +75,12 @@ THEORIES = [
     ("lna", "lna"),
     ("closure", "closure"),
 ]
+LNA_CASES = [
+    ("FAQ (faq_beta = 0.2, α = 0.003) at the mixed fixed point", dict(rule="faq", faq_beta=0.2), 0.003, None),
+    ("ε-greedy (ε = 0.2, α = 0.005) at the fixed point of the region C/C", dict(epsilon=0.2), 0.005, [0, 0]),
+    ("ε-greedy (ε = 0.2, α = 0.005) at the fixed point of the region D/D", dict(epsilon=0.2), 0.005, [1, 1]),
+]
+ENTRIES = ["Q(s1,a1)", "Q(s1,a2)", "Q(s2,a1)", "Q(s2,a2)"]
 
 
 def table(title: str, config: dict) -> list[str]:
@@ -96,8 +104,11 @@ def table(title: str, config: dict) -> list[str]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", MarldynWarning)
                 predicted = marldyn.predict(config, method, progress=False)
-        except ConfigError as error:
+        except (ConfigError, ConvergenceError) as error:
             lines.append(f"| {name} | " + " | ".join(["—"] * n_states) + f" | refused: {_reason(str(error))} |")
+            continue
+        if name == "lna":  # a stationary method: no trajectory to compare
+            lines.append(f"| {name} | " + " | ".join(["—"] * n_states) + " | stationary: the LNA tables below |")
             continue
         seconds = time.perf_counter() - start
         rows = per_state(compare(simulation, predicted), n_states)
@@ -112,7 +123,64 @@ def _reason(message: str) -> str:
         return "a tie at t = 0"
     if "reduced time scale" in message:
         return "ε-greedy at stationary pairs"
+    if "agent types have one per type" in message:
+        return "agent types"
+    if "reaches none of the" in message:
+        return "no fixed point: the flow slides on a switching surface"
+    if "switching surface" in message and "standard deviations" in message:
+        return "Q* too near a switching surface"
     return "not for these learners"
+
+
+def lna_table(title: str, learner: dict, alpha: float, region, quick: bool) -> list[str]:
+    """Within-run variance of Q at a fixed point: simulation from Q* (after 4 relaxation times) against the LNA."""
+    import numpy as np
+
+    from marldyn.games import two_state_pd
+    from marldyn.theory import lna
+    from marldyn.theory.switching import greedy_fixed_points
+
+    game = two_state_pd()
+    if region is None:
+        q_star = lna.fixed_point(TABLE, game, beta=1.0, gamma=0.8, **learner)
+    else:
+        learner = {"policy": "epsilon_greedy", **learner}
+        found = greedy_fixed_points(game, learner["epsilon"], 0.8, "q_learning")
+        q_star = next(q for choice, q in found if choice.tolist() == region)
+    config = {
+        "graph": {"kind": "lattice", "n": 100},
+        "learning": {"alpha": alpha, **learner},
+        "init": {"q": q_star.tolist(), "q_noise": 0.0},
+        "run": {"steps": 1_000, "runs": 10, "record_every": 100, "seed": 5},
+    }
+    predicted = marldyn.predict(config, "lna")
+    tau = float(predicted.attrs["relaxation_time"])
+    burn_in, measured = 4 * tau, (1 if quick else 10) * tau
+    every = max(1, int(tau / 20))
+    steps = int(np.ceil((burn_in + measured) / every)) * every
+    config["run"].update(steps=steps, record_every=every)
+    start = time.perf_counter()
+    simulation = marldyn.simulate(config, workers=2, progress=False)
+    elapsed = time.perf_counter() - start
+    late = simulation.q_std.where(simulation.time >= burn_in, drop=True) ** 2
+    per_run = late.mean("time").values.reshape(10, -1)  # (run, entry)
+    mean, error = per_run.mean(axis=0), per_run.std(axis=0, ddof=1) / np.sqrt(10)
+    theory = predicted.q_std.isel(time=0).values.ravel() ** 2
+    margin = predicted.attrs.get("switching_margin")
+    lines = [
+        f"#### LNA: {title}",
+        "",
+        f"Q* = {np.round(q_star, 4).tolist()}; relaxation time τ = {tau:,.0f} steps; simulation from Q*, 10 runs x "
+        f"{steps:,} steps ({elapsed:.0f} s), variance averaged after 4 τ"
+        + (f"; nearest switching surface {margin:.1f} standard deviations away" if margin is not None else "")
+        + ".",
+        "",
+        "| entry | within-run variance, simulation (SE) | LNA | simulation / LNA |",
+        "|---|---|---|---|",
+    ]
+    for name, m, e, t in zip(ENTRIES, mean, error, theory, strict=True):
+        lines.append(f"| {name} | {m:.3e} ({e:.1e}) | {t:.3e} | {m / t:.3f} ± {e / t:.3f} |")
+    return lines + [""]
 
 
 def main(argv=None) -> int:
@@ -124,6 +192,9 @@ def main(argv=None) -> int:
     for title, config in cases(steps):
         lines += table(title, config)
         print("\n".join(lines[-14:]), flush=True)
+    for title, learner, alpha, region in LNA_CASES:
+        lines += lna_table(title, learner, alpha, region, arguments.quick)
+        print("\n".join(lines[-11:]), flush=True)
     if arguments.quick:
         return 0
     path = Path(__file__).parent / "validation.md"

@@ -85,6 +85,7 @@ def node_moments(
     beta,
     gamma,
     rule,
+    faq_beta=None,
     pairs=None,
     initial=None,
     with_diffusion=True,
@@ -99,7 +100,7 @@ def node_moments(
     distribution, field = neighbor_field(
         policy, neighbor_policy, neighbor_weight, np.asarray(game.transition), pairs=pairs, initial=initial
     )
-    parameters = dict(alpha=alpha, beta=beta, gamma=gamma, rule=rule)
+    parameters = dict(alpha=alpha, beta=beta, gamma=gamma, rule=rule, faq_beta=faq_beta)
     mu = moments.drift(focal_q, field, distribution, degree, game, **parameters)
     sigma = moments.diffusion(focal_q, field, distribution, degree, game, **parameters) if with_diffusion else None
     return mu, sigma, distribution
@@ -129,6 +130,7 @@ def closure_terms(
     gamma,
     rule,
     initial,
+    faq_beta=None,
 ):
     """The six outputs of ``closure.closure_terms`` from the same nodes [C5-C8].
 
@@ -150,7 +152,7 @@ def closure_terms(
     n_states, n_actions = game.n_states, game.n_actions
     size = n_states * n_actions
     n_contrasts = fine_neighbors.shape[2]
-    parameters = dict(degree=degree, alpha=alpha, beta=beta, gamma=gamma, rule=rule, initial=initial)
+    parameters = dict(degree=degree, alpha=alpha, beta=beta, gamma=gamma, rule=rule, faq_beta=faq_beta, initial=initial)
 
     def expected_drift(deviation, weight, neighbors, focal_shift, neighbor_shift, node_pairs):
         focal_q = ((mean[None, :] + deviation) + focal_shift[None, :]).reshape(-1, n_states, n_actions)
@@ -193,7 +195,8 @@ def closure_terms(
         chain = markov.edge_transition_matrix(policy, policy, np.asarray(game.transition))
         distribution = markov.stationary_distribution(chain, initial)
         _, product_td, common_product = moments_reference.pair_td(q, policy, game, gamma=gamma, rule=rule)
+        played = policy * moments_reference.faq_scale(policy, rule, faq_beta)  # FAQ: X c in the α² X X factors
         edge, common = moments_reference.shared_noise(
-            policy, distribution, degree, degree, product_td, common_product, alpha=alpha
+            played, distribution, degree, degree, product_td, common_product, alpha=alpha
         )
     return drift, own, per_contrast, noise, edge, common

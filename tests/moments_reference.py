@@ -212,7 +212,7 @@ def pair_td(q, policy, game, *, gamma, rule="q_learning"):
     Returns r(s, a, b) = Σ_z T(s, a, b, z) [U(s, a, b) + γ V(z)] - Q(s, a), the shared-edge product
     E_z[δ_i δ_j | s, a, b] (δ_j with U(s, b, a) and Q(s, b), the same next state z) and the common-neighbour
     product Σ_c X(s, c) r(s, a, c) r(s, b, c), each (state, action, action). V(z) = max_a Q(z, a) for
-    Q-learning, Σ_a X(z, a) Q(z, a) for expected SARSA.
+    Q-learning and FAQ, Σ_a X(z, a) Q(z, a) for expected SARSA.
     """
     q = np.asarray(q, dtype=np.float64)
     policy = np.asarray(policy, dtype=np.float64)
@@ -220,10 +220,10 @@ def pair_td(q, policy, game, *, gamma, rule="q_learning"):
     code = _code(rule)
     if code == RULES.index("expected_sarsa"):
         value = np.einsum("za,za->z", policy, q)
-    elif code == RULES.index("q_learning"):
+    elif code in (RULES.index("q_learning"), RULES.index("faq")):
         value = q.max(axis=1)
     else:
-        raise ValueError("pair_td: the shared-noise blocks are defined for q_learning and expected_sarsa")
+        raise ValueError("pair_td: the shared-noise blocks are defined for q_learning, expected_sarsa and faq")
     # own[s, a, b, z] = δ_i when i plays a and j plays b; other[s, a, b, z] = δ_j (j's payoff U(s, b, a))
     own = payoff[:, :, :, None] + gamma * value[None, None, None, :] - q[:, :, None, None]
     other = np.swapaxes(payoff, 1, 2)[:, :, :, None] + gamma * value[None, None, None, :] - q[:, None, :, None]

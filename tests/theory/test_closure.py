@@ -113,18 +113,20 @@ def test_on_irregular_graphs_the_closure_is_per_degree_class_and_starts_as_the_p
 # ----------------------------------------------------------------------------------------------
 # limits
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("rule", ["q_learning", "expected_sarsa"])
+@pytest.mark.parametrize("rule", ["q_learning", "expected_sarsa", "faq"])
 def test_without_spread_the_drift_and_noise_are_the_point_mass_ones(rule):
     q = np.array([[2.0, 1.5], [0.3, 1.1]])
     zero = np.zeros((4, 4))
-    terms = moment_terms(q, zero, zero, PD, 4, rule=rule, **PARAMETERS)
+    faq_beta = 0.3 if rule == "faq" else None  # X = (0.62, 0.38), (0.31, 0.69): the factor is active
+    terms = moment_terms(q, zero, zero, PD, 4, rule=rule, faq_beta=faq_beta, **PARAMETERS)
     payoff, transition = PD.arrays()
-    code = 0 if rule == "q_learning" else marldyn.learning.rule_code(rule)
-    expected = reduced_rate(q.ravel(), 2, 2, 4, payoff, transition, 1e-3, 1.0, 0.8, code, 1.0, np.full(2, 0.5))
+    code = marldyn.learning.rule_code(rule)
+    factor = marldyn.learning.faq_factor(rule, faq_beta)
+    expected = reduced_rate(q.ravel(), 2, 2, 4, payoff, transition, 1e-3, 1.0, 0.8, code, factor, np.full(2, 0.5))
     assert np.allclose(terms["drift"], expected, rtol=1e-13, atol=1e-18)
     policy = boltzmann(q, 1.0)
     distribution = stationary_distribution(edge_transition_matrix(policy, policy, transition))
-    sigma = diffusion(q, policy, distribution, 4, PD, rule=rule, **PARAMETERS)
+    sigma = diffusion(q, policy, distribution, 4, PD, rule=rule, faq_beta=faq_beta, **PARAMETERS)
     assert np.allclose(terms["noise"], sigma, rtol=1e-12, atol=1e-20)
 
 

@@ -16,7 +16,8 @@ from helpers import random_game
 from marldyn.games import two_state_pd
 from marldyn.theory import closure, lna
 
-RULES = ("q_learning", "expected_sarsa")
+RULES = ("q_learning", "expected_sarsa", "faq")
+FAQ_BETA = {"faq": 0.3}  # below the policy in most entries: the factor min(faq_beta / X, 1) is active
 GAMES = {"pd": two_state_pd(), "3x3": random_game(3, 3, seed=11)}
 PARAMETERS = dict(alpha=0.1, beta=1.0, gamma=0.8)
 DEGREE = 4
@@ -36,7 +37,16 @@ def _covariances(size, scale, seed):
 def _model(game, rule, order=None):
     initial = np.full(game.n_states, 1.0 / game.n_states)
     return closure._Model(
-        game, DEGREE, [DEGREE], [1.0], rule=rule, order=order, correlations=True, initial=initial, **PARAMETERS
+        game,
+        DEGREE,
+        [DEGREE],
+        [1.0],
+        rule=rule,
+        faq_beta=FAQ_BETA.get(rule),
+        order=order,
+        correlations=True,
+        initial=initial,
+        **PARAMETERS,
     )
 
 
@@ -88,7 +98,9 @@ def test_closure_terms_equal_the_numpy_reference(name, rule, dynamic):
     mean, own, neighbor, pairs = _state(game, seed=5, dynamic=dynamic)
     arguments = _terms_arguments(model, mean, own, neighbor, pairs)
     found = closure.closure_terms(*arguments, *model.parameters())
-    expected = reference.closure_terms(*arguments, game, degree=DEGREE, rule=rule, initial=model.initial, **PARAMETERS)
+    expected = reference.closure_terms(
+        *arguments, game, degree=DEGREE, rule=rule, faq_beta=FAQ_BETA.get(rule), initial=model.initial, **PARAMETERS
+    )
     drift, own_fd, contrast_fd, noise, edge, common = found
     drift_ref, own_fd_ref, contrast_fd_ref, noise_ref, edge_ref, common_ref = expected
     # E[μ], E[Σ] and the shared noise are sums of the same terms in another order (and the two-state stationary
@@ -102,7 +114,9 @@ def test_closure_terms_equal_the_numpy_reference(name, rule, dynamic):
     assert _relative_error(own_fd, own_fd_ref) < 1e-7
     assert _relative_error(contrast_fd, contrast_fd_ref) < 1e-7
     # The shared noise at the mean is the LNA's (lna.shared_noise_blocks, the public form of the same blocks).
-    blocks = lna.shared_noise_blocks(mean.reshape(game.n_states, game.n_actions), game, DEGREE, rule=rule, **PARAMETERS)
+    blocks = lna.shared_noise_blocks(
+        mean.reshape(game.n_states, game.n_actions), game, DEGREE, rule=rule, faq_beta=FAQ_BETA.get(rule), **PARAMETERS
+    )
     assert _relative_error(edge, blocks["edge"]) < 1e-12
     assert _relative_error(common, blocks["common"]) < 1e-12
 
@@ -133,6 +147,7 @@ def test_node_moments_equal_the_numpy_reference(name, rule, dynamic):
         game,
         degree=DEGREE,
         rule=rule,
+        faq_beta=FAQ_BETA.get(rule),
         pairs=None if pairs is None else pairs[contrast_node],
         initial=model.initial,
         **PARAMETERS,
@@ -233,6 +248,7 @@ def test_fine_rule_drift_matches_monte_carlo(rule):
             game,
             degree=DEGREE,
             rule=rule,
+            faq_beta=FAQ_BETA.get(rule),
             initial=model.initial,
             with_diffusion=False,
             **PARAMETERS,
@@ -240,6 +256,10 @@ def test_fine_rule_drift_matches_monte_carlo(rule):
     # Budget (measured): the kernel's own cubature error -- 3 Gauss-Hermite nodes per neighbour contrast, 3.4e-4 on
     # E[μ](s1, C) ≈ 0.19, and the order-5 focal rule across the Q-learning kink, ≤ 7e-5 -- is ≤ 1.2 SE at 20,000
     # draws; dropping the focal average (μ at the mean) misses by 12-55 SE, so the check can fail.
+    # FAQ's factor min(faq_beta / X, 1) has a kink at X = faq_beta inside this cloud, where the Gauss-Hermite rule
+    # converges slowly and not monotonically (measured, orders 5-17: E[μ](s1, D) 0.0500-0.0529 against the
+    # Monte-Carlo 0.0513): a budget of 3 % of the largest entry for FAQ.
     estimate = mu.mean(axis=0)
     standard_error = mu.std(axis=0, ddof=1) / np.sqrt(MC_DRAWS)
-    assert np.all(np.abs(drift - estimate) <= 5.0 * standard_error + 1e-6), (drift, estimate, standard_error)
+    budget = 0.03 * np.abs(estimate).max() if rule == "faq" else 1e-6
+    assert np.all(np.abs(drift - estimate) <= 5.0 * standard_error + budget), (drift, estimate, standard_error)

@@ -377,3 +377,28 @@ def test_entry_point_takes_greedy_and_faq_and_refuses_types():
     )
     with pytest.raises(ConfigError, match="agent types"):
         theory(typed, "lna")
+
+
+@pytest.mark.slow
+def test_greedy_lna_variance_agrees_with_the_simulation():
+    """ε-greedy learners started at the C/C region's Q*: the simulated within-run variance after 3 relaxation
+    times equals the LNA's within 4 standard errors (across runs) plus 5 % for the O(α) nonlinearity."""
+    import marldyn
+    from marldyn.theory.switching import greedy_fixed_points
+
+    q_star = next(q for choice, q in greedy_fixed_points(PD, 0.2, 0.8, "q_learning") if choice.tolist() == [0, 0])
+    config = {
+        "graph": {"kind": "lattice", "n": 36},
+        "learning": {"alpha": 0.005, "policy": "epsilon_greedy", "epsilon": 0.2},
+        "init": {"q": q_star.tolist()},
+        "run": {"steps": 12_000, "runs": 4, "record_every": 200, "seed": 2},
+    }
+    predicted = marldyn.predict(config, "lna")
+    tau = predicted.attrs["relaxation_time"]
+    assert 2000 < tau < 3000 and predicted.attrs["switching_margin"] > 3
+    simulation = marldyn.simulate(config, progress=False)
+    late = (simulation.q_std.where(simulation.time >= 3 * tau, drop=True) ** 2).mean("time").values.reshape(4, 4)
+    mean, error = late.mean(axis=0), late.std(axis=0, ddof=1) / 2.0
+    theory = predicted.q_std.isel(time=0).values.ravel() ** 2
+    assert np.all(np.abs(mean - theory) <= 4 * error + 0.05 * theory)
+    np.testing.assert_allclose(simulation.policy.isel(time=-1).mean("run"), predicted.policy.isel(time=0), atol=0.02)

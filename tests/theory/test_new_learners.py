@@ -122,7 +122,6 @@ def test_committed_particles_never_move_and_identical_types_change_nothing():
     "extra",
     [
         {"learning": {"policy": "epsilon_greedy", "epsilon": 0.1}},
-        {"learning": {"rule": "faq", "faq_beta": 0.1}},
         {"agent_types": [{"name": "fast", "fraction": 0.5, "alpha": 0.01}]},
     ],
 )

@@ -49,7 +49,7 @@ from scipy.integrate import solve_ivp
 
 from ..errors import ConfigError, ConvergenceError, DivergenceError, MarldynWarning
 from ..graphs import Graph, lattice_side
-from ..learning import EXPECTED_SARSA, Q_LEARNING, RULES, rule_code
+from ..learning import EXPECTED_SARSA, FAQ, Q_LEARNING, RULES, faq_factor, rule_code
 from ..policy import boltzmann, softmax_row
 from .euler_maruyama import psd_cholesky_into
 from .markov import edge_transition_into, stationary_into
@@ -377,10 +377,12 @@ def _smoothed_drift_into(
 ):
     """E[μ] = Σ_p w_p μ(m + deviation_p + focal_shift | its neighbour nodes), into ``out`` (K, M) [C5].
 
-    ``context``: (neighbour weights, pairs, degree, payoff, transition, α, β, γ, rule, initial, workspace,
-    buffers), the same for every call of one :func:`closure_terms`.
+    ``context``: (neighbour weights, pairs, degree, payoff, transition, α, β, γ, rule, faq_beta, initial,
+    workspace, buffers), the same for every call of one :func:`closure_terms`.
     """
-    neighbor_weight, pairs, degree, payoff, transition, alpha, beta, gamma, rule, initial, work, buffers = context
+    neighbor_weight, pairs, degree, payoff, transition, alpha, beta, gamma, rule, faq_beta, initial, work, buffers = (
+        context
+    )
     n_states, n_actions = out.shape
     q = np.empty((n_states, n_actions))
     policy = np.empty((n_states, n_actions))
@@ -408,7 +410,9 @@ def _smoothed_drift_into(
             distribution,
             neighbor,
         )
-        drift_into(q, policy, neighbor, distribution, degree, payoff, transition, alpha, gamma, rule, 1.0, work, mu)
+        drift_into(
+            q, policy, neighbor, distribution, degree, payoff, transition, alpha, gamma, rule, faq_beta, work, mu
+        )
         for s in range(n_states):
             for a in range(n_actions):
                 out[s, a] += weight[p] * mu[s, a]
@@ -438,6 +442,7 @@ def closure_terms(
     beta,
     gamma,
     rule,
+    faq_beta,
     initial,
 ):
     """The terms of the moment equations at one state, in one pass [C5-C8].
@@ -452,7 +457,21 @@ def closure_terms(
     n_contrasts = fine_neighbors.shape[2]
     work = workspace(n_states, n_actions)
     buffers = _buffers(n_states, n_actions, neighbor_weight.size, n_contrasts)
-    context = (neighbor_weight, pairs, degree, payoff, transition, alpha, beta, gamma, rule, initial, work, buffers)
+    context = (
+        neighbor_weight,
+        pairs,
+        degree,
+        payoff,
+        transition,
+        alpha,
+        beta,
+        gamma,
+        rule,
+        faq_beta,
+        initial,
+        work,
+        buffers,
+    )
     no_neighbor = np.zeros(n_contrasts)
     # False as a bool variable: the constant would compile the callees a second time, for Literal[bool](False)
     stationary = dynamic & False
@@ -495,7 +514,7 @@ def closure_terms(
             for a in range(n_actions):
                 focal_q[p, s, a] = mean[s * n_actions + a] + noise_deviation[p, s * n_actions + a]
     _, sigma, _ = node_moments(
-        focal_q, coarse_neighbors, noise_contrast, pairs, stationary, *context[2:10], neighbor_weight
+        focal_q, coarse_neighbors, noise_contrast, pairs, stationary, *context[2:11], neighbor_weight
     )
     noise = np.zeros((size, size))
     for p in range(noise_weight.size):
@@ -517,7 +536,11 @@ def closure_terms(
         shape = (n_states, n_actions, n_actions)
         expected_td, product_td, common_product = np.empty(shape), np.empty(shape), np.empty(shape)
         pair_td_into(q, policy, payoff, transition, gamma, rule, expected_td, product_td, common_product)
-        shared_noise_into(policy, distribution, degree, degree, alpha, product_td, common_product, edge, common)
+        played = np.empty((n_states, n_actions))  # X c = min(X, faq_beta): the core's α² X X with FAQ's factors
+        for s in range(n_states):
+            for a in range(n_actions):
+                played[s, a] = min(policy[s, a], faq_beta)
+        shared_noise_into(played, distribution, degree, degree, alpha, product_td, common_product, edge, common)
     return drift, own, per_contrast, noise, edge, common
 
 
@@ -535,6 +558,7 @@ def node_moments(
     beta,
     gamma,
     rule,
+    faq_beta,
     initial,
     neighbor_weight,
 ):
@@ -582,7 +606,7 @@ def node_moments(
             alpha,
             gamma,
             rule,
-            1.0,  # faq_beta: the closure is for Q-learning and expected SARSA (theory.entry refuses FAQ)
+            faq_beta,
             work,
             mu[p],
             sigma[p],
@@ -715,7 +739,7 @@ class _Model:
     Two focal rules: ``fine`` (``order`` per contrast) for E[μ] and the outputs, ``coarse`` (3 per contrast,
     or the symmetric rule) for the Jacobians and E[Σ], whose errors enter only the covariances."""
 
-    def __init__(self, game, degree, modes, weights, alpha, beta, gamma, rule, order, correlations, initial):
+    def __init__(self, game, degree, modes, weights, alpha, beta, gamma, rule, faq_beta, order, correlations, initial):
         self.payoff, self.transition = game.arrays()
         self.shape = self.payoff.shape[:2]
         n_states, n_actions = self.shape
@@ -730,6 +754,7 @@ class _Model:
         self.n_modes = self.modes.size
         self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
         self.rule = rule_code(rule)
+        self.faq_beta = faq_factor(rule, faq_beta)
         self.correlations = bool(correlations)
         self.initial = np.asarray(initial, dtype=np.float64)
         self.fine = _Rule.build(self.n_contrasts, n_states, order)
@@ -769,7 +794,17 @@ class _Model:
         return rule.drift_xi @ root.T, rule.full_xi @ root.T, neighbor_contrasts
 
     def parameters(self):
-        return (self.degree, self.payoff, self.transition, self.alpha, self.beta, self.gamma, self.rule, self.initial)
+        return (
+            self.degree,
+            self.payoff,
+            self.transition,
+            self.alpha,
+            self.beta,
+            self.gamma,
+            self.rule,
+            self.faq_beta,
+            self.initial,
+        )
 
     def node_moments(self, rule, mean, full_deviation, neighbor_contrasts, pairs=None):
         focal_q = (mean[None, :] + full_deviation).reshape(-1, *self.shape)
@@ -921,8 +956,10 @@ class _ClassModel:
     that of :class:`_Model` (one per class, degree k_c).
     """
 
-    def __init__(self, game, degrees, agent_weights, alpha, beta, gamma, rule, order, initial):
-        self.parts = [_Model(game, k, [0.0], [1.0], alpha, beta, gamma, rule, order, False, initial) for k in degrees]
+    def __init__(self, game, degrees, agent_weights, alpha, beta, gamma, rule, faq_beta, order, initial):
+        self.parts = [
+            _Model(game, k, [0.0], [1.0], alpha, beta, gamma, rule, faq_beta, order, False, initial) for k in degrees
+        ]
         first = self.parts[0]
         self.shape, self.size, self.n_contrasts = first.shape, first.size, first.n_contrasts
         self.alpha, self.beta, self.gamma, self.rule = first.alpha, first.beta, first.gamma, first.rule
@@ -1050,6 +1087,7 @@ def moment_terms(
     beta,
     gamma,
     rule="q_learning",
+    faq_beta=None,
     correlations=True,
     order=None,
     initial_state_distribution=None,
@@ -1066,7 +1104,7 @@ def moment_terms(
     degree : int
         k of every agent.
     alpha, beta, gamma : float
-    rule, correlations, order, initial_state_distribution
+    rule, faq_beta, correlations, order, initial_state_distribution
         As in :func:`solve_closure`.
 
     Returns
@@ -1098,7 +1136,9 @@ def moment_terms(
         if initial_state_distribution is None
         else np.asarray(initial_state_distribution, dtype=np.float64)
     )
-    model = _Model(game, degree, [float(degree)], [1.0], alpha, beta, gamma, rule, order, correlations, initial)
+    model = _Model(
+        game, degree, [float(degree)], [1.0], alpha, beta, gamma, rule, faq_beta, order, correlations, initial
+    )
     return model.terms(q.ravel(), own, neighbor)
 
 
@@ -1119,6 +1159,7 @@ def solve_closure(
     beta,
     gamma,
     rule="q_learning",
+    faq_beta=None,
     initial_covariance=None,
     initial_kurtosis=0.0,
     timescale="reduced",
@@ -1144,8 +1185,11 @@ def solve_closure(
         differ: one Gaussian per degree class, mean field (no pair correlations, no shared noise; reduced time
         scale only) [C10].
     alpha, beta, gamma : float
-    rule : {"q_learning", "expected_sarsa", "sarsa"}
+    rule : {"q_learning", "expected_sarsa", "sarsa", "faq"}
         SARSA only with ``correlations=False``.
+    faq_beta : float, optional
+        With ``rule = "faq"``: every update of the played action scaled by min(faq_beta / X, 1), in E[μ], E[Σ]
+        and the shared noise (whose α² X X factors become α² min(X, faq_beta) min(X', faq_beta)).
     initial_covariance : array_like, shape (K M, K M), optional
         Covariance of the agents' independent initial draws around ``q0`` (default 0: identical tables),
         e.g. σ² I for the simulator's normal ``q_noise`` σ.
@@ -1217,10 +1261,10 @@ def solve_closure(
     if isinstance(dt, bool) or not isinstance(dt, int | np.integer | float) or dt < 1 or dt != int(dt):
         raise ConfigError(f"dt = {dt!r} must be a whole number of simulator steps ≥ 1")
     code = rule_code(rule)
-    if correlations and code not in (Q_LEARNING, EXPECTED_SARSA):
+    if correlations and code not in (Q_LEARNING, EXPECTED_SARSA, FAQ):
         raise ConfigError(
-            f"the closure's shared-noise terms are derived for q_learning and expected_sarsa, not {RULES[code]!r}: "
-            "use correlations=False"
+            f"the closure's shared-noise terms are derived for q_learning, expected_sarsa and faq, not "
+            f"{RULES[code]!r}: use correlations=False"
         )
     if order is not None and (isinstance(order, bool) or not isinstance(order, int | np.integer) or order < 0):
         raise ConfigError(f"order = {order!r} must be a non-negative integer (0: the degree-3 symmetric rule)")
@@ -1234,7 +1278,9 @@ def solve_closure(
     grid = time_grid(time, integer=timescale == "full")
     if degrees.size == 1:
         modes, weights = closure_modes(graph)
-        model = _Model(game, degrees[0], modes, weights, alpha, beta, gamma, code, order, correlations, initial)
+        model = _Model(
+            game, degrees[0], modes, weights, alpha, beta, gamma, code, faq_beta, order, correlations, initial
+        )
         y0 = model.pack(q0.ravel(), np.broadcast_to(covariance, (model.n_modes, size, size)))
     else:
         if timescale == "full":
@@ -1243,7 +1289,7 @@ def solve_closure(
             )
         if degrees[0] == 0:
             raise ConfigError("the closure needs every agent to have an edge (isolated agents never learn here)")
-        model = _ClassModel(game, degrees, counts / counts.sum(), alpha, beta, gamma, code, order, initial)
+        model = _ClassModel(game, degrees, counts / counts.sum(), alpha, beta, gamma, code, faq_beta, order, initial)
         y0 = model.pack(
             np.broadcast_to(q0.ravel(), (degrees.size, size)), np.broadcast_to(covariance, (degrees.size, size, size))
         )

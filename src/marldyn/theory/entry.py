@@ -245,6 +245,7 @@ def theory(
             correlations=method.correlations,
             order=method.order,
             initial_state_distribution=initial_states,
+            faq_beta=learning.faq_beta,
             **parameters,
         )
         variables = _variables(result)
@@ -372,9 +373,7 @@ def _check_support(config: Config, method, regular: bool) -> None:
     if name == "closure":
         used = []
         if greedy:
-            used.append("ε-greedy policies")
-        if learning.rule == "faq" or any(t.rule == "faq" for t in types):
-            used.append("the FAQ rule")
+            used.append("ε-greedy policies (a Gaussian cloud across a switching surface)")
         if types:
             used.append("agent types")
         if used:

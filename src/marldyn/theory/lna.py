@@ -46,6 +46,7 @@ from .moments import diffusion, interaction_probability, mean_td_error
 from .one_step import pair_td_into, shared_noise_into
 
 __all__ = [
+    "SWITCHING_MARGIN",
     "LNAResult",
     "dense_matrices",
     "fixed_point",
@@ -162,11 +163,11 @@ def fixed_point(
       asymptotically), so the root is sought on δ̄ (scipy ``hybr``, then Levenberg–Marquardt) from ``q0``,
       and μ*(Q*) = 0 is checked afterwards.
     - **ε-greedy**: δ̄ is affine in Q inside each region of fixed greedy actions, so every regular
-      equilibrium is known exactly (:func:`marldyn.theory.switching.greedy_fixed_points`); Q* is the one the
-      reduced dynamics from ``q0`` converges to (integrated across the switching surfaces, with α = 1:
-      μ* ∝ α only rescales time). If that trajectory ends on a switching surface (sliding) or keeps
-      switching, there is no fixed point to linearise around, and :class:`~marldyn.errors.ConvergenceError`
-      says so.
+      equilibrium is known exactly (:func:`marldyn.theory.switching.greedy_fixed_points`). With one, that is
+      Q*; with several, Q* is the one the reduced dynamics from ``q0`` converges to (integrated across the
+      switching surfaces, with α = 1: μ* ∝ α only rescales time). If that trajectory ends on a switching
+      surface (sliding) or keeps switching, there is no fixed point to linearise around, and
+      :class:`~marldyn.errors.ConvergenceError` says so.
 
     Parameters
     ----------
@@ -252,11 +253,22 @@ GREEDY_HORIZONS = (1e2, 1e3, 1e4, 1e5, 1e6)
 
 
 def _greedy_fixed_point(q0, game, gamma, rule, epsilon, faq_beta, degree) -> np.ndarray:
-    """The regular ε-greedy equilibrium that the reduced dynamics from ``q0`` reaches (see :func:`fixed_point`)."""
+    """The regular ε-greedy equilibrium that the reduced dynamics from ``q0`` reaches (see :func:`fixed_point`).
+
+    With one regular equilibrium that is Q*; otherwise the flow is integrated, checked at :data:`GREEDY_HORIZONS`,
+    and given up as soon as it sits on a switching surface (sliding).
+    """
     from .homogeneous import solve_reduced
-    from .switching import greedy_fixed_points
+    from .switching import TIE, greedy_fixed_points
 
     points = greedy_fixed_points(game, epsilon, gamma, rule)
+    if len(points) == 1:
+        return points[0][1]
+
+    def tied(q):
+        ordered = np.sort(q, axis=1)
+        return bool(np.any(ordered[:, -1] - ordered[:, -2] <= 1e3 * TIE * (1.0 + np.abs(q).max())))
+
     q, elapsed = q0, 0.0
     for horizon in GREEDY_HORIZONS:
         q = solve_reduced(
@@ -277,10 +289,12 @@ def _greedy_fixed_point(q0, game, gamma, rule, epsilon, faq_beta, degree) -> np.
         for _, q_star in points:
             if np.max(np.abs(q - q_star)) <= 1e-6 * scale:
                 return q_star
+        if tied(q):
+            break
     raise ConvergenceError(
         f"ε-greedy: the reduced dynamics from Q = {q0.tolist()} reaches none of the {len(points)} regular fixed "
-        f"points by α t = {GREEDY_HORIZONS[-1]:g} (it ends at {np.round(q, 6).tolist()}: sliding on a switching "
-        "surface or still switching), so there is no fixed point to linearise around; use method 'sde-graph'"
+        f"points (at α t = {elapsed:g} it is at {np.round(q, 6).tolist()}: sliding on a switching surface or "
+        "still switching), so there is no fixed point to linearise around; use method 'sde-graph'"
     )
 
 
@@ -546,7 +560,7 @@ def noise_blocks(
     return _noise(point, int(k_i), int(k_i if k_j is None else k_j), game, alpha)
 
 
-def shared_noise_blocks(q, game, degree, *, alpha, beta, gamma, rule="q_learning"):
+def shared_noise_blocks(q, game, degree, *, alpha, beta, gamma, rule="q_learning", faq_beta=None):
     """The shared-noise blocks of :func:`noise_blocks` (``edge``, ``common``) at any table, not only a fixed point.
 
     The same formulas (eqs. L6-L7) evaluated at Q with X = softmax(β Q) and p*(· | Q, Q), for agents of equal
@@ -560,7 +574,9 @@ def shared_noise_blocks(q, game, degree, *, alpha, beta, gamma, rule="q_learning
     game : Game
     degree : int
     alpha, beta, gamma : float
-    rule : {"q_learning", "expected_sarsa"}
+    rule : {"q_learning", "expected_sarsa", "faq"}
+    faq_beta : float, optional
+        With ``rule = "faq"``.
 
     Returns
     -------
@@ -575,7 +591,7 @@ def shared_noise_blocks(q, game, degree, *, alpha, beta, gamma, rule="q_learning
     >>> sorted(blocks), blocks["edge"].shape
     (['common', 'edge'], (4, 4))
     """
-    point = _point(q, game, beta, gamma, rule, check=False)
+    point = _point(q, game, beta, gamma, rule, faq_beta=faq_beta, check=False)
     return _noise(point, int(degree), int(degree), game, alpha, shared_only=True)
 
 
