@@ -384,8 +384,9 @@ def _check_support(config: Config, method, regular: bool) -> None:
     classes = name == "reduced" and (bool(types) or not regular)
     if greedy and (classes or (name == "particles" and method.timescale == "reduced")):
         raise ConfigError(
-            f"method {name!r}: ε-greedy particles at stationary pairs (the reduced time scale) would need a "
-            "switching treatment per particle, which is built for the single point mass only; use the full time "
+            f"method {name!r}: ε-greedy particles at stationary pairs (the reduced time scale) have no unique "
+            "motion where several slide on switching surfaces at once (flipping together or independently gives "
+            "different fields, so identical classes would not give the single point mass); use the full time "
             "scale (full-discrete, or Particles(timescale='full')), whose step-by-step map crosses the switching "
             "surfaces as the simulator does, or sde"
         )
