@@ -75,10 +75,16 @@ THEORIES = [
     ("lna", "lna"),
     ("closure", "closure"),
 ]
-LNA_CASES = [
-    ("FAQ (faq_beta = 0.2, α = 0.003) at the mixed fixed point", dict(rule="faq", faq_beta=0.2), 0.003, None),
-    ("ε-greedy (ε = 0.2, α = 0.005) at the fixed point of the region C/C", dict(epsilon=0.2), 0.005, [0, 0]),
-    ("ε-greedy (ε = 0.2, α = 0.005) at the fixed point of the region D/D", dict(epsilon=0.2), 0.005, [1, 1]),
+LNA_CASES = [  # (title, [learning], greedy region of Q* or None (the root from TABLE), [[agent_types]])
+    ("FAQ (faq_beta = 0.2, α = 0.003) at the mixed fixed point", dict(alpha=0.003, rule="faq", faq_beta=0.2), None, []),
+    ("ε-greedy (ε = 0.2, α = 0.005) at the fixed point of the region C/C", dict(alpha=0.005, epsilon=0.2), [0, 0], []),
+    ("ε-greedy (ε = 0.2, α = 0.005) at the fixed point of the region D/D", dict(alpha=0.005, epsilon=0.2), [1, 1], []),
+    (
+        "fast/slow mixture (25 % α = 0.003, the rest α = 0.001) at the mixed fixed point",
+        dict(alpha=0.001),
+        None,
+        [{"name": "fast", "fraction": 0.25, "alpha": 0.003}],
+    ),
 ]
 ENTRIES = ["Q(s1,a1)", "Q(s1,a2)", "Q(s2,a1)", "Q(s2,a2)"]
 
@@ -125,6 +131,8 @@ def _reason(message: str) -> str:
         return "ε-greedy at stationary pairs"
     if "agent types have one per type" in message:
         return "agent types"
+    if "committed agents move" in message:
+        return "committed agents move the fixed point"
     if "reaches none of the" in message:
         return "no fixed point: the flow slides on a switching surface"
     if "switching surface" in message and "standard deviations" in message:
@@ -132,7 +140,7 @@ def _reason(message: str) -> str:
     return "not for these learners"
 
 
-def lna_table(title: str, learner: dict, alpha: float, region, quick: bool) -> list[str]:
+def lna_table(title: str, learner: dict, region, agent_types: list, quick: bool) -> list[str]:
     """Within-run variance of Q at a fixed point: simulation from Q* (after 4 relaxation times) against the LNA."""
     import numpy as np
 
@@ -141,6 +149,8 @@ def lna_table(title: str, learner: dict, alpha: float, region, quick: bool) -> l
     from marldyn.theory.switching import greedy_fixed_points
 
     game = two_state_pd()
+    learner = dict(learner)
+    alpha = learner.pop("alpha")
     if region is None:
         q_star = lna.fixed_point(TABLE, game, beta=1.0, gamma=0.8, **learner)
     else:
@@ -152,6 +162,7 @@ def lna_table(title: str, learner: dict, alpha: float, region, quick: bool) -> l
         "learning": {"alpha": alpha, **learner},
         "init": {"q": q_star.tolist(), "q_noise": 0.0},
         "run": {"steps": 1_000, "runs": 10, "record_every": 100, "seed": 5},
+        "agent_types": agent_types,
     }
     predicted = marldyn.predict(config, "lna")
     tau = float(predicted.attrs["relaxation_time"])
@@ -192,8 +203,8 @@ def main(argv=None) -> int:
     for title, config in cases(steps):
         lines += table(title, config)
         print("\n".join(lines[-14:]), flush=True)
-    for title, learner, alpha, region in LNA_CASES:
-        lines += lna_table(title, learner, alpha, region, arguments.quick)
+    for title, learner, region, agent_types in LNA_CASES:
+        lines += lna_table(title, learner, region, agent_types, arguments.quick)
         print("\n".join(lines[-11:]), flush=True)
     if arguments.quick:
         return 0

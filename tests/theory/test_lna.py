@@ -354,7 +354,7 @@ def test_greedy_fixed_point_is_refused_where_the_flow_slides():
         lna.fixed_point([[0.2, 0.0]], game, **PARAMETERS, policy="epsilon_greedy", epsilon=0.2)
 
 
-def test_entry_point_takes_greedy_and_faq_and_refuses_types():
+def test_entry_point_takes_greedy_and_faq():
     import marldyn
     from marldyn.theory.entry import theory
 
@@ -372,11 +372,6 @@ def test_entry_point_takes_greedy_and_faq_and_refuses_types():
     plain = theory(base, "lna")
     np.testing.assert_allclose(faq["q"], plain["q"], atol=1e-10)
     assert np.all(faq["q_std"] < plain["q_std"])  # c < 1: smaller steps, smaller spread
-    typed = marldyn.parse_config(
-        {"graph": {"kind": "lattice", "n": 16}, "agent_types": [{"name": "fast", "fraction": 0.5, "alpha": 0.01}]}
-    )
-    with pytest.raises(ConfigError, match="agent types"):
-        theory(typed, "lna")
 
 
 @pytest.mark.slow
@@ -402,3 +397,90 @@ def test_greedy_lna_variance_agrees_with_the_simulation():
     theory = predicted.q_std.isel(time=0).values.ravel() ** 2
     assert np.all(np.abs(mean - theory) <= 4 * error + 0.05 * theory)
     np.testing.assert_allclose(simulation.policy.isel(time=-1).mean("run"), predicted.policy.isel(time=0), atol=0.02)
+
+
+# ----------------------------------------------------------------------------------------------
+# agent types that share the fixed point (different α, faq_beta; q_learning and faq)
+# ----------------------------------------------------------------------------------------------
+def typed_learners(n_agents):
+    import marldyn
+
+    config = marldyn.parse_config(
+        {
+            "graph": {"n": 16},
+            "learning": {"alpha": 1e-3},
+            "agent_types": [{"name": "fast", "agents": [0, 3], "alpha": 0.01, "rule": "faq", "faq_beta": 0.3}],
+        }
+    )
+    learners = config.learners(PD, n_agents)
+    return learners, learners.assign(n_agents, np.random.SeedSequence(0))
+
+
+def test_typed_dense_matrix_equals_finite_differences_of_the_graph_drift(fixed_points):
+    graph = GRAPHS["irregular"]
+    q_star = fixed_points["q_learning"]
+    learners, kind = typed_learners(graph.n_agents)
+    assert kind.tolist() == [1, 0, 0, 1, 0, 0]
+    matrix, _ = lna.dense_matrices(q_star, PD, graph, learners=learners, agent_type=kind)
+    start = np.broadcast_to(q_star, (graph.n_agents, 2, 2)).copy()
+    step, size = 1e-5, graph.n_agents * 4
+    numeric = np.empty((size, size))
+    for m in range(size):
+        up, down = start.copy(), start.copy()
+        up.reshape(-1)[m] += step
+        down.reshape(-1)[m] -= step
+        rates = [graph_moments(q, graph, PD, learners=learners, agent_type=kind)["mu"].ravel() for q in (up, down)]
+        numeric[:, m] = (rates[0] - rates[1]) / (2 * step)
+    jacobian = matrix - np.eye(size)
+    np.testing.assert_allclose(jacobian, numeric, atol=1e-9 * np.abs(jacobian).max())
+    fast, slow = np.abs(jacobian[:4, :4]).max(), np.abs(jacobian[4:8, 4:8]).max()
+    assert fast > 3 * slow  # agent 0 learns with α = 0.01 (times its FAQ factor 0.3 / X), agent 1 with 1e-3
+
+
+def test_typed_noise_equals_the_covariance_of_single_simulator_steps(fixed_points):
+    from marldyn.simulation.kernels import run_steps
+    from marldyn.theory.markov import edge_transition_matrix, stationary_distribution
+
+    graph, q_star, copies, repeats = GRAPHS["irregular"], fixed_points["q_learning"], 4000, 50
+    learners, kind = typed_learners(graph.n_agents)
+    learners = type(learners)(**{**learners.__dict__, "alpha": learners.alpha * 50})  # α 0.05 and 0.5
+    n = graph.n_agents
+    edges = (np.asarray(graph.edges)[None] + n * np.arange(copies)[:, None, None]).reshape(-1, 2)
+    policy = boltzmann(q_star, 1.0)
+    distribution = stationary_distribution(edge_transition_matrix(policy, policy, PD.transition))
+    rng = np.random.default_rng(9)
+    payoff, cumulative = np.array(PD.payoff), PD.cumulative_transition()
+    samples = []
+    for repeat in range(repeats):
+        q = np.broadcast_to(q_star, (n * copies, 2, 2)).copy()
+        edge_state = rng.choice(2, size=edges.shape[0], p=distribution).astype(np.int64)
+        run_steps(q, edge_state, edges, payoff, cumulative, learners, np.tile(kind, copies), np.uint64(9), repeat, 1)
+        samples.append((q - q_star).reshape(copies, n * 4))
+    samples = np.concatenate(samples)
+    count = samples.shape[0]
+    centred = samples - samples.mean(axis=0)
+    estimate = centred.T @ centred / count
+    spread = np.sqrt(np.maximum((centred**2).T @ (centred**2) / count - estimate**2, 0.0))
+    _, noise = lna.dense_matrices(q_star, PD, graph, learners=learners, agent_type=kind)
+    assert np.all(np.abs(estimate - noise) <= Z * spread / np.sqrt(count) + 1e-12)
+    assert np.abs(noise[:4, 4:8]).max() > 0.02 * np.abs(noise[:4, :4]).max()  # the fast-slow edge 0-1 correlates
+
+
+def test_types_that_share_the_fixed_point_in_the_lna(fixed_points):
+    import marldyn
+
+    base = {"graph": {"kind": "lattice", "n": 36}, "learning": {"alpha": 3e-3}, "run": {"steps": 100, "runs": 3}}
+    plain = marldyn.predict(base, "lna")
+    twins = marldyn.predict({**base, "agent_types": [{"name": "twin", "fraction": 0.5}]}, "lna")
+    np.testing.assert_allclose(twins.q_std, plain.q_std, rtol=1e-9)
+    assert twins.attrs["route"] == "direct" and plain.attrs["route"] == "fourier"
+    mixed = marldyn.predict({**base, "agent_types": [{"name": "fast", "fraction": 0.5, "alpha": 0.01}]}, "lna")
+    assert np.all(mixed.q_std > plain.q_std)  # faster learners, larger steps, larger spread
+    np.testing.assert_allclose(mixed.q, plain.q, atol=1e-12)  # one fixed point for every type
+    for bad, match in (
+        ({"name": "z", "fraction": 0.1, "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}, "committed"),
+        ({"name": "far", "fraction": 0.1, "gamma": 0.5}, "differ in gamma"),
+        ({"name": "cold", "fraction": 0.1, "beta": 2.0}, "differ in beta"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            marldyn.predict({**base, "agent_types": [bad]}, "lna")

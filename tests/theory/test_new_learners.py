@@ -130,12 +130,6 @@ def test_closure_refuses_what_it_does_not_take(extra):
         marldyn.predict({"graph": {"n": 16}, **extra}, "closure")
 
 
-def test_lna_refuses_agent_types():
-    typed = {"graph": {"n": 16}, "agent_types": [{"name": "fast", "fraction": 0.5, "alpha": 0.01}]}
-    with pytest.raises(ConfigError, match=r"^method 'lna' linearises around one homogeneous fixed point"):
-        marldyn.predict(typed, "lna")
-
-
 @pytest.mark.parametrize("method", ["reduced", "full-discrete", "particles", "sde", "sde-graph"])
 def test_theories_give_each_types_means_like_the_simulator(method):
     """policy_by_type and q_by_type: the simulator's names and coordinate; the committed type's policy is its

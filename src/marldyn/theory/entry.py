@@ -215,6 +215,9 @@ def theory(
     elif name == "lna":  # issue 8: linear-noise approximation on the graph (theory/lna.py)
         from .lna import lna_dataset_variables
 
+        typed = {}
+        if learners.typed:
+            typed = dict(learners=learners, assignments=simulator_initial_q(config, game, graph, types=True)[1])
         variables, condition, lna_extra = lna_dataset_variables(
             config,
             game,
@@ -224,6 +227,7 @@ def theory(
             policy=learning.policy,
             epsilon=learning.epsilon,
             faq_beta=learning.faq_beta,
+            **typed,
             **parameters,
         )
         extra.update(lna_extra)
@@ -365,11 +369,6 @@ def _check_support(config: Config, method, regular: bool) -> None:
     types = config.agent_types
     greedy = learning.policy == "epsilon_greedy" or any(t.policy == "epsilon_greedy" for t in types)
     name = method.name
-    if name == "lna" and types:
-        raise ConfigError(
-            "method 'lna' linearises around one homogeneous fixed point: agent types have one per type and "
-            "neighbourhood, which it does not derive; use sde-graph, sde or particles"
-        )
     if name == "closure":
         used = []
         if greedy:

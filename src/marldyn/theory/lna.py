@@ -47,6 +47,7 @@ from .one_step import pair_td_into, shared_noise_into
 
 __all__ = [
     "SWITCHING_MARGIN",
+    "shared_fixed_point",
     "LNAResult",
     "dense_matrices",
     "fixed_point",
@@ -596,22 +597,31 @@ def shared_noise_blocks(q, game, degree, *, alpha, beta, gamma, rule="q_learning
 
 
 def _noise(point: _Point, k_i, k_j, game, alpha, shared_only=False):
-    """The blocks of :func:`noise_blocks`; ``shared_only``: just ``edge`` and ``common``."""
-    n_states, n_actions = point.q.shape
-    size = n_states * n_actions
-    out = {}
+    """The blocks of :func:`noise_blocks` for two agents of one type; ``shared_only``: just ``edge`` and ``common``."""
+    rate = (alpha * point.weight).ravel()
+    edge, common, adjacent = (np.outer(rate, rate) * block for block in _unit_shared_noise(point, k_i, k_j))
+    out = {"edge": edge, "common": common}
     if not shared_only:
-        out["self"] = diffusion(point.q, point.policy, point.distribution, k_i, game, alpha=alpha, **point.learner)
-    edge, common = np.empty((size, size)), np.empty((size, size))
-    # the core's α² X(s, a) X(s, b) prefactor with the FAQ factors: X c in place of X
-    shared_noise_into(
-        point.weight, point.distribution, k_i, k_j, float(alpha), point.product_td, point.common_product, edge, common
-    )
-    out["edge"], out["common"] = edge, common
-    if not shared_only:
-        factor = _adjacent_common_factor(point.distribution, k_i, k_j)
-        out["common_adjacent"] = _state_blocks(point.weight, alpha, factor[:, None, None] * point.common_product)
+        out["self"] = _self_noise(point, k_i, game, alpha)
+        out["common_adjacent"] = adjacent
     return out
+
+
+def _self_noise(point: _Point, degree, game, alpha):
+    """D_ii = Σ(Q*, X*, p*, k), eq. (5), of an agent of ``point``'s type with rate α."""
+    return diffusion(point.q, point.policy, point.distribution, degree, game, alpha=alpha, **point.learner)
+
+
+def _unit_shared_noise(point: _Point, k_i, k_j):
+    """``edge``, ``common`` and ``common_adjacent`` of agents of degrees k_i, k_j without their prefactor
+    α_i w_i(s, a) α_j w_j(s, b) (w = X c): it depends only on Q*, X*, p* and γ, which agents that share the fixed
+    point share, so the blocks of two agents of different α or faq_beta are these times their own prefactors."""
+    size = point.q.size
+    ones = np.ones_like(point.policy)
+    edge, common = np.empty((size, size)), np.empty((size, size))
+    shared_noise_into(ones, point.distribution, k_i, k_j, 1.0, point.product_td, point.common_product, edge, common)
+    factor = _adjacent_common_factor(point.distribution, k_i, k_j)
+    return edge, common, _state_blocks(ones, 1.0, factor[:, None, None] * point.common_product)
 
 
 def _state_blocks(weight, alpha, inner):
@@ -640,13 +650,15 @@ def dense_matrices(
     game,
     graph: Graph,
     *,
-    alpha,
-    beta,
-    gamma,
+    alpha=None,
+    beta=None,
+    gamma=None,
     rule="q_learning",
     policy="boltzmann",
     epsilon=None,
     faq_beta=None,
+    learners=None,
+    agent_type=None,
     correlations=True,
 ):
     """A = I + J and D of the whole population (N K M, N K M), dense, agent-major order [L2, L5-L7].
@@ -665,6 +677,8 @@ def dense_matrices(
     rule : {"q_learning", "expected_sarsa", "faq"}
     policy : {"boltzmann", "epsilon_greedy"}
     epsilon, faq_beta : float, optional
+    learners, agent_type : optional
+        Agent types that share the fixed point, as in :func:`solve_lna`.
     correlations : bool
 
     Returns
@@ -686,12 +700,44 @@ def dense_matrices(
     >>> bool(np.abs(np.linalg.eigvals(matrix)).max() < 1.0)  # Q* is linearly stable on the graph
     True
     """
-    point = _point(q_star, game, beta, gamma, rule, policy, epsilon, faq_beta)
-    return _dense_matrices(point, game, graph, alpha, correlations)
+    if learners is None:
+        point = _point(q_star, game, beta, gamma, rule, policy, epsilon, faq_beta)
+        population = _Population.uniform(point, alpha, graph.n_agents)
+    else:
+        population = _typed_population(q_star, game, learners, agent_type, graph.n_agents)
+    return _dense_matrices(population, game, graph, correlations)
 
 
-def _dense_matrices(point: _Point, game, graph: Graph, alpha, correlations):
+@dataclass(frozen=True, eq=False)
+class _Population:
+    """Agents that share one fixed point: each agent's type, and per type its point (its FAQ factor) and α."""
+
+    points: tuple  # _Point per type (None for a type without agents)
+    alpha: np.ndarray  # (type,)
+    agent_type: np.ndarray  # (agent,)
+
+    @classmethod
+    def uniform(cls, point: _Point, alpha, n_agents: int) -> _Population:
+        return cls((point,), np.array([float(alpha)]), np.zeros(n_agents, dtype=np.int64))
+
+    @property
+    def reference(self) -> _Point:
+        """A type's point: Q*, X*, p* and the TD products are every type's."""
+        return next(point for point in self.points if point is not None)
+
+    def rate(self, t) -> np.ndarray:
+        """α_t w_t (K M,): the prefactor of a type-t agent's rows in J and in the shared noise."""
+        return (self.alpha[t] * self.points[t].weight).ravel()
+
+    def classes(self, degree):
+        """(type, degree) pairs of the agents and their counts."""
+        pairs, counts = np.unique(np.stack([self.agent_type, np.asarray(degree)], axis=1), axis=0, return_counts=True)
+        return [(int(t), int(k), int(c)) for (t, k), c in zip(pairs, counts, strict=True)]
+
+
+def _dense_matrices(population: _Population, game, graph: Graph, correlations):
     n = graph.n_agents
+    point = population.reference
     size = point.q.size
     if n * size > DIRECT_LIMIT:
         raise ConfigError(f"the dense LNA needs N·K·M ≤ {DIRECT_LIMIT}, got {n * size}")
@@ -699,34 +745,37 @@ def _dense_matrices(point: _Point, game, graph: Graph, alpha, correlations):
     common = adjacency @ adjacency
     np.fill_diagonal(common, 0.0)
     degree = np.asarray(graph.degree)
-    jacobians = {k: _jacobians(point, int(k), alpha) for k in np.unique(degree)}
-    cache: dict = {}
+    kind = population.agent_type
+    own = {}
+    for t, k, _ in population.classes(degree):
+        type_point, alpha = population.points[t], population.alpha[t]
+        own[(t, k)] = (*_jacobians(type_point, k, alpha), _self_noise(type_point, k, game, alpha))
+    rates = {t: population.rate(t) for t in np.unique(kind)}
+    shared: dict = {}
 
-    def noise(k_i, k_j):
-        if (k_i, k_j) not in cache:
-            cache[(k_i, k_j)] = _noise(point, int(k_i), int(k_j), game, alpha)
-        return cache[(k_i, k_j)]
+    def unit(k_i, k_j):
+        if (k_i, k_j) not in shared:
+            shared[(k_i, k_j)] = _unit_shared_noise(point, int(k_i), int(k_j))
+        return shared[(k_i, k_j)]
 
     matrix = np.eye(n * size)
     covariance = np.zeros((n * size, n * size))
     for i in range(n):
         rows = slice(i * size, (i + 1) * size)
-        j_self, j_nb = jacobians[degree[i]]
+        j_self, j_nb, sigma = own[(kind[i], degree[i])]
         matrix[rows, rows] += j_self
-        covariance[rows, rows] = noise(degree[i], degree[i])["self"]
+        covariance[rows, rows] = sigma
         for j in range(n):
             if j == i or (adjacency[i, j] == 0 and common[i, j] == 0):
                 continue
             cols = slice(j * size, (j + 1) * size)
-            blocks = noise(degree[i], degree[j])
             if adjacency[i, j]:
                 matrix[rows, cols] += j_nb
             if not correlations:
                 continue
-            if adjacency[i, j]:
-                covariance[rows, cols] += blocks["edge"] + common[i, j] * blocks["common_adjacent"]
-            else:
-                covariance[rows, cols] += common[i, j] * blocks["common"]
+            edge, common_block, adjacent = unit(degree[i], degree[j])
+            block = edge + common[i, j] * adjacent if adjacency[i, j] else common[i, j] * common_block
+            covariance[rows, cols] += np.outer(rates[kind[i]], rates[kind[j]]) * block
     return matrix, 0.5 * (covariance + covariance.T)
 
 
@@ -759,13 +808,15 @@ def solve_lna(
     game,
     graph: Graph,
     *,
-    alpha,
-    beta,
-    gamma,
+    alpha=None,
+    beta=None,
+    gamma=None,
     rule="q_learning",
     policy="boltzmann",
     epsilon=None,
     faq_beta=None,
+    learners=None,
+    agent_type=None,
     route="auto",
     correlations=True,
 ) -> LNAResult:
@@ -785,6 +836,12 @@ def solve_lna(
         every switching surface (else ConfigError: some agents would play another greedy action).
     epsilon, faq_beta : float, optional
         ε of ε-greedy, faq_beta of FAQ (which scales each row of J and D by c = min(faq_beta / X, 1)).
+    learners : marldyn.agents.Learners, optional
+        Agent types instead of ``alpha`` ... ``faq_beta``, with ``agent_type`` (agent,) each agent's type. The
+        types must share the fixed point: they may differ in α, faq_beta and in the rule between q_learning and
+        faq (whose TD target is Q-learning's), not in the policy, β, ε or γ, and none may be committed
+        (:func:`shared_fixed_point`). Then every agent sits at the same Q*, the derivation holds agent by agent
+        (each row of J and D with its own α and c), and the dense route solves it.
     route : {"auto", "fourier", "laplacian", "direct"}
         ``fourier``: the periodic lattice, one d x d discrete Lyapunov equation per wave vector (any size);
         ``laplacian``: a regular triangle-free graph, one per eigenvector of its Laplacian (dense eigh);
@@ -819,8 +876,17 @@ def solve_lna(
     """
     if route not in ROUTES:
         raise ConfigError(f"route = {route!r} must be one of {', '.join(ROUTES)}")
-    point = _point(q_star, game, beta, gamma, rule, policy, epsilon, faq_beta)
     n = graph.n_agents
+    if learners is None:
+        point = _point(q_star, game, beta, gamma, rule, policy, epsilon, faq_beta)
+        population = _Population.uniform(point, alpha, n)
+    else:
+        population = _typed_population(q_star, game, learners, agent_type, n)
+        point = population.reference
+        if route == "auto":
+            route = "direct"
+        elif route != "direct":
+            raise ConfigError(f"route {route!r}: agents of several types break the graph's symmetry; use 'direct'")
     size = point.q.size
     degree = np.asarray(graph.degree)
     regular = bool(np.all(degree == degree[0])) and degree[0] > 0
@@ -859,7 +925,7 @@ def solve_lna(
             "D_common": noise["common"],
         }
     else:
-        matrix, covariance = _dense_matrices(point, game, graph, alpha, correlations)
+        matrix, covariance = _dense_matrices(population, game, graph, correlations)
         full = solve_discrete_lyapunov(matrix, covariance)
         full = 0.5 * (full + full.T)
         per_agent = full.reshape(n, size, n, size)
@@ -871,7 +937,7 @@ def solve_lna(
     gradient = _policy_gradient(point)
     shape = point.q.shape
     margin = _switching_margin(point, within)
-    independent = _independent_ou(point, game, graph, alpha)
+    independent = _independent_ou(population, game, graph)
     return LNAResult(
         fixed_point=point.q.copy(),
         policy=point.policy,
@@ -886,12 +952,86 @@ def solve_lna(
         relaxation_time=float(1.0 / (1.0 - radius)),
         blocks=blocks,
         attrs={
-            "alpha": float(alpha),
+            **({"alpha": float(alpha)} if learners is None else {"learners": learners.describe()}),
             **{key: value for key, value in point.learner.items() if value is not None},
             "agents": int(n),
             **({} if margin is None else {"switching_margin": margin}),
         },
     )
+
+
+def shared_fixed_point(learners) -> dict:
+    """The parameters that fix Q* for a population of types, if the types share one fixed point (else ConfigError).
+
+    δ̄ = 0 involves the policy (and β or ε), γ and the TD target, not α or the FAQ factor; q_learning and faq have
+    the same target. Committed types (fixed tables) move their neighbours' fixed points agent by agent.
+
+    Returns
+    -------
+    dict
+        ``beta``, ``gamma``, ``rule``, ``policy``, ``epsilon``: the keywords of :func:`fixed_point`.
+
+    Examples
+    --------
+    >>> import marldyn
+    >>> config = marldyn.parse_config({"graph": {"n": 16}, "agent_types": [{"name": "fast", "fraction": 0.5,
+    ...                                "alpha": 0.01, "rule": "faq", "faq_beta": 0.2}]})
+    >>> shared_fixed_point(config.learners(config.build_game(), 16))
+    {'beta': 1.0, 'gamma': 0.8, 'rule': 'q_learning', 'policy': 'boltzmann', 'epsilon': None}
+    """
+    if np.any(learners.committed):
+        raise ConfigError(
+            "the LNA with agent types needs one fixed point for all: committed agents move their neighbours' fixed "
+            "points agent by agent, which it does not derive; use sde-graph"
+        )
+    target = np.where(learners.rule == FAQ, Q_LEARNING, learners.rule)  # FAQ's TD target is Q-learning's
+    greedy = learners.policy[0] == EPSILON_GREEDY
+    checks = {
+        "policy": learners.policy,
+        "gamma": learners.gamma,
+        "rule (its TD target)": target,
+        "epsilon" if greedy else "beta": learners.epsilon if greedy else learners.beta,
+    }
+    for name, values in checks.items():
+        if np.unique(values).size > 1:
+            raise ConfigError(
+                f"the LNA with agent types needs one fixed point for all: the types differ in {name} "
+                f"({np.asarray(values).tolist()}); they may differ in alpha, faq_beta and q_learning/faq only"
+            )
+    return {
+        "beta": float(learners.beta[0]),
+        "gamma": float(learners.gamma[0]),
+        "rule": RULES[int(target[0])],
+        "policy": POLICIES[int(learners.policy[0])],
+        "epsilon": float(learners.epsilon[0]) if greedy else None,
+    }
+
+
+def _typed_population(q_star, game, learners, agent_type, n_agents) -> _Population:
+    shared = shared_fixed_point(learners)
+    agent_type = np.asarray(agent_type, dtype=np.int64).reshape(-1)
+    if agent_type.shape != (n_agents,) or np.any(agent_type < 0) or np.any(agent_type >= learners.n_types):
+        raise ConfigError(f"agent_type must hold one type index in [0, {learners.n_types}) per agent ({n_agents})")
+    points = []
+    for t in range(learners.n_types):
+        if not np.any(agent_type == t):
+            points.append(None)
+            continue
+        faq = RULES[int(learners.rule[t])] == "faq"
+        rule = "faq" if faq else shared["rule"]
+        points.append(
+            _point(
+                q_star,
+                game,
+                shared["beta"],
+                shared["gamma"],
+                rule,
+                shared["policy"],
+                shared["epsilon"],
+                float(learners.faq_beta[t]) if faq else None,
+            )
+        )
+    return _Population(tuple(points), np.asarray(learners.alpha, dtype=np.float64), agent_type)
 
 
 def _switching_margin(point: _Point, within) -> float | None:
@@ -969,19 +1109,21 @@ def independent_ou(
            [0.0298, 0.0276]])
     """
     point = _point(q_star, game, beta, gamma, rule, policy, epsilon, faq_beta)
-    return _independent_ou(point, game, graph, alpha)
+    return _independent_ou(_Population.uniform(point, alpha, graph.n_agents), game, graph)
 
 
-def _independent_ou(point: _Point, game, graph: Graph, alpha) -> dict:
+def _independent_ou(population: _Population, game, graph: Graph) -> dict:
     degree = np.asarray(graph.degree)
     n = graph.n_agents
+    point = population.reference
     size = point.q.size
     total = np.zeros((size, size))
-    for k, count in zip(*np.unique(degree, return_counts=True), strict=True):
+    for t, k, count in population.classes(degree):
         if k == 0:
             continue
-        j_self, _ = _jacobians(point, int(k), alpha)
-        sigma = _noise(point, int(k), int(k), game, alpha)["self"]
+        type_point, alpha = population.points[t], population.alpha[t]
+        j_self, _ = _jacobians(type_point, k, alpha)
+        sigma = _self_noise(type_point, k, game, alpha)
         total += count * _lyapunov_batch((np.eye(size) + j_self)[None], sigma[None])[0]
     mean = total / n**2
     within = total / n - mean
@@ -994,8 +1136,12 @@ def _independent_ou(point: _Point, game, graph: Graph, alpha) -> dict:
     }
 
 
-def lna_dataset_variables(config, game, graph, grid, table, **learner):
+def lna_dataset_variables(config, game, graph, grid, table, *, learners=None, assignments=None, **learner):
     """Variables of ``theory(config, "lna")``: Q* from the config's initial table, constant on the time grid.
+
+    With agent types (``learners`` and ``assignments``, each run's agent types (run, agent)) the LNA is solved
+    for every run's assignment and the covariances averaged over the runs, as the simulation's ``q_std`` is
+    (the mean across runs is Q* for every assignment, so the runs' covariances of the mean average too).
 
     Returns ``(variables, condition, extra)`` for ``entry._dataset``: ``q`` (= Q*), ``policy`` (X*),
     ``state_fraction`` (p*), ``q_std``, ``q_mean_std``, ``policy_std``, and the independent OU's
@@ -1003,32 +1149,42 @@ def lna_dataset_variables(config, game, graph, grid, table, **learner):
     """
     degree = int(np.max(graph.degree)) if graph.n_edges else 1
     alpha = learner.pop("alpha")
-    q_star = fixed_point(table, game, degree=max(degree, 1), **learner)
-    result = solve_lna(q_star, game, graph, alpha=alpha, **learner)
+    if learners is None:
+        q_star = fixed_point(table, game, degree=max(degree, 1), **learner)
+        results = [solve_lna(q_star, game, graph, alpha=alpha, **learner)]
+    else:
+        q_star = fixed_point(table, game, degree=max(degree, 1), **shared_fixed_point(learners))
+        results = [solve_lna(q_star, game, graph, learners=learners, agent_type=kind) for kind in assignments]
+    result = results[0]
     count = np.asarray(grid).size
 
     def constant(value):
         return np.broadcast_to(value, (count,) + np.shape(value)).copy()
 
+    def spread(get):  # √ of the runs' mean variance
+        return np.sqrt(np.mean([get(r) ** 2 for r in results], axis=0))
+
     variables = {
         "q": constant(result.fixed_point),
         "policy": constant(result.policy),
-        "q_std": constant(result.q_std),
+        "q_std": constant(spread(lambda r: r.q_std)),
         "state_fraction": constant(result.state_distribution),
-        "q_mean_std": constant(result.q_mean_std),
-        "policy_std": constant(result.policy_std),
-        "q_std_independent": constant(result.independent["q_std"]),
-        "q_mean_std_independent": constant(result.independent["q_mean_std"]),
+        "q_mean_std": constant(spread(lambda r: r.q_mean_std)),
+        "policy_std": constant(spread(lambda r: r.policy_std)),
+        "q_std_independent": constant(spread(lambda r: r.independent["q_std"])),
+        "q_mean_std_independent": constant(spread(lambda r: r.independent["q_mean_std"])),
     }
     condition = (
         f"stationary fluctuations around the fixed point Q* = {np.round(result.fixed_point, 10).tolist()} "
         f"(root of the mean TD error from Q = {np.asarray(table).tolist()}); time-independent"
     )
+    if learners is not None:
+        condition += f"; every type at Q*, the covariances averaged over the {len(results)} runs' assignments"
     extra = {
         "route": result.route,
-        "relaxation_time": result.relaxation_time,
+        "relaxation_time": max(r.relaxation_time for r in results),
         "fixed_point": np.round(result.fixed_point, 12).tolist(),
     }
     if "switching_margin" in result.attrs:
-        extra["switching_margin"] = result.attrs["switching_margin"]
+        extra["switching_margin"] = min(r.attrs["switching_margin"] for r in results)
     return variables, condition, extra
