@@ -50,25 +50,28 @@ def test_fixed_point_zeroes_the_mean_td_error_and_the_reduced_drift(fixed_points
 @pytest.mark.parametrize("degree", [3, 4])
 @pytest.mark.parametrize("rule", RULES)
 def test_jacobian_blocks_equal_finite_differences_of_the_graph_drift(fixed_points, rule, degree):
-    q_star = fixed_points[rule]
+    q_star, alpha = fixed_points[rule], 1e-3
+    numeric = star_jacobians(q_star, degree, Learners.uniform(2, 2, alpha, 1.0, 0.8, rule))
+    j_self, j_nb = lna.jacobian_blocks(q_star, PD, degree, alpha=alpha, rule=rule, **PARAMETERS)
+    np.testing.assert_allclose(j_self, numeric[0], atol=1e-9 * np.abs(j_self).max())
+    np.testing.assert_allclose(j_nb, numeric[1], atol=1e-9 * np.abs(j_nb).max())
+    assert np.abs(j_nb).max() > 1e-3 * np.abs(j_self).max()  # the coupling is there
+
+
+def star_jacobians(q_star, degree, learners, step=1e-5):
+    """∂μ_centre/∂Q_centre and ∂μ_centre/∂Q_leaf by central differences of the graph drift on a star of ``degree``
+    leaves, every agent at Q* (the drift also moves the pair distributions and the neighbour weights)."""
     star = from_edges([(0, leaf) for leaf in range(1, degree + 1)])
     start = np.broadcast_to(q_star, (degree + 1, 2, 2)).copy()
-    alpha, step = 1e-3, 1e-5
-
-    def centre_drift(q):
-        return graph_moments(q, star, PD, alpha=alpha, rule=rule, **PARAMETERS)["mu"][0].ravel()
-
     numeric = {0: np.zeros((4, 4)), 1: np.zeros((4, 4))}
     for agent, matrix in numeric.items():
         for m in range(4):
             up, down = start.copy(), start.copy()
             up[agent].flat[m] += step
             down[agent].flat[m] -= step
-            matrix[:, m] = (centre_drift(up) - centre_drift(down)) / (2 * step)
-    j_self, j_nb = lna.jacobian_blocks(q_star, PD, degree, alpha=alpha, rule=rule, **PARAMETERS)
-    np.testing.assert_allclose(j_self, numeric[0], atol=1e-9 * np.abs(j_self).max())
-    np.testing.assert_allclose(j_nb, numeric[1], atol=1e-9 * np.abs(j_nb).max())
-    assert np.abs(j_nb).max() > 1e-3 * np.abs(j_self).max()  # the coupling is there
+            rates = [graph_moments(q, star, PD, learners=learners)["mu"][0].ravel() for q in (up, down)]
+            matrix[:, m] = (rates[0] - rates[1]) / (2 * step)
+    return numeric
 
 
 # ----------------------------------------------------------------------------------------------
@@ -271,22 +274,9 @@ def test_learners_fixed_points_zero_the_drift(learner_points):
 
 @pytest.mark.parametrize("name", sorted(LEARNERS))
 def test_learners_jacobian_blocks_equal_finite_differences_of_the_graph_drift(learner_points, name):
-    learner, q_star, degree = LEARNERS[name], learner_points[name], 4
-    star = from_edges([(0, leaf) for leaf in range(1, degree + 1)])
-    start = np.broadcast_to(q_star, (degree + 1, 2, 2)).copy()
-    alpha, step = 1e-3, 1e-5
+    learner, q_star, degree, alpha = LEARNERS[name], learner_points[name], 4, 1e-3
     types = Learners.uniform(2, 2, alpha, 1.0, 0.8, learner.get("rule", "q_learning"), **_policy_keys(learner))
-
-    def centre_drift(q):
-        return graph_moments(q, star, PD, learners=types)["mu"][0].ravel()
-
-    numeric = {0: np.zeros((4, 4)), 1: np.zeros((4, 4))}
-    for agent, matrix in numeric.items():
-        for m in range(4):
-            up, down = start.copy(), start.copy()
-            up[agent].flat[m] += step
-            down[agent].flat[m] -= step
-            matrix[:, m] = (centre_drift(up) - centre_drift(down)) / (2 * step)
+    numeric = star_jacobians(q_star, degree, types)
     j_self, j_nb = lna.jacobian_blocks(q_star, PD, degree, alpha=alpha, **PARAMETERS, **learner)
     np.testing.assert_allclose(j_self, numeric[0], atol=1e-9 * np.abs(j_self).max())
     np.testing.assert_allclose(j_nb, numeric[1], atol=1e-9 * np.abs(j_self).max())
