@@ -22,10 +22,22 @@ from .errors import ConfigError
 from .learning import FAQ, RULES, faq_factor, rule_code
 from .policy import BOLTZMANN, FIXED, POLICIES, agent_policies, agent_policies_into, epsilon_of, policy_code
 
-__all__ = ["DEFAULT_TYPE", "Learners", "learners_of", "member_policies", "member_policies_into", "type_count"]
+__all__ = [
+    "DEFAULT_TYPE",
+    "TYPE_RECORDS",
+    "Learners",
+    "learners_of",
+    "member_policies",
+    "member_policies_into",
+    "type_count",
+    "type_means",
+    "type_records",
+]
 
 DEFAULT_TYPE = "default"
 """The name of the type of agents that no ``[[agent_types]]`` entry names."""
+TYPE_RECORDS = ("policy_by_type", "q_by_type")
+"""The per-type outputs (agent_type, state, action) of the simulator and the theories, with agent types."""
 
 _ARRAYS = ("alpha", "beta", "gamma", "epsilon", "faq_beta", "policy", "rule", "fixed_policy")
 
@@ -370,6 +382,20 @@ def type_means(values, member_type, n_types: int, weight=None) -> np.ndarray:
         mass = np.bincount(member_type, weights=weight, minlength=n_types)
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / mass.reshape(mass.shape + tail)
+
+
+def type_records(policy, q, member_type, n_types: int, weight=None) -> dict:
+    """:data:`TYPE_RECORDS` of one time point: the type means (:func:`type_means`) of the members' policies and
+    Q-tables, each (type, state, action).
+
+    Examples
+    --------
+    >>> q = np.array([[[1.0, 0.0]], [[3.0, 0.0]]])
+    >>> type_records(np.full((2, 1, 2), 0.5), q, np.array([0, 0]), 1)["q_by_type"].tolist()
+    [[[2.0, 0.0]]]
+    """
+    pairs = zip(TYPE_RECORDS, (policy, q), strict=True)
+    return {name: type_means(value, member_type, n_types, weight) for name, value in pairs}
 
 
 def type_count(fraction: float, n_agents: int) -> int:

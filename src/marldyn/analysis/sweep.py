@@ -65,6 +65,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..agents import TYPE_RECORDS
 from ..config import SECTIONS, Config, load_config, parse_config
 from ..errors import ConfigError, did_you_mean
 from ..io import read_dataset, write_dataset
@@ -83,7 +84,7 @@ __all__ = [
 ]
 
 RUNS = ("simulate", "theory")
-SUMMARY_VARIABLES = ("policy", "q", "state_fraction", "q_std", "policy_by_type", "q_by_type")
+SUMMARY_VARIABLES = ("policy", "q", "state_fraction", "q_std") + TYPE_RECORDS
 TRAILING = {3: ("agent_type", "state", "action"), 2: ("state", "action"), 1: ("state",)}
 """The dimensions of a summarised variable after the swept ones, by its number of dimensions."""
 TASK_KEYS = ("run", "method", "steps", "runs", "record_every", "every")  # and the theory method's options

@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from .. import __version__, memory
-from ..agents import type_means
+from ..agents import TYPE_RECORDS, type_records
 from ..config import Config, as_config
 from ..errors import ConfigError, SimulationError
 from ..graphs import Graph, as_graph
@@ -58,8 +58,7 @@ def population_summary(q: np.ndarray, edge_state: np.ndarray, learners, agent_ty
         "state_fraction": np.bincount(edge_state, minlength=n_states) / max(edge_state.size, 1),
     }
     if learners.typed:
-        summary["policy_by_type"] = type_means(policy, agent_type, learners.n_types)
-        summary["q_by_type"] = type_means(q, agent_type, learners.n_types)
+        summary.update(type_records(policy, q, agent_type, learners.n_types))
     return summary
 
 
@@ -97,7 +96,6 @@ def advance(problem: Problem, q, edge_state, agent_type, key, first_step: int, n
 
 
 RECORDS = ("policy", "q", "q_std", "state_fraction")
-TYPE_RECORDS = ("policy_by_type", "q_by_type")
 SNAPSHOTS = ("agent_q", "agent_edge_state")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..agents import TYPE_RECORDS
 from ..config import Config
 from ..graphs import Graph
 from .methods import DEFAULT_MAX_PARTICLES, METHODS, TheoryMethod, as_method
@@ -283,7 +284,7 @@ def theory(
         condition = _noise_text(config, table) + "; the simulator's own initial draws, one particle per agent"
         extra.update(dt=method.dt, particles=int(graph.n_agents))
     extra["method_options"] = json.dumps(method.options())
-    return _dataset(variables, grid, game, graph, config, name, condition, extra)
+    return _dataset(variables, grid, game, graph, config, learners, name, condition, extra)
 
 
 def simulator_initial_q(config: Config, game, graph, types: bool = False):
@@ -391,13 +392,10 @@ def _check_support(config: Config, method, regular: bool) -> None:
         )
 
 
-BY_TYPE = ("policy_by_type", "q_by_type")
-
-
 def _variables(result) -> dict:
     """The Dataset variables a trajectory object has (``q_std`` only where the method has a spread, the per-type
     means only with agent types)."""
-    names = ("q", "policy", "q_std", "state_fraction") + BY_TYPE
+    names = ("q", "policy", "q_std", "state_fraction") + TYPE_RECORDS
     return {name: getattr(result, name) for name in names if getattr(result, name, None) is not None}
 
 
@@ -408,7 +406,7 @@ def _noise_text(config, table) -> str:
     return text
 
 
-def _dataset(variables, grid, game, graph, config, method, condition, extra) -> xr.Dataset:
+def _dataset(variables, grid, game, graph, config, learners, method, condition, extra) -> xr.Dataset:
     from .. import __version__
 
     has_runs = variables["q"].ndim == 4
@@ -416,13 +414,13 @@ def _dataset(variables, grid, game, graph, config, method, condition, extra) -> 
     coords = {"time": grid, "state": np.arange(game.n_states), "action": np.arange(game.n_actions)}
     if has_runs:
         coords["run"] = np.arange(variables["q"].shape[0])
-    if any(name in variables for name in BY_TYPE):
-        coords["agent_type"] = np.array(config.learners(game, graph.n_agents).names, dtype=object)
+    if any(name in variables for name in TYPE_RECORDS):
+        coords["agent_type"] = np.array(learners.names, dtype=object)
 
     def dims(name):
         if name == "state_fraction":
             return (*lead, "state")
-        return (*lead, "agent_type", "state", "action") if name in BY_TYPE else (*lead, "state", "action")
+        return (*lead, "agent_type", "state", "action") if name in TYPE_RECORDS else (*lead, "state", "action")
 
     data = {name: (dims(name), np.asarray(value)) for name, value in variables.items()}
     dataset = xr.Dataset(data, coords=coords)

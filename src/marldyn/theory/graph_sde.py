@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ..agents import learners_of, member_policies_into, type_means
+from ..agents import TYPE_RECORDS, learners_of, member_policies_into, type_records
 from ..errors import ConfigError, DivergenceError
 from ..graphs import Graph
 from ..progress import progress_bar
@@ -424,9 +424,8 @@ def solve_graph_sde(
     shape = (n_runs, grid.size)
     out_q, out_std, out_policy = (np.empty(shape + (n_states, n_actions)) for _ in range(3))
     out_state = np.empty(shape + (n_states,))
-    by_type = {
-        name: np.empty(shape + (learners.n_types, n_states, n_actions)) for name in ("policy_by_type", "q_by_type")
-    }
+    by_type = {name: np.empty(shape + (learners.n_types, n_states, n_actions)) for name in TYPE_RECORDS}
+    by_type = by_type if learners.typed else {}
     final = np.empty_like(q_start)
     policy = np.empty((n_agents, n_states, n_actions))
     chain = np.empty((n_edges, n_states, n_states))
@@ -463,9 +462,9 @@ def solve_graph_sde(
                 _summary_into(
                     q, policy, pair, out_q[r, record], out_std[r, record], out_policy[r, record], out_state[r, record]
                 )
-                if learners.typed:
-                    by_type["policy_by_type"][r, record] = type_means(policy, agent_type[r], learners.n_types)
-                    by_type["q_by_type"][r, record] = type_means(q, agent_type[r], learners.n_types)
+                if by_type:
+                    for name, value in type_records(policy, q, agent_type[r], learners.n_types).items():
+                        by_type[name][r, record] = value
                 if not np.all(np.isfinite(out_q[r, record])):
                     raise DivergenceError(f"sde-graph: member {r} left the finite numbers before t = {grid[record]}")
             final[r] = q
@@ -478,5 +477,4 @@ def solve_graph_sde(
         "agents": int(n_agents),
         "time_unit": "simulator steps",
     }
-    extra = by_type if learners.typed else {}
-    return GraphEnsembleTrajectory(grid, out_q, out_policy, out_std, out_state, final, attrs, **extra)
+    return GraphEnsembleTrajectory(grid, out_q, out_policy, out_std, out_state, final, attrs, **by_type)

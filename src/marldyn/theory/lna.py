@@ -260,7 +260,7 @@ def _greedy_fixed_point(q0, game, gamma, rule, epsilon, faq_beta, degree) -> np.
     and given up as soon as it sits on a switching surface (sliding).
     """
     from .homogeneous import solve_reduced
-    from .switching import TIE, greedy_fixed_points
+    from .switching import greedy_fixed_points, tie_tolerance
 
     points = greedy_fixed_points(game, epsilon, gamma, rule)
     if len(points) == 1:
@@ -268,7 +268,7 @@ def _greedy_fixed_point(q0, game, gamma, rule, epsilon, faq_beta, degree) -> np.
 
     def tied(q):
         ordered = np.sort(q, axis=1)
-        return bool(np.any(ordered[:, -1] - ordered[:, -2] <= 1e3 * TIE * (1.0 + np.abs(q).max())))
+        return bool(np.any(ordered[:, -1] - ordered[:, -2] <= 1e3 * tie_tolerance(q)))
 
     q, elapsed = q0, 0.0
     for horizon in GREEDY_HORIZONS:

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.integrate import solve_ivp
 
-from ..agents import learners_of, member_policies, type_means
+from ..agents import TYPE_RECORDS, learners_of, member_policies, type_records
 from ..errors import ConfigError, ConvergenceError
 from ..policy import FIXED
 from .markov import stationary_into
@@ -520,6 +520,8 @@ def _summarise(grid, q_path, distribution_path, weight, neighbor_weight, learner
     state_fraction = np.einsum("p,tps->ts", neighbor_weight, distribution_path)
     by_type = {}
     if learners.typed:
-        for name, path in (("policy_by_type", policies), ("q_by_type", q_path)):
-            by_type[name] = np.stack([type_means(values, particle_type, learners.n_types, weight) for values in path])
+        records = [
+            type_records(x, q, particle_type, learners.n_types, weight) for x, q in zip(policies, q_path, strict=True)
+        ]
+        by_type = {name: np.stack([record[name] for record in records]) for name in TYPE_RECORDS}
     return ParticleTrajectory(grid, mean_q, policy, spread, state_fraction, q_path, **by_type)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from ..agents import learners_of, member_policies, type_means
+from ..agents import TYPE_RECORDS, learners_of, member_policies, type_records
 from ..errors import ConfigError, DivergenceError
 from ..progress import progress_bar
 from ..simulation.counter_rng import run_key
@@ -219,7 +219,7 @@ def solve_sde(
     )
     arrays = learners.kernel_arrays()
     parameters = (arrays, payoff, transition, initial)
-    names = ("q", "policy", "q_std", "state_fraction") + (("policy_by_type", "q_by_type") if learners.typed else ())
+    names = ("q", "policy", "q_std", "state_fraction") + (TYPE_RECORDS if learners.typed else ())
     records = {name: [] for name in names}
     now, step_index = 0.0, 0
     with progress_bar(progress, total=float(grid[-1]), unit="step", desc="sde") as bar:
@@ -238,10 +238,9 @@ def solve_sde(
             policies = np.stack([learners.policies(q[r], particle_type[r]) for r in range(n_runs)])
             records["policy"].append(policies.mean(axis=1))
             if learners.typed:
-                for name, values in (("policy_by_type", policies), ("q_by_type", q)):
-                    records[name].append(
-                        np.stack([type_means(values[r], particle_type[r], learners.n_types) for r in range(n_runs)])
-                    )
+                members = [type_records(policies[r], q[r], particle_type[r], learners.n_types) for r in range(n_runs)]
+                for name in TYPE_RECORDS:
+                    records[name].append(np.stack([member[name] for member in members]))
             records["state_fraction"].append(
                 _state_fraction(q, particle_type, neighbor_weight, arrays, transition, initial)
             )

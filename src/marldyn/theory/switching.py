@@ -46,6 +46,7 @@ __all__ = [
     "region_fixed_point",
     "region_policy",
     "region_td_error",
+    "tie_tolerance",
 ]
 
 MAX_EVENTS = 20_000
@@ -324,7 +325,14 @@ def _first_event(solution) -> tuple[float, np.ndarray]:
     return float(t_event), np.array(solution.y_events[k][0], dtype=np.float64)
 
 
-def _tolerance(q: np.ndarray) -> float:
+def tie_tolerance(q: np.ndarray) -> float:
+    """The gap below which two Q-values tie: :data:`TIE` relative to the Q scale, plus :data:`TIE` absolute.
+
+    Examples
+    --------
+    >>> tie_tolerance(np.array([[9.0, 0.0]]))
+    1e-09
+    """
     return TIE * (1.0 + float(np.max(np.abs(q))))
 
 
@@ -341,7 +349,7 @@ def _handle_events(field, policy, q_view, units, y, mode: _Mode) -> None:
                 mode.choice[u] = mode.sliding.pop(u)
                 released.add(u)
     q = q_view(y)
-    tolerance = _tolerance(q)
+    tolerance = tie_tolerance(q)
     for u in units:
         if u in mode.sliding or u in released:  # a released unit leaves its surface: no new tie there yet
             continue
@@ -383,7 +391,7 @@ def _resolve_tie(field, policy, q_view, y, mode: _Mode, u, a, b) -> None:
 def _start(field, policy, q_view, units, y, mode: _Mode) -> None:
     """Greedy actions of the units that start tied: the self-consistent region, or sliding."""
     q = q_view(y)
-    tolerance = _tolerance(q)
+    tolerance = tie_tolerance(q)
     for u in units:
         tied = np.flatnonzero(q[u] >= q[u].max() - tolerance)
         if tied.size < 2:
@@ -525,7 +533,7 @@ def region_fixed_point(game, choice, epsilon: float, gamma: float, rule) -> np.n
     best = q[rows, choice]
     others = q.copy()
     others[rows, choice] = -np.inf
-    margin = TIE * (1.0 + np.abs(q).max())
+    margin = tie_tolerance(q)
     return q if np.all(best - others.max(axis=1) > margin) else None
 
 
