@@ -35,6 +35,8 @@ from .graphs import (
     read_edgelist,
     reorder,
 )
+from .group_games import GroupGame, custom_group, ecological_public_good, public_goods
+from .groups import GROUP_KINDS, Groups, groups_of
 from .learning import RULES
 from .policy import POLICIES
 
@@ -49,14 +51,29 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
-class GameConfig(_Section):
-    """``[game]``: the built-in two-state prisoner's dilemma or a custom game."""
+GAME_FIELDS = {
+    "two_state_pd": ("b", "c", "p"),
+    "custom": ("payoff", "transition", "file"),
+    "public_goods": ("r", "c", "p"),
+    "ecological_public_good": ("r", "c", "collapse", "impact", "recovery"),
+    "custom_group": ("payoff", "transition"),
+}
+"""The fields of ``[game]`` each game name takes."""
+GROUP_GAMES = ("public_goods", "ecological_public_good", "custom_group")
+"""The ``[game]`` names of group (N-player) games, played in the groups of ``[graph] groups``."""
 
-    name: Literal["two_state_pd", "custom"] = Field(
+
+class GameConfig(_Section):
+    """``[game]``: a pairwise game (the paper's two-state prisoner's dilemma or a custom one) or a group game."""
+
+    name: Literal[tuple(GAME_FIELDS)] = Field(  # type: ignore[valid-type]
         default="two_state_pd",
         description=(
-            "The game. ``two_state_pd``: the paper's two-state prisoner's dilemma (eq. 21), set by ``b``, ``c`` "
-            "and ``p``; ``custom``: any symmetric game, given by ``payoff`` and ``transition`` or by ``file``."
+            "The game. Pairwise: ``two_state_pd``, the paper's two-state prisoner's dilemma (eq. 21), set by "
+            "``b``, ``c`` and ``p``; ``custom``: any symmetric game, given by ``payoff`` and ``transition`` or by "
+            "``file``. Group games (played in the groups of ``[graph] groups``; two actions, 0 = cooperate): "
+            "``public_goods`` (``r``, ``c``, ``p``), ``ecological_public_good`` (``r``, ``c``, ``collapse``, "
+            "``impact``, ``recovery``), ``custom_group`` (``payoff``, ``transition`` for one group size)."
         ),
     )
     b: tuple[StrictFloat, StrictFloat] | None = Field(
@@ -66,35 +83,74 @@ class GameConfig(_Section):
             '``name = "two_state_pd"``. Not given: the paper\'s [5.0, 1.2].'
         ),
     )
-    c: tuple[StrictFloat, StrictFloat] | None = Field(
+    c: tuple[StrictFloat, StrictFloat] | StrictFloat | None = Field(
         default=None,
         description=(
-            "Cost of cooperating, in states s1 and s2 (payoff units, finite). Only with "
-            '``name = "two_state_pd"``. Not given: the paper\'s [0.5, 0.5].'
+            "Cost of cooperating (payoff units, finite). ``two_state_pd`` and ``public_goods``: one per state, "
+            "[c1, c2] (not given: [0.5, 0.5] and [1.0, 1.0]); ``ecological_public_good``: one number, >= 0 "
+            "(not given: 5.0)."
         ),
     )
     p: tuple[StrictFloat, StrictFloat] | None = Field(
         default=None,
         description=(
-            "Probability that the next state of an edge is s1, after mutual cooperation (first) and after any "
-            "defection (second), whatever the current state; each in [0, 1]. Only with "
-            '``name = "two_state_pd"``. Not given: the paper\'s [0.7, 0.2].'
+            "Probability that the next state of an edge (group) is s1, after mutual cooperation (every member "
+            "cooperating) and after any defection, whatever the current state; each in [0, 1]. Only with "
+            '``name = "two_state_pd"`` (not given: the paper\'s [0.7, 0.2]) and ``"public_goods"`` (not given: '
+            "[0.8, 0.3])."
+        ),
+    )
+    r: tuple[StrictFloat, StrictFloat] | StrictFloat | None = Field(
+        default=None,
+        description=(
+            "Multiplication factor of the public good: a cooperator in a group of n with j cooperating "
+            "co-players gets r c (j + 1) / n - c, a defector r c j / n. ``public_goods``: one per state [r1, r2] "
+            "(not given: [3.5, 1.5]); ``ecological_public_good``: one number > 0 (not given: 1.2)."
+        ),
+    )
+    collapse: StrictFloat | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Ecological public good: each defector in a group in the prosperous state s1 raises its probability "
+            "of collapsing to s2 by collapse / n; in [0, 1]. Not given: 0.2."
+        ),
+    )
+    impact: StrictFloat | None = Field(
+        default=None,
+        lt=0.0,
+        allow_inf_nan=False,
+        description=(
+            "Ecological public good: the reward of every member of a group in the degraded state s2 or collapsing "
+            "in this step (< 0, payoff units). Not given: -5.0."
+        ),
+    )
+    recovery: StrictFloat | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Ecological public good: the probability that a group in s2 recovers to s1 per step. Not given: 0.01."
         ),
     )
     payoff: list | None = Field(
         default=None,
         description=(
-            "Payoff U[s, a, b] of an agent playing action a against a neighbour playing b on an edge in state s: "
-            'a nested list of shape (state, action, action), finite. Only with ``name = "custom"``, together '
-            "with ``transition``."
+            "``custom``: payoff U[s, a, b] of an agent playing action a against a neighbour playing b on an edge "
+            "in state s, a nested list of shape (state, action, action), finite, together with ``transition``. "
+            "``custom_group``: the reward of a member playing a (0 or 1) in state s when j = 0..n-1 of its "
+            "co-players choose action 0, shape (state, 2, n), or (state, 2, n, state) when it depends on the "
+            "group's next state."
         ),
     )
     transition: list | None = Field(
         default=None,
         description=(
-            "Transition probabilities T[s, a, b, s'] of an edge in state s on which actions a and b are played: "
-            "a nested list of shape (state, action, action, state), non-negative, every row summing to 1 "
-            '(within 1e-9), symmetric in a and b. Only with ``name = "custom"``, together with ``payoff``.'
+            "``custom``: transition probabilities T[s, a, b, s'] of an edge in state s on which actions a and b "
+            "are played, shape (state, action, action, state), symmetric in a and b. ``custom_group``: T[s, m, s'] "
+            "of a group in s in which m = 0..n members choose action 0, shape (state, n + 1, state). Non-negative, "
+            "every row summing to 1 (within 1e-9)."
         ),
     )
     file: str | None = Field(
@@ -108,25 +164,47 @@ class GameConfig(_Section):
 
     @model_validator(mode="after")
     def _fields_match_name(self):
-        pd_fields = [f for f in ("b", "c", "p") if getattr(self, f) is not None]
-        custom_fields = [f for f in ("payoff", "transition", "file") if getattr(self, f) is not None]
-        if self.name == "two_state_pd" and custom_fields:
-            raise ValueError(f"{custom_fields[0]} is only allowed with name = 'custom'")
-        if self.name == "custom":
-            if pd_fields:
-                raise ValueError(f"{pd_fields[0]} is only allowed with name = 'two_state_pd'")
+        allowed = GAME_FIELDS[self.name]
+        for field_name in ("b", "c", "p", "r", "collapse", "impact", "recovery", "payoff", "transition", "file"):
+            if getattr(self, field_name) is not None and field_name not in allowed:
+                takers = [name for name, fields in GAME_FIELDS.items() if field_name in fields]
+                raise ValueError(f"{field_name} is only allowed with name = {' or '.join(map(repr, takers))}")
+        pair_kind = self.name in ("two_state_pd", "public_goods")
+        for field_name in ("c", "r"):
+            value = getattr(self, field_name)
+            if value is None:
+                continue
+            if pair_kind and not isinstance(value, tuple):
+                raise ValueError(
+                    f"{field_name} must be a list of two numbers (one per state) with name = '{self.name}'"
+                )
+            if not pair_kind and isinstance(value, tuple):
+                raise ValueError(f"{field_name} must be one number with name = '{self.name}'")
+        if self.name in ("custom", "custom_group"):
             has_arrays = self.payoff is not None or self.transition is not None
             if self.file is not None and has_arrays:
                 raise ValueError("give either file or payoff + transition, not both")
             if self.file is None and (self.payoff is None or self.transition is None):
-                raise ValueError("name = 'custom' needs payoff and transition, or file")
+                needs = "payoff and transition, or file" if self.name == "custom" else "payoff and transition"
+                raise ValueError(f"name = '{self.name}' needs {needs}")
         return self
 
-    def build(self, base_dir: Path | None = None) -> Game:
-        """The :class:`~marldyn.games.Game` this section describes."""
+    @property
+    def is_group_game(self) -> bool:
+        """Whether this is a group (N-player) game, played in ``[graph] groups``."""
+        return self.name in GROUP_GAMES
+
+    def build(self, base_dir: Path | None = None) -> Game | GroupGame:
+        """The :class:`~marldyn.games.Game` or :class:`~marldyn.group_games.GroupGame` this section describes."""
+        given = {key: getattr(self, key) for key in GAME_FIELDS[self.name] if getattr(self, key) is not None}
         if self.name == "two_state_pd":
-            defaults = {"b": (5.0, 1.2), "c": (0.5, 0.5), "p": (0.7, 0.2)}
-            return two_state_pd(**{k: getattr(self, k) or v for k, v in defaults.items()})
+            return two_state_pd(**given)
+        if self.name == "public_goods":
+            return public_goods(**given)
+        if self.name == "ecological_public_good":
+            return ecological_public_good(**given)
+        if self.name == "custom_group":
+            return custom_group(self.payoff, self.transition)
         if self.file is not None:
             return load_game(resolve_path(self.file, base_dir))
         return Game(self.payoff, self.transition)
@@ -216,8 +294,30 @@ class GraphConfig(_Section):
         ),
     )
 
+    groups: Literal[GROUP_KINDS] = Field(  # type: ignore[valid-type]
+        default="pairwise",
+        description=(
+            "Where a group game (``[game] name`` = ``public_goods``, ``ecological_public_good``, "
+            "``custom_group``) is played. ``pairwise``: on the edges, groups of two (the paper's model, the only "
+            "choice of a pairwise game); ``neighborhood``: every agent centres a group of itself and its "
+            "neighbours, so an agent of degree k is in k + 1 groups; ``file``: the groups of ``groups_path``."
+        ),
+    )
+    groups_path: str | None = Field(
+        default=None,
+        description=(
+            "The groups file: one group per line, at least two distinct agent ids (from 0, below ``n``) separated "
+            "by whitespace or commas, ``#`` starts a comment. A relative path is read next to the configuration "
+            'file. Required with ``groups = "file"`` and allowed only there.'
+        ),
+    )
+
     @model_validator(mode="after")
     def _fields_match_kind(self):
+        if self.groups == "file" and self.groups_path is None:
+            raise ValueError("groups_path is required with groups = 'file'")
+        if self.groups != "file" and self.groups_path is not None:
+            raise ValueError("groups_path is only allowed with groups = 'file'")
         needed = {
             "random_regular": "degree",
             "erdos_renyi": "edge_probability",
@@ -626,6 +726,24 @@ class Config(_Section):
     def build_graph(self) -> Graph:
         return self.graph.build(self.run.seed, _base(self))
 
+    def build_groups(self, graph: Graph, game: Game | GroupGame) -> Groups | None:
+        """The groups a group game is played in on ``graph`` (``[graph] groups``), checked against the game's
+        group sizes; ``None`` for a pairwise game (played on the edges).
+
+        Examples
+        --------
+        >>> config = parse_config({"game": {"name": "public_goods"}, "graph": {"groups": "neighborhood"}})
+        >>> groups = config.build_groups(config.build_graph(), config.build_game())
+        >>> groups.n_groups, groups.distinct_sizes  # 100 agents of the lattice, each centring a group of 5
+        (100, (5,))
+        """
+        if not isinstance(game, GroupGame):
+            return None
+        path = None if self.graph.groups_path is None else resolve_path(self.graph.groups_path, _base(self))
+        groups = groups_of(graph, self.graph.groups, path)
+        game.check_sizes(groups.distinct_sizes)
+        return groups
+
     def initial_q_table(self, game: Game) -> np.ndarray:
         """The (state, action) initial table, zeros by default; checked against the game's shape."""
         if self.init.q is None:
@@ -769,6 +887,15 @@ def parse_config(data: dict[str, Any], base_dir: str | Path | None = None) -> Co
             raise ConfigError(
                 f"agent_types[{k}].agents: agent id {max(entry.agents)} is out of range for graph.n = {config.graph.n}"
             )
+    if not config.game.is_group_game and config.graph.groups != "pairwise":
+        raise ConfigError(
+            f"graph.groups = {config.graph.groups!r} needs a group game ([game] name = "
+            f"{', '.join(map(repr, GROUP_GAMES))}); {config.game.name!r} is played on the edges"
+        )
+    if config.graph.groups == "file":
+        path = resolve_path(config.graph.groups_path, _base(config))
+        if not path.is_file():
+            raise ConfigError(f"graph.groups_path: no such file: {path}")
     if isinstance(config.init.edge_state, int) and not 0 <= config.init.edge_state < game.n_states:
         raise ConfigError(
             f"init.edge_state = {config.init.edge_state} must be 'uniform' or a state in 0..{game.n_states - 1}"

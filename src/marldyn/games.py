@@ -65,8 +65,8 @@ class Game:
     name: str = "custom"
 
     def __post_init__(self):
-        payoff = _as_float_array(self.payoff, "game.payoff")
-        transition = _as_float_array(self.transition, "game.transition")
+        payoff = as_float_array(self.payoff, "game.payoff")
+        transition = as_float_array(self.transition, "game.transition")
         if payoff.ndim != 3 or payoff.shape[1] != payoff.shape[2] or min(payoff.shape) < 1:
             raise ConfigError(f"game.payoff must have shape (state, action, action) with K, M >= 1, got {payoff.shape}")
         n_states, n_actions = payoff.shape[0], payoff.shape[1]
@@ -121,19 +121,35 @@ class Game:
         positive probability on set to exactly 1.0, so a uniform draw ``u`` in [0, 1) selects
         ``s' = #{k : cum[k] <= u}`` and never a state of probability zero.
         """
-        cum = np.cumsum(self.transition, axis=-1)
-        positive = self.transition > 0
-        last_positive = self.n_states - 1 - np.argmax(positive[..., ::-1], axis=-1)
-        index = np.arange(self.n_states)
-        cum[index >= last_positive[..., None]] = 1.0
-        return cum
+        return cumulative(self.transition)
 
     def to_dict(self) -> dict:
         """Plain lists, for JSON/TOML records."""
         return {"payoff": self.payoff.tolist(), "transition": self.transition.tolist()}
 
 
-def _as_float_array(value, field: str) -> np.ndarray:
+def cumulative(transition: np.ndarray) -> np.ndarray:
+    """Cumulative probabilities along the last axis (next state), for sampling: same shape as ``transition``.
+
+    ``cum[..., k] = sum_{k' <= k} T[..., k']``, with every entry from the last state of positive probability on
+    set to exactly 1.0, so a uniform draw ``u`` in [0, 1) selects ``s' = #{k : cum[k] <= u}`` and never a state
+    of probability zero. The one rule of both the pairwise and the group games.
+
+    Examples
+    --------
+    >>> cumulative(np.array([[0.25, 0.75, 0.0], [0.5, 0.5, 0.0]]))
+    array([[0.25, 1.  , 1.  ],
+           [0.5 , 1.  , 1.  ]])
+    """
+    n_states = transition.shape[-1]
+    cum = np.cumsum(transition, axis=-1)
+    positive = transition > 0
+    last_positive = n_states - 1 - np.argmax(positive[..., ::-1], axis=-1)
+    cum[np.arange(n_states) >= last_positive[..., None]] = 1.0
+    return cum
+
+
+def as_float_array(value, field: str) -> np.ndarray:
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -176,9 +192,9 @@ def two_state_pd(b=(5.0, 1.2), c=(0.5, 0.5), p=(0.7, 0.2)) -> Game:
     >>> two_state_pd(b=(4.0, 1.0)).payoff[:, 0, 0]  # mutual cooperation pays b_s - c_s
     array([3.5, 0.5])
     """
-    b = _pair(b, "game.b")
-    c = _pair(c, "game.c")
-    p = _pair(p, "game.p")
+    b = as_pair(b, "game.b")
+    c = as_pair(c, "game.c")
+    p = as_pair(p, "game.p")
     for k, value in enumerate(p):
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"game.p[{k}] = {value} must be a probability in [0, 1]")
@@ -191,7 +207,7 @@ def two_state_pd(b=(5.0, 1.2), c=(0.5, 0.5), p=(0.7, 0.2)) -> Game:
     return Game(payoff, transition, name="two_state_pd")
 
 
-def _pair(value, field: str) -> tuple[float, float]:
+def as_pair(value, field: str) -> tuple[float, float]:
     try:
         pair = tuple(float(v) for v in value)
     except (TypeError, ValueError):

@@ -25,6 +25,7 @@ from ..io import atomic_write, atomic_write_text
 from .problem import Problem
 
 _ARRAYS = ("edges", "payoff", "cum_transition", "record_times", "q_table")
+_GROUP_ARRAYS = ("group_pointer", "group_member", "group_size_index")  # a group game's groups
 
 
 def atomic_save_npz(path: Path, **arrays) -> None:
@@ -45,8 +46,9 @@ def write_problem(directory: Path, problem, meta: dict) -> None:
         arrays["initial_q"] = problem.initial_q
     if isinstance(problem.edge_state, np.ndarray):
         arrays["initial_edge_state"] = problem.edge_state
-    if problem.agent_label is not None:
-        arrays["agent_label"] = problem.agent_label
+    for name in ("agent_label", *_GROUP_ARRAYS):
+        if getattr(problem, name) is not None:
+            arrays[name] = getattr(problem, name)
     atomic_save_npz(directory / "problem.npz", **arrays)
     scalars = {
         name: getattr(problem, name)
@@ -87,7 +89,7 @@ def problem_sizes(directory: Path) -> dict:
     directory = Path(directory)
     meta = _read_meta(directory)
     with np.load(directory / "problem.npz", allow_pickle=False) as data:  # members load one by one
-        n_states, n_actions = data["payoff"].shape[:2]
+        n_states, n_actions = data["q_table"].shape
         records = data["record_times"].size
     return {
         "n_agents": int(meta["problem"]["n_agents"]),
@@ -116,6 +118,7 @@ def read_problem(directory: Path) -> tuple[Problem, dict]:
         q_table=arrays["q_table"],
         initial_q=arrays.get("initial_q"),
         agent_label=arrays.get("agent_label"),
+        **{name: arrays.get(name) for name in _GROUP_ARRAYS},
         edge_state=edge_state if edge_state is not None else scalars.pop("edge_state"),
         learners=Learners.from_dict(scalars.pop("learners")),
         **{k: v for k, v in scalars.items() if k != "edge_state"},

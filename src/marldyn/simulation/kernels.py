@@ -184,6 +184,71 @@ def _update_agent(i, q, hot, rates, target_sum, count):
             q[i, s, a] = old + rates[i, s] * (target_sum[s] / count[s] - old)
 
 
+@njit(cache=True, inline="always")
+def _draw_all(q, agent_type, learners, key, base, policy, hot, rates, specialise):
+    """Sweep A for every agent in order (:func:`_draw_agent`, each agent's type's values looked up here)."""
+    alpha, beta, gamma, epsilon, faq_beta, kind, rule, fixed_policy = learners
+    for i in range(q.shape[0]):
+        t = agent_type[i]
+        _draw_agent(
+            i,
+            q,
+            kind[t],
+            alpha[t],
+            beta[t],
+            gamma[t],
+            epsilon[t],
+            faq_beta[t],
+            rule[t],
+            fixed_policy,
+            t,
+            key,
+            base,
+            policy,
+            hot,
+            rates,
+            specialise,
+        )
+
+
+@njit(cache=True, inline="always")
+def _settle_all(q, agent_type, learners, key, next_base, policy, hot, rates, specialise, draw_next):
+    """Sweep C of the serial kernels for every agent, from the TD-target sums and counts in ``hot``, which it
+    clears; fused with sweep A of the next step when ``draw_next`` (Q is read once per step)."""
+    alpha, beta, gamma, epsilon, faq_beta, kind, rule, fixed_policy = learners
+    n_states = q.shape[1]
+    sums, counts = 2 * n_states, 3 * n_states
+    for i in range(q.shape[0]):
+        for s in range(n_states):
+            if hot[i, counts + s] > 0.0:
+                a = int(hot[i, n_states + s])
+                old = q[i, s, a]
+                q[i, s, a] = old + rates[i, s] * (hot[i, sums + s] / hot[i, counts + s] - old)
+            hot[i, sums + s] = 0.0
+            hot[i, counts + s] = 0.0
+        if draw_next:
+            t = agent_type[i]
+            _draw_agent(
+                i,
+                q,
+                kind[t],
+                alpha[t],
+                beta[t],
+                gamma[t],
+                epsilon[t],
+                faq_beta[t],
+                rule[t],
+                fixed_policy,
+                t,
+                key,
+                next_base,
+                policy,
+                hot,
+                rates,
+                specialise,
+            )
+
+
 @njit(cache=True, nogil=True)
 def _run_steps_jit(
     q,
@@ -202,7 +267,6 @@ def _run_steps_jit(
     """The compiled serial kernel of :func:`run_steps` (arguments typed by it: one signature)."""
     if n_steps <= 0:
         return
-    alpha, beta, gamma, epsilon, faq_beta, kind, rule, fixed_policy = learners  # once, not per agent
     n_agents, n_states, n_actions = q.shape
     n_edges = edges.shape[0]
     policy = np.empty((n_states, n_actions))
@@ -211,27 +275,7 @@ def _run_steps_jit(
     sums, counts = 2 * n_states, 3 * n_states
     agent_draws = np.uint64(n_agents * n_states)
     draws_per_step = np.uint64(n_agents * n_states + n_edges)
-    base = np.uint64(first_step) * draws_per_step
-    for i in range(n_agents):
-        _draw_agent(
-            i,
-            q,
-            kind[agent_type[i]],
-            alpha[agent_type[i]],
-            beta[agent_type[i]],
-            gamma[agent_type[i]],
-            epsilon[agent_type[i]],
-            faq_beta[agent_type[i]],
-            rule[agent_type[i]],
-            fixed_policy,
-            agent_type[i],
-            key,
-            base,
-            policy,
-            hot,
-            rates,
-            specialise,
-        )
+    _draw_all(q, agent_type, learners, key, np.uint64(first_step) * draws_per_step, policy, hot, rates, specialise)
     last_step = first_step + n_steps - 1
     ahead = prefetch_distance(edges, n_agents, hot.shape[1] * 8) if prefetch else 0
     for t in range(first_step, first_step + n_steps):
@@ -245,35 +289,64 @@ def _run_steps_jit(
             hot[j, sums + s] += target_j
             hot[j, counts + s] += 1.0
             edge_state[e] = nxt
-        next_base = base + draws_per_step
-        for i in range(n_agents):  # sweep C, fused with sweep A of the next step
-            for s in range(n_states):
-                if hot[i, counts + s] > 0.0:
-                    a = int(hot[i, n_states + s])
-                    old = q[i, s, a]
-                    q[i, s, a] = old + rates[i, s] * (hot[i, sums + s] / hot[i, counts + s] - old)
-                hot[i, sums + s] = 0.0
-                hot[i, counts + s] = 0.0
-            if t < last_step:
-                _draw_agent(
-                    i,
-                    q,
-                    kind[agent_type[i]],
-                    alpha[agent_type[i]],
-                    beta[agent_type[i]],
-                    gamma[agent_type[i]],
-                    epsilon[agent_type[i]],
-                    faq_beta[agent_type[i]],
-                    rule[agent_type[i]],
-                    fixed_policy,
-                    agent_type[i],
-                    key,
-                    next_base,
-                    policy,
-                    hot,
-                    rates,
-                    specialise,
-                )
+        _settle_all(q, agent_type, learners, key, base + draws_per_step, policy, hot, rates, specialise, t < last_step)
+
+
+@njit(cache=True, nogil=True)
+def _run_group_steps_jit(
+    q,
+    group_state,
+    pointer,
+    member,
+    size_index,
+    payoff,
+    cum_transition,
+    agent_type,
+    learners,
+    key,
+    first_step,
+    n_steps,
+    specialise=True,
+):
+    """The compiled serial kernel of :func:`run_group_steps` (arguments typed by it: one signature).
+
+    Sweep B plays the groups in order: the number m of members choosing action 0 in the group's state, the next
+    state from ``cum_transition[size, s, m]``, then every member's TD target ``payoff[size, s, a, j, s'] +
+    γ V(s')`` (j = m minus its own cooperation) into its row, member after member.
+    """
+    if n_steps <= 0:
+        return
+    n_agents, n_states, n_actions = q.shape
+    n_groups = pointer.shape[0] - 1
+    policy = np.empty((n_states, n_actions))
+    hot = np.zeros((n_agents, 4 * n_states))
+    rates = np.empty((n_agents, n_states))
+    sums, counts = 2 * n_states, 3 * n_states
+    agent_draws = np.uint64(n_agents * n_states)
+    draws_per_step = np.uint64(n_agents * n_states + n_groups)
+    _draw_all(q, agent_type, learners, key, np.uint64(first_step) * draws_per_step, policy, hot, rates, specialise)
+    last_step = first_step + n_steps - 1
+    for t in range(first_step, first_step + n_steps):
+        base = np.uint64(t) * draws_per_step + agent_draws
+        for g in range(n_groups):  # sweep B
+            s = group_state[g]
+            cooperating = 0
+            for h in range(pointer[g], pointer[g + 1]):
+                cooperating += hot[member[h], n_states + s] == 0.0
+            z = size_index[g]
+            u = uniform(key, base + np.uint64(g))
+            nxt = 0
+            for k in range(n_states - 1):  # #{k : cum[k] <= u}, branch-free (cum[K-1] = 1 > u)
+                nxt += cum_transition[z, s, cooperating, k] <= u
+            for h in range(pointer[g], pointer[g + 1]):
+                i = member[h]
+                a = int(hot[i, n_states + s])
+                co_players = cooperating - (a == 0)
+                hot[i, sums + s] += payoff[z, s, a, co_players, nxt] + hot[i, nxt]
+                hot[i, counts + s] += 1.0
+            group_state[g] = nxt
+        next_base = np.uint64(t + 1) * draws_per_step
+        _settle_all(q, agent_type, learners, key, next_base, policy, hot, rates, specialise, t < last_step)
 
 
 def incidence(edges: np.ndarray, n_agents: int) -> tuple[np.ndarray, np.ndarray]:
@@ -476,4 +549,42 @@ def run_steps_parallel(
     inputs = _typed(edges, payoff, cum_transition, learners, agent_type, key, first_step, n_steps)
     _run_steps_parallel_jit(
         q, edge_state, *inputs, _readonly(pointer), _readonly(half_edge), bool(specialise), bool(prefetch)
+    )
+
+
+def run_group_steps(
+    q,
+    group_state,
+    pointer,
+    member,
+    size_index,
+    payoff,
+    cum_transition,
+    learners,
+    agent_type,
+    key,
+    first_step,
+    n_steps,
+    specialise=True,
+):
+    """Advance ``q`` and ``group_state`` of a group game in place by ``n_steps`` steps from ``first_step``.
+
+    Arguments are those of :func:`marldyn.simulation.reference.group_step`, bit-identical to it; releases the
+    GIL like :func:`run_steps`. With the groups the edges (size 2) and the tables of
+    :func:`marldyn.group_games.as_group_game` it is bit for bit :func:`run_steps` of the pairwise game.
+    """
+    _run_group_steps_jit(
+        q,
+        group_state,
+        _readonly(pointer),
+        _readonly(member),
+        _readonly(size_index),
+        _readonly(payoff),
+        _readonly(cum_transition),
+        _readonly(np.ascontiguousarray(agent_type, dtype=np.int64)),
+        learners.kernel_arrays(),
+        np.uint64(key),
+        int(first_step),
+        int(n_steps),
+        bool(specialise),
     )

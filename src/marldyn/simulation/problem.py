@@ -29,8 +29,11 @@ class Problem:
     edges : ndarray of int64, shape (edge, 2)
         The graph's edges (``Graph.edges``).
     payoff : ndarray, shape (state, action, action)
+        Of a pairwise game; of a group game the stacked tables of its group sizes, shape (size, state, action,
+        max size, state) (:meth:`marldyn.group_games.GroupGame.tables`).
     cum_transition : ndarray, shape (state, action, action, state)
-        Cumulative transition probabilities (``Game.cumulative_transition()``).
+        Cumulative transition probabilities (``Game.cumulative_transition()``); of a group game shape (size,
+        state, max size + 1, state).
     learners : marldyn.agents.Learners
         The agent types: each type's policy, rule and parameters, and how agents are assigned to types.
     n_agents : int
@@ -49,6 +52,11 @@ class Problem:
     backend : {"numba", "numpy"}
     agent_label : ndarray of int64, shape (agent,), optional
         Original agent ids of a reordered graph (``Graph.labels``).
+    group_pointer, group_member : ndarray of int64, optional
+        A group game's groups as CSR (:class:`marldyn.groups.Groups`); ``None`` for a pairwise game. The
+        "edge states" are then the groups' states, shape (group,).
+    group_size_index : ndarray of int64, shape (group,), optional
+        Each group's index into the first axis of ``payoff`` and ``cum_transition``.
 
     Examples
     --------
@@ -73,16 +81,29 @@ class Problem:
     snapshots: bool = False
     backend: str = "numba"
     agent_label: np.ndarray | None = None
+    group_pointer: np.ndarray | None = None
+    group_member: np.ndarray | None = None
+    group_size_index: np.ndarray | None = None
 
     @property
     def n_states(self) -> int:
         """K, the number of states."""
-        return self.payoff.shape[0]
+        return self.q_table.shape[0]
 
     @property
     def n_actions(self) -> int:
         """M, the number of actions."""
-        return self.payoff.shape[1]
+        return self.q_table.shape[1]
+
+    @property
+    def grouped(self) -> bool:
+        """Whether a group game is played (in groups), not a pairwise game (on the edges)."""
+        return self.group_pointer is not None
+
+    @property
+    def n_sites(self) -> int:
+        """The number of places that carry a state: groups of a group game, edges of a pairwise game."""
+        return int(self.group_pointer.size - 1) if self.grouped else int(self.edges.shape[0])
 
 
 def record_times(steps: int, record_every: int) -> np.ndarray:
@@ -146,7 +167,7 @@ def initial_state(problem: Problem, seed_sequence: np.random.SeedSequence) -> tu
                 q = q + rng.normal(0.0, problem.q_noise, size=shape)
             else:
                 q = q + rng.uniform(-problem.q_noise, problem.q_noise, size=shape)
-    n_edges = problem.edges.shape[0]
+    n_edges = problem.n_sites
     if isinstance(problem.edge_state, np.ndarray):
         edge_state = problem.edge_state.astype(np.int64).copy()
     elif problem.edge_state == "uniform":
@@ -172,19 +193,21 @@ def agent_types(problem: Problem, type_seed: np.random.SeedSequence) -> np.ndarr
 
 
 def make_problem(
-    config, game, graph, initial_q=None, initial_edge_state=None, snapshots=False, backend="numba"
+    config, game, graph, initial_q=None, initial_edge_state=None, snapshots=False, backend="numba", groups=None
 ) -> Problem:
     """Validate API-level inputs against the game and graph and pack them into a :class:`Problem`.
 
     Parameters
     ----------
     config : Config
-    game : Game
+    game : Game or GroupGame
     graph : Graph
     initial_q : array_like, shape (agent, state, action) or (state, action), optional
-    initial_edge_state : array_like of int, shape (edge,), optional
+    initial_edge_state : array_like of int, shape (edge,) (a group game: (group,)), optional
     snapshots : bool
     backend : {"numba", "numpy"}
+    groups : Groups, optional
+        The groups of a group game (default: ``config.build_groups``).
 
     Raises
     ------
@@ -200,17 +223,34 @@ def make_problem(
             raise ConfigError(f"initial_q must have shape {shape} or {shape[1:]}, got {initial_q.shape}")
         if not np.all(np.isfinite(initial_q)):
             raise ConfigError("initial_q contains NaN or infinite values")
+    if groups is None:
+        groups = config.build_groups(graph, game)
+    if groups is not None:
+        if groups.n_agents != graph.n_agents:
+            raise ConfigError(f"groups: {groups.n_agents} agents, but the graph has {graph.n_agents}")
+        payoff, cum_transition = game.tables(groups.distinct_sizes)
+        n_sites, grouping = groups.n_groups, (groups.pointer, groups.member, groups.size_index())
+    else:
+        payoff, cum_transition = game.payoff, game.cumulative_transition()
+        n_sites, grouping = graph.n_edges, (None, None, None)
     edge_state = config.init.edge_state
     if initial_edge_state is not None:
         edge_state = np.asarray(initial_edge_state)
-        if edge_state.shape != (graph.n_edges,) or edge_state.dtype.kind not in "iu":
-            raise ConfigError(f"initial_edge_state must be integers of shape ({graph.n_edges},)")
+        if edge_state.shape != (n_sites,) or edge_state.dtype.kind not in "iu":
+            what = "group" if groups is not None else "edge"
+            raise ConfigError(f"initial_edge_state must be integers of shape ({n_sites},), one per {what}")
         if np.any((edge_state < 0) | (edge_state >= game.n_states)):
             raise ConfigError(f"initial_edge_state values must be states in 0..{game.n_states - 1}")
+    group_pointer, group_member, group_size_index = (
+        None if array is None else np.ascontiguousarray(array, dtype=np.int64) for array in grouping
+    )
     return Problem(
         edges=np.ascontiguousarray(graph.edges),
-        payoff=np.ascontiguousarray(game.payoff),
-        cum_transition=np.ascontiguousarray(game.cumulative_transition()),
+        payoff=np.ascontiguousarray(payoff),
+        cum_transition=np.ascontiguousarray(cum_transition),
+        group_pointer=group_pointer,
+        group_member=group_member,
+        group_size_index=group_size_index,
         learners=config.learners(game, graph.n_agents),
         n_agents=graph.n_agents,
         record_times=record_times(config.run.steps, config.run.record_every),

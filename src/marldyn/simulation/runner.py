@@ -71,6 +71,7 @@ def use_threads(problem: Problem) -> bool:
 
     return (
         problem.backend == "numba"
+        and not problem.grouped  # group games have the serial kernel only
         and numba.get_num_threads() > 1
         and problem.n_agents * problem.n_states >= PARALLEL_THRESHOLD
     )
@@ -84,7 +85,16 @@ def advance(problem: Problem, q, edge_state, agent_type, key, first_step: int, n
     numpy) give bit-identical results.
     """
     args = (problem.payoff, problem.cum_transition, problem.learners, agent_type, key)
-    if problem.backend == "numba" and incidence is not None:
+    if problem.grouped:
+        groups = (problem.group_pointer, problem.group_member, problem.group_size_index)
+        if problem.backend == "numba":
+            kernels.run_group_steps(q, edge_state, *groups, *args, first_step, n_steps)
+            return
+        for t in range(first_step, first_step + n_steps):
+            q_next, state_next = reference.group_step(q, edge_state, *groups, *args, t)
+            q[...] = q_next
+            edge_state[...] = state_next
+    elif problem.backend == "numba" and incidence is not None:
         kernels.run_steps_parallel(q, edge_state, problem.edges, *args, first_step, n_steps, *incidence)
     elif problem.backend == "numba":
         kernels.run_steps(q, edge_state, problem.edges, *args, first_step, n_steps)
@@ -465,18 +475,19 @@ def to_dataset(results: list[dict], problem: Problem, meta: dict) -> xr.Dataset:
             variables[name] = (("run", "time", "agent_type", "state", "action"), stacked[name])
         variables["agent_type_index"] = (("run", "agent"), stacked["agent_type"])
     if "agent_q" in stacked:
+        site = "group" if problem.grouped else "edge"
         coords["agent"] = np.arange(problem.n_agents)
-        coords["edge"] = np.arange(problem.edges.shape[0])
+        coords[site] = np.arange(problem.n_sites)
         if problem.agent_label is not None:  # [graph] order = "rcm": the id each agent had in the input graph
             coords["agent_label"] = ("agent", np.asarray(problem.agent_label))
         variables["agent_q"] = (("run", "time", "agent", "state", "action"), stacked["agent_q"])
-        variables["agent_edge_state"] = (("run", "time", "edge"), stacked["agent_edge_state"])
+        variables[f"agent_{site}_state"] = (("run", "time", site), stacked["agent_edge_state"])
     dataset = xr.Dataset(variables, coords=coords)
     dataset["time"].attrs.update(units="steps", long_name="time (simulator steps)")
     dataset["policy"].attrs["long_name"] = "population mean policy X(s, a)"
     dataset["q"].attrs["long_name"] = "population mean Q(s, a)"
     dataset["q_std"].attrs["long_name"] = "across-agent standard deviation of Q(s, a)"
-    dataset["state_fraction"].attrs["long_name"] = "fraction of edges in state s"
+    dataset["state_fraction"].attrs["long_name"] = f"fraction of {'groups' if problem.grouped else 'edges'} in state s"
     if learners.typed:
         dataset["policy_by_type"].attrs["long_name"] = "mean policy X(s, a) of each type's agents"
         dataset["q_by_type"].attrs["long_name"] = "mean Q(s, a) of each type's agents"
@@ -496,6 +507,13 @@ def to_dataset(results: list[dict], problem: Problem, meta: dict) -> xr.Dataset:
         initial_condition=describe_initial_condition(problem),
         horizon=int(problem.record_times[-1]),
     )
+    if problem.grouped:
+        sizes = np.diff(problem.group_pointer)
+        dataset.attrs.update(
+            n_groups=problem.n_sites,
+            group_sizes=np.unique(sizes).astype(np.int64),
+            group_size_counts=np.unique(sizes, return_counts=True)[1].astype(np.int64),
+        )
     return dataset
 
 
