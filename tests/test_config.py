@@ -226,7 +226,7 @@ BAD_CONFIGS = [
         "edgelist-missing",
     ),
     # game
-    case({"game": {"name": "pd"}}, r"^game\.name = 'pd': must be 'two_state_pd', 'custom', 'public_goods'", "game-name"),
+    case({"game": {"name": "pd"}}, r"^game\.name = 'pd': must be 'two_state_pd', 'custom', ", "game-name"),
     case({"game": {"p": [1.2, 0.2]}}, r"^game\.p\[0\] = 1\.2 must be a probability", "pd-p"),
     case({"game": {"b": [1.0, 2.0, 3.0]}}, r"^game\.b = \[1\.0, 2\.0, 3\.0\]", "pd-b-length"),
     case({"game": {"c": [math.nan, 0.5]}}, r"^game\.c must be a list of two finite numbers", "pd-c-nan"),

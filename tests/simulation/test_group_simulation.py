@@ -12,7 +12,7 @@ import marldyn
 from marldyn.games import two_state_pd
 from marldyn.graphs import barabasi_albert, erdos_renyi, lattice, random_regular
 from marldyn.group_games import as_group_game, custom_group, ecological_public_good, public_goods
-from marldyn.groups import from_lists, neighborhood_groups, pairwise_groups
+from marldyn.groups import from_lists, neighborhood_groups
 from marldyn.learning import RULES
 from marldyn.simulation import kernels, reference
 from marldyn.simulation.problem import agent_types, initial_state, make_problem, run_streams
