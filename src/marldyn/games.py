@@ -109,6 +109,12 @@ class Game:
         """M, the number of actions (the same in every state)."""
         return self.payoff.shape[1]
 
+    @property
+    def group_size(self) -> int:
+        """0: a pairwise game, played on the edges (a group game in groups of n has n,
+        :class:`marldyn.group_games.SizedGroupGame`)."""
+        return 0
+
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Writable float64 copies of ``payoff`` (state, action, action) and ``transition`` (state, action,
         action, state), as the numba cores take them."""

@@ -22,7 +22,7 @@ import numpy as np
 from .errors import ConfigError
 from .games import PROBABILITY_TOLERANCE, Game, as_float_array, as_pair, cumulative
 
-__all__ = ["GroupGame", "as_group_game", "custom_group", "ecological_public_good", "public_goods"]
+__all__ = ["GroupGame", "SizedGroupGame", "as_group_game", "custom_group", "ecological_public_good", "public_goods"]
 
 KINDS = ("public_goods", "ecological_public_good", "custom_group")
 
@@ -179,10 +179,85 @@ class GroupGame:
             cum[z, :, : n + 1] = cumulative(self.transition(n))
         return payoff, cum
 
+    def sized(self, n: int) -> SizedGroupGame:
+        """The game in groups of ``n``, in the outcome form the theory's cores take (:class:`SizedGroupGame`).
+
+        Examples
+        --------
+        >>> public_goods().sized(5).arrays()[1].shape  # transition (state, action, outcome j, next state)
+        (2, 2, 5, 2)
+        """
+        return SizedGroupGame(self, int(n))
+
     def to_dict(self) -> dict:
         """The kind and parameters as plain lists and numbers, for records."""
         values = {key: np.asarray(value).tolist() for key, value in self.parameters.items()}
         return {"kind": self.kind, **values}
+
+
+@dataclass(frozen=True, eq=False)
+class SizedGroupGame:
+    """A group game in groups of one size n, written in the outcome form of the theory's cores.
+
+    The theory sees a member's co-players through one *outcome*: j, the number of its n - 1 co-players choosing
+    action 0 (Binomial(n - 1, X̃(s, 0)) when they play X̃ independently:
+    :func:`marldyn.theory.one_step.outcome_into` with ``group_size = n``). In that form the one-step moments,
+    the group-state chain and every point-mass theory are the pairwise ones with the outcome in place of the
+    neighbour's action:
+
+    - ``payoff`` (state, action, j, next state) = :meth:`GroupGame.payoff`;
+    - ``transition`` (state, action, j, next state) = T_n[s, j + 1[a = 0], s'] (the members choosing 0 are the
+      co-players' j and the member itself if it does).
+
+    Attributes
+    ----------
+    game : GroupGame
+    group_size : int
+        n.
+
+    Examples
+    --------
+    >>> sized = public_goods().sized(3)
+    >>> payoff, transition = sized.arrays()
+    >>> transition[0, 0, 2]  # a cooperator with two cooperating co-players: all cooperate, s1 with p1 = 0.8
+    array([0.8, 0.2])
+    >>> transition[0, 1, 2]  # a defector with two cooperating co-players
+    array([0.3, 0.7])
+    """
+
+    game: GroupGame
+    group_size: int
+
+    def __post_init__(self):
+        self.game.check_sizes([self.group_size], field="group size")
+
+    @property
+    def n_states(self) -> int:
+        return self.game.n_states
+
+    @property
+    def n_actions(self) -> int:
+        return 2
+
+    @property
+    def name(self) -> str:
+        return self.game.name
+
+    @property
+    def payoff(self) -> np.ndarray:
+        """(state, action, j, next state), :meth:`GroupGame.payoff` of the size."""
+        return self.game.payoff(self.group_size)
+
+    @property
+    def transition(self) -> np.ndarray:
+        """(state, action, j, next state): T_n[s, j + 1[a = 0], s']."""
+        table = self.game.transition(self.group_size)
+        j = np.arange(self.group_size)
+        return np.stack([table[:, j + 1], table[:, j]], axis=1)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Writable float64 copies of :attr:`payoff` and :attr:`transition` (as ``Game.arrays``)."""
+        return np.ascontiguousarray(self.payoff, dtype=np.float64), np.ascontiguousarray(self.transition)
 
 
 def _public_goods_reward(r: float, c: float, n: int, co_players: np.ndarray) -> np.ndarray:

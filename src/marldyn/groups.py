@@ -123,26 +123,30 @@ def from_lists(groups, n_agents: int | None = None, name: str = "groups", field:
     groups = list(groups)
     if not groups:
         raise ConfigError(f"{field}: there are no groups")
-    lists = []
-    for g, members in enumerate(groups):
-        raw = np.asarray(members)
+    arrays = [np.asarray(members) for members in groups]
+    for g, raw in enumerate(arrays):
         if raw.ndim != 1 or (raw.size and raw.dtype.kind not in "iu"):
             raise ConfigError(f"{field}: group {g} must be a list of integer agent ids")
-        if raw.size < 2:
-            raise ConfigError(f"{field}: group {g} has {raw.size} agent(s); a group needs at least two")
-        unique, counts = np.unique(raw, return_counts=True)
-        if np.any(counts > 1):
-            raise ConfigError(f"{field}: group {g} lists agent {int(unique[np.argmax(counts > 1)])} twice")
-        lists.append(raw.astype(np.int64))
-    member = np.concatenate(lists)
+    sizes = np.array([raw.size for raw in arrays], dtype=np.int64)
+    small = np.flatnonzero(sizes < 2)
+    if small.size:
+        g = int(small[0])
+        raise ConfigError(f"{field}: group {g} has {sizes[g]} agent(s); a group needs at least two")
+    member = np.concatenate(arrays).astype(np.int64)
+    group = np.repeat(np.arange(sizes.size), sizes)
+    order = np.lexsort((member, group))  # by group, then agent: a repeated agent sits next to itself
+    twice = np.flatnonzero((np.diff(member[order]) == 0) & (np.diff(group[order]) == 0))
+    if twice.size:
+        g, agent = int(group[order][twice[0]]), int(member[order][twice[0]])
+        raise ConfigError(f"{field}: group {g} lists agent {agent} twice")
     if member.min() < 0:
         raise ConfigError(f"{field}: agent ids must be >= 0, found {int(member.min())}")
     if n_agents is None:
         n_agents = int(member.max()) + 1
     elif member.max() >= n_agents:
         raise ConfigError(f"{field}: agent id {int(member.max())} is out of range for {n_agents} agents")
-    pointer = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum([len(members) for members in lists], out=pointer[1:])
+    pointer = np.zeros(sizes.size + 1, dtype=np.int64)
+    np.cumsum(sizes, out=pointer[1:])
     return Groups(int(n_agents), pointer, member, name)
 
 

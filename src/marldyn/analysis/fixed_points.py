@@ -829,7 +829,7 @@ def full_fixed_point_check(point: FixedPoint, dynamics: PointMassDynamics) -> di
         distribution = np.append(z[size:], 1.0 - z[size:].sum())
         y = np.ascontiguousarray(np.concatenate([z[:size], distribution]))
         own = region if region is not None else boltzmann_table(y[:size].reshape(n_states, n_actions), dynamics.beta)
-        return full_rate_at(y, own, *arguments, rule_code(dynamics.rule), faq)[: size + n_states - 1]
+        return full_rate_at(y, own, *arguments, rule_code(dynamics.rule), faq, 0)[: size + n_states - 1]
 
     z0 = np.concatenate([point.q.ravel(), point.state_distribution[:-1]])
     value = rate(z0)

@@ -131,11 +131,17 @@ def theory(
     _check_support(config, method, regular=classes.size == 1)
     extra: dict = {"agent_types": learners.describe()} if learners.typed else {}
     name = method.name
+    point_game = game
+    groups = config.build_groups(graph, game)
+    if groups is not None:  # a group game (issue 14): the point mass in groups of one size
+        point_game, degrees = _group_point_mass(method, game, groups, learners)
+        classes = np.unique(degrees)
+        extra.update(n_groups=groups.n_groups, group_size=point_game.group_size, groups_per_agent=int(classes[0]))
     if name in ("reduced", "full", "full-discrete") and classes.size == 1 and not learners.typed:
         solver = {"reduced": solve_reduced, "full": solve_full, "full-discrete": solve_full_discrete}[name]
         result = solver(
             table,
-            game,
+            point_game,
             grid,
             degree=int(classes[0]),
             initial_state_distribution=initial_states,
@@ -362,6 +368,30 @@ def particle_types(learners, agent_type, count: int) -> np.ndarray:
     return np.repeat(np.arange(learners.n_types), whole)
 
 
+POINT_MASS_METHODS = ("reduced", "full", "full-discrete")
+
+
+def _group_point_mass(method, game, groups, learners):
+    """The sized group game and every agent's number of groups, where the point mass applies (else a one-line
+    ConfigError): one type of learners, groups of one size, every agent in the same number of groups."""
+    from ..errors import ConfigError
+
+    if method.name not in POINT_MASS_METHODS:
+        raise ConfigError(
+            f"method {method.name!r} does not take group games yet; use the point mass: {', '.join(POINT_MASS_METHODS)}"
+        )
+    if learners.typed:
+        raise ConfigError("group games: the theory takes one type of learners (no [[agent_types]]) so far")
+    sizes, memberships = groups.distinct_sizes, np.unique(groups.memberships)
+    if len(sizes) != 1 or memberships.size != 1:
+        raise ConfigError(
+            f"group games: the point mass needs groups of one size with every agent in the same number of groups "
+            f"(e.g. neighborhood groups on a regular graph); these groups have sizes {list(sizes)} and agents in "
+            f"{memberships.tolist()} groups"
+        )
+    return game.sized(sizes[0]), groups.memberships
+
+
 def _check_support(config: Config, method, regular: bool) -> None:
     """A clear error where a method does not take the config's policy, rule or agent types (issue 13)."""
     from ..errors import ConfigError
@@ -409,6 +439,7 @@ def _noise_text(config, table) -> str:
 def _dataset(variables, grid, game, graph, config, learners, method, condition, extra) -> xr.Dataset:
     from .. import __version__
 
+    sites = "group" if "n_groups" in extra else "edge"
     has_runs = variables["q"].ndim == 4
     lead = ("run", "time") if has_runs else ("time",)
     coords = {"time": grid, "state": np.arange(game.n_states), "action": np.arange(game.n_actions)}
@@ -438,9 +469,9 @@ def _dataset(variables, grid, game, graph, config, learners, method, condition, 
         initial_condition=condition
         + "; "
         + (
-            "edge states uniform over states"
+            f"{sites} states uniform over states"
             if config.init.edge_state == "uniform"
-            else f"all edges in state {config.init.edge_state}"
+            else f"all {sites}s in state {config.init.edge_state}"
         ),
         horizon=int(grid[-1]),
         **{key: (str(value) if isinstance(value, list) else value) for key, value in extra.items()},

@@ -37,8 +37,8 @@ from ..agents import Learners
 from ..errors import ConfigError, ConvergenceError, DivergenceError
 from ..policy import EPSILON_GREEDY, boltzmann_table, policy_of, policy_row
 from .markov import edge_transition_into, edge_transition_matrix, stationary_distribution, stationary_into
-from .moments import drift
-from .one_step import drift_into, workspace
+from .moments import drift, outcome_distribution
+from .one_step import drift_into, outcome_into, workspace
 from .switching import integrate_switching, region_policy
 
 __all__ = [
@@ -98,19 +98,26 @@ class HomogeneousTrajectory:
 # numba right-hand sides (the policy X is an input: Boltzmann, or an ε-greedy region's table)
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta, initial):
-    """dQ/dt = μ*(Q) for the point mass playing ``policy`` (state, action), flattened (K*M,)."""
+def reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta, initial, group_size):
+    """dQ/dt = μ*(Q) for the point mass playing ``policy`` (state, action), flattened (K*M,).
+
+    ``group_size`` 0: a pairwise game (the neighbour plays ``policy``); n: a group game in the outcome form of
+    :class:`~marldyn.group_games.SizedGroupGame` (the n - 1 co-players play ``policy``), ``degree`` then the
+    number of groups each agent is in.
+    """
     n_states, n_actions = policy.shape
     q = q_flat.reshape(n_states, n_actions)
+    outcome = np.empty((n_states, transition.shape[2]))
+    outcome_into(policy, group_size, outcome)
     matrix = np.empty((n_states, n_states))
-    edge_transition_into(policy, policy, transition, matrix)
+    edge_transition_into(policy, outcome, transition, matrix)
     distribution = np.empty(n_states)
     stationary_into(matrix, initial, True, distribution)
     rate = np.empty((n_states, n_actions))
     drift_into(
         q,
         policy,
-        policy,
+        outcome,
         distribution,
         degree,
         payoff,
@@ -126,20 +133,23 @@ def reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, ru
 
 
 @njit(cache=True)
-def full_rate_at(y, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta):
-    """d(Q, p)/dt = (μ(Q, p), p (λ - I)) for the point mass playing ``policy``, flattened (K*M + K,)."""
+def full_rate_at(y, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta, group_size):
+    """d(Q, p)/dt = (μ(Q, p), p (λ - I)) for the point mass playing ``policy``, flattened (K*M + K,)
+    (``group_size`` as in :func:`reduced_rate_at`)."""
     n_states, n_actions = policy.shape
     size = n_states * n_actions
     q = y[:size].copy().reshape(n_states, n_actions)
     distribution = y[size:]
+    outcome = np.empty((n_states, transition.shape[2]))
+    outcome_into(policy, group_size, outcome)
     matrix = np.empty((n_states, n_states))
-    edge_transition_into(policy, policy, transition, matrix)
+    edge_transition_into(policy, outcome, transition, matrix)
     out = np.empty(size + n_states)
     rate = np.empty((n_states, n_actions))
     drift_into(
         q,
         policy,
-        policy,
+        outcome,
         distribution,
         degree,
         payoff,
@@ -167,12 +177,13 @@ def reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha,
     """:func:`reduced_rate_at` of a Boltzmann point mass (the right-hand side the fixed-point analysis and its
     integrator take); ``faq_beta`` 1 for every rule but FAQ."""
     policy = boltzmann_table(q_flat.reshape(n_states, n_actions), beta)
-    return reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta, initial)
+    pairwise = 0
+    return reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta, initial, pairwise)
 
 
 @njit(cache=True)
 def _full_discrete_run(
-    q0, p0, record_steps, degree, payoff, transition, kind, alpha, beta, gamma, epsilon, rule, faq_beta
+    q0, p0, record_steps, degree, payoff, transition, group_size, kind, alpha, beta, gamma, epsilon, rule, faq_beta
 ):
     """Iterate Q_{t+1} = Q_t + μ(Q_t, p_t), p_{t+1} = p_t λ(Q_t); record at the sorted ``record_steps``."""
     n_states, n_actions = q0.shape
@@ -185,6 +196,7 @@ def _full_discrete_run(
     policy = np.empty((n_states, n_actions))
     matrix = np.empty((n_states, n_states))
     rate = np.empty((n_states, n_actions))
+    outcome = np.empty((n_states, transition.shape[2]))
     work = workspace(n_states, n_actions)
     record = 0
     last = record_steps[n_records - 1] if n_records > 0 else 0
@@ -199,11 +211,12 @@ def _full_discrete_run(
             break
         for s in range(n_states):
             policy_row(kind, q[s], beta, epsilon, q[s], policy[s])
-        edge_transition_into(policy, policy, transition, matrix)
+        outcome_into(policy, group_size, outcome)
+        edge_transition_into(policy, outcome, transition, matrix)
         drift_into(
             q,
             policy,
-            policy,
+            outcome,
             distribution,
             degree,
             payoff,
@@ -250,6 +263,13 @@ def _setup(q0, game, degree, initial_state_distribution):
                 f"initial_state_distribution must be a probability vector of length {n_states}, got {initial!r}"
             )
     return payoff, transition, q0, int(degree), initial
+
+
+def stationary_state_fraction(own, game, initial) -> np.ndarray:
+    """p*(·|Q, Q) (..., state) of a point mass playing ``own`` (..., state, action): the stationary law of its
+    edges' (pairwise) or groups' (group game: n i.i.d. members) state chain, eq. (18)."""
+    outcome = outcome_distribution(own, game.group_size)
+    return stationary_distribution(edge_transition_matrix(own, outcome, game.transition), initial)
 
 
 def _point_mass(q0, alpha, beta, gamma, rule, policy, epsilon, faq_beta):
@@ -356,7 +376,9 @@ def stationary_drift(
     ----------
     q : array_like, shape (..., state, action)
         Q-values of the point mass (a batch of them).
-    game : Game
+    game : Game or SizedGroupGame
+        A pairwise game, or a group game in groups of one size (``GroupGame.sized(n)``; ``degree`` is then the
+        number of groups each agent is in).
     degree : int
         k.
     alpha, beta, gamma : float
@@ -388,7 +410,7 @@ def stationary_drift(
         else np.asarray(initial_state_distribution, dtype=np.float64)
     )
     own = policy_of(q, policy, beta=beta, epsilon=epsilon)
-    distribution = stationary_distribution(edge_transition_matrix(own, own, game.transition), initial)
+    distribution = stationary_state_fraction(own, game, initial)
     return drift(
         q,
         own,
@@ -429,7 +451,9 @@ def solve_reduced(
     ----------
     q0 : array_like, shape (state, action)
         Q(0).
-    game : Game
+    game : Game or SizedGroupGame
+        A pairwise game, or a group game in groups of one size (``GroupGame.sized(n)``; ``degree`` is then the
+        number of groups each agent is in).
     time : array_like, shape (time,)
         Output times in simulator steps, non-negative and non-decreasing (integration starts at 0).
     degree : int
@@ -467,14 +491,14 @@ def solve_reduced(
     learner, (_, alpha, _, gamma, _, code, faq) = _point_mass(q0, alpha, beta, gamma, rule, policy, epsilon, faq_beta)
     grid = time_grid(time)
     n_states, n_actions = q0.shape
-    args = (degree, payoff, transition, alpha, gamma, code, faq, initial)
+    args = (degree, payoff, transition, alpha, gamma, code, faq, initial, game.group_size)
 
     def rate_at(y, x):
         return reduced_rate_at(y, x, *args)
 
     y, own = _solve_ode(rate_at, learner, q0.ravel(), grid, integrator, rtol, atol, n_states, n_actions)
     q = y[:, : n_states * n_actions].reshape(grid.size, n_states, n_actions)
-    state_fraction = stationary_distribution(edge_transition_matrix(own, own, transition), initial)
+    state_fraction = stationary_state_fraction(own, game, initial)
     attrs = _attrs("reduced", q0, initial, degree, learner, grid, integrator=integrator, rtol=rtol, atol=atol)
     return HomogeneousTrajectory(grid, q, own, state_fraction, "reduced", attrs)
 
@@ -527,7 +551,7 @@ def solve_full(
     grid = time_grid(time)
     n_states, n_actions = q0.shape
     size = n_states * n_actions
-    args = (degree, payoff, transition, alpha, gamma, code, faq)
+    args = (degree, payoff, transition, alpha, gamma, code, faq, game.group_size)
 
     def rate_at(y, x):
         return full_rate_at(y, x, *args)
@@ -585,7 +609,7 @@ def solve_full_discrete(
     learner, values = _point_mass(q0, alpha, beta, gamma, rule, policy, epsilon, faq_beta)
     grid = time_grid(time, integer=True)
     steps = grid.astype(np.int64)
-    q, state_fraction = _full_discrete_run(q0, initial, steps, degree, payoff, transition, *values)
+    q, state_fraction = _full_discrete_run(q0, initial, steps, degree, payoff, transition, game.group_size, *values)
     attrs = _attrs("full_discrete", q0, initial, degree, learner, grid)
     return HomogeneousTrajectory(grid, q, learner.type_policy(q), state_fraction, "full_discrete", attrs)
 

@@ -49,6 +49,10 @@ _NEEDS_INITIAL = 1
 def edge_transition_into(policy, neighbor_policy, transition, out):
     """λ[s, s'] = Σ_{a, b} X[s, a] X̃[s, b] T[s, a, b, s'] for one pair, written into ``out`` (K, K).
 
+    In a group game ``neighbor_policy`` is the outcome distribution (:func:`marldyn.theory.one_step.outcome_into`)
+    and ``transition`` the sized game's (:meth:`marldyn.group_games.GroupGame.sized`): λ_g(s → s') =
+    Σ_m P(m members choose 0) T[s, m, s'].
+
     Each entry is summed in a local accumulator over (a, b) in order, and stored once.
 
     Examples
@@ -67,12 +71,13 @@ def edge_transition_into(policy, neighbor_policy, transition, out):
     array([1., 1.])
     """
     n_states, n_actions = policy.shape
+    n_outcomes = neighbor_policy.shape[1]
     for s in range(n_states):
         for t in range(n_states):
             value = 0.0
             for a in range(n_actions):
                 x = policy[s, a]
-                for b in range(n_actions):
+                for b in range(n_outcomes):
                     value += x * neighbor_policy[s, b] * transition[s, a, b, t]
             out[s, t] = value
 
@@ -96,9 +101,11 @@ def edge_transition_matrix(policy, neighbor_policy, transition) -> np.ndarray:
     policy : array_like, shape (..., state, action)
         X(Q, s, a), the focal agent's policy (rows are probability vectors).
     neighbor_policy : array_like, shape (..., state, action)
-        X(Q̃, s, ã), the neighbour's policy; its leading dimensions broadcast against ``policy``'s.
+        X(Q̃, s, ã), the neighbour's policy; its leading dimensions broadcast against ``policy``'s. In a group
+        game the outcome distribution (..., state, outcome) (:func:`marldyn.theory.moments.outcome_distribution`).
     transition : array_like, shape (state, action, action, state)
-        T(s, a, ã, s') of the game (``Game.transition``).
+        T(s, a, ã, s') of the game (``Game.transition``; ``SizedGroupGame.transition``, (state, action,
+        outcome, state), in a group game).
 
     Returns
     -------
@@ -124,7 +131,12 @@ def edge_transition_matrix(policy, neighbor_policy, transition) -> np.ndarray:
     policy = np.asarray(policy, dtype=np.float64)
     neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
     transition = np.array(transition, dtype=np.float64, order="C")  # writable: one compiled signature
-    if policy.shape[-2:] != neighbor_policy.shape[-2:] or policy.shape[-2:] != transition.shape[:2]:
+    outcomes = transition.shape[2] if transition.ndim == 4 else -1
+    if (
+        policy.shape[-2:] != transition.shape[:2]
+        or neighbor_policy.shape[-2:] != (policy.shape[-2], outcomes)
+        or transition.shape[3:] != policy.shape[-2:-1]
+    ):
         raise ConfigError(
             f"edge_transition_matrix: policy {policy.shape}, neighbor_policy {neighbor_policy.shape} and "
             f"transition {transition.shape} disagree on (state, action)"
@@ -132,10 +144,10 @@ def edge_transition_matrix(policy, neighbor_policy, transition) -> np.ndarray:
     batch = np.broadcast_shapes(policy.shape[:-2], neighbor_policy.shape[:-2])
     n_states, n_actions = policy.shape[-2:]
     flat_policy = np.array(np.broadcast_to(policy, batch + (n_states, n_actions)), order="C")
-    flat_neighbor = np.array(np.broadcast_to(neighbor_policy, batch + (n_states, n_actions)), order="C")
+    flat_neighbor = np.array(np.broadcast_to(neighbor_policy, batch + (n_states, outcomes)), order="C")
     out = _edge_transition_batch(
         flat_policy.reshape(-1, n_states, n_actions),
-        flat_neighbor.reshape(-1, n_states, n_actions),
+        flat_neighbor.reshape(-1, n_states, outcomes),
         transition,
     )
     return out.reshape(batch + (n_states, n_states))

@@ -58,6 +58,7 @@ __all__ = [
     "joint_interaction_probability",
     "mean_inverse_count",
     "mean_td_error",
+    "outcome_distribution",
     "neighbor_marginals",
     "td_error_moments",
 ]
@@ -157,10 +158,43 @@ def _batch(q, neighbor_policy, game, beta, state_distribution=None, degree=None,
         shape,
         q_flat,
         policy_of(q_flat, policy, beta=beta, epsilon=epsilon),
-        flat(neighbor_policy, table),
+        one_step.outcome_batch(flat(neighbor_policy, table), game.group_size),
         None if state_distribution is None else flat(state_distribution, (n_states,)),
         None if degree is None else flat(degree, ()),
     )
+
+
+def outcome_distribution(neighbor_policy, group_size: int = 0) -> np.ndarray:
+    """What an agent meets in each state: the neighbour's action, or the count of co-players choosing action 0.
+
+    Parameters
+    ----------
+    neighbor_policy : array_like, shape (..., state, action)
+        X̃, the policy of the neighbour (pairwise) or of each of the i.i.d. co-players (group game).
+    group_size : int
+        0 for a pairwise game; n >= 2 for a group game in groups of n.
+
+    Returns
+    -------
+    ndarray, shape (..., state, outcome)
+        X̃ itself (outcome = action) when pairwise; Binomial(n - 1, X̃(s, 0)) over j = 0..n-1 for groups
+        (:func:`marldyn.theory.one_step.outcome_into`).
+
+    Examples
+    --------
+    >>> outcome_distribution([[0.25, 0.75]], group_size=3)  # two co-players: (3/4)², 2 (1/4)(3/4), (1/4)²
+    array([[0.5625, 0.375 , 0.0625]])
+    """
+    neighbor_policy = np.asarray(neighbor_policy, dtype=np.float64)
+    if neighbor_policy.ndim < 2:
+        raise ConfigError(f"neighbor_policy must have shape (..., state, action), got {neighbor_policy.shape}")
+    integer = isinstance(group_size, int | np.integer) and not isinstance(group_size, bool)
+    if not integer or group_size == 1 or group_size < 0:
+        raise ConfigError(f"group_size = {group_size!r} must be 0 (pairwise) or a group size >= 2")
+    head, table = neighbor_policy.shape[:-2], neighbor_policy.shape[-2:]
+    flat = np.ascontiguousarray(neighbor_policy.reshape((-1,) + table))
+    out = one_step.outcome_batch(flat, int(group_size))
+    return out.reshape(head + out.shape[1:])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 from ..learning import EXPECTED_SARSA, SARSA, faq_scale
 
@@ -53,7 +54,10 @@ __all__ = [
     "mean_inverse_count_scalar",
     "moments_batch",
     "moments_into",
+    "outcome_batch",
+    "outcome_into",
     "pair_td_into",
+    "reward_at",
     "shared_noise_into",
     "td_moments_batch",
     "td_moments_into",
@@ -163,6 +167,101 @@ def mean_inverse_count_scalar(probability, degree):
 
 
 # ----------------------------------------------------------------------------------------------
+# What an agent meets: the outcome distribution and the reward
+# ----------------------------------------------------------------------------------------------
+def reward_at(payoff, s, a, b, z):
+    """U(s, a, b, z): the reward of action a against outcome b in state s when the next state is z.
+
+    ``payoff`` is (state, action, outcome) — a reward that does not depend on the next state, the paper's games —
+    or (state, action, outcome, next state); compiled for the one it is given (numba ``overload``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.theory.one_step import reward_at
+    >>> float(reward_at(np.arange(8.0).reshape(2, 2, 2), 1, 0, 1, 0))  # U[1, 0, 1]
+    5.0
+    >>> float(reward_at(np.arange(16.0).reshape(2, 2, 2, 2), 1, 0, 1, 0))  # U[1, 0, 1, 0]
+    10.0
+    """
+    return payoff[s, a, b] if payoff.ndim == 3 else payoff[s, a, b, z]
+
+
+@overload(reward_at, jit_options={"cache": True})
+def _reward_at_overload(payoff, s, a, b, z):
+    if payoff.ndim == 3:
+        return lambda payoff, s, a, b, z: payoff[s, a, b]
+    return lambda payoff, s, a, b, z: payoff[s, a, b, z]
+
+
+@njit(cache=True)
+def outcome_into(neighbor_policy, group_size, out):
+    """The distribution of the outcome an agent meets in each state, into ``out`` (state, outcome).
+
+    ``group_size`` 0 (a pairwise game): the neighbour's action, ``out = X̃`` (outcome = action). ``group_size``
+    n ≥ 2 (a group game, co-players i.i.d. from X̃): j, the number of the n - 1 co-players choosing action 0,
+    Binomial(n - 1, X̃(s, 0)) (outcome j = 0..n-1), with the weights built by the ratio recursion from the end
+    whose weight cannot underflow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.theory.one_step import outcome_into
+    >>> out = np.empty((1, 4))
+    >>> outcome_into(np.array([[0.5, 0.5]]), 4, out)  # three co-players: Binomial(3, 1/2)
+    >>> out
+    array([[0.125, 0.375, 0.375, 0.125]])
+    """
+    n_states = neighbor_policy.shape[0]
+    if group_size == 0:
+        for s in range(n_states):
+            for b in range(neighbor_policy.shape[1]):
+                out[s, b] = neighbor_policy[s, b]
+        return
+    trials = group_size - 1
+    for s in range(n_states):
+        p = min(max(neighbor_policy[s, 0], 0.0), 1.0)
+        for j in range(group_size):
+            out[s, j] = 0.0
+        if p <= 0.5:
+            weight = (1.0 - p) ** trials
+            out[s, 0] = weight
+            if p > 0.0:
+                ratio = p / (1.0 - p)
+                for j in range(1, trials + 1):
+                    weight *= ratio * (trials - j + 1) / j
+                    out[s, j] = weight
+        else:
+            weight = p**trials
+            out[s, trials] = weight
+            if p < 1.0:
+                ratio = (1.0 - p) / p
+                for j in range(trials, 0, -1):
+                    weight *= ratio * j / (trials - j + 1)
+                    out[s, j - 1] = weight
+
+
+@njit(cache=True)
+def outcome_batch(neighbor_policy, group_size):
+    """:func:`outcome_into` for a batch (n, state, action) → (n, state, outcome); a copy when pairwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.theory.one_step import outcome_batch
+    >>> outcome_batch(np.array([[[1.0, 0.0]], [[0.0, 1.0]]]), 3)[:, 0]  # all co-players cooperate / defect
+    array([[0., 0., 1.],
+           [1., 0., 0.]])
+    """
+    n_rows, n_states, n_actions = neighbor_policy.shape
+    n_outcomes = n_actions if group_size == 0 else group_size
+    out = np.empty((n_rows, n_states, n_outcomes))
+    for n in range(n_rows):
+        outcome_into(neighbor_policy[n], group_size, out[n])
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 # One agent
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
@@ -234,6 +333,11 @@ def bootstrap_value_into(q, policy, rule, out):
 def td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule, work):
     """δ̄(s, a) (eq. 7) and E[δ² | a chosen in s] of one edge, into ``work[MEAN]``, ``work[SECOND]``.
 
+    ``neighbor_policy`` (state, outcome) is the distribution of what the agent meets: the neighbour's action
+    (outcome = action) in a pairwise game, the number j of co-players choosing action 0 in a group game
+    (:func:`outcome_into`), with ``payoff`` (state, action, outcome[, next state]) and ``transition`` (state,
+    action, outcome, next state) in the same outcomes (:meth:`marldyn.group_games.GroupGame.sized`).
+
     δ = U(s, a, ã) + γ V(s') - Q(s, a) (eqs. 4, 6) with ã ~ X̃(s, ·), s' ~ T(s, a, ã, ·) and the rule's
     bootstrap value V: max Q(s', ·) (Q-learning), Σ X(s', ·) Q(s', ·) (expected SARSA), Q(s', a(s')) with the
     agent's own draw a(s') ~ X(s', ·) (SARSA; Q(s, a) itself when s' = s, shared/NOTES.md 8). Also fills
@@ -281,15 +385,16 @@ def td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule,
                 deviation[z, a] = 0.0
         value_variance[z] = variance
     sarsa = rule == SARSA
+    n_outcomes = neighbor_policy.shape[1]
     for s in range(n_states):
         for a in range(n_actions):
             first = 0.0
             second_sum = 0.0
             base_q = q[s, a]
-            for b in range(n_actions):
+            for b in range(n_outcomes):
                 opponent = neighbor_policy[s, b]
-                base = payoff[s, a, b] - base_q
                 for z in range(n_states):
+                    base = reward_at(payoff, s, a, b, z) - base_q
                     weight = opponent * transition[s, a, b, z]
                     if sarsa and z == s:
                         td = base + gamma * base_q
@@ -303,7 +408,7 @@ def td_moments_into(q, policy, neighbor_policy, payoff, transition, gamma, rule,
             second[s, a] = second_sum
             for z in range(n_states):
                 flow = 0.0
-                for b in range(n_actions):
+                for b in range(n_outcomes):
                     flow += neighbor_policy[s, b] * transition[s, a, b, z]
                 next_state[s, a, z] = flow
 
