@@ -179,3 +179,14 @@ def test_groups_file_errors_reach_the_user(tmp_path):
     config = marldyn.load_config(tmp_path / "run.toml")
     with pytest.raises(ConfigError, match=r"group 1 has 1 agent"):
         marldyn.simulate(config)
+
+
+@pytest.mark.parametrize("name", ["public_goods.toml", "ecological_public_good.toml"])
+def test_the_group_examples_are_valid_configs(name):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / name
+    config = marldyn.load_config(path)
+    assert config.game.is_group_game and config.graph.groups == "neighborhood"
+    groups = config.build_groups(config.build_graph(), config.build_game())
+    assert groups.distinct_sizes == (5,)

@@ -112,6 +112,15 @@ def test_files_figures_and_summary(outputs, name):
 @pytest.mark.parametrize("name", [*API_NAMES, CLI_NAME])
 def test_cases_datasets_and_recorded_errors(outputs, name):
     directory, summary = outputs(name)
+    if "sweeps" in summary:  # a sweep reproduction (the group games'): the theory grid and the simulated points
+        for file in summary["sweeps"]:
+            sweep = read_dataset(directory / file)
+            theory = [v for v in sweep.data_vars if v.startswith("theory_reduced_") and not v.endswith("_error")]
+            simulated = [v for v in sweep.data_vars if v.startswith("simulate_") and not v.endswith(("_std", "_error"))]
+            assert theory and simulated
+            assert np.isfinite(sweep[theory[0]]).all()  # every grid point predicted
+            assert 0 < int(np.isfinite(sweep[simulated[0]]).sum()) < sweep[simulated[0]].size  # a few simulated
+        return
     assert summary["cases"]
     for case in summary["cases"]:
         assert CASE_KEYS <= set(case)

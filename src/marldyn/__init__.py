@@ -5,6 +5,9 @@ Public API (everything else is private):
 - :func:`load_config`, :func:`parse_config`, :class:`Config`, :class:`ConfigError`; :class:`Learners` (the agent
   types of a population: policies, rules, parameters, committed agents)
 - :class:`Game`, :func:`two_state_pd`, :func:`load_game`; :class:`Graph` and the graph constructors
+- group (N-player) games: :class:`GroupGame`, :func:`public_goods`, :func:`ecological_public_good`,
+  :func:`custom_group`, :func:`as_group_game`; the groups they are played in: :class:`Groups`,
+  :func:`neighborhood_groups`, :func:`pairwise_groups`, :func:`read_groups`
 - :func:`simulate`, :func:`resume` — Algorithm 1 of the paper, returning an ``xarray.Dataset``
 - :func:`predict` (= ``marldyn.theory.theory``) — the paper's theories on the simulator's time grid, as a Dataset;
   its methods are the option objects of :mod:`marldyn.theory` (``predict(config, Particles(n=64))`` with
@@ -39,6 +42,15 @@ _LOCATIONS = {
     "Game": "games",
     "load_game": "games",
     "two_state_pd": "games",
+    "GroupGame": "group_games",
+    "as_group_game": "group_games",
+    "custom_group": "group_games",
+    "ecological_public_good": "group_games",
+    "public_goods": "group_games",
+    "Groups": "groups",
+    "neighborhood_groups": "groups",
+    "pairwise_groups": "groups",
+    "read_groups": "groups",
     "Graph": "graphs",
     "barabasi_albert": "graphs",
     "complete": "graphs",

@@ -86,9 +86,9 @@ class GameConfig(_Section):
     c: tuple[StrictFloat, StrictFloat] | StrictFloat | None = Field(
         default=None,
         description=(
-            "Cost of cooperating (payoff units, finite). ``two_state_pd`` and ``public_goods``: one per state, "
-            "[c1, c2] (not given: [0.5, 0.5] and [1.0, 1.0]); ``ecological_public_good``: one number, >= 0 "
-            "(not given: 5.0)."
+            'Cost of cooperating (payoff units, finite). With ``name = "two_state_pd"`` and ``name = '
+            '"public_goods"``: one per state, [c1, c2] (not given: [0.5, 0.5] and [1.0, 1.0]); with ``name = '
+            '"ecological_public_good"``: one number, >= 0 (not given: 5.0).'
         ),
     )
     p: tuple[StrictFloat, StrictFloat] | None = Field(
@@ -137,19 +137,20 @@ class GameConfig(_Section):
     payoff: list | None = Field(
         default=None,
         description=(
-            "``custom``: payoff U[s, a, b] of an agent playing action a against a neighbour playing b on an edge "
-            "in state s, a nested list of shape (state, action, action), finite, together with ``transition``. "
-            "``custom_group``: the reward of a member playing a (0 or 1) in state s when j = 0..n-1 of its "
-            "co-players choose action 0, shape (state, 2, n), or (state, 2, n, state) when it depends on the "
-            "group's next state."
+            'With ``name = "custom"``: payoff U[s, a, b] of an agent playing action a against a neighbour playing '
+            "b on an edge in state s, a nested list of shape (state, action, action), finite, together with "
+            '``transition``. With ``name = "custom_group"``: the reward of a member playing a (0 or 1) in state s '
+            "when j = 0..n-1 of its co-players choose action 0, shape (state, 2, n), or (state, 2, n, state) "
+            "when it depends on the group's next state."
         ),
     )
     transition: list | None = Field(
         default=None,
         description=(
-            "``custom``: transition probabilities T[s, a, b, s'] of an edge in state s on which actions a and b "
-            "are played, shape (state, action, action, state), symmetric in a and b. ``custom_group``: T[s, m, s'] "
-            "of a group in s in which m = 0..n members choose action 0, shape (state, n + 1, state). Non-negative, "
+            'With ``name = "custom"``: transition probabilities T[s, a, b, s\'] of an edge in state s on which '
+            "actions a and b are played, shape (state, action, action, state), symmetric in a and b. With "
+            '``name = "custom_group"``: T[s, m, s\'] of a group in s'
+            " in which m = 0..n members choose action 0, shape (state, n + 1, state). Non-negative, "
             "every row summing to 1 (within 1e-9)."
         ),
     )

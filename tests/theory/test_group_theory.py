@@ -100,7 +100,7 @@ def test_mu_and_sigma_of_group_games_match_single_steps(game_name, rule):
     q = RNG.normal(size=(game.n_states, 2))
     neighbor_policy = RNG.dirichlet([2.0, 2.0], size=game.n_states)
     state_distribution = RNG.dirichlet(np.ones(game.n_states))
-    samples = 40_000
+    samples = 20_000
     changes = _one_step_samples(
         game, n, groups_per_agent, q, neighbor_policy, state_distribution, rule, samples, seed=5
     )
@@ -188,3 +188,33 @@ def test_group_theory_refusals_are_one_line(data, method, match):
     config = {"game": {"name": "public_goods"}, **data}
     with pytest.raises(ConfigError, match=match):
         marldyn.predict(config, method)
+
+
+def test_groups_learn_to_avoid_collapse_only_when_they_care_for_the_future():
+    """The ecological public good with collapse = 1 in neighbourhood groups of 5: the point mass's groups stay
+    degraded at γ = 0.9 and learn to keep the prosperous state at γ = 0.95 (docs/group_games.md)."""
+    shares = {}
+    for gamma in (0.9, 0.95):
+        config = {
+            "game": {"name": "ecological_public_good", "collapse": 1.0},
+            "graph": {"n": 100, "groups": "neighborhood"},
+            "learning": {"alpha": 0.01, "gamma": gamma},
+            "run": {"steps": 100_000, "record_every": 100_000},
+        }
+        shares[gamma] = float(marldyn.predict(config, "reduced").state_fraction.isel(time=-1, state=0))
+    assert shares[0.9] < 0.05 and shares[0.95] > 0.99
+
+
+def test_public_goods_cooperation_needs_a_factor_above_the_group_size():
+    """Cooperation in s1 of the public goods game (groups of 5, γ = 0.95): mixed (< 0.5) at r1/n = 0.6, full at
+    r1/n = 1.2, where the groups also coordinate on defection in s2 (all must cooperate to leave it)."""
+    policies = {}
+    for factor in (3.0, 6.0):
+        config = {
+            "game": {"name": "public_goods", "r": [factor, 1.5]},
+            "graph": {"n": 100, "groups": "neighborhood"},
+            "learning": {"alpha": 0.01, "gamma": 0.95},
+            "run": {"steps": 30_000, "record_every": 30_000},
+        }
+        policies[factor] = marldyn.predict(config, "reduced").policy.isel(time=-1).sel(action=0).values
+    assert policies[3.0][0] < 0.5 and policies[6.0][0] > 0.99 and policies[6.0][1] < 0.01

@@ -130,6 +130,12 @@ class PointMassDynamics:
     faq_beta: float | None = None
 
     def __post_init__(self):
+        if not isinstance(self.game, Game):
+            raise ConfigError(
+                f"the point-mass analysis (fixed points, transients, outcome maps) is for pairwise games; "
+                f"{getattr(self.game, 'name', self.game)!r} is a group game: use marldyn.predict (reduced, full, "
+                "full-discrete) for its dynamics"
+            )
         if isinstance(self.degree, bool) or not isinstance(self.degree, int | np.integer) or self.degree < 1:
             raise ConfigError(f"degree = {self.degree!r} must be an integer >= 1")
         if not (0.0 < self.alpha <= 1.0) or self.beta < 0 or not (0.0 <= self.gamma < 1.0):
@@ -167,6 +173,8 @@ class PointMassDynamics:
 
         config = as_config(config)
         game = config.build_game()
+        if config.game.is_group_game:
+            cls(game, 1, 0.1, 1.0, 0.5)  # the one-line refusal of group games
         require_memory(graph_memory(config.graph, config.base_dir), "building the graph of the point-mass analysis")
         degrees = np.unique(config.build_graph().degree)
         if degrees.size != 1:

@@ -3,7 +3,8 @@
 Every reproduction runs simulations and theories, compares them, draws the figure (PNG and PDF) and writes
 the datasets (netCDF) and ``summary.json`` / ``summary.md`` into its output directory; see
 :mod:`marldyn.reproduce.common` for the shared pipeline and the modules ``fig3``, ``fig4``, ``fig5``,
-``si_beta``, ``si_transition`` and ``crossval`` for the figures.
+``si_beta``, ``si_transition`` and ``crossval`` for the figures, and ``groups`` for two figures of our own on group
+games.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError, did_you_mean
-from . import crossval, fig3, fig4, fig5, si_beta, si_transition
+from . import crossval, fig3, fig4, fig5, groups, si_beta, si_transition
 
 #: Registry: reproduction name -> the function that makes it, ``f(out_dir, *, quick, workers, progress) -> dict``.
 REPRODUCTIONS = {
@@ -23,6 +24,8 @@ REPRODUCTIONS = {
     "si-beta": si_beta.reproduce,
     "si-transition": si_transition.reproduce,
     "crossval": crossval.reproduce,
+    "groups-public-goods": groups.reproduce_public_goods,
+    "groups-ecological": groups.reproduce_ecological,
 }
 #: Every name ``reproduce`` accepts (``all`` runs every reproduction in turn).
 NAMES = (*REPRODUCTIONS, "all")
@@ -37,7 +40,7 @@ def check_name(name: str) -> str:
     --------
     >>> from marldyn.reproduce import NAMES, check_name
     >>> NAMES
-    ('fig3', 'fig4', 'fig5', 'si-beta', 'si-transition', 'crossval', 'all')
+    ('fig3', 'fig4', 'fig5', 'si-beta', 'si-transition', 'crossval', 'groups-public-goods', 'groups-ecological', 'all')
     >>> check_name("si-beta")
     'si-beta'
     >>> check_name("fig6")
