@@ -28,7 +28,7 @@ from marldyn.compare import compare  # noqa: E402
 from marldyn.errors import ConfigError  # noqa: E402
 
 BEGIN, END = "<!-- BEGIN GENERATED GROUP TABLES -->", "<!-- END GENERATED GROUP TABLES -->"
-THEORIES = ["reduced", "full", "full-discrete", "particles", "sde", "sde-graph", "lna", "closure"]
+THEORIES = ["reduced", "full", "full-discrete", "particles", "sde", "sde-graph", "lna", "closure"]  # names: defaults
 GRAPHS = {
     "10x10 lattice": {"kind": "lattice", "n": 100},
     "random 4-regular graph of 100": {"kind": "random_regular", "n": 100, "degree": 4},

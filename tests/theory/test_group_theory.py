@@ -15,6 +15,7 @@ from marldyn.group_games import as_group_game, custom_group, ecological_public_g
 from marldyn.groups import from_lists
 from marldyn.learning import RULES
 from marldyn.simulation import kernels
+from marldyn.theory import Particles
 from marldyn.theory.homogeneous import solve_full, solve_full_discrete, solve_reduced
 from marldyn.theory.moments import diffusion, drift, outcome_distribution
 
@@ -155,7 +156,7 @@ def test_point_mass_of_the_public_goods_game_matches_simulation():
     simulation = marldyn.simulate(config)
     for method in ("reduced", "full", "full-discrete"):
         theory = marldyn.predict(config, method)
-        assert theory.attrs["group_size"] == 5 and theory.attrs["groups_per_agent"] == 5
+        assert theory.attrs["group_size"] == 5 and theory.attrs["groups_per_agent"] == "[5]"
         runs = simulation.policy.sizes["run"]
         error = simulation.policy.std("run") / np.sqrt(runs)
         gap = np.abs(simulation.policy.mean("run") - theory.policy)
@@ -168,19 +169,20 @@ def test_point_mass_of_the_public_goods_game_matches_simulation():
 @pytest.mark.parametrize(
     "data, method, match",
     [
-        ({"graph": {"n": 16, "groups": "neighborhood"}}, "particles", r"does not take group games yet"),
+        ({"graph": {"n": 16, "groups": "neighborhood"}}, "sde-graph", r"does not take group games yet"),
+        ({"graph": {"n": 16, "groups": "neighborhood"}}, Particles(timescale="full"), r"reduced time scale"),
         (
             {"graph": {"kind": "barabasi_albert", "n": 30, "m": 2, "groups": "neighborhood"}},
             "reduced",
-            r"needs groups of one size",
+            r"theory needs groups of one size",
         ),
         (
             {
                 "graph": {"n": 16, "groups": "neighborhood"},
                 "agent_types": [{"name": "x", "fraction": 0.5, "alpha": 0.1}],
             },
-            "reduced",
-            r"one type of learners",
+            "full",
+            r"reduced time scale",
         ),
     ],
 )
@@ -218,3 +220,39 @@ def test_public_goods_cooperation_needs_a_factor_above_the_group_size():
         }
         policies[factor] = marldyn.predict(config, "reduced").policy.isel(time=-1).sel(action=0).values
     assert policies[3.0][0] < 0.5 and policies[6.0][0] > 0.99 and policies[6.0][1] < 0.01
+
+
+def test_group_marginals_of_identical_particles_are_the_point_mass():
+    """One x̄ for identical particles: the co-players play the focal policy, the group law is the point mass's."""
+    from marldyn.theory.homogeneous import stationary_state_fraction
+    from marldyn.theory.particles import group_marginals
+
+    sized = GAMES["ecological"].sized(4)
+    policy = np.tile(RNG.dirichlet([1.0, 1.0], size=2), (3, 1, 1))
+    _, transition = sized.arrays()
+    weight = np.full(3, 1 / 3)
+    distribution, outcome = group_marginals(policy, weight, transition, np.full(2, 0.5), 4)
+    assert np.allclose(distribution, stationary_state_fraction(policy[0], sized, np.full(2, 0.5)), atol=1e-12)
+    assert np.allclose(outcome[0], outcome_distribution(policy[0], 4), atol=1e-15)
+
+
+def test_group_particles_and_sde_follow_the_simulation():
+    """Particles without initial noise reproduce the point mass; the SDE ensemble keeps the spread across agents
+    (q_std within 30 % of the simulation's on the public goods game) and the mean within 5 SE + 0.005."""
+    from marldyn.theory import SDE
+
+    config = {
+        "game": {"name": "public_goods"},
+        "graph": {"n": 100, "groups": "neighborhood"},
+        "learning": {"alpha": 0.01},
+        "run": {"steps": 6000, "runs": 4, "record_every": 2000},
+    }
+    reduced = marldyn.predict(config, "reduced")
+    particles = marldyn.predict(config, Particles(n=8))
+    assert np.allclose(particles.policy, reduced.policy, atol=1e-4)
+    simulation = marldyn.simulate(config)
+    sde = marldyn.predict(config, SDE(dt=10.0))
+    error = simulation.policy.std("run") / 2.0
+    assert bool((np.abs(sde.policy.mean("run") - simulation.policy.mean("run")) <= 5 * error + 0.005).all())
+    ratio = (sde.q_std.mean("run") / simulation.q_std.mean("run")).isel(time=-1).values
+    assert np.all((ratio > 0.7) & (ratio < 1.3)), ratio

@@ -133,10 +133,10 @@ def theory(
     name = method.name
     point_game = game
     groups = config.build_groups(graph, game)
-    if groups is not None:  # a group game (issue 14): the point mass in groups of one size
-        point_game, degrees = _group_point_mass(method, game, groups, learners)
+    if groups is not None:  # a group game (issue 14) in groups of one size; an agent's "degree" is its groups
+        point_game, degrees = _group_game(method, game, groups)
         classes = np.unique(degrees)
-        extra.update(n_groups=groups.n_groups, group_size=point_game.group_size, groups_per_agent=int(classes[0]))
+        extra.update(n_groups=groups.n_groups, group_size=point_game.group_size, groups_per_agent=classes.tolist())
     if name in ("reduced", "full", "full-discrete") and classes.size == 1 and not learners.typed:
         solver = {"reduced": solve_reduced, "full": solve_full, "full-discrete": solve_full_discrete}[name]
         result = solver(
@@ -158,7 +158,7 @@ def theory(
         timescale_of_classes = "reduced" if name == "reduced" else "full"
         result = solve_particles(
             points,
-            game,
+            point_game,
             grid,
             degree=class_degree,
             weight=weight,
@@ -185,7 +185,7 @@ def theory(
         )
         result = solve_particles(
             q0,
-            game,
+            point_game,
             grid,
             degree=particle_degrees,
             learners=learners,
@@ -276,7 +276,7 @@ def theory(
         q0, agent_type = simulator_initial_q(config, game, graph, types=True)
         result = solve_sde(
             q0,
-            game,
+            point_game,
             grid,
             degree=degrees,
             learners=learners,
@@ -368,26 +368,22 @@ def particle_types(learners, agent_type, count: int) -> np.ndarray:
     return np.repeat(np.arange(learners.n_types), whole)
 
 
-POINT_MASS_METHODS = ("reduced", "full", "full-discrete")
+GROUP_METHODS = ("reduced", "full", "full-discrete", "particles", "sde")
+"""The theory methods that take group games."""
 
 
-def _group_point_mass(method, game, groups, learners):
-    """The sized group game and every agent's number of groups, where the point mass applies (else a one-line
-    ConfigError): one type of learners, groups of one size, every agent in the same number of groups."""
+def _group_game(method, game, groups):
+    """The sized group game and every agent's number of groups, where the method takes the groups (else a
+    one-line ConfigError): groups of one size."""
     from ..errors import ConfigError
 
-    if method.name not in POINT_MASS_METHODS:
+    if method.name not in GROUP_METHODS:
+        raise ConfigError(f"method {method.name!r} does not take group games yet; use {', '.join(GROUP_METHODS)}")
+    sizes = groups.distinct_sizes
+    if len(sizes) != 1:
         raise ConfigError(
-            f"method {method.name!r} does not take group games yet; use the point mass: {', '.join(POINT_MASS_METHODS)}"
-        )
-    if learners.typed:
-        raise ConfigError("group games: the theory takes one type of learners (no [[agent_types]]) so far")
-    sizes, memberships = groups.distinct_sizes, np.unique(groups.memberships)
-    if len(sizes) != 1 or memberships.size != 1:
-        raise ConfigError(
-            f"group games: the point mass needs groups of one size with every agent in the same number of groups "
-            f"(e.g. neighborhood groups on a regular graph); these groups have sizes {list(sizes)} and agents in "
-            f"{memberships.tolist()} groups"
+            f"group games: the theory needs groups of one size (e.g. neighborhood groups on a regular graph); these "
+            f"groups have sizes {list(sizes)}"
         )
     return game.sized(sizes[0]), groups.memberships
 

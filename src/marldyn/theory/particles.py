@@ -30,8 +30,8 @@ from scipy.integrate import solve_ivp
 from ..agents import TYPE_RECORDS, learners_of, member_policies, type_records
 from ..errors import ConfigError, ConvergenceError
 from ..policy import FIXED
-from .markov import stationary_into
-from .one_step import drift_into, workspace
+from .markov import edge_transition_into, stationary_into
+from .one_step import drift_into, outcome_into, workspace
 
 TIMESCALES = ("reduced", "full")
 
@@ -222,6 +222,65 @@ def stationary_marginals_serial(policy, neighbor_weight, transition, initial):
     return _normalised_marginals(policy, neighbor_weight, state_distribution, numerator)
 
 
+GROUP_ITERATIONS = 100  # at most, for the self-consistent co-player policy of a group game
+GROUP_TOLERANCE = 1e-13
+
+
+@njit(cache=True)
+def group_marginals(policy, neighbor_weight, transition, initial, group_size):
+    """The pair approximation for groups: each particle's group-state law and the outcome its groups meet.
+
+    A focal particle p's co-players are n - 1 independent draws from the population (particle q with
+    probability v_q, in proportion to its groups), so the number j of them choosing action 0 in state s is
+    Binomial(n - 1, x̄_s), with x̄_s = Σ_q v_q p_q(s) X_q(s, 0) / Σ_q v_q p_q(s) the co-players' cooperation given
+    the group is in s (eq. 20 for groups). p_p is the stationary law of p's group chain λ_p(s → s') =
+    Σ_a X_p(s, a) Σ_j P(j) T(s, a, j, s') (``transition`` in outcomes, :meth:`marldyn.group_games.GroupGame.sized`).
+    x̄ and the p_p are solved together by fixed-point iteration from the unconditional mean (one iteration for
+    identical particles, where it is the point mass's).
+
+    Returns ``(state_distribution (particle, state), outcome (particle, state, n))``, as
+    :func:`stationary_marginals` returns the pair marginals (the outcome in place of X̃).
+    """
+    n_particles, n_states, _ = policy.shape
+    cooperation = np.empty((n_states, 2))
+    for s in range(n_states):
+        mean = 0.0
+        for q in range(n_particles):
+            mean += neighbor_weight[q] * policy[q, s, 0]
+        cooperation[s, 0] = mean
+        cooperation[s, 1] = 1.0 - mean
+    row = np.empty((n_states, group_size))
+    matrix = np.empty((n_states, n_states))
+    distribution = np.empty((n_particles, n_states))
+    for _ in range(GROUP_ITERATIONS):
+        outcome_into(cooperation, group_size, row)
+        for p in range(n_particles):
+            edge_transition_into(policy[p], row, transition, matrix)
+            stationary_into(matrix, initial, True, distribution[p])
+        change = 0.0
+        for s in range(n_states):
+            numerator = 0.0
+            mass = 0.0
+            for q in range(n_particles):
+                weight = neighbor_weight[q] * distribution[q, s]
+                numerator += weight * policy[q, s, 0]
+                mass += weight
+            if mass > 0.0:
+                value = min(max(numerator / mass, 0.0), 1.0)
+                change = max(change, abs(value - cooperation[s, 0]))
+                cooperation[s, 0] = value
+                cooperation[s, 1] = 1.0 - value
+        if change <= GROUP_TOLERANCE:
+            break
+    outcome_into(cooperation, group_size, row)  # the converged x̄, for the drifts
+    outcome = np.empty((n_particles, n_states, group_size))
+    for p in range(n_particles):
+        for s in range(n_states):
+            for j in range(group_size):
+                outcome[p, s, j] = row[s, j]
+    return distribution, outcome
+
+
 @njit(cache=True)
 def _advance_pairs(policy, transition, pairs):
     """One simulator step of every pair's edge-state distribution, p ← p λ(Q_p, Q_q), in place."""
@@ -311,16 +370,20 @@ def _drifts(q, policy, neighbor_policy, state_distribution, degree, particle_typ
     return out
 
 
-def _reduced_rate(q, neighbor_weight, degree, particle_type, learners, payoff, transition, initial):
-    """dQ_p/dt of every particle at stationary pairs (eq. 19), with p(s | Q_p) and X̃_p.
+def _reduced_rate(q, neighbor_weight, degree, particle_type, learners, payoff, transition, initial, group_size=0):
+    """dQ_p/dt of every particle at stationary pairs (eq. 19), with p(s | Q_p) and X̃_p (a group game: the
+    outcome of :func:`group_marginals`).
 
     The threaded pair sum runs (and is compiled) only from :data:`THREADED_PARTICLES` particles on: below,
     waking the threads costs more than the sum (on two busy cores ~0.7 ms per call against 44 µs serial at
     P = 100, and still 3.2 against 2.6 ms at P = 800).
     """
     policy = member_policies(q, particle_type, learners)
-    marginals = stationary_marginals if q.shape[0] >= THREADED_PARTICLES else stationary_marginals_serial
-    distribution, neighbor_policy = marginals(policy, neighbor_weight, transition, initial)
+    if group_size:
+        distribution, neighbor_policy = group_marginals(policy, neighbor_weight, transition, initial, group_size)
+    else:
+        marginals = stationary_marginals if q.shape[0] >= THREADED_PARTICLES else stationary_marginals_serial
+        distribution, neighbor_policy = marginals(policy, neighbor_weight, transition, initial)
     rate = _drifts(q, policy, neighbor_policy, distribution, degree, particle_type, learners, payoff, transition)
     return rate, distribution, neighbor_policy
 
@@ -443,11 +506,13 @@ def solve_particles(
     ----------
     q0 : array_like, shape (particle, state, action)
         Initial Q of every particle (e.g. :func:`initial_particles`).
-    game : Game
+    game : Game or SizedGroupGame
+        A pairwise game, or a group game in groups of one size (``GroupGame.sized(n)``: co-players and group
+        states by :func:`group_marginals`; reduced time scale only).
     time : array_like, shape (time,)
         Output times in simulator steps (from 0, non-decreasing; whole steps for ``full``).
     degree : array_like of int, shape (particle,)
-        k_p of every particle.
+        k_p of every particle (a group game: the number of groups it is in).
     alpha, beta, gamma : float
     rule : str or int
         One Boltzmann learner for every particle (the paper's population), unless ``learners`` is given.
@@ -490,6 +555,12 @@ def solve_particles(
     grid = time_grid(time, integer=timescale == "full")
     learners, particle_type = learners_of(learners, particle_type, (n_particles,), game, alpha, beta, gamma, rule)
     parameters = (particle_type, learners.kernel_arrays(), payoff, transition)
+    group_size = game.group_size
+    if group_size and timescale == "full":
+        raise ConfigError(
+            "particles of a group game take the reduced time scale (stationary groups) only; use full-discrete for "
+            "the point mass with dynamic group states"
+        )
     if timescale == "full":
         pairs = np.broadcast_to(initial, (n_particles, n_particles, game.n_states)).copy()  # written in place
         q_path, distribution_path = _full_run(q0, pairs, grid.astype(np.int64), neighbor_weight, degree, *parameters)
@@ -498,7 +569,7 @@ def solve_particles(
 
         def rate(_, flat):
             return _reduced_rate(
-                np.ascontiguousarray(flat).reshape(shape), neighbor_weight, degree, *parameters, initial
+                np.ascontiguousarray(flat).reshape(shape), neighbor_weight, degree, *parameters, initial, group_size
             )[0].ravel()
 
         solution = solve_ivp(rate, (0.0, grid[-1]), q0.ravel(), method="RK45", t_eval=grid, rtol=rtol, atol=atol)
@@ -506,7 +577,10 @@ def solve_particles(
             raise ConvergenceError(f"particle ODE failed: {solution.message}")
         q_path = solution.y.T.reshape((grid.size,) + shape)
         distribution_path = np.stack(
-            [_reduced_rate(np.ascontiguousarray(q), neighbor_weight, degree, *parameters, initial)[1] for q in q_path]
+            [
+                _reduced_rate(np.ascontiguousarray(q), neighbor_weight, degree, *parameters, initial, group_size)[1]
+                for q in q_path
+            ]
         )
     return _summarise(grid, q_path, distribution_path, weight, neighbor_weight, learners, particle_type)
 

@@ -29,7 +29,7 @@ from ..progress import progress_bar
 from ..simulation.counter_rng import run_key
 from .euler_maruyama import agent_step, normal_pairs_per_agent
 from .one_step import workspace
-from .particles import neighbor_weights, stationary_marginals_serial
+from .particles import group_marginals, neighbor_weights, stationary_marginals_serial
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,8 +57,19 @@ class EnsembleTrajectory:
     q_by_type: np.ndarray | None = None
 
 
+@njit(cache=True)
+def _marginals(policy, neighbor_weight, transition, initial, group_size):
+    """The stationary marginals of one member: pairs (:func:`~marldyn.theory.particles.stationary_marginals_serial`)
+    or, with ``group_size`` n, groups (:func:`~marldyn.theory.particles.group_marginals`)."""
+    if group_size > 0:
+        return group_marginals(policy, neighbor_weight, transition, initial, group_size)
+    return stationary_marginals_serial(policy, neighbor_weight, transition, initial)
+
+
 @njit(cache=True, nogil=True)
-def _member_step(q, member_type, neighbor_weight, degree, learners, payoff, transition, initial, h, key, counter):
+def _member_step(
+    q, member_type, neighbor_weight, degree, learners, payoff, transition, initial, group_size, h, key, counter
+):
     """One Euler–Maruyama step of one member's particles ``q`` (particle, state, action), in place.
 
     X of every particle by its type (``member_type``, an index into ``learners``: Boltzmann, ε-greedy or a
@@ -70,7 +81,7 @@ def _member_step(q, member_type, neighbor_weight, degree, learners, payoff, tran
     _, n_states, n_actions = q.shape
     size = n_states * n_actions
     policy = member_policies(q, member_type, learners)
-    distribution, neighbor = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
+    distribution, neighbor = _marginals(policy, neighbor_weight, transition, initial, group_size)
     agent_step(
         q,
         policy,
@@ -94,10 +105,10 @@ def _member_step(q, member_type, neighbor_weight, degree, learners, payoff, tran
 
 
 @njit(cache=True, nogil=True)
-def _member_state_fraction(q, member_type, neighbor_weight, learners, transition, initial, out):
-    """Fraction of edges in each state, Σ_p v_p p(s | Q_p), of one member's particles, into ``out`` (state,)."""
+def _member_state_fraction(q, member_type, neighbor_weight, learners, transition, initial, group_size, out):
+    """Fraction of edges (groups) in each state, Σ_p v_p p(s | Q_p), of one member's particles, into ``out``."""
     policy = member_policies(q, member_type, learners)
-    distribution, _ = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
+    distribution, _ = _marginals(policy, neighbor_weight, transition, initial, group_size)
     for s in range(q.shape[2]):
         out[s] = 0.0
     for p in range(q.shape[0]):
@@ -106,19 +117,32 @@ def _member_state_fraction(q, member_type, neighbor_weight, learners, transition
 
 
 @njit(cache=True, parallel=True)
-def _ensemble_step(q, member_type, neighbor_weight, degree, learners, payoff, transition, initial, h, keys, counter):
+def _ensemble_step(
+    q, member_type, neighbor_weight, degree, learners, payoff, transition, initial, group_size, h, keys, counter
+):
     """:func:`_member_step` of every member, in place, members in parallel (each on one thread)."""
     for r in prange(q.shape[0]):
         _member_step(
-            q[r], member_type[r], neighbor_weight, degree, learners, payoff, transition, initial, h, keys[r], counter
+            q[r],
+            member_type[r],
+            neighbor_weight,
+            degree,
+            learners,
+            payoff,
+            transition,
+            initial,
+            group_size,
+            h,
+            keys[r],
+            counter,
         )
 
 
 @njit(cache=True, parallel=True)
-def _ensemble_state_fraction(q, member_type, neighbor_weight, learners, transition, initial, out):
+def _ensemble_state_fraction(q, member_type, neighbor_weight, learners, transition, initial, group_size, out):
     """:func:`_member_state_fraction` of every member into ``out`` (run, state), members in parallel."""
     for r in prange(q.shape[0]):
-        _member_state_fraction(q[r], member_type[r], neighbor_weight, learners, transition, initial, out[r])
+        _member_state_fraction(q[r], member_type[r], neighbor_weight, learners, transition, initial, group_size, out[r])
 
 
 #: From this many members on, one threaded call advances the whole ensemble; fewer members are advanced one
@@ -135,14 +159,16 @@ def _advance(q, member_type, neighbor_weight, degree, parameters, h, keys, count
         _member_step(q[r], member_type[r], neighbor_weight, degree, *parameters, h, keys[r], counter)
 
 
-def _state_fraction(q, member_type, neighbor_weight, learners, transition, initial) -> np.ndarray:
-    """Fraction of edges in each state of every member, shape (run, state)."""
+def _state_fraction(q, member_type, neighbor_weight, learners, transition, initial, group_size) -> np.ndarray:
+    """Fraction of edges (groups) in each state of every member, shape (run, state)."""
     out = np.empty((q.shape[0], q.shape[2]))
     if q.shape[0] >= THREADED_MEMBERS:
-        _ensemble_state_fraction(q, member_type, neighbor_weight, learners, transition, initial, out)
+        _ensemble_state_fraction(q, member_type, neighbor_weight, learners, transition, initial, group_size, out)
     else:
         for r in range(q.shape[0]):
-            _member_state_fraction(q[r], member_type[r], neighbor_weight, learners, transition, initial, out[r])
+            _member_state_fraction(
+                q[r], member_type[r], neighbor_weight, learners, transition, initial, group_size, out[r]
+            )
     return out
 
 
@@ -169,11 +195,13 @@ def solve_sde(
     ----------
     q0 : array_like, shape (run, particle, state, action)
         Initial Q of every particle of every member.
-    game : Game
+    game : Game or SizedGroupGame
+        A pairwise game, or a group game in groups of one size (``GroupGame.sized(n)``: the marginals of
+        :func:`marldyn.theory.particles.group_marginals`).
     time : array_like of int, shape (time,)
         Output times in simulator steps (from 0, increasing).
     degree : array_like of int, shape (particle,)
-        k_p of every particle (the same in every member).
+        k_p of every particle (the same in every member; a group game: the number of groups it is in).
     alpha, beta, gamma : float
     rule : str or int
         One Boltzmann learner for every particle (the paper's population), unless ``learners`` is given.
@@ -218,7 +246,7 @@ def solve_sde(
         learners, particle_type, (n_runs, n_particles), game, alpha, beta, gamma, rule
     )
     arrays = learners.kernel_arrays()
-    parameters = (arrays, payoff, transition, initial)
+    parameters = (arrays, payoff, transition, initial, game.group_size)
     names = ("q", "policy", "q_std", "state_fraction") + (TYPE_RECORDS if learners.typed else ())
     records = {name: [] for name in names}
     now, step_index = 0.0, 0
@@ -242,7 +270,7 @@ def solve_sde(
                 for name in TYPE_RECORDS:
                     records[name].append(np.stack([member[name] for member in members]))
             records["state_fraction"].append(
-                _state_fraction(q, particle_type, neighbor_weight, arrays, transition, initial)
+                _state_fraction(q, particle_type, neighbor_weight, arrays, transition, initial, game.group_size)
             )
     stacked = {name: np.stack(values, axis=1) for name, values in records.items()}
     return EnsembleTrajectory(grid, **stacked)
