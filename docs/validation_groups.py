@@ -85,7 +85,8 @@ def table(title: str, config: dict) -> list[str]:
         seconds = time.perf_counter() - start
         rows = per_state(compare(simulation, predicted), n_states)
         cells = [f"{error:.4f} ({se:.4f})" for error, se, _ in rows]
-        share = float(predicted.state_fraction.isel(time=-1)[0])
+        final = predicted.state_fraction.isel(time=-1)
+        share = float((final.mean("run") if "run" in final.dims else final)[0])  # an ensemble: its member mean
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {share:.3f} | {seconds:.1f} s |")
     lines.append(
         f"| {', '.join(refused)} | " + " | ".join(["—"] * n_states) + " | — | refused: not for group games yet |"

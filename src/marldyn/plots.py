@@ -1082,7 +1082,15 @@ def plot_phase_diagram(
 
 
 def plot_sweep_curve(
-    dataset: xr.Dataset, variable: str, *, x: str, state=0, action=0, overlay: str | None = None, ax=None
+    dataset: xr.Dataset,
+    variable: str,
+    *,
+    x: str,
+    state=0,
+    action=0,
+    overlay: str | None = None,
+    also: tuple[str, ...] = (),
+    ax=None,
 ):
     """One summary variable over one swept parameter: the theory as a line, a simulation as points with ±2 s.e.
 
@@ -1099,6 +1107,9 @@ def plot_sweep_curve(
     overlay : str, optional
         A simulation's variable (e.g. ``simulate_policy``), drawn as points where defined, with error bars of
         two standard errors of its run mean (from ``{overlay}_std`` and the task's runs, where present).
+    also : tuple of str
+        Further variables (e.g. a theory computed on a coarser grid), drawn as squares joined by dashed lines
+        where defined.
     ax : matplotlib.axes.Axes, optional
 
     Returns
@@ -1144,6 +1155,10 @@ def plot_sweep_curve(
             capsize=3,
             label=f"{overlay.replace('_', ' ')} (±2 s.e.)",
         )
+    for k, name in enumerate(also):
+        values = select(name).values
+        defined = np.isfinite(values)
+        ax.plot(xs[defined], values[defined], "s--", color=f"C{2 + k}", markersize=5, label=name.replace("_", " "))
     if variable.endswith("policy"):
         ax.set_ylabel(f"probability of action {action} in state {state}")
         ax.set_ylim(-0.02, 1.02)

@@ -92,8 +92,11 @@ def _one_step_samples(game, n, groups_per_agent, q, neighbor_policy, state_distr
     return (table[focal] - q).reshape(samples, -1)
 
 
-@pytest.mark.parametrize("rule", RULES)
-@pytest.mark.parametrize("game_name", list(GAMES))
+@pytest.mark.parametrize(
+    "game_name, rule",
+    [("public_goods", rule) for rule in RULES]  # every rule; every game with a fixed and a sampled bootstrap value
+    + [(game, rule) for game in ("ecological", "random3") for rule in ("q_learning", "sarsa")],
+)
 def test_mu_and_sigma_of_group_games_match_single_steps(game_name, rule):
     game = GAMES[game_name]
     n = game.size or 4
@@ -256,3 +259,66 @@ def test_group_particles_and_sde_follow_the_simulation():
     assert bool((np.abs(sde.policy.mean("run") - simulation.policy.mean("run")) <= 5 * error + 0.005).all())
     ratio = (sde.q_std.mean("run") / simulation.q_std.mean("run")).isel(time=-1).values
     assert np.all((ratio > 0.7) & (ratio < 1.3)), ratio
+
+
+def _enumerated_moments(game, n, groups, q, neighbor_policy, state_distribution, rule, alpha, beta, gamma, faq_beta):
+    """Mean and covariance of one step's ΔQ of a focal agent in ``groups`` groups of ``n``, by enumerating every
+    own action profile, group state, co-player action and next state (the model μ and Σ describe)."""
+    import itertools
+
+    from marldyn.policy import boltzmann
+
+    n_states = q.shape[0]
+    own = boltzmann(q, beta)
+    payoff, transition = game.payoff(n), game.transition(n)
+    first, second = np.zeros(q.size), np.zeros((q.size, q.size))
+    for actions in itertools.product(range(2), repeat=n_states):  # the focal agent's draw in every state
+        p_actions = np.prod([own[s, actions[s]] for s in range(n_states)])
+        if rule == "sarsa":
+            value = np.array([q[z, actions[z]] for z in range(n_states)])
+        elif rule == "expected_sarsa":
+            value = (own * q).sum(axis=1)
+        else:
+            value = q.max(axis=1)
+        for states in itertools.product(range(n_states), repeat=groups):
+            p_states = np.prod([state_distribution[s] for s in states])
+            per_group = []  # [(probability, target)] of every group
+            for s in states:
+                outcomes = []
+                for co in itertools.product(range(2), repeat=n - 1):
+                    p_co = np.prod([neighbor_policy[s, b] for b in co])
+                    j = sum(b == 0 for b in co)
+                    m = j + (actions[s] == 0)
+                    for z in range(n_states):
+                        target = payoff[s, actions[s], j, z] + gamma * value[z]
+                        outcomes.append((p_co * transition[s, m, z], target))
+                per_group.append(outcomes)
+            for combination in itertools.product(*per_group):
+                weight = p_actions * p_states * np.prod([w for w, _ in combination])
+                change = np.zeros((n_states, 2))
+                for s in set(states):
+                    targets = [t for (w, t), state in zip(combination, states, strict=True) if state == s]
+                    a = actions[s]
+                    scale = min(faq_beta / own[s, a], 1.0) if rule == "faq" else 1.0
+                    change[s, a] = alpha * scale * (np.mean(targets) - q[s, a])
+                first += weight * change.ravel()
+                second += weight * np.outer(change.ravel(), change.ravel())
+    return first, second - np.outer(first, first)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("game_name", ["ecological", "public_goods"])
+def test_mu_and_sigma_of_group_games_equal_exact_enumeration(game_name, rule):
+    game = GAMES[game_name]
+    q = RNG.normal(size=(2, 2))
+    neighbor_policy = RNG.dirichlet([2.0, 2.0], size=2)
+    state_distribution = RNG.dirichlet([1.0, 1.0])
+    parameters = dict(alpha=0.1, beta=1.5, gamma=0.7)
+    faq_beta = 0.3
+    mean, covariance = _enumerated_moments(
+        game, 3, 2, q, neighbor_policy, state_distribution, rule, **parameters, faq_beta=faq_beta
+    )
+    keywords = dict(parameters, rule=rule, faq_beta=faq_beta if rule == "faq" else None)
+    sized = game.sized(3)
+    assert np.allclose(drift(q, neighbor_policy, state_distribution, 2, sized, **keywords).ravel(), mean, atol=1e-13)
+    assert np.allclose(diffusion(q, neighbor_policy, state_distribution, 2, sized, **keywords), covariance, atol=1e-13)

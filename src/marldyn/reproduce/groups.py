@@ -6,8 +6,8 @@ few of its points.
   lattice): the reduced point mass on a grid, the simulation on every third point of each axis.
 - ``groups-ecological``: the ecological public good ("caring for the future", Barfuss et al. 2020): the share of
   prosperous groups over γ, on the lattice (neighbourhood groups of 5) and on a random 4-regular graph (groups of
-  5 that overlap little, the well-mixed case the point mass describes), the point mass on a fine grid of γ and the
-  simulation on every fourth point.
+  5 that overlap little, the well-mixed case the point mass describes), the point mass on a fine grid of γ, the
+  simulation and the SDE ensemble (the learning noise of a finite population) on every fourth point.
 """
 
 from __future__ import annotations
@@ -23,15 +23,29 @@ GROUP_SIZE = 5  # neighbourhood groups on the lattice and the 4-regular graph: a
 ALPHA = 0.01
 
 
-def _sweep(base: dict, parameters: dict, steps: int, runs: int, every: dict, window: float):
+def _sweep(base: dict, parameters: dict, steps: int, runs: int, every: dict, window: float, sde: bool = False):
+    """The reduced point mass on every point, the simulation (and with ``sde`` the SDE ensemble) on ``every``."""
+    tasks = [
+        {"run": "theory", "method": "reduced", "steps": steps, "record_every": steps // 20},
+        {"run": "simulate", "steps": steps, "runs": runs, "record_every": steps // 20, "every": every},
+    ]
+    if sde:
+        tasks.append(
+            {
+                "run": "theory",
+                "method": "sde",
+                "dt": 10.0,
+                "steps": steps,
+                "runs": runs,
+                "record_every": steps // 20,
+                "every": every,
+            }
+        )
     return parse_sweep(
         {
             "base": base,
             "parameters": parameters,
-            "task": [
-                {"run": "theory", "method": "reduced", "steps": steps, "record_every": steps // 20},
-                {"run": "simulate", "steps": steps, "runs": runs, "record_every": steps // 20, "every": every},
-            ],
+            "task": tasks,
             "summary": {"variables": ["policy", "state_fraction"], "window": window},
         }
     )
@@ -69,7 +83,8 @@ def ecological_sweeps(quick: bool = False) -> dict:
             "learning": {"alpha": ALPHA},
             "run": {"steps": steps, "runs": runs, "record_every": steps // 20, "seed": 4},
         }
-        sweeps[label] = _sweep(base, {"learning.gamma": gammas}, steps, runs, {"learning.gamma": 4}, window=0.2)
+        every = {"learning.gamma": 4}
+        sweeps[label] = _sweep(base, {"learning.gamma": gammas}, steps, runs, every, window=0.2, sde=True)
     return sweeps
 
 
@@ -132,7 +147,12 @@ def reproduce_ecological(out_dir, *, quick: bool = False, workers: int = 1, prog
         files.append(f"sweep_{name}.nc")
         write_dataset(result, job.out_dir / files[-1], overwrite=True)
         plot_sweep_curve(
-            result, "theory_reduced_state_fraction", x="learning.gamma", overlay="simulate_state_fraction", ax=ax
+            result,
+            "theory_reduced_state_fraction",
+            x="learning.gamma",
+            overlay="simulate_state_fraction",
+            also=("theory_sde_state_fraction",),
+            ax=ax,
         )
         ax.set_title(f"neighbourhood groups of {GROUP_SIZE} on a {label}", fontsize="small")
         ax.set_xlabel("discount γ")
@@ -142,7 +162,7 @@ def reproduce_ecological(out_dir, *, quick: bool = False, workers: int = 1, prog
         _note_agreement(job, result, variable="state_fraction")
     figure.suptitle(
         f"Ecological public good (r = 1.2, c = 5, collapse 1, impact -5, recovery 0.01), α = {ALPHA}\n"
-        "reduced point mass (line), simulation (points, ±2 s.e.), mean of the last 20 %"
+        "reduced point mass (line), simulation (points, ±2 s.e.), SDE ensemble (squares), mean of the last 20 %"
     )
     job.save_figure(figure)
     for name, gamma in thresholds.items():
