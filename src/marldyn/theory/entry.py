@@ -202,7 +202,7 @@ def theory(
         q0, agent_type = simulator_initial_q(config, game, graph, types=True)
         result = solve_graph_sde(
             q0,
-            game,
+            point_game,
             graph,
             grid,
             learners=learners,
@@ -213,6 +213,7 @@ def theory(
             seed=np.random.SeedSequence([config.run.seed, 2]),
             initial_state_distribution=initial_states,
             progress=progress,
+            groups=groups,
         )
         variables = _variables(result)
         condition = _noise_text(config, table) + "; the simulator's own initial draws, one SDE per agent on the graph"
@@ -368,7 +369,7 @@ def particle_types(learners, agent_type, count: int) -> np.ndarray:
     return np.repeat(np.arange(learners.n_types), whole)
 
 
-GROUP_METHODS = ("reduced", "full", "full-discrete", "particles", "sde")
+GROUP_METHODS = ("reduced", "full", "full-discrete", "particles", "sde", "sde-graph")
 """The theory methods that take group games."""
 
 

@@ -46,8 +46,8 @@ from ..graphs import Graph
 from ..progress import progress_bar
 from ..simulation.counter_rng import run_key
 from .euler_maruyama import agent_step, normal_pairs_per_agent
-from .markov import advance_edges, edge_chains_into
-from .one_step import moments_batch, workspace
+from .markov import advance_edges, edge_chains_into, group_chains_into
+from .one_step import moments_batch, success_count_into, workspace
 
 __all__ = ["GraphEnsembleTrajectory", "graph_moments", "solve_graph_sde"]
 
@@ -119,6 +119,57 @@ def _neighbourhoods(policy, pair, indptr, indices, half_edge, state_out, neighbo
             state_out[i, s] = mass / degree
 
 
+@njit(cache=True, inline="always")
+def _co_player_counts_into(policy, pointer, member, g, i, s, probability, counts):
+    """The Poisson-binomial law of the number of agent i's co-players in group g choosing action 0 in s, into
+    ``counts``; returns the number of co-players."""
+    trials = 0
+    for h in range(pointer[g], pointer[g + 1]):
+        if member[h] != i:
+            probability[trials] = policy[member[h], s, 0]
+            trials += 1
+    success_count_into(probability, trials, counts)
+    return trials
+
+
+@njit(cache=True)
+def _group_neighbourhoods(policy, group_state, agent_pointer, agent_group, pointer, member, state_out, outcome_out):
+    """p(s | i) and the outcome distribution of every agent from its own groups (the group analogue of
+    :func:`_neighbourhoods`): over i's groups g, the number j of its co-players in g choosing action 0 is
+    Poisson-binomial over their actual X(s, 0), weighted by the group's state law p_g(s)."""
+    n_agents, n_states, _ = policy.shape
+    n_outcomes = outcome_out.shape[2]
+    probability = np.empty(n_outcomes)
+    counts = np.empty(n_outcomes)
+    for i in range(n_agents):
+        groups = agent_pointer[i + 1] - agent_pointer[i]
+        for s in range(n_states):
+            state_out[i, s] = 0.0
+            for j in range(n_outcomes):
+                outcome_out[i, s, j] = 0.0
+        if groups == 0:
+            continue
+        for s in range(n_states):
+            for position in range(agent_pointer[i], agent_pointer[i + 1]):
+                g = agent_group[position]
+                trials = _co_player_counts_into(policy, pointer, member, g, i, s, probability, counts)
+                mass = group_state[g, s]
+                state_out[i, s] += mass
+                for j in range(trials + 1):
+                    outcome_out[i, s, j] += mass * counts[j]
+            mass = state_out[i, s]
+            if mass > 0.0:
+                for j in range(n_outcomes):
+                    outcome_out[i, s, j] /= mass
+            else:  # never in s: the plain mean over its groups (multiplied by P(n_s >= 1) = 0 in μ and Σ)
+                for position in range(agent_pointer[i], agent_pointer[i + 1]):
+                    g = agent_group[position]
+                    trials = _co_player_counts_into(policy, pointer, member, g, i, s, probability, counts)
+                    for j in range(trials + 1):
+                        outcome_out[i, s, j] += counts[j] / groups
+            state_out[i, s] = mass / groups
+
+
 @njit(cache=True)
 def _run_segment(
     q,
@@ -141,27 +192,42 @@ def _run_segment(
     per_step,
     policy,
     chain,
+    groups,
 ):
     """Integration steps ``first .. last - 1`` of one member, in place; leaves ``policy`` and (reduced) ``pair``
-    at the values of the state reached (for the record)."""
+    at the values of the state reached (for the record).
+
+    ``groups`` = (agent pointer, agent's groups, group pointer, members, the group game's transition (state, m,
+    state)) of a group game, whose ``pair`` rows are the groups' state laws; empty arrays for a pairwise game.
+    """
     n_agents, n_states, n_actions = q.shape
+    agent_pointer, agent_group, group_pointer, group_member, group_transition = groups
+    grouped = group_pointer.shape[0] > 0
     size = n_states * n_actions
     work = workspace(n_states, n_actions)
     current = np.empty(n_states)
     distribution = np.empty((n_agents, n_states))
-    neighbor = np.empty((n_agents, n_states, n_actions))
+    neighbor = np.empty((n_agents, n_states, transition.shape[2]))  # the outcome: neighbour's action, or j
     mu = np.empty((n_states, n_actions))
     sigma = np.empty((size, size))
     factor = np.empty((size, size))
     xi = np.empty(size + 1)
     degree = np.empty(n_agents, dtype=np.int64)
     for i in range(n_agents):
-        degree[i] = indptr[i + 1] - indptr[i]
+        degree[i] = agent_pointer[i + 1] - agent_pointer[i] if grouped else indptr[i + 1] - indptr[i]
     member_policies_into(q, agent_type, learners, policy)
-    edge_chains_into(policy, edges, transition, initial, reduced, pair, chain)
+    if grouped:
+        group_chains_into(policy, group_pointer, group_member, group_transition, initial, reduced, pair, chain)
+    else:
+        edge_chains_into(policy, edges, transition, initial, reduced, pair, chain)
     for step in range(first, last):
         h = sizes[step]
-        _neighbourhoods(policy, pair, indptr, indices, half_edge, distribution, neighbor)
+        if grouped:
+            _group_neighbourhoods(
+                policy, pair, agent_pointer, agent_group, group_pointer, group_member, distribution, neighbor
+            )
+        else:
+            _neighbourhoods(policy, pair, indptr, indices, half_edge, distribution, neighbor)
         agent_step(
             q,
             policy,
@@ -185,7 +251,10 @@ def _run_segment(
         if not reduced:
             advance_edges(chain, pair, int(round(h)), current)
         member_policies_into(q, agent_type, learners, policy)
-        edge_chains_into(policy, edges, transition, initial, reduced, pair, chain)
+        if grouped:
+            group_chains_into(policy, group_pointer, group_member, group_transition, initial, reduced, pair, chain)
+        else:
+            edge_chains_into(policy, edges, transition, initial, reduced, pair, chain)
 
 
 @njit(cache=True)
@@ -227,6 +296,28 @@ def _half_edges(graph: Graph) -> np.ndarray:
     if np.any(code[position] != lookup):
         raise ConfigError("graph: the CSR adjacency and the edge list disagree")
     return position
+
+
+def _grouping(game, groups, n_agents: int) -> tuple:
+    """The group arrays of :func:`_run_segment`: (agent pointer, agent's groups, group pointer, members, the
+    game's transition (state, m, state)); empty arrays for a pairwise game."""
+    if not game.group_size:
+        if groups is not None:
+            raise ConfigError("groups are for a group game (GroupGame.sized(n)); this game is pairwise")
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty, np.zeros((0, 0, 0))
+    if groups is None or groups.n_agents != n_agents:
+        raise ConfigError(f"a group game needs its groups (marldyn.groups.Groups) of the graph's {n_agents} agents")
+    if groups.distinct_sizes != (game.group_size,):
+        raise ConfigError(
+            f"the groups have sizes {list(groups.distinct_sizes)}; the game is sized for {game.group_size}"
+        )
+    owner = np.argsort(groups.member, kind="stable")  # memberships by agent, in group order
+    agent_group = np.repeat(np.arange(groups.n_groups, dtype=np.int64), groups.sizes)[owner]
+    agent_pointer = np.zeros(n_agents + 1, dtype=np.int64)
+    np.cumsum(groups.memberships, out=agent_pointer[1:])
+    transition = np.ascontiguousarray(game.game.transition(game.group_size), dtype=np.float64)
+    return agent_pointer, agent_group, groups.pointer.astype(np.int64), groups.member.astype(np.int64), transition
 
 
 def _initial_pairs(initial_state_distribution, n_edges, n_states) -> np.ndarray:
@@ -351,6 +442,7 @@ def solve_graph_sde(
     seed=0,
     initial_state_distribution=None,
     progress=None,
+    groups=None,
 ) -> GraphEnsembleTrajectory:
     """Euler–Maruyama ensemble of one SDE per agent on the actual graph (eqs. 5, 9, 12-15, 18-20).
 
@@ -386,6 +478,10 @@ def solve_graph_sde(
         p_e at time 0 for ``full`` (default uniform); for ``reduced`` only used by reducible pair chains.
     progress : bool, optional
         Progress bar (default: on a terminal).
+    groups : marldyn.groups.Groups, optional
+        With a group game (``game`` a :class:`~marldyn.group_games.SizedGroupGame`): the actual groups. Every
+        group carries its state law (its chain from its members' actual policies, :func:`group_chains_into`), and
+        every agent sees the co-players of its own groups (Poisson-binomial counts, weighted by each group's law).
 
     Returns
     -------
@@ -415,7 +511,9 @@ def solve_graph_sde(
     indptr = np.ascontiguousarray(graph.indptr, dtype=np.int64)
     indices = np.ascontiguousarray(graph.indices, dtype=np.int64)
     half_edge = _half_edges(graph)
-    initial = _initial_pairs(initial_state_distribution, n_edges, n_states)
+    grouping = _grouping(game, groups, graph.n_agents)
+    n_sites = grouping[2].size - 1 if grouping[2].size else n_edges  # the groups, or the edges
+    initial = _initial_pairs(initial_state_distribution, n_sites, n_states)
     learners, agent_type = learners_of(learners, agent_type, (n_runs, n_agents), game, alpha, beta, gamma, rule)
     arrays = learners.kernel_arrays()
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -428,7 +526,7 @@ def solve_graph_sde(
     by_type = by_type if learners.typed else {}
     final = np.empty_like(q_start)
     policy = np.empty((n_agents, n_states, n_actions))
-    chain = np.empty((n_edges, n_states, n_states))
+    chain = np.empty((n_sites, n_states, n_states))
     with progress_bar(progress, total=n_runs * sizes.size, unit="step", desc="sde-graph") as bar:
         for r in range(n_runs):
             q = q_start[r].copy()
@@ -456,6 +554,7 @@ def solve_graph_sde(
                     per_step,
                     policy,
                     chain,
+                    grouping,
                 )
                 bar.update(int(marks[record] - step))
                 step = int(marks[record])

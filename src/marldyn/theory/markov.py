@@ -24,11 +24,13 @@ import numpy as np
 from numba import njit
 
 from ..errors import ConfigError
+from .one_step import success_count_into
 
 __all__ = [
     "advance_edges",
     "edge_chains_into",
     "edge_transition_into",
+    "group_chains_into",
     "edge_transition_matrix",
     "master_equation_step",
     "stationary_distribution",
@@ -478,6 +480,49 @@ def stationary_distribution(matrix, initial=None) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Edge chains on a graph: λ_e and p_e per edge (eqs. 12-14, 18)
 # ----------------------------------------------------------------------------------------------
+@njit(cache=True)
+def group_chains_into(policy, pointer, member, transition, initial, reduced, state, chain):
+    """The state chain of every group from its members' actual policies, into ``chain`` (group, K, K).
+
+    λ_g(s → s') = Σ_m P(m of g's members choose action 0 in s) T[s, m, s'], the count m Poisson-binomial over the
+    members' X_i(s, 0) (:func:`marldyn.theory.one_step.success_count_into`); ``transition`` (state, m = 0..n,
+    state) is the group game's :meth:`~marldyn.group_games.GroupGame.transition` of the groups' one size n. With
+    ``reduced`` also ``state[g]`` = the stationary law of λ_g (``initial[g]`` for a reducible chain): the group
+    analogue of :func:`edge_chains_into`, for the per-agent SDE on the graph.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.group_games import public_goods
+    >>> from marldyn.theory.markov import group_chains_into
+    >>> policy = np.array([[[1.0, 0.0], [0.5, 0.5]]] * 3)  # three agents: cooperate in s1, toss a coin in s2
+    >>> pointer, member = np.array([0, 3]), np.array([0, 1, 2])  # one group of all three
+    >>> state, chain = np.empty((1, 2)), np.empty((1, 2, 2))
+    >>> group_chains_into(policy, pointer, member, public_goods().transition(3), np.full((1, 2), 0.5), True,
+    ...                   state, chain)
+    >>> chain[0]  # from s1 everybody cooperates: p1 = 0.8; from s2 all three cooperate with probability 1/8
+    array([[0.8   , 0.2   ],
+           [0.3625, 0.6375]])
+    """
+    n_states = policy.shape[1]
+    largest = transition.shape[1] - 1
+    probability = np.empty(largest)
+    counts = np.empty(largest + 1)
+    for g in range(pointer.shape[0] - 1):
+        size = pointer[g + 1] - pointer[g]
+        for s in range(n_states):
+            for h in range(size):
+                probability[h] = policy[member[pointer[g] + h], s, 0]
+            success_count_into(probability, size, counts)
+            for t in range(n_states):
+                value = 0.0
+                for m in range(size + 1):
+                    value += counts[m] * transition[s, m, t]
+                chain[g, s, t] = value
+        if reduced:
+            stationary_into(chain[g], initial[g], True, state[g])
+
+
 @njit(cache=True)
 def edge_chains_into(policy, edges, transition, initial, reduced, pair, chain):
     """Per edge e = (i, j): λ_e = λ(X_i, X_j) (eq. 12) into ``chain`` (edge, state, state) and, if ``reduced``,

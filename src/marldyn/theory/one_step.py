@@ -59,6 +59,7 @@ __all__ = [
     "pair_td_into",
     "reward_at",
     "shared_noise_into",
+    "success_count_into",
     "td_moments_batch",
     "td_moments_into",
     "workspace",
@@ -239,6 +240,33 @@ def outcome_into(neighbor_policy, group_size, out):
                 for j in range(trials, 0, -1):
                     weight *= ratio * j / (trials - j + 1)
                     out[s, j - 1] = weight
+
+
+@njit(cache=True)
+def success_count_into(probability, trials, out):
+    """P(m successes), m = 0..trials, of independent Bernoulli trials with the success probabilities
+    ``probability[:trials]`` (Poisson-binomial), into ``out[:trials + 1]``, by the one-trial-at-a-time recursion.
+
+    The count of a group's members choosing action 0 when each plays its own policy (the per-agent SDE on the
+    graph); Binomial when they are equal (:func:`outcome_into`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from marldyn.theory.one_step import success_count_into
+    >>> out = np.empty(3)
+    >>> success_count_into(np.array([0.5, 0.2]), 2, out)
+    >>> out  # P(0) = 0.5 * 0.8, P(1) = 0.5 * 0.8 + 0.5 * 0.2, P(2) = 0.5 * 0.2
+    array([0.4, 0.5, 0.1])
+    """
+    out[0] = 1.0
+    for m in range(1, trials + 1):
+        out[m] = 0.0
+    for t in range(trials):
+        p = min(max(probability[t], 0.0), 1.0)
+        for m in range(t + 1, 0, -1):
+            out[m] = out[m] * (1.0 - p) + out[m - 1] * p
+        out[0] *= 1.0 - p
 
 
 @njit(cache=True)
