@@ -138,7 +138,8 @@ class GameConfig(_Section):
         default=None,
         description=(
             'With ``name = "custom"``: payoff U[s, a, b] of an agent playing action a against a neighbour playing '
-            "b on an edge in state s, a nested list of shape (state, action, action), finite, together with "
+            "b on an edge in state s, a nested list of shape (state, action, action), or (state, action, action, "
+            "state) when it depends on the edge's next state, finite, together with "
             '``transition``. With ``name = "custom_group"``: the reward of a member playing a (0 or 1) in state s '
             "when j = 0..n-1 of its co-players choose action 0, shape (state, 2, n), or (state, 2, n, state) "
             "when it depends on the group's next state."

@@ -3,7 +3,8 @@
 Shapes (K states, M actions):
 
 - ``payoff`` (state, action, action): U[s, a, b], reward of the player choosing ``a`` against ``b``
-  in state ``s`` (paper eq. 1).
+  in state ``s`` (paper eq. 1); or (state, action, action, state) U[s, a, b, s'] for a reward that depends on
+  the next state ``s'`` too (:func:`reward_at` reads either).
 - ``transition`` (state, action, action, state): T[s, a, b, s'], probability of the next state
   ``s'`` after joint action (a, b) in ``s``. The game is symmetric, so T[s, a, b] == T[s, b, a].
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numba.extending import overload
 
 from .errors import ConfigError
 
@@ -27,8 +29,9 @@ class Game:
 
     Parameters
     ----------
-    payoff : array_like, shape (state, action, action)
-        U[s, a, b]: reward of the row player choosing ``a`` against ``b`` in state ``s``.
+    payoff : array_like, shape (state, action, action) or (state, action, action, state)
+        U[s, a, b]: reward of the row player choosing ``a`` against ``b`` in state ``s``; with a trailing axis
+        U[s, a, b, s'], the reward when the edge moves to ``s'``.
     transition : array_like, shape (state, action, action, state)
         T[s, a, b, s']: probability that the edge moves from ``s`` to ``s'``; rows sum to 1.
     name : str
@@ -67,8 +70,12 @@ class Game:
     def __post_init__(self):
         payoff = as_float_array(self.payoff, "game.payoff")
         transition = as_float_array(self.transition, "game.transition")
-        if payoff.ndim != 3 or payoff.shape[1] != payoff.shape[2] or min(payoff.shape) < 1:
-            raise ConfigError(f"game.payoff must have shape (state, action, action) with K, M >= 1, got {payoff.shape}")
+        square = payoff.ndim in (3, 4) and payoff.shape[1] == payoff.shape[2] and min(payoff.shape) >= 1
+        if not square or (payoff.ndim == 4 and payoff.shape[3] != payoff.shape[0]):
+            raise ConfigError(
+                "game.payoff must have shape (state, action, action) with K, M >= 1, or (state, action, action, "
+                f"state) for a reward that depends on the next state, got {payoff.shape}"
+            )
         n_states, n_actions = payoff.shape[0], payoff.shape[1]
         expected = (n_states, n_actions, n_actions, n_states)
         if transition.shape != expected:
@@ -110,6 +117,11 @@ class Game:
         return self.payoff.shape[1]
 
     @property
+    def next_state_payoff(self) -> bool:
+        """Whether the reward depends on the next state (``payoff`` of shape (state, action, action, state))."""
+        return self.payoff.ndim == 4
+
+    @property
     def group_size(self) -> int:
         """0: a pairwise game, played on the edges (a group game in groups of n has n,
         :class:`marldyn.group_games.SizedGroupGame`)."""
@@ -132,6 +144,49 @@ class Game:
     def to_dict(self) -> dict:
         """Plain lists, for JSON/TOML records."""
         return {"payoff": self.payoff.tolist(), "transition": self.transition.tolist()}
+
+
+def reward_at(payoff, s, a, b, z):
+    """U(s, a, b, z): the reward of action a against outcome b in state s when the next state is z.
+
+    ``payoff`` is (state, action, outcome) — a reward that does not depend on the next state, the paper's games —
+    or (state, action, outcome, next state); in compiled code (the simulation kernels, the theory's core) it is
+    compiled for the one it is given (a numba ``overload``), so the 3-d case costs nothing.
+
+    Examples
+    --------
+    >>> float(reward_at(np.arange(8.0).reshape(2, 2, 2), 1, 0, 1, 0))  # U[1, 0, 1]
+    5.0
+    >>> float(reward_at(np.arange(16.0).reshape(2, 2, 2, 2), 1, 0, 1, 0))  # U[1, 0, 1, 0]
+    10.0
+    """
+    return payoff[s, a, b] if payoff.ndim == 3 else payoff[s, a, b, z]
+
+
+@overload(reward_at, jit_options={"cache": True})
+def _reward_at_overload(payoff, s, a, b, z):
+    if payoff.ndim == 3:
+        return lambda payoff, s, a, b, z: payoff[s, a, b]
+    return lambda payoff, s, a, b, z: payoff[s, a, b, z]
+
+
+def require_immediate_reward(game, method: str) -> None:
+    """Raise a one-line :class:`ConfigError` if ``game``'s reward depends on the next state (for the methods
+    whose shared-noise terms are derived for U(s, a, b) only: the LNA and the closure).
+
+    Examples
+    --------
+    >>> require_immediate_reward(two_state_pd(), "lna")  # the paper's game: fine
+    >>> require_immediate_reward(Game(np.zeros((1, 2, 2, 1)), np.ones((1, 2, 2, 1))), "lna")
+    Traceback (most recent call last):
+    ...
+    marldyn.errors.ConfigError: method 'lna' takes rewards U(s, a, b) only; this game's reward depends on the ...
+    """
+    if getattr(game, "next_state_payoff", False):
+        raise ConfigError(
+            f"method {method!r} takes rewards U(s, a, b) only; this game's reward depends on the next state "
+            "(use reduced, full, full-discrete, particles, sde or sde-graph)"
+        )
 
 
 def cumulative(transition: np.ndarray) -> np.ndarray:

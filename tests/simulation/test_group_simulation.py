@@ -197,3 +197,83 @@ def test_one_step_mean_of_a_group_matches_the_closed_form():
     # the public goods reward does not depend on the next state
     error = changes.std(axis=0) / np.sqrt(runs)
     assert np.all(np.abs(changes.mean(axis=0) - expected) < 5 * error)
+
+
+# ----------------------------------------------------------------------------------------------
+# rewards that depend on the next state, in pairwise games too
+# ----------------------------------------------------------------------------------------------
+def _next_state_game(seed: int = 2):
+    rng = np.random.default_rng(seed)
+    raw = rng.dirichlet(np.ones(3), size=(3, 2, 2))
+    return marldyn.Game(rng.normal(size=(3, 2, 2, 3)), 0.5 * (raw + raw.transpose(0, 2, 1, 3)), name="ns")
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_pairwise_next_state_rewards_serial_threaded_and_reference_agree(rule):
+    from helpers import learners_of, one_type
+
+    game, graph = _next_state_game(), GRAPHS["barabasi_albert30"]
+    rng = np.random.default_rng(0)
+    q0 = rng.normal(size=(graph.n_agents, 3, 2))
+    state0 = rng.integers(0, 3, size=graph.n_edges)
+    args = (
+        graph.edges,
+        game.payoff,
+        game.cumulative_transition(),
+        learners_of(game, 0.2, 1.0, 0.8, rule),
+        one_type(graph),
+        np.uint64(5),
+    )
+    q_ref, state_ref = q0.copy(), state0.copy()
+    for t in range(20):
+        q_ref, state_ref = reference.step(q_ref, state_ref, *args, t)
+    for run in (
+        lambda q, s: kernels.run_steps(q, s, *args, 0, 20),
+        lambda q, s: kernels.run_steps_parallel(q, s, *args, 0, 20, *kernels.incidence(graph.edges, graph.n_agents)),
+    ):
+        q, state = q0.copy(), state0.copy()
+        run(q, state)
+        assert np.array_equal(q, q_ref) and np.array_equal(state, state_ref)
+
+
+def test_a_next_state_reward_that_ignores_the_next_state_is_the_plain_game():
+    pd = two_state_pd()
+    broadcast = marldyn.Game(np.repeat(pd.payoff[..., None], 2, axis=-1), pd.transition)
+    assert broadcast.next_state_payoff and not pd.next_state_payoff
+    base = {"graph": {"n": 16}, "learning": {"alpha": 0.05}, "run": {"steps": 200, "runs": 2, "record_every": 100}}
+    plain = marldyn.simulate(base)
+    extended = marldyn.simulate(
+        {**base, "game": {"name": "custom", "payoff": broadcast.payoff.tolist(), "transition": pd.transition.tolist()}}
+    )
+    assert plain.q.equals(extended.q)
+
+
+def test_pairwise_next_state_rewards_as_groups_of_two_are_the_same_game():
+    """The simulation bit for bit, the point mass to 1e-12: next-state rewards need no special case."""
+    game = _next_state_game()
+    two_actions = marldyn.Game(game.payoff, game.transition)
+    group = as_group_game(two_actions)
+    base = {"graph": {"n": 16}, "learning": {"alpha": 0.05}, "run": {"steps": 300, "runs": 2, "record_every": 100}}
+    pairwise = {
+        **base,
+        "game": {"name": "custom", "payoff": game.payoff.tolist(), "transition": game.transition.tolist()},
+    }
+    grouped = {**base, "game": group_config(group, 16)["game"]}
+    assert marldyn.simulate(pairwise).q.equals(marldyn.simulate(grouped).q)
+    assert np.allclose(
+        marldyn.predict(pairwise, "full-discrete").q, marldyn.predict(grouped, "full-discrete").q, rtol=0, atol=1e-12
+    )
+
+
+def test_bad_next_state_payoff_and_refusals_are_one_line():
+    pd = two_state_pd()
+    with pytest.raises(marldyn.ConfigError, match=r"or \(state, action, action, state\) for a reward that depends"):
+        marldyn.Game(np.zeros((2, 2, 2, 3)), pd.transition)
+    game = _next_state_game()
+    config = {
+        "game": {"name": "custom", "payoff": game.payoff.tolist(), "transition": game.transition.tolist()},
+        "graph": {"n": 16},
+    }
+    for method in ("lna", "closure"):
+        with pytest.raises(marldyn.ConfigError, match=rf"method '{method}' takes rewards U\(s, a, b\) only"):
+            marldyn.predict(config, method)

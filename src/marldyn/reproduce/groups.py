@@ -7,7 +7,8 @@ few of its points.
 - ``groups-ecological``: the ecological public good ("caring for the future", Barfuss et al. 2020): the share of
   prosperous groups over γ, on the lattice (neighbourhood groups of 5) and on a random 4-regular graph (groups of
   5 that overlap little, the well-mixed case the point mass describes), the point mass on a fine grid of γ, the
-  simulation and the SDE ensemble (the learning noise of a finite population) on every fourth point.
+  simulation, the SDE ensemble (the learning noise of a finite population) and the per-agent SDE on the actual
+  groups on every fourth point.
 """
 
 from __future__ import annotations
@@ -24,23 +25,15 @@ ALPHA = 0.01
 
 
 def _sweep(base: dict, parameters: dict, steps: int, runs: int, every: dict, window: float, sde: bool = False):
-    """The reduced point mass on every point, the simulation (and with ``sde`` the SDE ensemble) on ``every``."""
+    """The reduced point mass on every point, the simulation (and with ``sde`` the SDE ensemble and the per-agent SDE
+    on the groups) on ``every``."""
     tasks = [
         {"run": "theory", "method": "reduced", "steps": steps, "record_every": steps // 20},
         {"run": "simulate", "steps": steps, "runs": runs, "record_every": steps // 20, "every": every},
     ]
     if sde:
-        tasks.append(
-            {
-                "run": "theory",
-                "method": "sde",
-                "dt": 10.0,
-                "steps": steps,
-                "runs": runs,
-                "record_every": steps // 20,
-                "every": every,
-            }
-        )
+        common = {"dt": 10.0, "steps": steps, "runs": runs, "record_every": steps // 20, "every": every}
+        tasks += [{"run": "theory", "method": method, **common} for method in ("sde", "sde-graph")]
     return parse_sweep(
         {
             "base": base,
@@ -151,7 +144,7 @@ def reproduce_ecological(out_dir, *, quick: bool = False, workers: int = 1, prog
             "theory_reduced_state_fraction",
             x="learning.gamma",
             overlay="simulate_state_fraction",
-            also=("theory_sde_state_fraction",),
+            also=("theory_sde_state_fraction", "theory_sde_graph_state_fraction"),
             ax=ax,
         )
         ax.set_title(f"neighbourhood groups of {GROUP_SIZE} on a {label}", fontsize="small")
@@ -162,7 +155,8 @@ def reproduce_ecological(out_dir, *, quick: bool = False, workers: int = 1, prog
         _note_agreement(job, result, variable="state_fraction")
     figure.suptitle(
         f"Ecological public good (r = 1.2, c = 5, collapse 1, impact -5, recovery 0.01), α = {ALPHA}\n"
-        "reduced point mass (line), simulation (points, ±2 s.e.), SDE ensemble (squares), mean of the last 20 %"
+        "point mass (line), simulation (points, ±2 s.e.), SDE ensemble and per-agent SDE on the groups (squares), "
+        "mean of the last 20 %"
     )
     job.save_figure(figure)
     for name, gamma in thresholds.items():

@@ -30,6 +30,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from ..games import reward_at
 from ..learning import EXPECTED_SARSA, SARSA, bootstrap_value, faq_scale
 from ..policy import BOLTZMANN, FIXED, policy_row, sample_index
 from .counter_rng import uniform
@@ -168,8 +169,8 @@ def _play_edge(e, edges, edge_state, hot, payoff, cum_transition, key, base, ahe
     nxt = 0
     for k in range(n_states - 1):  # #{k : cum[k] <= u}, branch-free (cum[K-1] = 1 > u)
         nxt += cum_transition[s, action_i, action_j, k] <= u
-    target_i = payoff[s, action_i, action_j] + hot[i, nxt]
-    target_j = payoff[s, action_j, action_i] + hot[j, nxt]
+    target_i = reward_at(payoff, s, action_i, action_j, nxt) + hot[i, nxt]
+    target_j = reward_at(payoff, s, action_j, action_i, nxt) + hot[j, nxt]
     return i, j, s, nxt, target_i, target_j
 
 

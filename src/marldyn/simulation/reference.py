@@ -20,8 +20,8 @@ def step(q, edge_state, edges, payoff, cum_transition, learners, agent_type, key
         s_t(i, j), the state of every edge.
     edges : ndarray of int64, shape (edge, 2)
         The undirected edges (i, j).
-    payoff : ndarray, shape (state, action, action)
-        U[s, a, b].
+    payoff : ndarray, shape (state, action, action) or (state, action, action, state)
+        U[s, a, b], or U[s, a, b, s'] (a reward that depends on the next state).
     cum_transition : ndarray, shape (state, action, action, state)
         ``Game.cumulative_transition()``.
     learners : marldyn.agents.Learners
@@ -50,8 +50,10 @@ def step(q, edge_state, edges, payoff, cum_transition, learners, agent_type, key
     next_state = np.sum(
         cum_transition[edge_state, action_first, action_second] <= draws[n_agents * n_states :, None], axis=1
     )
-    target_first = payoff[edge_state, action_first, action_second] + discounted[first, next_state]
-    target_second = payoff[edge_state, action_second, action_first] + discounted[second, next_state]
+    reward = payoff if payoff.ndim == 4 else payoff[..., None]  # a reward that may depend on the next state
+    reached = next_state if payoff.ndim == 4 else 0
+    target_first = reward[edge_state, action_first, action_second, reached] + discounted[first, next_state]
+    target_second = reward[edge_state, action_second, action_first, reached] + discounted[second, next_state]
 
     # Lines 11-16, summed in edge order (first, then second end).
     slot = np.empty(2 * n_edges, dtype=np.int64)

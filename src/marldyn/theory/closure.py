@@ -48,6 +48,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy.integrate import solve_ivp
 
 from ..errors import ConfigError, ConvergenceError, DivergenceError, MarldynWarning
+from ..games import require_immediate_reward
 from ..graphs import Graph, lattice_side
 from ..learning import EXPECTED_SARSA, FAQ, Q_LEARNING, RULES, faq_factor, rule_code
 from ..policy import boltzmann, softmax_row
@@ -740,6 +741,7 @@ class _Model:
     or the symmetric rule) for the Jacobians and E[Σ], whose errors enter only the covariances."""
 
     def __init__(self, game, degree, modes, weights, alpha, beta, gamma, rule, faq_beta, order, correlations, initial):
+        require_immediate_reward(game, "closure")
         self.payoff, self.transition = game.arrays()
         self.shape = self.payoff.shape[:2]
         n_states, n_actions = self.shape

@@ -16,6 +16,7 @@ import xarray as xr
 
 from ..agents import TYPE_RECORDS
 from ..config import Config
+from ..games import require_immediate_reward
 from ..graphs import Graph
 from .methods import DEFAULT_MAX_PARTICLES, METHODS, TheoryMethod, as_method
 
@@ -129,6 +130,8 @@ def theory(
     degrees = graph.degree
     classes = np.unique(degrees)
     _check_support(config, method, regular=classes.size == 1)
+    if method.name in ("lna", "closure"):
+        require_immediate_reward(game, method.name)
     extra: dict = {"agent_types": learners.describe()} if learners.typed else {}
     name = method.name
     point_game = game

@@ -38,6 +38,7 @@ from scipy.optimize import root
 from scipy.stats import binom
 
 from ..errors import ConfigError, ConvergenceError
+from ..games import require_immediate_reward
 from ..graphs import Graph, lattice_side
 from ..learning import EXPECTED_SARSA, FAQ, Q_LEARNING, RULES, faq_factor, played_weight, rule_code
 from ..policy import EPSILON_GREEDY, POLICIES, epsilon_of, policy_code, policy_of
@@ -329,6 +330,7 @@ def _point(q_star, game, beta, gamma, rule, policy="boltzmann", epsilon=None, fa
     greedy = kind == EPSILON_GREEDY
     epsilon = epsilon_of(policy, epsilon) if greedy else None
     faq = faq_factor(rule, faq_beta)
+    require_immediate_reward(game, "lna")
     payoff, transition = game.arrays()
     q = np.asarray(q_star, dtype=np.float64)
     if q.shape != payoff.shape[:2] or not np.all(np.isfinite(q)):

@@ -36,8 +36,8 @@ import math
 
 import numpy as np
 from numba import njit
-from numba.extending import overload
 
+from ..games import reward_at
 from ..learning import EXPECTED_SARSA, SARSA, faq_scale
 
 __all__ = [
@@ -57,7 +57,6 @@ __all__ = [
     "outcome_batch",
     "outcome_into",
     "pair_td_into",
-    "reward_at",
     "shared_noise_into",
     "success_count_into",
     "td_moments_batch",
@@ -170,31 +169,6 @@ def mean_inverse_count_scalar(probability, degree):
 # ----------------------------------------------------------------------------------------------
 # What an agent meets: the outcome distribution and the reward
 # ----------------------------------------------------------------------------------------------
-def reward_at(payoff, s, a, b, z):
-    """U(s, a, b, z): the reward of action a against outcome b in state s when the next state is z.
-
-    ``payoff`` is (state, action, outcome) — a reward that does not depend on the next state, the paper's games —
-    or (state, action, outcome, next state); compiled for the one it is given (numba ``overload``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from marldyn.theory.one_step import reward_at
-    >>> float(reward_at(np.arange(8.0).reshape(2, 2, 2), 1, 0, 1, 0))  # U[1, 0, 1]
-    5.0
-    >>> float(reward_at(np.arange(16.0).reshape(2, 2, 2, 2), 1, 0, 1, 0))  # U[1, 0, 1, 0]
-    10.0
-    """
-    return payoff[s, a, b] if payoff.ndim == 3 else payoff[s, a, b, z]
-
-
-@overload(reward_at, jit_options={"cache": True})
-def _reward_at_overload(payoff, s, a, b, z):
-    if payoff.ndim == 3:
-        return lambda payoff, s, a, b, z: payoff[s, a, b]
-    return lambda payoff, s, a, b, z: payoff[s, a, b, z]
-
-
 @njit(cache=True)
 def outcome_into(neighbor_policy, group_size, out):
     """The distribution of the outcome an agent meets in each state, into ``out`` (state, outcome).
