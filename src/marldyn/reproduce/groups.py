@@ -155,8 +155,7 @@ def reproduce_ecological(out_dir, *, quick: bool = False, workers: int = 1, prog
         _note_agreement(job, result, variable="state_fraction")
     figure.suptitle(
         f"Ecological public good (r = 1.2, c = 5, collapse 1, impact -5, recovery 0.01), α = {ALPHA}\n"
-        "point mass (line), simulation (points, ±2 s.e.), SDE ensemble and per-agent SDE on the groups (squares), "
-        "mean of the last 20 %"
+        "lines: point mass, SDE ensemble, per-agent SDE on the groups; points: simulation (±2 s.e.); last 20 %"
     )
     job.save_figure(figure)
     for name, gamma in thresholds.items():
