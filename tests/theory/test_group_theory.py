@@ -179,19 +179,10 @@ def test_point_mass_of_the_public_goods_game_matches_simulation():
     "data, method, match",
     [
         ({"graph": {"n": 16, "groups": "neighborhood"}}, "lna", r"does not take group games yet"),
-        ({"graph": {"n": 16, "groups": "neighborhood"}}, Particles(timescale="full"), r"reduced time scale"),
         (
             {"graph": {"kind": "barabasi_albert", "n": 30, "m": 2, "groups": "neighborhood"}},
             "reduced",
             r"theory needs groups of one size",
-        ),
-        (
-            {
-                "graph": {"n": 16, "groups": "neighborhood"},
-                "agent_types": [{"name": "x", "fraction": 0.5, "alpha": 0.1}],
-            },
-            "full",
-            r"reduced time scale",
         ),
     ],
 )
@@ -408,3 +399,22 @@ def test_graph_sde_of_the_public_goods_game_keeps_the_spread():
     assert bool((np.abs(sde.policy.mean("run") - simulation.policy.mean("run")) <= 5 * error + 0.005).all())
     ratio = (sde.q_std.mean("run") / simulation.q_std.mean("run")).isel(time=-1).values
     assert np.all((ratio > 0.7) & (ratio < 1.3)), ratio
+
+
+def test_group_particles_on_the_full_time_scale():
+    """Identical particles with dynamic group laws are the full-discrete point mass; types take the class point
+    masses on the full time scale (the fast type learns faster)."""
+    config = {
+        "game": {"name": "public_goods"},
+        "graph": {"n": 100, "groups": "neighborhood"},
+        "learning": {"alpha": 0.01},
+        "run": {"steps": 3000, "record_every": 1000},
+    }
+    point_mass = marldyn.predict(config, "full-discrete")
+    particles = marldyn.predict(config, Particles(n=4, timescale="full"))
+    assert np.allclose(particles.q, point_mass.q, atol=1e-12)
+    assert np.allclose(particles.state_fraction, point_mass.state_fraction, atol=1e-12)
+    typed = {**config, "agent_types": [{"name": "fast", "fraction": 0.5, "alpha": 0.05}]}
+    classes = marldyn.predict(typed, "full-discrete")
+    by_type = classes.q_by_type.isel(time=-1)
+    assert float(abs(by_type.sel(agent_type="fast") - by_type.isel(agent_type=0)).max()) > 0.01

@@ -257,28 +257,93 @@ def group_marginals(policy, neighbor_weight, transition, initial, group_size):
         for p in range(n_particles):
             edge_transition_into(policy[p], row, transition, matrix)
             stationary_into(matrix, initial, True, distribution[p])
-        change = 0.0
-        for s in range(n_states):
-            numerator = 0.0
-            mass = 0.0
-            for q in range(n_particles):
-                weight = neighbor_weight[q] * distribution[q, s]
-                numerator += weight * policy[q, s, 0]
-                mass += weight
-            if mass > 0.0:
-                value = min(max(numerator / mass, 0.0), 1.0)
-                change = max(change, abs(value - cooperation[s, 0]))
-                cooperation[s, 0] = value
-                cooperation[s, 1] = 1.0 - value
-        if change <= GROUP_TOLERANCE:
+        if _conditional_cooperation_into(policy, neighbor_weight, distribution, cooperation) <= GROUP_TOLERANCE:
             break
-    outcome_into(cooperation, group_size, row)  # the converged x̄, for the drifts
+    return distribution, _group_outcome(cooperation, n_particles, group_size)
+
+
+@njit(cache=True)
+def _conditional_cooperation_into(policy, neighbor_weight, distribution, cooperation):
+    """x̄_s = Σ_q v_q p_q(s) X_q(s, 0) / Σ_q v_q p_q(s) into ``cooperation`` (state, 2) (kept where no particle's
+    group is in s); returns the largest change."""
+    n_particles, n_states, _ = policy.shape
+    change = 0.0
+    for s in range(n_states):
+        numerator = 0.0
+        mass = 0.0
+        for q in range(n_particles):
+            weight = neighbor_weight[q] * distribution[q, s]
+            numerator += weight * policy[q, s, 0]
+            mass += weight
+        if mass > 0.0:
+            value = min(max(numerator / mass, 0.0), 1.0)
+            change = max(change, abs(value - cooperation[s, 0]))
+            cooperation[s, 0] = value
+            cooperation[s, 1] = 1.0 - value
+    return change
+
+
+@njit(cache=True)
+def _group_outcome(cooperation, n_particles, group_size):
+    """Every particle's outcome (particle, state, n): Binomial(n - 1, x̄_s) of its co-players."""
+    n_states = cooperation.shape[0]
+    row = np.empty((n_states, group_size))
+    outcome_into(cooperation, group_size, row)
     outcome = np.empty((n_particles, n_states, group_size))
     for p in range(n_particles):
         for s in range(n_states):
             for j in range(group_size):
                 outcome[p, s, j] = row[s, j]
-    return distribution, outcome
+    return outcome
+
+
+@njit(cache=True)
+def _group_full_run(
+    q, distribution, record_steps, neighbor_weight, degree, particle_type, learners, payoff, transition, group_size
+):
+    """The full particle map of a group game: every particle's group-state law p_p moved one step at a time.
+
+    One step: X_t = X(Q_t); x̄_t from the laws p_t (:func:`_conditional_cooperation_into`, one evaluation: no
+    iteration, the laws are state variables); Q_{t+1} = Q_t + μ(Q_t; x̄_t, p_t); p_{t+1} = p_t λ_p(X_t, x̄_t) —
+    the order of :func:`_full_run`. Returns Q and p at ``record_steps``.
+    """
+    n_particles, n_states, _ = q.shape
+    n_records = record_steps.shape[0]
+    q_records = np.empty((n_records,) + q.shape)
+    state_records = np.empty((n_records, n_particles, n_states))
+    q = q.copy()
+    cooperation = np.empty((n_states, 2))
+    matrix = np.empty((n_states, n_states))
+    current = np.empty(n_states)
+    step = 0
+    for r in range(n_records):
+        while True:
+            policy = member_policies(q, particle_type, learners)
+            for s in range(n_states):  # where no group is in s, the plain mean (multiplied by π_s = 0)
+                mean = 0.0
+                for p in range(n_particles):
+                    mean += neighbor_weight[p] * policy[p, s, 0]
+                cooperation[s, 0] = mean
+                cooperation[s, 1] = 1.0 - mean
+            _conditional_cooperation_into(policy, neighbor_weight, distribution, cooperation)
+            outcome = _group_outcome(cooperation, n_particles, group_size)
+            if step == record_steps[r]:
+                q_records[r] = q
+                state_records[r] = distribution
+                break
+            rate = _drifts(q, policy, outcome, distribution, degree, particle_type, learners, payoff, transition)
+            for p in range(n_particles):
+                edge_transition_into(policy[p], outcome[p], transition, matrix)
+                for s in range(n_states):
+                    current[s] = distribution[p, s]
+                for t in range(n_states):
+                    value = 0.0
+                    for s in range(n_states):
+                        value += current[s] * matrix[s, t]
+                    distribution[p, t] = value
+            q += rate
+            step += 1
+    return q_records, state_records
 
 
 @njit(cache=True)
@@ -508,7 +573,8 @@ def solve_particles(
         Initial Q of every particle (e.g. :func:`initial_particles`).
     game : Game or SizedGroupGame
         A pairwise game, or a group game in groups of one size (``GroupGame.sized(n)``: co-players and group
-        states by :func:`group_marginals`; reduced time scale only).
+        states by :func:`group_marginals`; on the full time scale every particle's group-state law is moved one
+        step at a time).
     time : array_like, shape (time,)
         Output times in simulator steps (from 0, non-decreasing; whole steps for ``full``).
     degree : array_like of int, shape (particle,)
@@ -556,12 +622,12 @@ def solve_particles(
     learners, particle_type = learners_of(learners, particle_type, (n_particles,), game, alpha, beta, gamma, rule)
     parameters = (particle_type, learners.kernel_arrays(), payoff, transition)
     group_size = game.group_size
-    if group_size and timescale == "full":
-        raise ConfigError(
-            "particles of a group game take the reduced time scale (stationary groups) only; use full-discrete for "
-            "the point mass with dynamic group states"
+    if timescale == "full" and group_size:
+        laws = np.broadcast_to(initial, (n_particles, game.n_states)).copy()  # written in place
+        q_path, distribution_path = _group_full_run(
+            q0, laws, grid.astype(np.int64), neighbor_weight, degree, *parameters, group_size
         )
-    if timescale == "full":
+    elif timescale == "full":
         pairs = np.broadcast_to(initial, (n_particles, n_particles, game.n_states)).copy()  # written in place
         q_path, distribution_path = _full_run(q0, pairs, grid.astype(np.int64), neighbor_weight, degree, *parameters)
     else:
