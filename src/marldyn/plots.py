@@ -1155,10 +1155,12 @@ def plot_sweep_curve(
             capsize=3,
             label=f"{overlay.replace('_', ' ')} (±2 s.e.)",
         )
+    colours = [f"C{k}" for k in range(10) if k not in (0, 3)]  # not the line's C0 nor the overlay's C3
     for k, name in enumerate(also):
         values = select(name).values
         defined = np.isfinite(values)
-        ax.plot(xs[defined], values[defined], "s--", color=f"C{2 + k}", markersize=5, label=name.replace("_", " "))
+        colour = colours[k % len(colours)]
+        ax.plot(xs[defined], values[defined], "s--", color=colour, markersize=5, label=name.replace("_", " "))
     if variable.endswith("policy"):
         ax.set_ylabel(f"probability of action {action} in state {state}")
         ax.set_ylim(-0.02, 1.02)
