@@ -30,7 +30,7 @@ from scipy.integrate import solve_ivp
 from ..agents import TYPE_RECORDS, learners_of, member_policies, type_records
 from ..errors import ConfigError, ConvergenceError
 from ..policy import FIXED
-from .markov import edge_transition_into, stationary_into
+from .markov import advance_edges, edge_transition_into, stationary_into
 from .one_step import drift_into, outcome_into, workspace
 
 TIMESCALES = ("reduced", "full")
@@ -243,12 +243,7 @@ def group_marginals(policy, neighbor_weight, transition, initial, group_size):
     """
     n_particles, n_states, _ = policy.shape
     cooperation = np.empty((n_states, 2))
-    for s in range(n_states):
-        mean = 0.0
-        for q in range(n_particles):
-            mean += neighbor_weight[q] * policy[q, s, 0]
-        cooperation[s, 0] = mean
-        cooperation[s, 1] = 1.0 - mean
+    _mean_cooperation_into(policy, neighbor_weight, cooperation)
     row = np.empty((n_states, group_size))
     matrix = np.empty((n_states, n_states))
     distribution = np.empty((n_particles, n_states))
@@ -260,6 +255,18 @@ def group_marginals(policy, neighbor_weight, transition, initial, group_size):
         if _conditional_cooperation_into(policy, neighbor_weight, distribution, cooperation) <= GROUP_TOLERANCE:
             break
     return distribution, _group_outcome(cooperation, n_particles, group_size)
+
+
+@njit(cache=True)
+def _mean_cooperation_into(policy, neighbor_weight, cooperation):
+    """The co-players' unconditional cooperation x̄_s = Σ_q v_q X_q(s, 0) into ``cooperation`` (state, 2)."""
+    n_particles, n_states, _ = policy.shape
+    for s in range(n_states):
+        mean = 0.0
+        for q in range(n_particles):
+            mean += neighbor_weight[q] * policy[q, s, 0]
+        cooperation[s, 0] = mean
+        cooperation[s, 1] = 1.0 - mean
 
 
 @njit(cache=True)
@@ -313,18 +320,13 @@ def _group_full_run(
     state_records = np.empty((n_records, n_particles, n_states))
     q = q.copy()
     cooperation = np.empty((n_states, 2))
-    matrix = np.empty((n_states, n_states))
+    chain = np.empty((n_particles, n_states, n_states))
     current = np.empty(n_states)
     step = 0
     for r in range(n_records):
         while True:
             policy = member_policies(q, particle_type, learners)
-            for s in range(n_states):  # where no group is in s, the plain mean (multiplied by π_s = 0)
-                mean = 0.0
-                for p in range(n_particles):
-                    mean += neighbor_weight[p] * policy[p, s, 0]
-                cooperation[s, 0] = mean
-                cooperation[s, 1] = 1.0 - mean
+            _mean_cooperation_into(policy, neighbor_weight, cooperation)  # kept where no group is in s (π_s = 0)
             _conditional_cooperation_into(policy, neighbor_weight, distribution, cooperation)
             outcome = _group_outcome(cooperation, n_particles, group_size)
             if step == record_steps[r]:
@@ -333,14 +335,8 @@ def _group_full_run(
                 break
             rate = _drifts(q, policy, outcome, distribution, degree, particle_type, learners, payoff, transition)
             for p in range(n_particles):
-                edge_transition_into(policy[p], outcome[p], transition, matrix)
-                for s in range(n_states):
-                    current[s] = distribution[p, s]
-                for t in range(n_states):
-                    value = 0.0
-                    for s in range(n_states):
-                        value += current[s] * matrix[s, t]
-                    distribution[p, t] = value
+                edge_transition_into(policy[p], outcome[p], transition, chain[p])
+            advance_edges(chain, distribution, 1, current)  # p_p ← p_p λ_p, the edges' master equation
             q += rate
             step += 1
     return q_records, state_records
