@@ -265,9 +265,8 @@ class Learners:
         array([[[0.5, 0.5]]])
         """
         q = np.ascontiguousarray(q, dtype=np.float64)
-        return agent_policies(
-            q, np.ascontiguousarray(agent_type, dtype=np.int64), self.policy, self.beta, self.epsilon, self.fixed_policy
-        )
+        _, beta, _, epsilon, _, policy, _, fixed_policy = self.kernel_arrays()  # the types the kernels compile for
+        return agent_policies(q, np.ascontiguousarray(agent_type, dtype=np.int64), policy, beta, epsilon, fixed_policy)
 
     def type_parameters(self, t: int) -> dict:
         """The parameters type ``t`` uses, as plain values: ``policy``, ``rule``, ``alpha``, ``gamma`` and ``beta``

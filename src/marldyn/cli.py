@@ -200,7 +200,10 @@ def _format_numbers(values, spec: str = ".4g") -> str:
 
 @app.command("fixed-points")
 def fixed_points(
-    config: Annotated[Path, typer.Argument(help="TOML configuration file (a regular graph: one degree).")],
+    config: Annotated[
+        Path,
+        typer.Argument(help="TOML configuration file (agent types or several degrees: a point mass per class)."),
+    ],
     starts: Annotated[int, typer.Option(help="Sobol starts of the multi-start root finder.")] = 1024,
     seed: Annotated[int, typer.Option(help="Scrambling seed of the Sobol starts.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
@@ -210,14 +213,17 @@ def fixed_points(
 
     import numpy as np
 
-    from .analysis import PointMassDynamics, action_names, find_fixed_points
+    from .analysis import ClassPointMassDynamics, action_names, find_fixed_points, point_mass_dynamics
 
-    dynamics = PointMassDynamics.from_config(config)
+    dynamics = point_mass_dynamics(config)
     search = find_fixed_points(dynamics, starts=starts, seed=seed)
     if as_json:
         typer.echo(json.dumps(search.as_dict(), indent=2))
         return
     names = action_names(dynamics.game)
+    if isinstance(dynamics, ClassPointMassDynamics):
+        typer.echo(_class_fixed_points_text(search, names))
+        return
     parameters = ", ".join(f"{key} = {value}" for key, value in dynamics.parameters().items())
     counts = " / ".join(str(n) for n in search.counts)
     found = " / ".join(str(v) for v in search.counts.values())
@@ -256,6 +262,36 @@ def fixed_points(
             f"Δ(rare) = {np.round(point.temptation, 4).tolist()}, fast subsystem {point.stability}"
         )
     typer.echo("\n".join(lines).replace("nan", "-"))
+
+
+def _class_fixed_points_text(search, names) -> str:
+    """The ``fixed-points`` report of a population of classes: every fixed point, class by class."""
+    import numpy as np
+
+    dynamics = search.dynamics
+    counts = " / ".join(str(n) for n in search.counts)
+    found = " / ".join(str(v) for v in search.counts.values())
+    classes = dynamics.describe_classes()
+    lines = [
+        f"fixed points of the reduced point-mass dynamics of {len(classes)} classes ({dynamics.game.name}); types:",
+        *(f"  {line}" for line in dynamics.learners.describe().splitlines()),
+        f"search: {search.starts} Sobol starts on [{search.box[0]:.4g}, {search.box[1]:.4g}] per entry of the moving "
+        f"classes; distinct fixed points found by the first {counts} starts: {found}",
+    ]
+    for index, point in enumerate(search.fixed_points):
+        lines.append(f"#{index} {point.stability}: found by {point.hits} starts")
+        for c, entry in enumerate(classes):
+            lines.append(
+                f"   {entry['type']} (degree {entry['degree']}, share {entry['weight']:.4g}): "
+                f"Q* = {np.round(point.q[c], 4).tolist()}, X*({names[0]}) per state = "
+                f"[{_format_numbers(point.policy[c, :, 0])}], p* = [{_format_numbers(point.state_distribution[c])}]"
+            )
+        lines += [
+            f"   eigenvalues (per step): {', '.join(f'{v:.4g}' for v in point.eigenvalues)}",
+            f"   residuals: max|μ|/(α scale) = {point.drift_residual:.1e}, max|δ̄|/scale = {point.td_residual:.1e}",
+        ]
+    lines.append("slow points: computed for one point mass only (one kind of learners on a regular graph)")
+    return "\n".join(lines)
 
 
 @app.command()

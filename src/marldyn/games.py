@@ -128,9 +128,17 @@ class Game:
         return 0
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Writable float64 copies of ``payoff`` (state, action, action) and ``transition`` (state, action,
-        action, state), as the numba cores take them."""
-        return np.array(self.payoff, dtype=np.float64), np.array(self.transition, dtype=np.float64)
+        """Writable float64 copies of ``payoff`` and ``transition``, both (state, action, action, state), as the
+        numba cores take them: an immediate reward U(s, a, b) is repeated over the next state
+        (:func:`next_state_form`), so every core compiles for one payoff type whatever the game.
+
+        Examples
+        --------
+        >>> payoff, transition = two_state_pd().arrays()
+        >>> payoff.shape, bool(np.all(payoff[..., 1] == two_state_pd().payoff))
+        ((2, 2, 2, 2), True)
+        """
+        return next_state_form(self.payoff), np.array(self.transition, dtype=np.float64)
 
     def cumulative_transition(self) -> np.ndarray:
         """Cumulative transition table used for sampling, shape (state, action, action, state).
@@ -144,6 +152,26 @@ class Game:
     def to_dict(self) -> dict:
         """Plain lists, for JSON/TOML records."""
         return {"payoff": self.payoff.tolist(), "transition": self.transition.tolist()}
+
+
+def next_state_form(payoff) -> np.ndarray:
+    """The payoff as U(s, a, b, z), a writable C-contiguous float64 copy of shape (state, action, outcome, state).
+
+    A reward that depends on the next state is copied as it is; an immediate reward U(s, a, b) (shape (state,
+    action, outcome)) is repeated over the next state z. The compiled kernels take this one form, so they
+    compile once for every game (:func:`reward_at` of either form gives the same numbers).
+
+    Examples
+    --------
+    >>> next_state_form(np.arange(8.0).reshape(2, 2, 2)).shape
+    (2, 2, 2, 2)
+    >>> float(next_state_form(np.arange(8.0).reshape(2, 2, 2))[1, 0, 1, 0])  # U[1, 0, 1] for any z
+    5.0
+    """
+    payoff = np.asarray(payoff, dtype=np.float64)
+    if payoff.ndim == 3:
+        payoff = np.repeat(payoff[..., None], payoff.shape[0], axis=-1)
+    return np.array(payoff, dtype=np.float64, order="C")
 
 
 def reward_at(payoff, s, a, b, z):

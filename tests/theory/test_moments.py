@@ -406,9 +406,9 @@ def test_drift_and_diffusion_match_monte_carlo_of_single_simulator_steps(case, v
         relative_paper = np.linalg.norm(estimate - paper) / np.linalg.norm(sigma)
     else:
         relative_paper = float("nan")
-    record_property("samples", n)
-    record_property("relative_error_exact", relative)
-    record_property("relative_error_paper", relative_paper)
+    record_property("samples", int(n))
+    record_property("relative_error_exact", float(relative))
+    record_property("relative_error_paper", float(relative_paper))
     print(f"{case} {variant}: n={n} |Σ_MC - Σ|/|Σ| = {relative:.4f} (noise {noise:.4f}), paper {relative_paper:.3f}")
     assert relative < 0.05
     assert noise < 0.02  # the sample is large enough for the 5% check to mean something
@@ -469,6 +469,6 @@ def test_how_much_the_supplements_diffusion_differs_from_the_exact_one(record_pr
         paper = diffusion_paper(q, policy, distribution, 4, game, diagonal=reading, **kwargs)
         assert paper.shape == exact.shape and np.all(np.isfinite(paper))
         difference = np.linalg.norm(paper - exact) / np.linalg.norm(exact)
-        record_property(f"relative_difference_{reading}", difference)
+        record_property(f"relative_difference_{reading}", float(difference))
         print(f"supplement Σ ({reading}) vs exact: relative Frobenius difference {difference:.3f}")
         print("  diagonal ratio paper/exact:", np.round(np.diag(paper) / np.diag(exact), 3))

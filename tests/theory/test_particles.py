@@ -132,7 +132,7 @@ def test_pair_marginals_equal_the_sum_over_all_pairs(shape):
     expected = brute_force_marginals(policy, weight, game.transition)
     initial = np.full(shape[0], 1.0 / shape[0])
     for marginals in (stationary_marginals, stationary_marginals_serial):
-        distribution, neighbor_policy = marginals(policy, weight, game.transition, initial)
+        distribution, neighbor_policy = marginals(policy, weight, game.arrays()[1], initial)
         np.testing.assert_allclose(distribution, expected[0], rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(neighbor_policy, expected[1], rtol=1e-12, atol=1e-14)
 
@@ -141,7 +141,7 @@ def test_pair_marginals_do_not_depend_on_the_number_of_threads():
     rng = np.random.default_rng(2)
     policy = boltzmann(rng.normal(size=(203, 2, 2)), 1.0)
     weight = neighbor_weights(np.full(203, 4))
-    arguments = (policy, weight, PD.transition, np.full(2, 0.5))
+    arguments = (policy, weight, PD.arrays()[1], np.full(2, 0.5))
     default = numba.get_num_threads()
     try:
         numba.set_num_threads(1)

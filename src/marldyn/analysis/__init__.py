@@ -11,6 +11,7 @@
 from ..plots import plot_outcome_map
 from ._integrate import integrate_reduced
 from .fixed_points import (
+    ClassPointMassDynamics,
     FixedPoint,
     FixedPointSearch,
     PointMassDynamics,
@@ -22,6 +23,7 @@ from .fixed_points import (
     full_fixed_point_check,
     jacobian,
     payoff_box,
+    point_mass_dynamics,
 )
 from .maps import Axis, confirm_with_simulation, confirmation_points, outcome_map
 from .sweep import Sweep, load_sweep, parse_sweep, phase_diagram_figure, plot_phase_diagram, point_seed, run_sweep
@@ -39,6 +41,7 @@ from .transients import (
 
 __all__ = [
     "Axis",
+    "ClassPointMassDynamics",
     "Episode",
     "FixedPoint",
     "FixedPointSearch",
@@ -67,6 +70,7 @@ __all__ = [
     "phase_diagram_figure",
     "plot_outcome_map",
     "plot_phase_diagram",
+    "point_mass_dynamics",
     "point_seed",
     "quasi_stationary_episodes",
     "run_sweep",

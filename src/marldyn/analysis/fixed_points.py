@@ -49,13 +49,14 @@ from scipy.stats import qmc
 from ..errors import ConfigError
 from ..games import Game
 from ..learning import RULES, faq_factor, played_weight, rule_code
-from ..policy import EPSILON_GREEDY, POLICIES, boltzmann, boltzmann_table, epsilon_of, policy_code, policy_of
+from ..policy import EPSILON_GREEDY, FIXED, POLICIES, boltzmann, boltzmann_table, epsilon_of, policy_code, policy_of
 from ..theory.homogeneous import full_rate_at, stationary_drift
 from ..theory.markov import edge_transition_matrix, stationary_distribution
 from ..theory.moments import interaction_probability, mean_td_error
 from ..theory.one_step import MEAN, td_moments_into, workspace
 
 __all__ = [
+    "ClassPointMassDynamics",
     "FixedPoint",
     "FixedPointSearch",
     "PointMassDynamics",
@@ -67,6 +68,7 @@ __all__ = [
     "full_fixed_point_check",
     "jacobian",
     "payoff_box",
+    "point_mass_dynamics",
 ]
 
 TD_TOLERANCE = 1e-9
@@ -179,13 +181,14 @@ class PointMassDynamics:
         degrees = np.unique(config.build_graph().degree)
         if degrees.size != 1:
             raise ConfigError(
-                f"the point-mass analysis needs a regular graph (one degree); this graph has degrees {degrees.tolist()}"
+                f"one point mass needs a regular graph (one degree); this graph has degrees {degrees.tolist()}: "
+                "use ClassPointMassDynamics.from_config (a point mass per degree class) or point_mass_dynamics"
             )
         learning = config.learning
         if config.agent_types:
             raise ConfigError(
-                "the point-mass analysis is for one type of learners: agent types have a point mass each, "
-                "coupled; use marldyn.predict (reduced, full, particles, sde) for them"
+                "one point mass is for one type of learners: agent types have a point mass each, coupled; use "
+                "ClassPointMassDynamics.from_config (a point mass per (type, degree) class) or point_mass_dynamics"
             )
         return cls(
             game,
@@ -287,6 +290,203 @@ class PointMassDynamics:
             faq_factor(self.rule, self.faq_beta),
             self.initial_state_distribution,
         )
+
+
+@dataclass(frozen=True, eq=False)
+class ClassPointMassDynamics:
+    """The reduced point-mass dynamics of a population of classes: one point mass Q_c per (type, degree) class.
+
+    The classes of ``predict(config, "reduced")`` for agent types or degrees that differ (the particle theory
+    with one particle per class, eqs. 19-20):
+
+        dQ_c/dt = α_c π_c X_c c_c δ̄_c,   π_c(s) = 1 - (1 - p(s | Q_c))^(k_c)                           (eq. 9)
+
+    with each class's type parameters (α, β or ε, γ, rule, faq_beta), its degree k_c and share of agents w_c; the
+    edge-state marginal p(s | Q_c) and the neighbour met in s, X̃_c, come from the stationary pairs with a
+    neighbour of class d with probability v_d = w_d k_d / Σ w k (the pair approximation). Committed classes
+    never move: their fixed tables enter the others' X̃. Classes of degree 0 never meet anyone and keep their Q.
+    The zeros of the moving classes' δ̄ are the fixed points (the prefactor α π X c is positive).
+
+    Parameters
+    ----------
+    game : Game
+        A pairwise game.
+    learners : marldyn.agents.Learners
+    class_type, class_degree : array_like of int, shape (class,)
+        Each class's type (an index into ``learners``) and degree k_c.
+    class_weight : array_like, shape (class,)
+        Each class's share of agents w_c (normalised to sum 1).
+    initial_state_distribution : ndarray, shape (state,), optional
+        Used only where a pair's chain has several closed classes (default uniform).
+    q_table : array_like, shape (state, action), optional
+        The Q of the classes that do not move (default 0): a committed class plays its table whatever its Q,
+        and an isolated class is never met.
+
+    Examples
+    --------
+    >>> from marldyn.analysis import ClassPointMassDynamics
+    >>> config = {"graph": {"kind": "lattice", "n": 100}, "learning": {"alpha": 0.01},
+    ...           "agent_types": [{"name": "committed", "fraction": 0.2, "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}]}
+    >>> dynamics = ClassPointMassDynamics.from_config(config)
+    >>> dynamics.describe_classes()
+    [{'type': 'default', 'degree': 4, 'weight': 0.8}, {'type': 'committed', 'degree': 4, 'weight': 0.2}]
+    >>> dynamics.shape, dynamics.moving.tolist()  # (class, state, action); the committed class does not move
+    ((2, 2, 2), [True, False])
+    """
+
+    game: Game
+    learners: object
+    class_type: np.ndarray
+    class_degree: np.ndarray
+    class_weight: np.ndarray
+    initial_state_distribution: np.ndarray | None = None
+    q_table: np.ndarray | None = None
+
+    def __post_init__(self):
+        from ..theory.particles import neighbor_weights
+
+        if not isinstance(self.game, Game):
+            PointMassDynamics(self.game, 1, 0.1, 1.0, 0.5)  # the one-line refusal of group games
+        class_type = np.ascontiguousarray(self.class_type, dtype=np.int64).reshape(-1)
+        degree = np.ascontiguousarray(self.class_degree, dtype=np.int64).reshape(-1)
+        weight = np.asarray(self.class_weight, dtype=np.float64).reshape(-1)
+        if not class_type.size or degree.shape != class_type.shape or weight.shape != class_type.shape:
+            raise ConfigError("class_type, class_degree and class_weight must be non-empty, one entry per class")
+        if class_type.min() < 0 or class_type.max() >= self.learners.n_types:
+            raise ConfigError(f"class_type must index the {self.learners.n_types} agent types")
+        if degree.min() < 0 or not np.all(weight > 0):
+            raise ConfigError("class_degree must be >= 0 and class_weight > 0")
+        n_states, n_actions = self.game.n_states, self.game.n_actions
+        if self.learners.fixed_policy.shape[1:] != (n_states, n_actions):
+            raise ConfigError(f"the learners are for another game shape than (state, action) = {n_states, n_actions}")
+        initial = self.initial_state_distribution
+        initial = np.full(n_states, 1.0 / n_states) if initial is None else np.asarray(initial, dtype=np.float64)
+        table = np.zeros((n_states, n_actions)) if self.q_table is None else np.asarray(self.q_table, dtype=float)
+        if table.shape != (n_states, n_actions):
+            raise ConfigError(f"q_table must have shape (state, action) = {(n_states, n_actions)}")
+        for name, value in (
+            ("class_type", class_type),
+            ("class_degree", degree),
+            ("class_weight", weight / weight.sum()),
+            ("initial_state_distribution", initial),
+            ("q_table", table),
+        ):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_neighbor_weight", neighbor_weights(degree, self.class_weight))
+
+    @classmethod
+    def from_config(cls, config) -> ClassPointMassDynamics:
+        """The classes of a configuration: one per (type, degree) with the simulator's assignment of run 0 (the
+        counts per type are those of every run), as ``predict(config, "reduced")`` takes them.
+
+        Parameters
+        ----------
+        config : Config, dict or path
+        """
+        from ..config import as_config
+        from ..memory import graph_memory, require_memory
+        from ..theory.entry import first_run_types, type_degree_classes
+
+        config = as_config(config)
+        game = config.build_game()
+        if config.game.is_group_game:
+            PointMassDynamics(game, 1, 0.1, 1.0, 0.5)  # the one-line refusal of group games
+        require_memory(graph_memory(config.graph, config.base_dir), "building the graph of the point-mass analysis")
+        graph = config.build_graph()
+        learners = config.learners(game, graph.n_agents)
+        classes = type_degree_classes(learners, first_run_types(config, game, graph), graph.degree)
+        return cls(
+            game, learners, *classes, config.initial_state_distribution(game.n_states), config.initial_q_table(game)
+        )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(class, state, action)."""
+        return (self.class_type.size, self.game.n_states, self.game.n_actions)
+
+    @property
+    def moving(self) -> np.ndarray:
+        """Which classes move, shape (class,) bool: learners (not committed) with at least one neighbour."""
+        return (self.learners.policy[self.class_type] != FIXED) & (self.class_degree > 0)
+
+    @property
+    def alpha(self) -> float:
+        """The smallest α of the moving classes (the drift residual's unit)."""
+        return float(self.learners.alpha[self.class_type[self.moving]].min(initial=1.0))
+
+    @property
+    def gamma(self) -> float:
+        """The largest γ of the moving classes (the payoff box's and the scale's)."""
+        return float(self.learners.gamma[self.class_type[self.moving]].max(initial=0.0))
+
+    @property
+    def scale(self) -> float:
+        """The payoff scale max abs(U) / (1 - γ) with the largest γ (Q units), at least 1e-12."""
+        return max(float(np.abs(self.game.payoff).max()) / (1.0 - self.gamma), 1e-12)
+
+    @property
+    def greedy(self) -> bool:
+        """Whether a moving class is ε-greedy (its drift jumps at switching surfaces)."""
+        return bool(np.any(self.learners.policy[self.class_type[self.moving]] == EPSILON_GREEDY))
+
+    def describe_classes(self) -> list[dict]:
+        """Each class's type name, degree and share of agents."""
+        return [
+            {"type": self.learners.names[t], "degree": int(k), "weight": round(float(w), 12)}
+            for t, k, w in zip(self.class_type, self.class_degree, self.class_weight, strict=True)
+        ]
+
+    def parameters(self) -> dict:
+        """The classes and the agent types, JSON-ready."""
+        return {"classes": self.describe_classes(), "agent_types": self.learners.describe()}
+
+    def full_q(self, x) -> np.ndarray:
+        """The (class, state, action) table with the moving classes' Q from ``x`` (flat, moving classes in order)
+        and the others at ``q_table``."""
+        q = np.broadcast_to(self.q_table, self.shape).copy()
+        q[self.moving] = np.asarray(x, dtype=np.float64).reshape((-1,) + self.shape[1:])
+        return q
+
+    def _arguments(self, q):
+        q = np.ascontiguousarray(q, dtype=np.float64)
+        if q.shape != self.shape:
+            raise ConfigError(f"q must have shape (class, state, action) = {self.shape}, got {q.shape}")
+        payoff, transition = self.game.arrays()
+        return q, self._neighbor_weight, self.class_type, self.learners.kernel_arrays(), payoff, transition
+
+    def policy_table(self, q) -> np.ndarray:
+        """X_c(Q_c) of every class by its type (a committed class: its table), shape (class, state, action)."""
+        return self.learners.policies(np.asarray(q, dtype=np.float64), self.class_type)
+
+    def td_error(self, q) -> np.ndarray:
+        """δ̄_c(Q) of every class at stationary pairs, shape (class, state, action); 0 for committed classes
+        (:func:`marldyn.theory.particles.td_errors`)."""
+        from ..theory.particles import td_errors
+
+        return td_errors(*self._arguments(q), self.initial_state_distribution)[0]
+
+    def state_distribution(self, q) -> np.ndarray:
+        """p(s | Q_c) of every class, shape (class, state)."""
+        from ..theory.particles import td_errors
+
+        return td_errors(*self._arguments(q), self.initial_state_distribution)[1]
+
+    def drift(self, q) -> np.ndarray:
+        """dQ_c/dt per step, shape (class, state, action) (:func:`marldyn.theory.particles.reduced_rate`, the
+        right-hand side of ``predict(config, "reduced")`` with classes)."""
+        from ..theory.particles import reduced_rate
+
+        q, neighbor, kind, learners, payoff, transition = self._arguments(q)
+        initial = self.initial_state_distribution
+        return reduced_rate(q, neighbor, self.class_degree, kind, learners, payoff, transition, initial)[0]
+
+    def weights(self, q) -> np.ndarray:
+        """α_c π_c(s) X_c(s, a) c_c(s, a) of every class, shape (class, state, action): μ = weights × δ̄."""
+        policy = self.policy_table(q)
+        engaged = interaction_probability(self.state_distribution(q), self.class_degree)
+        t = self.class_type
+        played = np.stack([played_weight(row, faq) for row, faq in zip(policy, self.learners.faq_beta[t], strict=True)])
+        return self.learners.alpha[t][:, None, None] * engaged[..., None] * played
 
 
 def payoff_box(game: Game, gamma: float) -> tuple[float, float]:
@@ -719,6 +919,8 @@ def find_fixed_points(
     low, high = box if box is not None else payoff_box(dynamics.game, dynamics.gamma)
     if not high > low:
         high, low = low + 1.0, low - 1.0  # a constant game: any box around the value
+    if isinstance(dynamics, ClassPointMassDynamics):
+        return _class_search(dynamics, int(starts), seed, (low, high))
     if dynamics.greedy:
         return _greedy_search(dynamics, (low, high))
     n_states, n_actions = dynamics.shape
@@ -792,6 +994,111 @@ def _greedy_search(dynamics: PointMassDynamics, box) -> FixedPointSearch:
         matrix, _, _ = region_td_error(dynamics.game, choice, dynamics.epsilon, dynamics.gamma, dynamics.rule)
         points.append(_fixed_point(q.ravel(), 1, index, dynamics, td_jacobian=matrix))
     return FixedPointSearch(tuple(points), (), {regions: len(points)}, regions, len(points), tuple(box), dynamics)
+
+
+def _class_search(dynamics: ClassPointMassDynamics, starts: int, seed, box) -> FixedPointSearch:
+    """Multi-start root finding on the moving classes' δ̄ (all of them at once: they are coupled through X̃)."""
+    low, high = box
+    moving = dynamics.moving
+    if not moving.any():
+        raise ConfigError("no class moves (every agent is committed or has no neighbours): there is nothing to solve")
+    scale = dynamics.scale
+
+    def residual(x):
+        return dynamics.td_error(dynamics.full_q(x))[moving].ravel()
+
+    points: list[dict] = []
+    converged = 0
+    margin = 1e-6 * scale
+    dimension = int(moving.sum()) * dynamics.shape[1] * dynamics.shape[2]
+    for index, x0 in enumerate(_sobol(dimension, starts, low, high, seed)):
+        x = _solve(residual, x0, scale)
+        if x is None or x.min() < low - margin or x.max() > high + margin:
+            continue
+        if dynamics.greedy and _near_switching_surface(dynamics, dynamics.full_q(x)):
+            continue  # a root of the one-sided field at a surface: not an equilibrium of either region
+        converged += 1
+        match = next((p for p in points if np.abs(p["x"] - x).max() <= 1e-6 * scale), None)
+        if match is not None:
+            match["hits"] += 1
+        else:
+            points.append({"x": x, "hits": 1, "first": index})
+    fixed = tuple(_class_fixed_point(p["x"], p["hits"], p["first"], dynamics, residual) for p in points)
+    counts = {n: sum(p["first"] < n for p in points) for n in _checkpoints(starts)}
+    return FixedPointSearch(fixed, (), counts, starts, converged, (low, high), dynamics)
+
+
+def _near_switching_surface(dynamics: ClassPointMassDynamics, q) -> bool:
+    """Whether an ε-greedy moving class has two best actions within the finite-difference reach of each other
+    (1e-5 relative): there the drift jumps and neither the root nor its Jacobian belongs to one region."""
+    kinds = dynamics.learners.policy[dynamics.class_type]
+    greedy = dynamics.moving & (kinds == EPSILON_GREEDY)
+    if q.shape[2] < 2 or not greedy.any():
+        return False
+    ordered = np.sort(q[greedy], axis=-1)
+    return bool(np.any(ordered[..., -1] - ordered[..., -2] <= 1e-5 * (1.0 + np.abs(q).max())))
+
+
+def _class_fixed_point(x, hits, first, dynamics: ClassPointMassDynamics, residual) -> FixedPoint:
+    """A FixedPoint of the classes at ``x`` (the moving classes' Q, flat): the Jacobian of the rate is
+    diag(α_c π_c X_c c_c) ∂δ̄/∂Q over the moving classes (δ̄ = 0 there), ∂δ̄/∂Q by Richardson-checked finite
+    differences (it holds the coupling through X̃)."""
+    q = dynamics.full_q(x)
+    td_jacobian, error = jacobian(residual, x)
+    weight = dynamics.weights(q)[dynamics.moving].ravel()
+    eigenvalues = np.linalg.eigvals(weight[:, None] * td_jacobian)
+    eigenvalues = eigenvalues[np.argsort(-eigenvalues.real, kind="stable")]
+    residuals = classify_point(q, dynamics)
+    return FixedPoint(
+        q=q,
+        policy=dynamics.policy_table(q),
+        state_distribution=dynamics.state_distribution(q),
+        eigenvalues=eigenvalues,
+        stability=_stability(eigenvalues, dynamics.alpha),
+        relaxation_times=_relaxation_times(eigenvalues),
+        drift_residual=residuals["drift_residual"],
+        td_residual=residuals["td_residual"],
+        jacobian_error=error,
+        hits=hits,
+        first_start=first,
+    )
+
+
+def point_mass_dynamics(config) -> PointMassDynamics | ClassPointMassDynamics:
+    """The point-mass dynamics of a configuration: one point mass (:class:`PointMassDynamics`) for one kind of
+    learners on a regular graph, else one per (type, degree) class (:class:`ClassPointMassDynamics`).
+
+    Parameters
+    ----------
+    config : Config, dict or path
+
+    Examples
+    --------
+    >>> from marldyn.analysis import point_mass_dynamics
+    >>> type(point_mass_dynamics({"graph": {"kind": "lattice", "n": 9}})).__name__
+    'PointMassDynamics'
+    >>> type(point_mass_dynamics({"graph": {"kind": "barabasi_albert", "n": 50, "m": 2}})).__name__
+    'ClassPointMassDynamics'
+    """
+    from ..config import as_config
+
+    config = as_config(config)
+    classes = ClassPointMassDynamics.from_config(config)
+    if config.agent_types or classes.class_type.size > 1:
+        return classes
+    learning = config.learning
+    return PointMassDynamics(
+        classes.game,
+        int(classes.class_degree[0]),
+        learning.alpha,
+        learning.beta,
+        learning.gamma,
+        learning.rule,
+        classes.initial_state_distribution,
+        learning.policy,
+        learning.epsilon,
+        learning.faq_beta,
+    )
 
 
 def full_fixed_point_check(point: FixedPoint, dynamics: PointMassDynamics) -> dict:

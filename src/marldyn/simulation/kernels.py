@@ -30,7 +30,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from ..games import reward_at
+from ..games import next_state_form, reward_at
 from ..learning import EXPECTED_SARSA, SARSA, bootstrap_value, faq_scale
 from ..policy import BOLTZMANN, FIXED, policy_row, sample_index
 from .counter_rng import uniform
@@ -485,10 +485,11 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 
 def _typed(edges, payoff, cum_transition, learners, agent_type, key, first_step, n_steps) -> tuple:
-    """The shared arguments of both kernels, in the one type each compiles for."""
+    """The shared arguments of both kernels, in the one type each compiles for (the payoff as U(s, a, b, z),
+    :func:`marldyn.games.next_state_form`, whatever the game)."""
     return (
         _readonly(edges),
-        _readonly(payoff),
+        _readonly(next_state_form(payoff)),
         _readonly(cum_transition),
         _readonly(np.ascontiguousarray(agent_type, dtype=np.int64)),
         learners.kernel_arrays(),

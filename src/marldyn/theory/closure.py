@@ -344,7 +344,7 @@ def _field_into(
                 pair[0] = chain[1, 0] / total
                 pair[1] = chain[0, 1] / total
             else:
-                stationary_into(chain, initial, True, pair)
+                stationary_into(chain, initial, np.bool_(True), pair)
         for s in range(n_states):
             mass = neighbor_weight[r] * pair[s]
             distribution[s] += mass
@@ -533,7 +533,7 @@ def closure_terms(
                 q[s, a] = mean[s * n_actions + a]
             softmax_row(q[s], beta, policy[s])
         edge_transition_into(policy, policy, transition, buffers[0])
-        stationary_into(buffers[0], initial, True, distribution)
+        stationary_into(buffers[0], initial, np.bool_(True), distribution)
         shape = (n_states, n_actions, n_actions)
         expected_td, product_td, common_product = np.empty(shape), np.empty(shape), np.empty(shape)
         pair_td_into(q, policy, payoff, transition, gamma, rule, expected_td, product_td, common_product)

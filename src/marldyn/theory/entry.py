@@ -156,7 +156,7 @@ def theory(
         variables = _variables(result)
         condition = f"point mass at Q = {table.tolist()}"
     elif name in ("reduced", "full", "full-discrete"):
-        class_type, class_degree, weight = type_degree_classes(learners, _first_run_types(config, game, graph), degrees)
+        class_type, class_degree, weight = type_degree_classes(learners, first_run_types(config, game, graph), degrees)
         points = np.broadcast_to(table, (class_type.size,) + table.shape).copy()
         timescale_of_classes = "reduced" if name == "reduced" else "full"
         result = solve_particles(
@@ -192,7 +192,7 @@ def theory(
             grid,
             degree=particle_degrees,
             learners=learners,
-            particle_type=particle_types(learners, _first_run_types(config, game, graph), count),
+            particle_type=particle_types(learners, first_run_types(config, game, graph), count),
             timescale=method.timescale,
             initial_state_distribution=initial_states,
         )
@@ -310,7 +310,7 @@ def simulator_initial_q(config: Config, game, graph, types: bool = False):
     return q, np.stack([agent_types(problem, stream[2]) for stream in streams])
 
 
-def _first_run_types(config: Config, game, graph) -> np.ndarray:
+def first_run_types(config: Config, game, graph) -> np.ndarray:
     """The simulator's assignment of agents to types in run 0 (its counts per type are those of every run)."""
     from ..simulation.runner import agent_types, make_problem, run_streams
 

@@ -123,7 +123,7 @@ def _neighbourhoods(policy, pair, indptr, indices, half_edge, state_out, neighbo
 def _co_player_counts_into(policy, pointer, member, g, i, s, probability, counts):
     """The Poisson-binomial law of the number of agent i's co-players in group g choosing action 0 in s, into
     ``counts``; returns the number of co-players."""
-    trials = 0
+    trials = np.int64(0)  # not the literal 0: success_count_into compiles once
     for h in range(pointer[g], pointer[g + 1]):
         if member[h] != i:
             probability[trials] = policy[member[h], s, 0]

@@ -112,7 +112,7 @@ def reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, ru
     matrix = np.empty((n_states, n_states))
     edge_transition_into(policy, outcome, transition, matrix)
     distribution = np.empty(n_states)
-    stationary_into(matrix, initial, True, distribution)
+    stationary_into(matrix, initial, np.bool_(True), distribution)
     rate = np.empty((n_states, n_actions))
     drift_into(
         q,
@@ -177,7 +177,7 @@ def reduced_rate(q_flat, n_states, n_actions, degree, payoff, transition, alpha,
     """:func:`reduced_rate_at` of a Boltzmann point mass (the right-hand side the fixed-point analysis and its
     integrator take); ``faq_beta`` 1 for every rule but FAQ."""
     policy = boltzmann_table(q_flat.reshape(n_states, n_actions), beta)
-    pairwise = 0
+    pairwise = np.int64(0)  # typed, not Literal[int](0): one compiled reduced_rate_at
     return reduced_rate_at(q_flat, policy, degree, payoff, transition, alpha, gamma, rule, faq_beta, initial, pairwise)
 
 

@@ -520,7 +520,7 @@ def group_chains_into(policy, pointer, member, transition, initial, reduced, sta
                     value += counts[m] * transition[s, m, t]
                 chain[g, s, t] = value
         if reduced:
-            stationary_into(chain[g], initial[g], True, state[g])
+            stationary_into(chain[g], initial[g], np.bool_(True), state[g])
 
 
 @njit(cache=True)
@@ -557,7 +557,7 @@ def edge_chains_into(policy, edges, transition, initial, reduced, pair, chain):
                 pair[e, 0] = chain[e, 1, 0] / total
                 pair[e, 1] = chain[e, 0, 1] / total
             else:
-                stationary_into(chain[e], initial[e], True, pair[e])
+                stationary_into(chain[e], initial[e], np.bool_(True), pair[e])
 
 
 @njit(cache=True)

@@ -823,8 +823,8 @@ def pair_td_into(q, policy, payoff, transition, gamma, rule, expected_td, produc
                 both = 0.0
                 for z in range(n_states):
                     weight = transition[s, a, b, z]
-                    own = payoff[s, a, b] + gamma * value[z] - q[s, a]
-                    other = payoff[s, b, a] + gamma * value[z] - q[s, b]
+                    own = reward_at(payoff, s, a, b, z) + gamma * value[z] - q[s, a]
+                    other = reward_at(payoff, s, b, a, z) + gamma * value[z] - q[s, b]
                     first += weight * own
                     both += weight * own * other
                 expected_td[s, a, b] = first

@@ -31,7 +31,7 @@ from ..agents import TYPE_RECORDS, learners_of, member_policies, type_records
 from ..errors import ConfigError, ConvergenceError
 from ..policy import FIXED
 from .markov import advance_edges, edge_transition_into, stationary_into
-from .one_step import drift_into, outcome_into, workspace
+from .one_step import MEAN, drift_into, outcome_into, td_moments_into, workspace
 
 TIMESCALES = ("reduced", "full")
 
@@ -119,7 +119,7 @@ def _pair_rows_2x2_into(policy, partner, neighbor_weight, initial, first, stride
                 p1 = leave0 / total
             else:
                 _pair_chain_into(policy[p], partner[q], chain)
-                stationary_into(chain, initial, True, pair)
+                stationary_into(chain, initial, np.bool_(True), pair)
                 p0, p1 = pair[0], pair[1]
             mass0 = neighbor_weight[q] * p0
             mass1 = neighbor_weight[q] * p1
@@ -175,7 +175,7 @@ def _pair_rows_into(policy, partner, neighbor_weight, initial, first, stride, st
                 pair[1] = leave0 / total
             else:
                 _pair_chain_into(policy[p], partner[q], chain)
-                stationary_into(chain, initial, True, pair)
+                stationary_into(chain, initial, np.bool_(True), pair)
             for s in range(n_states):
                 mass_q = neighbor_weight[q] * pair[s]
                 state_distribution[p, s] += mass_q
@@ -202,7 +202,9 @@ def stationary_marginals(policy, neighbor_weight, transition, initial):
     distribution_parts = np.zeros((chunks, n_particles, n_states))
     numerator_parts = np.zeros((chunks, n_particles, n_states, n_actions))
     for c in prange(chunks):
-        _pair_rows_into(policy, partner, neighbor_weight, initial, c, chunks, distribution_parts[c], numerator_parts[c])
+        _pair_rows_into(
+            policy, partner, neighbor_weight, initial, np.int64(c), chunks, distribution_parts[c], numerator_parts[c]
+        )
     state_distribution = np.zeros((n_particles, n_states))
     numerator = np.zeros((n_particles, n_states, n_actions))
     for c in range(chunks):
@@ -218,7 +220,7 @@ def stationary_marginals_serial(policy, neighbor_weight, transition, initial):
     state_distribution = np.zeros((n_particles, n_states))
     numerator = np.zeros((n_particles, n_states, n_actions))
     partner = _partner_rows(policy, transition)
-    _pair_rows_into(policy, partner, neighbor_weight, initial, 0, 1, state_distribution, numerator)
+    _pair_rows_into(policy, partner, neighbor_weight, initial, np.int64(0), np.int64(1), state_distribution, numerator)
     return _normalised_marginals(policy, neighbor_weight, state_distribution, numerator)
 
 
@@ -251,7 +253,7 @@ def group_marginals(policy, neighbor_weight, transition, initial, group_size):
         outcome_into(cooperation, group_size, row)
         for p in range(n_particles):
             edge_transition_into(policy[p], row, transition, matrix)
-            stationary_into(matrix, initial, True, distribution[p])
+            stationary_into(matrix, initial, np.bool_(True), distribution[p])
         if _conditional_cooperation_into(policy, neighbor_weight, distribution, cooperation) <= GROUP_TOLERANCE:
             break
     return distribution, _group_outcome(cooperation, n_particles, group_size)
@@ -336,7 +338,7 @@ def _group_full_run(
             rate = _drifts(q, policy, outcome, distribution, degree, particle_type, learners, payoff, transition)
             for p in range(n_particles):
                 edge_transition_into(policy[p], outcome[p], transition, chain[p])
-            advance_edges(chain, distribution, 1, current)  # p_p ← p_p λ_p, the edges' master equation
+            advance_edges(chain, distribution, np.int64(1), current)  # p_p ← p_p λ_p, the edges' master equation
             q += rate
             step += 1
     return q_records, state_records
@@ -431,9 +433,14 @@ def _drifts(q, policy, neighbor_policy, state_distribution, degree, particle_typ
     return out
 
 
-def _reduced_rate(q, neighbor_weight, degree, particle_type, learners, payoff, transition, initial, group_size=0):
+def reduced_rate(q, neighbor_weight, degree, particle_type, learners, payoff, transition, initial, group_size=0):
     """dQ_p/dt of every particle at stationary pairs (eq. 19), with p(s | Q_p) and X̃_p (a group game: the
     outcome of :func:`group_marginals`).
+
+    ``q`` (particle, state, action), ``neighbor_weight`` v (particle,) (:func:`neighbor_weights`), ``degree``
+    and ``particle_type`` (particle,) int64, ``learners`` the kernel arrays (``Learners.kernel_arrays()``),
+    ``payoff`` and ``transition`` of ``Game.arrays()``, ``initial`` (state,). Returns the rate (particle,
+    state, action) per step, p(s | Q_p) (particle, state) and X̃_p (particle, state, outcome).
 
     The threaded pair sum runs (and is compiled) only from :data:`THREADED_PARTICLES` particles on: below,
     waking the threads costs more than the sum (on two busy cores ~0.7 ms per call against 44 µs serial at
@@ -447,6 +454,26 @@ def _reduced_rate(q, neighbor_weight, degree, particle_type, learners, payoff, t
         distribution, neighbor_policy = marginals(policy, neighbor_weight, transition, initial)
     rate = _drifts(q, policy, neighbor_policy, distribution, degree, particle_type, learners, payoff, transition)
     return rate, distribution, neighbor_policy
+
+
+def td_errors(q, neighbor_weight, particle_type, learners, payoff, transition, initial):
+    """δ̄(Q_p) of every particle at stationary pairs (eq. 7 against X̃_p, with p(s | Q_p) of eq. 19), a pairwise
+    game; 0 for the particles of a committed type. The zeros of :func:`reduced_rate` are the zeros of δ̄
+    where α π X > 0: the residual a root finder takes (O(1) in payoff units, where the rate is O(α X)).
+
+    Arguments as :func:`reduced_rate`. Returns δ̄ (particle, state, action) and p(s | Q_p) (particle, state).
+    """
+    policy = member_policies(q, particle_type, learners)
+    distribution, neighbor_policy = stationary_marginals_serial(policy, neighbor_weight, transition, initial)
+    _, _, gamma, _, _, kind, rule, _ = learners
+    out = np.zeros_like(q)
+    work = workspace(q.shape[1], q.shape[2])
+    for p in range(q.shape[0]):
+        t = particle_type[p]
+        if kind[t] != FIXED:
+            td_moments_into(q[p], policy[p], neighbor_policy[p], payoff, transition, gamma[t], rule[t], work)
+            out[p] = work[MEAN]
+    return out, distribution
 
 
 @njit(cache=True)
@@ -630,7 +657,7 @@ def solve_particles(
         shape = q0.shape
 
         def rate(_, flat):
-            return _reduced_rate(
+            return reduced_rate(
                 np.ascontiguousarray(flat).reshape(shape), neighbor_weight, degree, *parameters, initial, group_size
             )[0].ravel()
 
@@ -640,7 +667,7 @@ def solve_particles(
         q_path = solution.y.T.reshape((grid.size,) + shape)
         distribution_path = np.stack(
             [
-                _reduced_rate(np.ascontiguousarray(q), neighbor_weight, degree, *parameters, initial, group_size)[1]
+                reduced_rate(np.ascontiguousarray(q), neighbor_weight, degree, *parameters, initial, group_size)[1]
                 for q in q_path
             ]
         )

@@ -93,7 +93,7 @@ def _member_step(
         payoff,
         transition,
         h,
-        True,
+        np.bool_(True),  # typed, not Literal[bool](True): one compiled agent_step for sde and sde-graph
         key,
         counter,
         workspace(n_states, n_actions),
