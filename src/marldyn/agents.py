@@ -459,3 +459,37 @@ def _type_row(n_states, n_actions, alpha, beta, gamma, rule, policy, epsilon, fa
         "rule": rule_code(rule),
         "fixed_policy": fixed if fixed is not None else np.full((n_states, n_actions), 1.0 / n_actions),
     }
+
+
+def type_degree_classes(learners, agent_type, degrees) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point-mass classes of a population with types: one per (type, degree), and each class's weight.
+
+    A fraction type's agents are drawn at random in each run, so its degrees follow the graph's degree
+    distribution: weight w_t f_k (w_t its share of agents, f_k the share of degree k). An id type's agents are
+    fixed: the degrees of its own agents. Returns the class types, degrees and weights (class,).
+
+    Examples
+    --------
+    >>> learners = Learners.uniform(2, 2, alpha=0.1, beta=1.0, gamma=0.8)
+    >>> type_degree_classes(learners, np.zeros(4, np.int64), np.array([2, 2, 3, 3]))
+    (array([0, 0]), array([2, 3]), array([0.5, 0.5]))
+    """
+    degrees = np.asarray(degrees, dtype=np.int64)
+    n_agents = degrees.size
+    classes, counts = np.unique(degrees, return_counts=True)
+    kinds, class_degree, weight = [], [], []
+    for t in range(learners.n_types):
+        share = np.count_nonzero(agent_type == t) / n_agents
+        if share == 0.0:
+            continue
+        if learners.members[t] is not None:
+            own, own_counts = np.unique(degrees[learners.members[t]], return_counts=True)
+            fractions = own_counts / own_counts.sum()
+        else:
+            own, fractions = classes, counts / n_agents
+        for k, f in zip(own, fractions, strict=True):
+            kinds.append(t)
+            class_degree.append(k)
+            weight.append(share * f)
+    weight = np.asarray(weight)
+    return np.asarray(kinds, dtype=np.int64), np.asarray(class_degree, dtype=np.int64), weight / weight.sum()

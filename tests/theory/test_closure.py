@@ -110,6 +110,30 @@ def test_on_irregular_graphs_the_closure_is_per_degree_class_and_starts_as_the_p
         marldyn.predict(IRREGULAR, Closure(timescale="full"))
 
 
+def test_with_agent_types_the_closure_is_per_type_and_degree_class():
+    """Agent types [C10]: one Gaussian per (type, degree) class. Twin types (the default's parameters twice) split
+    every class in two and give the untyped closure; types with their own α, γ and rule start, without spread,
+    as the (type, degree) point masses of ``reduced`` (so each class carries its own type's rates)."""
+    untyped = marldyn.predict(IRREGULAR, "closure")
+    twins = marldyn.predict({**IRREGULAR, "agent_types": [{"name": "twin", "fraction": 0.5}]}, "closure")
+    assert twins.attrs["route"] == "type classes"
+    for name in ("q", "policy", "q_std", "state_fraction"):
+        np.testing.assert_allclose(twins[name], untyped[name], rtol=1e-7, atol=1e-12)
+    for t in range(2):
+        np.testing.assert_allclose(twins.policy_by_type[:, t], untyped.policy, atol=1e-10)
+    mixed = {
+        **IRREGULAR,
+        "agent_types": [{"name": "far", "fraction": 0.4, "alpha": 3e-5, "gamma": 0.6, "rule": "faq", "faq_beta": 0.3}],
+    }
+    closure = marldyn.predict(mixed, "closure")
+    point = marldyn.predict(mixed, "reduced")
+    moved = (point.q_by_type - point.q_by_type.isel(time=0)).values
+    assert np.abs(moved[:, 0] - moved[:, 1]).max() > 1e-4  # the two types move apart
+    np.testing.assert_allclose((closure.q_by_type - closure.q_by_type.isel(time=0)).values, moved, rtol=1e-3, atol=1e-9)
+    with pytest.raises(ConfigError, match="reduced time scale only"):
+        marldyn.predict(mixed, Closure(timescale="full"))
+
+
 # ----------------------------------------------------------------------------------------------
 # limits
 # ----------------------------------------------------------------------------------------------

@@ -119,14 +119,25 @@ def test_committed_particles_never_move_and_identical_types_change_nothing():
 
 
 @pytest.mark.parametrize(
-    "extra",
+    ("extra", "message"),
     [
-        {"learning": {"policy": "epsilon_greedy", "epsilon": 0.1}},
-        {"agent_types": [{"name": "fast", "fraction": 0.5, "alpha": 0.01}]},
+        ({"learning": {"policy": "epsilon_greedy", "epsilon": 0.1}}, r"^method 'closure' is for Boltzmann learners"),
+        (
+            {"agent_types": [{"name": "eager", "fraction": 0.5, "policy": "epsilon_greedy", "epsilon": 0.1}]},
+            r"^method 'closure' is for Boltzmann learners",
+        ),
+        (
+            {"agent_types": [{"name": "zealots", "fraction": 0.2, "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}]},
+            r"^the closure takes agent types of Boltzmann learners only, not zealots",
+        ),
+        (
+            {"agent_types": [{"name": "hot", "fraction": 0.5, "beta": 2.0}]},
+            r"^the closure takes agent types that share beta",
+        ),
     ],
 )
-def test_closure_refuses_what_it_does_not_take(extra):
-    with pytest.raises(ConfigError, match=r"^method 'closure' is for one type of Boltzmann learners"):
+def test_closure_refuses_what_it_does_not_take(extra, message):
+    with pytest.raises(ConfigError, match=message):
         marldyn.predict({"graph": {"n": 16}, **extra}, "closure")
 
 

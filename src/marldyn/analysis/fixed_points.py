@@ -46,6 +46,7 @@ from numba import njit
 from scipy.optimize import root
 from scipy.stats import qmc
 
+from ..agents import Learners, type_degree_classes
 from ..errors import ConfigError
 from ..games import Game
 from ..learning import RULES, faq_factor, played_weight, rule_code
@@ -322,6 +323,11 @@ class ClassPointMassDynamics:
         The Q of the classes that do not move (default 0): a committed class plays its table whatever its Q,
         and an isolated class is never met.
 
+    Attributes
+    ----------
+    neighbor_weight : ndarray, shape (class,)
+        v_c = w_c k_c / Σ w k, the probability that a neighbour belongs to class c.
+
     Examples
     --------
     >>> from marldyn.analysis import ClassPointMassDynamics
@@ -335,12 +341,13 @@ class ClassPointMassDynamics:
     """
 
     game: Game
-    learners: object
+    learners: Learners
     class_type: np.ndarray
     class_degree: np.ndarray
     class_weight: np.ndarray
     initial_state_distribution: np.ndarray | None = None
     q_table: np.ndarray | None = None
+    neighbor_weight: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
         from ..theory.particles import neighbor_weights
@@ -372,7 +379,7 @@ class ClassPointMassDynamics:
             ("q_table", table),
         ):
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "_neighbor_weight", neighbor_weights(degree, self.class_weight))
+        object.__setattr__(self, "neighbor_weight", neighbor_weights(degree, self.class_weight))
 
     @classmethod
     def from_config(cls, config) -> ClassPointMassDynamics:
@@ -385,7 +392,7 @@ class ClassPointMassDynamics:
         """
         from ..config import as_config
         from ..memory import graph_memory, require_memory
-        from ..theory.entry import first_run_types, type_degree_classes
+        from ..theory.entry import first_run_types
 
         config = as_config(config)
         game = config.build_game()
@@ -452,7 +459,7 @@ class ClassPointMassDynamics:
         if q.shape != self.shape:
             raise ConfigError(f"q must have shape (class, state, action) = {self.shape}, got {q.shape}")
         payoff, transition = self.game.arrays()
-        return q, self._neighbor_weight, self.class_type, self.learners.kernel_arrays(), payoff, transition
+        return q, self.neighbor_weight, self.class_type, self.learners.kernel_arrays(), payoff, transition
 
     def policy_table(self, q) -> np.ndarray:
         """X_c(Q_c) of every class by its type (a committed class: its table), shape (class, state, action)."""

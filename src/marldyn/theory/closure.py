@@ -27,7 +27,9 @@ Derivation, assumptions and limits: ``docs/closure.md``. Summary (d = K M entrie
   and :func:`solve_closure` warns [C9].
 - **Degree classes** [C10]. On a graph whose degrees differ, one Gaussian per degree class, coupled by the
   pair approximation through the classes' edge-weighted mixture (mean field: no pair correlations, no shared
-  noise, :class:`_ClassModel`).
+  noise, :class:`_ClassModel`). With agent types, one Gaussian per (type, degree) class with its type's α, γ,
+  rule and faq_beta, on any graph; the types share β (the neighbour mixture is a law of Q, turned into a policy
+  by one softmax), and committed or ε-greedy types are refused.
 
 Rules: Q-learning and expected SARSA (the shared-noise blocks are derived for deterministic bootstrap
 values); SARSA with ``correlations=False``. Time scales: ``reduced`` (stationary pair distributions, an
@@ -47,11 +49,12 @@ from numba import njit
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.integrate import solve_ivp
 
+from ..agents import TYPE_RECORDS, type_degree_classes, type_records
 from ..errors import ConfigError, ConvergenceError, DivergenceError, MarldynWarning
 from ..games import require_immediate_reward
 from ..graphs import Graph, lattice_side
 from ..learning import EXPECTED_SARSA, FAQ, Q_LEARNING, RULES, faq_factor, rule_code
-from ..policy import boltzmann, softmax_row
+from ..policy import BOLTZMANN, boltzmann, softmax_row
 from .euler_maruyama import psd_cholesky_into
 from .markov import edge_transition_into, stationary_into
 from .one_step import drift_into, moments_into, pair_td_into, shared_noise_into, workspace
@@ -100,6 +103,8 @@ class ClosureTrajectory:
         the drift and the noise create, to first order in the departure from the Gaussian.
     attrs : dict
         Parameters and the cubature used.
+    policy_by_type, q_by_type : ndarray, shape (time, type, state, action), optional
+        With agent types: the agent-weighted means over each type's classes.
 
     Examples
     --------
@@ -128,6 +133,8 @@ class ClosureTrajectory:
     q_skewness: np.ndarray
     q_kurtosis: np.ndarray
     attrs: dict = field(default_factory=dict)
+    policy_by_type: np.ndarray | None = None
+    q_by_type: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -958,10 +965,15 @@ class _ClassModel:
     that of :class:`_Model` (one per class, degree k_c).
     """
 
-    def __init__(self, game, degrees, agent_weights, alpha, beta, gamma, rule, faq_beta, order, initial):
+    def __init__(self, game, degrees, agent_weights, parameters, order, initial, class_type=None, n_types=1):
+        """``parameters``: one (α, β, γ, rule, faq_beta) per class, β the same for all; ``class_type`` (class,)
+        each class's type among ``n_types`` (agent types: the per-type records)."""
         self.parts = [
-            _Model(game, k, [0.0], [1.0], alpha, beta, gamma, rule, faq_beta, order, False, initial) for k in degrees
+            _Model(game, k, [0.0], [1.0], *values, order, False, initial)
+            for k, values in zip(degrees, parameters, strict=True)
         ]
+        self.class_type = None if class_type is None else np.asarray(class_type, dtype=np.int64)
+        self.n_types = int(n_types)
         first = self.parts[0]
         self.shape, self.size, self.n_contrasts = first.shape, first.size, first.n_contrasts
         self.alpha, self.beta, self.gamma, self.rule = first.alpha, first.beta, first.gamma, first.rule
@@ -1022,7 +1034,7 @@ class _ClassModel:
         own = np.einsum("c,cij->ij", w, covariances) + np.einsum("c,ci,cj->ij", w, spread, spread)
         out = {"q": mean, "own": own, "neighbor": np.zeros_like(own), "within": own}
         out["mean_covariance"] = np.full_like(own, np.nan)  # the run-to-run mode is not carried here
-        policy = np.zeros(self.shape)
+        class_policy = np.empty((self.n_classes,) + self.shape)
         parts = []
         zero = np.zeros((self.size, self.size))
         neighbors = self.neighbor_contrasts(means, covariances, len(self.fine.contrast_weight))
@@ -1030,8 +1042,11 @@ class _ClassModel:
             _, deviation, _ = part.nodes(self.fine, part.geometry(means[c], covariances[c], zero))
             moments = part.node_moments(self.fine, means[c], deviation, neighbors)
             parts.append(_diagnostic_sources(self.fine.full_weight, deviation, covariances[c], *moments))
-            policy += w[c] * gaussian_mean_policy(means[c].reshape(self.shape), covariances[c], self.beta)
-        out["policy"] = policy
+            class_policy[c] = gaussian_mean_policy(means[c].reshape(self.shape), covariances[c], self.beta)
+        out["policy"] = np.einsum("c,csa->sa", w, class_policy)
+        if self.class_type is not None:
+            class_q = means.reshape((self.n_classes,) + self.shape)
+            out.update(type_records(class_policy, class_q, self.class_type, self.n_types, w))
         out["state_fraction"] = sum(self.edge_weight[c] * part["state_fraction"] for c, part in enumerate(parts))
         for key in ("skew_source", "kurtosis_source", "relaxation"):  # within-class, agent-weighted
             out[key] = sum(w[c] * part[key] for c, part in enumerate(parts))
@@ -1157,11 +1172,13 @@ def solve_closure(
     time,
     *,
     graph: Graph,
-    alpha,
-    beta,
-    gamma,
+    alpha=None,
+    beta=None,
+    gamma=None,
     rule="q_learning",
     faq_beta=None,
+    learners=None,
+    agent_type=None,
     initial_covariance=None,
     initial_kurtosis=0.0,
     timescale="reduced",
@@ -1187,11 +1204,17 @@ def solve_closure(
         differ: one Gaussian per degree class, mean field (no pair correlations, no shared noise; reduced time
         scale only) [C10].
     alpha, beta, gamma : float
+        One type of learners (required unless ``learners`` has several types).
     rule : {"q_learning", "expected_sarsa", "sarsa", "faq"}
         SARSA only with ``correlations=False``.
     faq_beta : float, optional
         With ``rule = "faq"``: every update of the played action scaled by min(faq_beta / X, 1), in E[μ], E[Σ]
         and the shared noise (whose α² X X factors become α² min(X, faq_beta) min(X', faq_beta)).
+    learners : marldyn.agents.Learners, optional
+        Agent types (with ``agent_type``, every agent's type, shape (agent,)): one Gaussian per (type, degree)
+        class with its type's α, γ, rule and faq_beta, mean field as the degree classes [C10] (reduced time
+        scale only, no pair correlations). The types must share β and be Boltzmann learners; committed and
+        ε-greedy types are refused. One type (``learners.typed`` False) is the plain closure with its values.
     initial_covariance : array_like, shape (K M, K M), optional
         Covariance of the agents' independent initial draws around ``q0`` (default 0: identical tables),
         e.g. σ² I for the simulator's normal ``q_noise`` σ.
@@ -1262,8 +1285,14 @@ def solve_closure(
         raise ConfigError(f"timescale = {timescale!r} must be one of {', '.join(TIMESCALES)}")
     if isinstance(dt, bool) or not isinstance(dt, int | np.integer | float) or dt < 1 or dt != int(dt):
         raise ConfigError(f"dt = {dt!r} must be a whole number of simulator steps ≥ 1")
+    if learners is not None and not learners.typed:  # one type: its own parameters, the plain closure
+        alpha, beta, gamma, rule = learners.alpha[0], learners.beta[0], learners.gamma[0], RULES[learners.rule[0]]
+        faq_beta = learners.faq_beta[0] if learners.rule[0] == FAQ else None
+        learners = None
+    if learners is None and (alpha is None or beta is None or gamma is None):
+        raise ConfigError("the closure needs alpha, beta and gamma (or learners)")
     code = rule_code(rule)
-    if correlations and code not in (Q_LEARNING, EXPECTED_SARSA, FAQ):
+    if learners is None and correlations and code not in (Q_LEARNING, EXPECTED_SARSA, FAQ):
         raise ConfigError(
             f"the closure's shared-noise terms are derived for q_learning, expected_sarsa and faq, not "
             f"{RULES[code]!r}: use correlations=False"
@@ -1278,7 +1307,17 @@ def solve_closure(
     )
     degrees, counts = np.unique(np.asarray(graph.degree), return_counts=True)
     grid = time_grid(time, integer=timescale == "full")
-    if degrees.size == 1:
+    if learners is not None:
+        if timescale == "full":
+            raise ConfigError(
+                "the closure with agent types (a Gaussian per (type, degree) class) has the reduced time scale only"
+            )
+        model = _typed_model(game, graph, learners, agent_type, order, initial)
+        classes = model.n_classes
+        y0 = model.pack(
+            np.broadcast_to(q0.ravel(), (classes, size)), np.broadcast_to(covariance, (classes, size, size))
+        )
+    elif degrees.size == 1:
         modes, weights = closure_modes(graph)
         model = _Model(
             game, degrees[0], modes, weights, alpha, beta, gamma, code, faq_beta, order, correlations, initial
@@ -1291,7 +1330,9 @@ def solve_closure(
             )
         if degrees[0] == 0:
             raise ConfigError("the closure needs every agent to have an edge (isolated agents never learn here)")
-        model = _ClassModel(game, degrees, counts / counts.sum(), alpha, beta, gamma, code, faq_beta, order, initial)
+        model = _ClassModel(
+            game, degrees, counts / counts.sum(), [(alpha, beta, gamma, code, faq_beta)] * degrees.size, order, initial
+        )
         y0 = model.pack(
             np.broadcast_to(q0.ravel(), (degrees.size, size)), np.broadcast_to(covariance, (degrees.size, size, size))
         )
@@ -1301,6 +1342,38 @@ def solve_closure(
     else:
         path, pair_path = _iterate_full(model, y0, grid, int(dt), initial)
     return _trajectory(model, grid, path, pair_path, graph.n_agents, timescale, initial_kurtosis, warn)
+
+
+def _typed_model(game, graph, learners, agent_type, order, initial) -> _ClassModel:
+    """The class model of a population with agent types: one Gaussian per (type, degree) class [C10]."""
+    if agent_type is None or np.shape(agent_type) != (graph.n_agents,):
+        raise ConfigError(f"agent_type must give every agent's type, shape ({graph.n_agents},)")
+    class_type, class_degree, weight = type_degree_classes(learners, np.asarray(agent_type), graph.degree)
+    present = np.unique(class_type)
+    others = [learners.names[t] for t in present if learners.policy[t] != BOLTZMANN]
+    if others:
+        raise ConfigError(
+            f"the closure takes agent types of Boltzmann learners only, not {', '.join(others)}: a committed table "
+            "or an ε-greedy policy is not a softmax of a Gaussian Q; use reduced, particles, sde or sde-graph"
+        )
+    if np.ptp(learners.beta[present]) > 0:
+        raise ConfigError(
+            f"the closure takes agent types that share beta (here {learners.beta[present].tolist()}): the neighbours' "
+            "mixture is one law of Q turned into a policy by one softmax; use reduced, particles, sde or sde-graph"
+        )
+    if class_degree.min() == 0:
+        raise ConfigError("the closure needs every agent to have an edge (isolated agents never learn here)")
+    parameters = [
+        (
+            learners.alpha[t],
+            learners.beta[t],
+            learners.gamma[t],
+            learners.rule[t],
+            learners.faq_beta[t] if learners.rule[t] == FAQ else None,
+        )
+        for t in class_type
+    ]
+    return _ClassModel(game, class_degree, weight, parameters, order, initial, class_type, learners.n_types)
 
 
 def _integrate_reduced(model, y0, grid, rtol, atol) -> np.ndarray:
@@ -1343,7 +1416,8 @@ def _iterate_full(model, y0, grid, dt, initial):
 
 def _trajectory(model, grid, path, pair_path, n_agents, timescale, initial_kurtosis, warn) -> ClosureTrajectory:
     names = ("q", "policy", "q_std", "q_mean_std", "state_fraction", "own", "neighbor", "skew", "kurtosis")
-    records = {name: [] for name in names}
+    typed = getattr(model, "class_type", None) is not None
+    records = {name: [] for name in names + (TYPE_RECORDS if typed else ())}
     skew = np.zeros(model.size)
     kurtosis = np.full(model.size, float(initial_kurtosis))
     previous = None
@@ -1366,7 +1440,13 @@ def _trajectory(model, grid, path, pair_path, n_agents, timescale, initial_kurto
         records["neighbor"].append(out["neighbor"])
         records["skew"].append(skew.reshape(model.shape))
         records["kurtosis"].append(kurtosis.reshape(model.shape))
+        for name in TYPE_RECORDS if typed else ():
+            records[name].append(out[name])
     stacked = {name: np.stack(values) for name, values in records.items()}
+    if typed:  # the types' own α, γ and rules are in the entry's agent_types attribute
+        parameters = {"types": model.n_types, "beta": model.beta}
+    else:
+        parameters = {"alpha": model.alpha, "beta": model.beta, "gamma": model.gamma, "rule": RULES[model.rule]}
     if warn:
         _warn_non_gaussian(grid, stacked["skew"], stacked["kurtosis"])
     return ClosureTrajectory(
@@ -1386,13 +1466,12 @@ def _trajectory(model, grid, path, pair_path, n_agents, timescale, initial_kurto
             "focal_nodes": int(model.fine.full_weight.size),
             "neighbor_nodes": int(model.neighbor_weight.size),
             "modes": int(model.n_modes),
-            "route": "modes" if isinstance(model, _Model) else "degree classes",
+            "route": "modes" if isinstance(model, _Model) else "type classes" if typed else "degree classes",
             "correlations": bool(model.correlations),
-            "alpha": model.alpha,
-            "beta": model.beta,
-            "gamma": model.gamma,
-            "rule": RULES[model.rule],
+            **parameters,
         },
+        policy_by_type=stacked.get("policy_by_type"),
+        q_by_type=stacked.get("q_by_type"),
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..agents import TYPE_RECORDS
+from ..agents import TYPE_RECORDS, type_degree_classes
 from ..config import Config
 from ..games import require_immediate_reward
 from ..graphs import Graph
@@ -62,7 +62,8 @@ def theory(
           point Q* (root of δ̄ from the initial table): q = Q*, stationary ``q_std``, ``q_mean_std``,
           ``policy_std`` (:mod:`marldyn.theory.lna`);
         - :class:`~marldyn.theory.Closure` (``closure``; ``timescale``, ``dt``, ``correlations``,
-          ``order``): the Gaussian moment closure on the graph (per degree class where degrees differ) — mean,
+          ``order``): the Gaussian moment closure on the graph (per degree class where degrees differ, per (type,
+          degree) class with agent types) — mean,
           ``q_std``, ``q_mean_std`` and the predicted ``q_skewness``, ``q_kurtosis``
           (:mod:`marldyn.theory.closure`).
 
@@ -245,6 +246,9 @@ def theory(
     elif name == "closure":  # issue 16: Gaussian moment closure on the graph (theory/closure.py)
         from .closure import solve_closure
 
+        typed_closure = {}
+        if learners.typed:  # one Gaussian per (type, degree) class, the simulator's assignment of run 0
+            typed_closure = dict(learners=learners, agent_type=first_run_types(config, game, graph))
         noise = config.init.q_noise
         uniform = config.init.q_noise_distribution == "uniform"
         variance = noise**2 / 3.0 if uniform else noise**2
@@ -261,11 +265,17 @@ def theory(
             order=method.order,
             initial_state_distribution=initial_states,
             faq_beta=learning.faq_beta,
+            **typed_closure,
             **parameters,
         )
         variables = _variables(result)
         variables.update(q_mean_std=result.q_mean_std, q_skewness=result.q_skewness, q_kurtosis=result.q_kurtosis)
-        condition = _noise_text(config, table) + "; a Gaussian N(m, C) of the agents' tables, C per graph mode"
+        gaussians = {
+            "modes": "C per graph mode",
+            "degree classes": "one per degree class",
+            "type classes": "one per (type, degree) class",
+        }[result.attrs["route"]]
+        condition = _noise_text(config, table) + f"; a Gaussian N(m, C) of the agents' tables, {gaussians}"
         extra.update(
             timescale=method.timescale,
             **{
@@ -317,42 +327,6 @@ def first_run_types(config: Config, game, graph) -> np.ndarray:
     return agent_types(make_problem(config, game, graph), run_streams(config.run.seed, 1)[0][2])
 
 
-def type_degree_classes(learners, agent_type, degrees) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Point-mass classes of a population with types: one per (type, degree), and each class's weight.
-
-    A fraction type's agents are drawn at random in each run, so its degrees follow the graph's degree
-    distribution: weight w_t f_k (w_t its share of agents, f_k the share of degree k). An id type's agents are
-    fixed: the degrees of its own agents. Returns the class types, degrees and weights (class,).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from marldyn.agents import Learners
-    >>> learners = Learners.uniform(2, 2, alpha=0.1, beta=1.0, gamma=0.8)
-    >>> type_degree_classes(learners, np.zeros(4, np.int64), np.array([2, 2, 3, 3]))
-    (array([0, 0]), array([2, 3]), array([0.5, 0.5]))
-    """
-    degrees = np.asarray(degrees, dtype=np.int64)
-    n_agents = degrees.size
-    classes, counts = np.unique(degrees, return_counts=True)
-    kinds, class_degree, weight = [], [], []
-    for t in range(learners.n_types):
-        share = np.count_nonzero(agent_type == t) / n_agents
-        if share == 0.0:
-            continue
-        if learners.members[t] is not None:
-            own, own_counts = np.unique(degrees[learners.members[t]], return_counts=True)
-            fractions = own_counts / own_counts.sum()
-        else:
-            own, fractions = classes, counts / n_agents
-        for k, f in zip(own, fractions, strict=True):
-            kinds.append(t)
-            class_degree.append(k)
-            weight.append(share * f)
-    weight = np.asarray(weight)
-    return np.asarray(kinds, dtype=np.int64), np.asarray(class_degree, dtype=np.int64), weight / weight.sum()
-
-
 def particle_types(learners, agent_type, count: int) -> np.ndarray:
     """Types of ``count`` particles in the proportions of the agents' types (largest remainders), shape (count,).
 
@@ -400,17 +374,11 @@ def _check_support(config: Config, method, regular: bool) -> None:
     types = config.agent_types
     greedy = learning.policy == "epsilon_greedy" or any(t.policy == "epsilon_greedy" for t in types)
     name = method.name
-    if name == "closure":
-        used = []
-        if greedy:
-            used.append("ε-greedy policies (a Gaussian cloud across a switching surface)")
-        if types:
-            used.append("agent types")
-        if used:
-            raise ConfigError(
-                f"method {name!r} is for one type of Boltzmann learners: it does not take {' or '.join(used)}; "
-                "use reduced, full, full-discrete, particles, sde or sde-graph"
-            )
+    if name == "closure" and greedy:
+        raise ConfigError(
+            f"method {name!r} is for Boltzmann learners: it does not take ε-greedy policies (a Gaussian cloud "
+            "across a switching surface); use reduced, full, full-discrete, particles, sde or sde-graph"
+        )
     classes = name == "reduced" and (bool(types) or not regular)
     if greedy and (classes or (name == "particles" and method.timescale == "reduced")):
         raise ConfigError(
