@@ -873,6 +873,27 @@ def _solve(residual, x0, scale) -> np.ndarray | None:
     return result.x
 
 
+def _multistart(residual, dimension, starts, seed, box, scale, accept=None) -> tuple[list[dict], int]:
+    """Roots of ``residual`` from ``starts`` Sobol points of the box (each through :func:`_solve`), kept inside the
+    box (and where ``accept`` says so), deduplicated at 1e-6 × scale: dicts of the root ``x``, its ``hits`` and
+    the ``first`` start that found it; and the number of starts that converged."""
+    low, high = box
+    margin = 1e-6 * scale
+    points: list[dict] = []
+    converged = 0
+    for index, x0 in enumerate(_sobol(dimension, starts, low, high, seed)):
+        x = _solve(residual, x0, scale)
+        if x is None or x.min() < low - margin or x.max() > high + margin or (accept and not accept(x)):
+            continue
+        converged += 1
+        match = next((p for p in points if np.abs(p["x"] - x).max() <= margin), None)
+        if match is not None:
+            match["hits"] += 1
+        else:
+            points.append({"x": x, "hits": 1, "first": index})
+    return points, converged
+
+
 def find_fixed_points(
     dynamics: PointMassDynamics,
     *,
@@ -939,19 +960,7 @@ def find_fixed_points(
     def residual(x):
         return _td_error_flat(np.ascontiguousarray(x), *arguments, rule)
 
-    points: list[dict] = []
-    converged = 0
-    margin = 1e-6 * scale
-    for index, x0 in enumerate(_sobol(n_states * n_actions, int(starts), low, high, seed)):
-        x = _solve(residual, x0, scale)
-        if x is None or x.min() < low - margin or x.max() > high + margin:
-            continue
-        converged += 1
-        match = next((p for p in points if np.abs(p["x"] - x).max() <= 1e-6 * scale), None)
-        if match is not None:
-            match["hits"] += 1
-        else:
-            points.append({"x": x, "hits": 1, "first": index})
+    points, converged = _multistart(residual, n_states * n_actions, int(starts), seed, (low, high), scale)
     fixed = tuple(_fixed_point(p["x"], p["hits"], p["first"], dynamics, residual) for p in points)
     counts = {n: sum(p["first"] < n for p in points) for n in _checkpoints(int(starts))}
     slow = find_slow_points(dynamics, starts=slow_starts, seed=seed, box=(low, high)) if slow_points else ()
@@ -969,11 +978,17 @@ def _fixed_point(x, hits, first, dynamics, residual=None, td_jacobian=None) -> F
         td_jacobian, error = jacobian(residual, x)
     engaged = interaction_probability(distribution, dynamics.degree)[:, None]
     weight = dynamics.alpha * engaged * played_weight(policy, faq_factor(dynamics.rule, dynamics.faq_beta))
-    eigenvalues = np.linalg.eigvals(weight.ravel()[:, None] * td_jacobian)
+    return _point(q.copy(), policy, distribution, weight.ravel(), td_jacobian, error, hits, first, dynamics)
+
+
+def _point(q, policy, distribution, weight, td_jacobian, error, hits, first, dynamics) -> FixedPoint:
+    """The FixedPoint at ``q``: eigenvalues of diag(weight) ∂δ̄/∂Q (the rate's Jacobian where δ̄ = 0), sorted by
+    real part, and the residuals of :func:`classify_point`."""
+    eigenvalues = np.linalg.eigvals(weight[:, None] * td_jacobian)
     eigenvalues = eigenvalues[np.argsort(-eigenvalues.real, kind="stable")]
     residuals = classify_point(q, dynamics)
     return FixedPoint(
-        q=q.copy(),
+        q=q,
         policy=policy,
         state_distribution=distribution,
         eigenvalues=eigenvalues,
@@ -1005,7 +1020,6 @@ def _greedy_search(dynamics: PointMassDynamics, box) -> FixedPointSearch:
 
 def _class_search(dynamics: ClassPointMassDynamics, starts: int, seed, box) -> FixedPointSearch:
     """Multi-start root finding on the moving classes' δ̄ (all of them at once: they are coupled through X̃)."""
-    low, high = box
     moving = dynamics.moving
     if not moving.any():
         raise ConfigError("no class moves (every agent is committed or has no neighbours): there is nothing to solve")
@@ -1014,25 +1028,14 @@ def _class_search(dynamics: ClassPointMassDynamics, starts: int, seed, box) -> F
     def residual(x):
         return dynamics.td_error(dynamics.full_q(x))[moving].ravel()
 
-    points: list[dict] = []
-    converged = 0
-    margin = 1e-6 * scale
+    def accept(x):  # a root of the one-sided field at a switching surface is no equilibrium of either region
+        return not (dynamics.greedy and _near_switching_surface(dynamics, dynamics.full_q(x)))
+
     dimension = int(moving.sum()) * dynamics.shape[1] * dynamics.shape[2]
-    for index, x0 in enumerate(_sobol(dimension, starts, low, high, seed)):
-        x = _solve(residual, x0, scale)
-        if x is None or x.min() < low - margin or x.max() > high + margin:
-            continue
-        if dynamics.greedy and _near_switching_surface(dynamics, dynamics.full_q(x)):
-            continue  # a root of the one-sided field at a surface: not an equilibrium of either region
-        converged += 1
-        match = next((p for p in points if np.abs(p["x"] - x).max() <= 1e-6 * scale), None)
-        if match is not None:
-            match["hits"] += 1
-        else:
-            points.append({"x": x, "hits": 1, "first": index})
+    points, converged = _multistart(residual, dimension, starts, seed, box, scale, accept)
     fixed = tuple(_class_fixed_point(p["x"], p["hits"], p["first"], dynamics, residual) for p in points)
     counts = {n: sum(p["first"] < n for p in points) for n in _checkpoints(starts)}
-    return FixedPointSearch(fixed, (), counts, starts, converged, (low, high), dynamics)
+    return FixedPointSearch(fixed, (), counts, starts, converged, tuple(box), dynamics)
 
 
 def _near_switching_surface(dynamics: ClassPointMassDynamics, q) -> bool:
@@ -1053,22 +1056,8 @@ def _class_fixed_point(x, hits, first, dynamics: ClassPointMassDynamics, residua
     q = dynamics.full_q(x)
     td_jacobian, error = jacobian(residual, x)
     weight = dynamics.weights(q)[dynamics.moving].ravel()
-    eigenvalues = np.linalg.eigvals(weight[:, None] * td_jacobian)
-    eigenvalues = eigenvalues[np.argsort(-eigenvalues.real, kind="stable")]
-    residuals = classify_point(q, dynamics)
-    return FixedPoint(
-        q=q,
-        policy=dynamics.policy_table(q),
-        state_distribution=dynamics.state_distribution(q),
-        eigenvalues=eigenvalues,
-        stability=_stability(eigenvalues, dynamics.alpha),
-        relaxation_times=_relaxation_times(eigenvalues),
-        drift_residual=residuals["drift_residual"],
-        td_residual=residuals["td_residual"],
-        jacobian_error=error,
-        hits=hits,
-        first_start=first,
-    )
+    policy, distribution = dynamics.policy_table(q), dynamics.state_distribution(q)
+    return _point(q, policy, distribution, weight, td_jacobian, error, hits, first, dynamics)
 
 
 def point_mass_dynamics(config) -> PointMassDynamics | ClassPointMassDynamics:
