@@ -139,8 +139,6 @@ def _reason(message: str) -> str:
         return "Q* too near a switching surface"
     if "Gaussian cloud across a switching surface" in message:
         return "ε-greedy: a Gaussian cloud across the switching surfaces"
-    if "Boltzmann learners only" in message:
-        return "committed agents: a fixed table is not a softmax of a Gaussian Q"
     return "not for these learners"
 
 

@@ -112,8 +112,9 @@ def test_on_irregular_graphs_the_closure_is_per_degree_class_and_starts_as_the_p
 
 def test_with_agent_types_the_closure_is_per_type_and_degree_class():
     """Agent types [C10]: one Gaussian per (type, degree) class. Twin types (the default's parameters twice) split
-    every class in two and give the untyped closure; types with their own α, γ and rule start, without spread,
-    as the (type, degree) point masses of ``reduced`` (so each class carries its own type's rates)."""
+    every class in two and give the untyped closure; types with their own α, β, γ and rule, and committed agents,
+    start without spread as the (type, degree) point masses of ``reduced`` (each class carries its own type's
+    rates, and a committed class plays its table)."""
     untyped = marldyn.predict(IRREGULAR, "closure")
     twins = marldyn.predict({**IRREGULAR, "agent_types": [{"name": "twin", "fraction": 0.5}]}, "closure")
     assert twins.attrs["route"] == "type classes"
@@ -121,15 +122,27 @@ def test_with_agent_types_the_closure_is_per_type_and_degree_class():
         np.testing.assert_allclose(twins[name], untyped[name], rtol=1e-7, atol=1e-12)
     for t in range(2):
         np.testing.assert_allclose(twins.policy_by_type[:, t], untyped.policy, atol=1e-10)
-    mixed = {
-        **IRREGULAR,
-        "agent_types": [{"name": "far", "fraction": 0.4, "alpha": 3e-5, "gamma": 0.6, "rule": "faq", "faq_beta": 0.3}],
-    }
-    closure = marldyn.predict(mixed, "closure")
-    point = marldyn.predict(mixed, "reduced")
-    moved = (point.q_by_type - point.q_by_type.isel(time=0)).values
-    assert np.abs(moved[:, 0] - moved[:, 1]).max() > 1e-4  # the two types move apart
-    np.testing.assert_allclose((closure.q_by_type - closure.q_by_type.isel(time=0)).values, moved, rtol=1e-3, atol=1e-9)
+    far = {"name": "far", "fraction": 0.4, "alpha": 3e-5, "gamma": 0.6, "rule": "faq", "faq_beta": 0.3}
+    zealots = {"name": "zealots", "fraction": 0.2, "fixed_policy": [[0.3, 0.7], [1.0, 0.0]]}  # a pure row too
+    hot = {"name": "hot", "fraction": 0.3, "beta": 3.0, "alpha": 2e-5}
+    # the learners' mixture is moment-matched in the effective contrasts (β_c'/β) c: exact for one β, an
+    # approximation across β (0.2 % of the displacement here)
+    for types, tolerance in (([far, zealots], 1e-3), ([hot], 1e-2)):
+        mixed = {**IRREGULAR, "agent_types": types}
+        closure = marldyn.predict(mixed, "closure")
+        point = marldyn.predict(mixed, "reduced")
+        moved = (point.q_by_type - point.q_by_type.isel(time=0)).values
+        learners = [i for i, name in enumerate(point.agent_type.values) if name != "zealots"]
+        assert np.abs(moved[:, learners[0]] - moved[:, learners[1]]).max() > 1e-4  # the types move apart
+        shift = (closure.q_by_type - closure.q_by_type.isel(time=0)).values
+        np.testing.assert_allclose(shift, moved, rtol=tolerance, atol=1e-9)
+        np.testing.assert_allclose(closure.policy_by_type, point.policy_by_type, atol=1e-5)
+    with_zealots = marldyn.predict({**IRREGULAR, "agent_types": [far, zealots]}, "closure")
+    z = list(with_zealots.agent_type.values).index("zealots")
+    table = np.broadcast_to(zealots["fixed_policy"], (3, 2, 2))  # its point mass plays the table (to 1e-321)
+    np.testing.assert_allclose(with_zealots.policy_by_type[:, z], table, rtol=1e-15, atol=1e-300)
+    held = with_zealots.q_by_type.values[:, z]
+    np.testing.assert_array_equal(held, np.broadcast_to(held[0], held.shape))  # its Q never moves
     with pytest.raises(ConfigError, match="reduced time scale only"):
         marldyn.predict(mixed, Closure(timescale="full"))
 

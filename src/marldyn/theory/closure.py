@@ -28,8 +28,8 @@ Derivation, assumptions and limits: ``docs/closure.md``. Summary (d = K M entrie
 - **Degree classes** [C10]. On a graph whose degrees differ, one Gaussian per degree class, coupled by the
   pair approximation through the classes' edge-weighted mixture (mean field: no pair correlations, no shared
   noise, :class:`_ClassModel`). With agent types, one Gaussian per (type, degree) class with its type's α, γ,
-  rule and faq_beta, on any graph; the types share β (the neighbour mixture is a law of Q, turned into a policy
-  by one softmax), and committed or ε-greedy types are refused.
+  rule, β and faq_beta, on any graph: the learners' mixture taken in the effective contrasts (β_c' / β) c of the
+  focal class's β, each committed class a point mass that plays its table; ε-greedy types are refused.
 
 Rules: Q-learning and expected SARSA (the shared-noise blocks are derived for deterministic bootstrap
 values); SARSA with ``correlations=False``. Time scales: ``reduced`` (stationary pair distributions, an
@@ -54,7 +54,7 @@ from ..errors import ConfigError, ConvergenceError, DivergenceError, MarldynWarn
 from ..games import require_immediate_reward
 from ..graphs import Graph, lattice_side
 from ..learning import EXPECTED_SARSA, FAQ, Q_LEARNING, RULES, faq_factor, rule_code
-from ..policy import BOLTZMANN, boltzmann, softmax_row
+from ..policy import EPSILON_GREEDY, FIXED, boltzmann, softmax_row
 from .euler_maruyama import psd_cholesky_into
 from .markov import edge_transition_into, stationary_into
 from .one_step import drift_into, moments_into, pair_td_into, shared_noise_into, workspace
@@ -815,7 +815,7 @@ class _Model:
             self.initial,
         )
 
-    def node_moments(self, rule, mean, full_deviation, neighbor_contrasts, pairs=None):
+    def node_moments(self, rule, mean, full_deviation, neighbor_contrasts, pairs=None, neighbor_weight=None):
         focal_q = (mean[None, :] + full_deviation).reshape(-1, *self.shape)
         return node_moments(
             focal_q,
@@ -824,16 +824,17 @@ class _Model:
             self.no_pairs if pairs is None else pairs,
             pairs is not None,
             *self.parameters(),
-            self.neighbor_weight,
+            self.neighbor_weight if neighbor_weight is None else neighbor_weight,
         )
 
-    def terms(self, mean, own, neighbor, pairs=None, neighbors=None) -> dict:
+    def terms(self, mean, own, neighbor, pairs=None, neighbors=None, neighbor_weight=None) -> dict:
         """E[μ], Ā_self, Ā_nb, E[Σ], D_edge, D_common for C₀ = ``own`` and C₁ = ``neighbor`` [C5-C8].
 
         With ``pairs`` (full time scale) E[μ] takes the pairs' edge-state distributions; the fluctuation terms
         (Ā, E[Σ], the shared noise) take the stationary ones: the fluctuations are slow, their edges follow
         them. ``neighbors(count)``, if given, returns the neighbour nodes' contrasts for ``count`` focal nodes
-        (the degree classes' mixture [C10]) instead of the conditional law of [C4]."""
+        (the degree classes' mixture [C10]) instead of the conditional law of [C4], with their weights
+        ``neighbor_weight`` (default the neighbour rule's)."""
         geometry = self.geometry(mean, own, neighbor)
         fine_deviation, _, fine_neighbors = self.nodes(self.fine, geometry)
         coarse_deviation, noise_deviation, coarse_neighbors = self.nodes(self.coarse, geometry)
@@ -851,7 +852,7 @@ class _Model:
             noise_deviation,
             self.coarse.full_weight,
             self.coarse.full_contrast,
-            self.neighbor_weight,
+            self.neighbor_weight if neighbor_weight is None else neighbor_weight,
             self.no_pairs if pairs is None else pairs,
             pairs is not None,
             1e-6 * max(1.0, float(np.abs(mean).max())),
@@ -963,17 +964,34 @@ class _ClassModel:
     of the mixture's mean and covariance; the pair correlations and the shared noise are not carried:
     dm_c/dt = E_c[μ], dC_c/dt = A C + C Aᵀ + A C Aᵀ + E_c[Σ] with A = Ā_self(c). Each class's cubature is
     that of :class:`_Model` (one per class, degree k_c).
+
+    Agent types: each class has its type's α, β, γ, rule and faq_beta. A neighbour of class c' seen from a focal
+    class of inverse temperature β plays softmax(β z) with the effective contrasts z = (β_c' / β) c, so the
+    learners' mixture is taken in z. A committed class (``fixed_policy``) never moves: it is the point mass at
+    the contrasts log(X(s, a) / X(s, M-1)) of its table (clipped at ±``FIXED_CONTRAST``, where the softmax gives
+    the table to below 1e-300) with β = 1, a neighbour node of its own with its edge-end weight, and its
+    recorded Q and covariance are the agents' initial ones.
     """
 
-    def __init__(self, game, degrees, agent_weights, parameters, order, initial, class_type=None, n_types=1):
-        """``parameters``: one (α, β, γ, rule, faq_beta) per class, β the same for all; ``class_type`` (class,)
-        each class's type among ``n_types`` (agent types: the per-type records)."""
+    def __init__(
+        self, game, degrees, agent_weights, parameters, order, initial, class_type=None, n_types=1, fixed_policy=None
+    ):
+        """``parameters``: one (α, β, γ, rule, faq_beta) per class; ``class_type`` (class,) each class's type among
+        ``n_types`` (agent types: the per-type records); ``fixed_policy`` (class, state, action), NaN for a
+        learning class, the table of a committed one."""
         self.parts = [
             _Model(game, k, [0.0], [1.0], *values, order, False, initial)
             for k, values in zip(degrees, parameters, strict=True)
         ]
         self.class_type = None if class_type is None else np.asarray(class_type, dtype=np.int64)
         self.n_types = int(n_types)
+        self.betas = np.array([part.beta for part in self.parts])
+        n_classes = len(self.parts)
+        self.fixed_policy = None if fixed_policy is None else np.asarray(fixed_policy, dtype=np.float64)
+        self.committed = np.zeros(n_classes, bool)
+        if self.fixed_policy is not None:
+            self.committed = ~np.isnan(self.fixed_policy).any(axis=(1, 2))
+        self.recorded = None  # the committed classes' (initial mean, initial covariance), set by hold_committed
         first = self.parts[0]
         self.shape, self.size, self.n_contrasts = first.shape, first.size, first.n_contrasts
         self.alpha, self.beta, self.gamma, self.rule = first.alpha, first.beta, first.gamma, first.rule
@@ -994,19 +1012,41 @@ class _ClassModel:
         covariances = y[c * d :].reshape(c, d, d)
         return y[: c * d].reshape(c, d), 0.5 * (covariances + np.swapaxes(covariances, 1, 2))
 
-    def neighbor_contrasts(self, means, covariances, count):
-        """The neighbour nodes' contrasts, (count, neighbour node, n_c): a neighbour's law is the edge-weighted
-        mixture of the classes' Gaussians, taken as the Gaussian of the same mean and covariance (its policy
-        enters only through smooth averages; one neighbour rule instead of one per class)."""
+    def hold_committed(self, y0):
+        """The start ``y0`` with every committed class at its point mass (``committed_mean``, covariance 0); what it
+        held there (the agents' initial Q) becomes the class's record."""
+        means, covariances = self.unpack(y0)
+        means, covariances = means.copy(), covariances.copy()
+        self.recorded = (means[self.committed].copy(), covariances[self.committed].copy())
+        for c in np.flatnonzero(self.committed):
+            means[c] = committed_mean(self.fixed_policy[c])
+            covariances[c] = 0.0
+        return self.pack(means, covariances)
+
+    def neighbor_contrasts(self, means, covariances, count, beta=None):
+        """The neighbour nodes' contrasts, (count, neighbour node, n_c), and their weights (neighbour node,), seen
+        from a focal class of inverse temperature ``beta`` (default the first class's): the learners' law is the
+        edge-weighted mixture of their Gaussians in the effective contrasts (β_c' / β) c, taken as the Gaussian of
+        the same mean and covariance (its policy enters only through smooth averages; one neighbour rule instead
+        of one per class), and every committed class is one node of its own."""
         first = self.parts[0]
         contrasts = first.contrasts
-        mean = self.edge_weight @ means
-        spread = means - mean
-        mixture = np.einsum("c,cij->ij", self.edge_weight, covariances) + np.einsum(
-            "c,ci,cj->ij", self.edge_weight, spread, spread
+        learning = ~self.committed
+        scale = self.betas[learning] / (self.betas[0] if beta is None else beta)
+        weight = self.edge_weight[learning] / self.edge_weight[learning].sum()
+        scaled = scale[:, None] * means[learning]
+        mean = weight @ scaled
+        spread = scaled - mean
+        mixture = np.einsum("c,cij->ij", weight * scale**2, covariances[learning]) + np.einsum(
+            "c,ci,cj->ij", weight, spread, spread
         )
         nodes = (contrasts @ mean)[None, :] + first.neighbor_eta @ _psd_root(contrasts @ mixture @ contrasts.T).T
-        return np.ascontiguousarray(np.broadcast_to(nodes[None], (count, *nodes.shape)))
+        weights = first.neighbor_weight * self.edge_weight[learning].sum()
+        if self.committed.any():  # β_c' = 1: the effective contrasts of a table are its log-ratios over β
+            fixed = means[self.committed] @ contrasts.T / (self.betas[0] if beta is None else beta)
+            nodes = np.concatenate([nodes, fixed])
+            weights = np.concatenate([weights, self.edge_weight[self.committed]])
+        return np.ascontiguousarray(np.broadcast_to(nodes[None], (count, *nodes.shape))), weights
 
     def rates(self, _, y):
         means, covariances = self.unpack(y)
@@ -1014,11 +1054,16 @@ class _ClassModel:
         rates = np.empty_like(covariances)
         zero = np.zeros((self.size, self.size))
 
-        def neighbors(count):
-            return self.neighbor_contrasts(means, covariances, count)
-
         for c, part in enumerate(self.parts):
-            terms = part.terms(means[c], covariances[c], zero, neighbors=neighbors)
+            if self.committed[c]:
+                drifts[c], rates[c] = 0.0, 0.0
+                continue
+            weight = self.neighbor_contrasts(means, covariances, 1, part.beta)[1]
+
+            def neighbors(count, beta=part.beta):
+                return self.neighbor_contrasts(means, covariances, count, beta)[0]
+
+            terms = part.terms(means[c], covariances[c], zero, neighbors=neighbors, neighbor_weight=weight)
             drifts[c] = terms["drift"]
             a = terms["jacobian_self"]
             ac = a @ covariances[c]
@@ -1029,6 +1074,10 @@ class _ClassModel:
     def record(self, means, covariances, n_agents, pairs=None):
         """The population's outputs: class mixtures weighted by the agents (edges for the edge fractions) [C10]."""
         w = self.agent_weight
+        held = means, covariances
+        if self.recorded is not None:  # the committed classes' recorded Q: the agents' own (they never learn)
+            means, covariances = means.copy(), covariances.copy()
+            means[self.committed], covariances[self.committed] = self.recorded
         mean = w @ means
         spread = means - mean
         own = np.einsum("c,cij->ij", w, covariances) + np.einsum("c,ci,cj->ij", w, spread, spread)
@@ -1037,12 +1086,13 @@ class _ClassModel:
         class_policy = np.empty((self.n_classes,) + self.shape)
         parts = []
         zero = np.zeros((self.size, self.size))
-        neighbors = self.neighbor_contrasts(means, covariances, len(self.fine.contrast_weight))
         for c, part in enumerate(self.parts):
-            _, deviation, _ = part.nodes(self.fine, part.geometry(means[c], covariances[c], zero))
-            moments = part.node_moments(self.fine, means[c], deviation, neighbors)
-            parts.append(_diagnostic_sources(self.fine.full_weight, deviation, covariances[c], *moments))
-            class_policy[c] = gaussian_mean_policy(means[c].reshape(self.shape), covariances[c], self.beta)
+            at, spread_c = held[0][c], held[1][c]  # a committed class: its point mass, which plays its table
+            neighbors, weight = self.neighbor_contrasts(*held, len(self.fine.contrast_weight), part.beta)
+            _, deviation, _ = part.nodes(self.fine, part.geometry(at, spread_c, zero))
+            moments = part.node_moments(self.fine, at, deviation, neighbors, neighbor_weight=weight)
+            parts.append(_diagnostic_sources(self.fine.full_weight, deviation, spread_c, *moments))
+            class_policy[c] = gaussian_mean_policy(at.reshape(self.shape), spread_c, part.beta)
         out["policy"] = np.einsum("c,csa->sa", w, class_policy)
         if self.class_type is not None:
             class_q = means.reshape((self.n_classes,) + self.shape)
@@ -1212,9 +1262,10 @@ def solve_closure(
         and the shared noise (whose α² X X factors become α² min(X, faq_beta) min(X', faq_beta)).
     learners : marldyn.agents.Learners, optional
         Agent types (with ``agent_type``, every agent's type, shape (agent,)): one Gaussian per (type, degree)
-        class with its type's α, γ, rule and faq_beta, mean field as the degree classes [C10] (reduced time
-        scale only, no pair correlations). The types must share β and be Boltzmann learners; committed and
-        ε-greedy types are refused. One type (``learners.typed`` False) is the plain closure with its values.
+        class with its type's α, β, γ, rule and faq_beta, mean field as the degree classes [C10] (reduced time
+        scale only, no pair correlations); committed classes never move and enter their neighbours' field with
+        their tables; ε-greedy types are refused. One type (``learners.typed`` False) is the plain closure with
+        its values.
     initial_covariance : array_like, shape (K M, K M), optional
         Covariance of the agents' independent initial draws around ``q0`` (default 0: identical tables),
         e.g. σ² I for the simulator's normal ``q_noise`` σ.
@@ -1314,8 +1365,8 @@ def solve_closure(
             )
         model = _typed_model(game, graph, learners, agent_type, order, initial)
         classes = model.n_classes
-        y0 = model.pack(
-            np.broadcast_to(q0.ravel(), (classes, size)), np.broadcast_to(covariance, (classes, size, size))
+        y0 = model.hold_committed(
+            model.pack(np.broadcast_to(q0.ravel(), (classes, size)), np.broadcast_to(covariance, (classes, size, size)))
         )
     elif degrees.size == 1:
         modes, weights = closure_modes(graph)
@@ -1344,36 +1395,50 @@ def solve_closure(
     return _trajectory(model, grid, path, pair_path, graph.n_agents, timescale, initial_kurtosis, warn)
 
 
+FIXED_CONTRAST = 740.0
+"""The largest log-ratio of a committed table's point mass: exp(-740) ≈ 4e-322, a probability 0 to double precision."""
+
+
+def committed_mean(table) -> np.ndarray:
+    """The Q (flat, K M) whose softmax with β = 1 is ``table`` (state, action): the contrasts
+    log(X(s, a) / X(s, M-1)) clipped at ±:data:`FIXED_CONTRAST` (a zero probability), levels 0."""
+    logits = np.log(np.maximum(np.asarray(table, dtype=np.float64), np.exp(-FIXED_CONTRAST)))
+    return np.clip(logits - logits[:, -1:], -FIXED_CONTRAST, FIXED_CONTRAST).ravel()
+
+
 def _typed_model(game, graph, learners, agent_type, order, initial) -> _ClassModel:
     """The class model of a population with agent types: one Gaussian per (type, degree) class [C10]."""
     if agent_type is None or np.shape(agent_type) != (graph.n_agents,):
         raise ConfigError(f"agent_type must give every agent's type, shape ({graph.n_agents},)")
     class_type, class_degree, weight = type_degree_classes(learners, np.asarray(agent_type), graph.degree)
     present = np.unique(class_type)
-    others = [learners.names[t] for t in present if learners.policy[t] != BOLTZMANN]
-    if others:
+    greedy = [learners.names[t] for t in present if learners.policy[t] == EPSILON_GREEDY]
+    if greedy:
         raise ConfigError(
-            f"the closure takes agent types of Boltzmann learners only, not {', '.join(others)}: a committed table "
-            "or an ε-greedy policy is not a softmax of a Gaussian Q; use reduced, particles, sde or sde-graph"
+            f"the closure does not take ε-greedy types ({', '.join(greedy)}): a Gaussian cloud across a switching "
+            "surface; use reduced, particles, sde or sde-graph"
         )
-    if np.ptp(learners.beta[present]) > 0:
-        raise ConfigError(
-            f"the closure takes agent types that share beta (here {learners.beta[present].tolist()}): the neighbours' "
-            "mixture is one law of Q turned into a policy by one softmax; use reduced, particles, sde or sde-graph"
-        )
+    if np.all(learners.policy[present] == FIXED):
+        raise ConfigError("the closure needs some agents that learn: every agent is committed")
     if class_degree.min() == 0:
         raise ConfigError("the closure needs every agent to have an edge (isolated agents never learn here)")
+    committed = learners.policy[class_type] == FIXED
     parameters = [
-        (
+        (1.0, 1.0, 0.0, Q_LEARNING, None)  # a committed class's point mass plays its table at β = 1; it never moves
+        if fixed
+        else (
             learners.alpha[t],
             learners.beta[t],
             learners.gamma[t],
             learners.rule[t],
             learners.faq_beta[t] if learners.rule[t] == FAQ else None,
         )
-        for t in class_type
+        for t, fixed in zip(class_type, committed, strict=True)
     ]
-    return _ClassModel(game, class_degree, weight, parameters, order, initial, class_type, learners.n_types)
+    tables = np.where(committed[:, None, None], learners.fixed_policy[class_type], np.nan)
+    return _ClassModel(
+        game, class_degree, weight, parameters, order, initial, class_type, learners.n_types, fixed_policy=tables
+    )
 
 
 def _integrate_reduced(model, y0, grid, rtol, atol) -> np.ndarray:

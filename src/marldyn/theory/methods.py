@@ -328,8 +328,8 @@ class Closure(TheoryMethod):
 
     Deterministic: the mean m(t) of Q and the covariance of the agents' deviations per adjacency eigenvalue
     (one agent's spread and its correlation with its neighbours), closed at second order (docs/closure.md);
-    on a graph whose degrees differ, one Gaussian per degree class, and with agent types (Boltzmann, one β) one
-    per (type, degree) class (mean field).
+    on a graph whose degrees differ, one Gaussian per degree class, and with agent types (Boltzmann or
+    committed) one per (type, degree) class (mean field).
     Reports ``q_std`` and the predicted skewness and excess kurtosis of every entry (a warning where the
     population is far from Gaussian).
 
