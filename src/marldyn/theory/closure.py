@@ -1054,14 +1054,21 @@ class _ClassModel:
         rates = np.empty_like(covariances)
         zero = np.zeros((self.size, self.size))
 
+        seen = {}  # the neighbour nodes of one call depend on the focal class's β and the node count only
+
+        def field(count, beta):
+            if (count, beta) not in seen:
+                seen[count, beta] = self.neighbor_contrasts(means, covariances, count, beta)
+            return seen[count, beta]
+
         for c, part in enumerate(self.parts):
             if self.committed[c]:
                 drifts[c], rates[c] = 0.0, 0.0
                 continue
-            weight = self.neighbor_contrasts(means, covariances, 1, part.beta)[1]
+            weight = field(1, part.beta)[1]
 
             def neighbors(count, beta=part.beta):
-                return self.neighbor_contrasts(means, covariances, count, beta)[0]
+                return field(count, beta)[0]
 
             terms = part.terms(means[c], covariances[c], zero, neighbors=neighbors, neighbor_weight=weight)
             drifts[c] = terms["drift"]
