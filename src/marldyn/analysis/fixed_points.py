@@ -185,15 +185,21 @@ class PointMassDynamics:
                 f"one point mass needs a regular graph (one degree); this graph has degrees {degrees.tolist()}: "
                 "use ClassPointMassDynamics.from_config (a point mass per degree class) or point_mass_dynamics"
             )
-        learning = config.learning
         if config.agent_types:
             raise ConfigError(
                 "one point mass is for one type of learners: agent types have a point mass each, coupled; use "
                 "ClassPointMassDynamics.from_config (a point mass per (type, degree) class) or point_mass_dynamics"
             )
+        return cls._of_learning(config, game, int(degrees[0]))
+
+    @classmethod
+    def _of_learning(cls, config, game, degree: int) -> PointMassDynamics:
+        """The point mass of ``config``'s ``[learning]`` on ``game`` with every agent's degree ``degree`` (the
+        checks of the graph and the types are :meth:`from_config`'s)."""
+        learning = config.learning
         return cls(
             game,
-            int(degrees[0]),
+            degree,
             learning.alpha,
             learning.beta,
             learning.gamma,
@@ -348,6 +354,7 @@ class ClassPointMassDynamics:
     initial_state_distribution: np.ndarray | None = None
     q_table: np.ndarray | None = None
     neighbor_weight: np.ndarray = field(init=False, repr=False)
+    _inputs: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
         from ..theory.particles import neighbor_weights
@@ -380,6 +387,10 @@ class ClassPointMassDynamics:
         ):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "neighbor_weight", neighbor_weights(degree, self.class_weight))
+        # what the particle cores take besides Q, built once (the root finder calls them thousands of times)
+        payoff, transition = self.game.arrays()
+        inputs = (self.neighbor_weight, class_type, self.learners.kernel_arrays(), payoff, transition)
+        object.__setattr__(self, "_inputs", inputs)
 
     @classmethod
     def from_config(cls, config) -> ClassPointMassDynamics:
@@ -458,8 +469,7 @@ class ClassPointMassDynamics:
         q = np.ascontiguousarray(q, dtype=np.float64)
         if q.shape != self.shape:
             raise ConfigError(f"q must have shape (class, state, action) = {self.shape}, got {q.shape}")
-        payoff, transition = self.game.arrays()
-        return q, self.neighbor_weight, self.class_type, self.learners.kernel_arrays(), payoff, transition
+        return (q, *self._inputs)
 
     def policy_table(self, q) -> np.ndarray:
         """X_c(Q_c) of every class by its type (a committed class: its table), shape (class, state, action)."""
@@ -1082,19 +1092,7 @@ def point_mass_dynamics(config) -> PointMassDynamics | ClassPointMassDynamics:
     classes = ClassPointMassDynamics.from_config(config)
     if config.agent_types or classes.class_type.size > 1:
         return classes
-    learning = config.learning
-    return PointMassDynamics(
-        classes.game,
-        int(classes.class_degree[0]),
-        learning.alpha,
-        learning.beta,
-        learning.gamma,
-        learning.rule,
-        classes.initial_state_distribution,
-        learning.policy,
-        learning.epsilon,
-        learning.faq_beta,
-    )
+    return PointMassDynamics._of_learning(config, classes.game, int(classes.class_degree[0]))
 
 
 def full_fixed_point_check(point: FixedPoint, dynamics: PointMassDynamics) -> dict:
