@@ -1023,16 +1023,16 @@ class _ClassModel:
             covariances[c] = 0.0
         return self.pack(means, covariances)
 
-    def neighbor_contrasts(self, means, covariances, count, beta=None):
-        """The neighbour nodes' contrasts, (count, neighbour node, n_c), and their weights (neighbour node,), seen
-        from a focal class of inverse temperature ``beta`` (default the first class's): the learners' law is the
-        edge-weighted mixture of their Gaussians in the effective contrasts (β_c' / β) c, taken as the Gaussian of
-        the same mean and covariance (its policy enters only through smooth averages; one neighbour rule instead
-        of one per class), and every committed class is one node of its own."""
+    def neighbor_field(self, means, covariances, beta):
+        """The neighbour nodes' contrasts (neighbour node, n_c) and their weights (neighbour node,), seen from a
+        focal class of inverse temperature ``beta``: the learners' law is the edge-weighted mixture of their
+        Gaussians in the effective contrasts (β_c' / β) c, taken as the Gaussian of the same mean and covariance
+        (its policy enters only through smooth averages; one neighbour rule instead of one per class), and every
+        committed class is one node of its own."""
         first = self.parts[0]
         contrasts = first.contrasts
         learning = ~self.committed
-        scale = self.betas[learning] / (self.betas[0] if beta is None else beta)
+        scale = self.betas[learning] / beta
         weight = self.edge_weight[learning] / self.edge_weight[learning].sum()
         scaled = scale[:, None] * means[learning]
         mean = weight @ scaled
@@ -1043,34 +1043,28 @@ class _ClassModel:
         nodes = (contrasts @ mean)[None, :] + first.neighbor_eta @ _psd_root(contrasts @ mixture @ contrasts.T).T
         weights = first.neighbor_weight * self.edge_weight[learning].sum()
         if self.committed.any():  # β_c' = 1: the effective contrasts of a table are its log-ratios over β
-            fixed = means[self.committed] @ contrasts.T / (self.betas[0] if beta is None else beta)
-            nodes = np.concatenate([nodes, fixed])
+            nodes = np.concatenate([nodes, means[self.committed] @ contrasts.T / beta])
             weights = np.concatenate([weights, self.edge_weight[self.committed]])
-        return np.ascontiguousarray(np.broadcast_to(nodes[None], (count, *nodes.shape))), weights
+        return nodes, weights
+
+    def _fields(self, means, covariances, classes) -> dict:
+        """:meth:`neighbor_field` once per distinct β among ``classes`` (it depends on the focal class's β only)."""
+        return {beta: self.neighbor_field(means, covariances, beta) for beta in set(self.betas[classes].tolist())}
 
     def rates(self, _, y):
         means, covariances = self.unpack(y)
         drifts = np.empty_like(means)
         rates = np.empty_like(covariances)
         zero = np.zeros((self.size, self.size))
-
-        seen = {}  # the neighbour nodes of one call depend on the focal class's β and the node count only
-
-        def field(count, beta):
-            if (count, beta) not in seen:
-                seen[count, beta] = self.neighbor_contrasts(means, covariances, count, beta)
-            return seen[count, beta]
-
+        fields = self._fields(means, covariances, ~self.committed)
         for c, part in enumerate(self.parts):
             if self.committed[c]:
                 drifts[c], rates[c] = 0.0, 0.0
                 continue
-            weight = field(1, part.beta)[1]
-
-            def neighbors(count, beta=part.beta):
-                return field(count, beta)[0]
-
-            terms = part.terms(means[c], covariances[c], zero, neighbors=neighbors, neighbor_weight=weight)
+            nodes, weight = fields[float(part.beta)]
+            terms = part.terms(
+                means[c], covariances[c], zero, neighbors=functools.partial(_repeat, nodes), neighbor_weight=weight
+            )
             drifts[c] = terms["drift"]
             a = terms["jacobian_self"]
             ac = a @ covariances[c]
@@ -1093,9 +1087,11 @@ class _ClassModel:
         class_policy = np.empty((self.n_classes,) + self.shape)
         parts = []
         zero = np.zeros((self.size, self.size))
+        fields = self._fields(*held, np.ones(self.n_classes, bool))
         for c, part in enumerate(self.parts):
             at, spread_c = held[0][c], held[1][c]  # a committed class: its point mass, which plays its table
-            neighbors, weight = self.neighbor_contrasts(*held, len(self.fine.contrast_weight), part.beta)
+            nodes, weight = fields[float(part.beta)]
+            neighbors = _repeat(nodes, len(self.fine.contrast_weight))
             _, deviation, _ = part.nodes(self.fine, part.geometry(at, spread_c, zero))
             moments = part.node_moments(self.fine, at, deviation, neighbors, neighbor_weight=weight)
             parts.append(_diagnostic_sources(self.fine.full_weight, deviation, spread_c, *moments))
@@ -1108,6 +1104,11 @@ class _ClassModel:
         for key in ("skew_source", "kurtosis_source", "relaxation"):  # within-class, agent-weighted
             out[key] = sum(w[c] * part[key] for c, part in enumerate(parts))
         return out
+
+
+def _repeat(nodes, count) -> np.ndarray:
+    """The same neighbour nodes (node, n_c) for each of ``count`` focal nodes, C-contiguous (count, node, n_c)."""
+    return np.ascontiguousarray(np.broadcast_to(nodes[None], (count, *nodes.shape)))
 
 
 def gaussian_mean_policy(q, covariance, beta, order=OUTPUT_ORDER) -> np.ndarray:
