@@ -16,6 +16,8 @@ Stages (default: all, in this order):
               1.06e6 steps; the heavy one);
 - ``alpha``   LNA / coupled-without-correlations / independent OU / simulation across α = 1e-4 ... 1e-1;
 - ``degree``  the same across the degree (ring, random regular 3, 6, 8, 16, lattice) at α = 3e-3 and 1e-2;
+- ``agents``  the LNA at per-agent fixed points (``marldyn.theory.agent_lna``): two committed cooperators on
+              the 4 x 4 lattice, α = 1e-3 and 2.5e-4, per-agent means and variances vs the simulation;
 - ``figures`` docs/figures/fluctuations_{fig3,alpha,degree}.png from the cached results.
 
 Simulations and summaries are cached in ``--cache`` (default ``$TMPDIR/marldyn_fluctuations``), so each
@@ -38,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 FIGURES = HERE / "figures"
 ENTRIES = ["Q(s1,C)", "Q(s1,D)", "Q(s2,C)", "Q(s2,D)"]
 PARAMETERS = dict(beta=1.0, gamma=0.8)
-STAGES = ["fig3", "timing", "dt", "blocks", "counts", "lna", "alpha", "degree", "figures"]
+STAGES = ["fig3", "timing", "dt", "blocks", "counts", "lna", "alpha", "degree", "agents", "figures"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -646,6 +648,85 @@ def stage_degree(cache, workers):
 # ----------------------------------------------------------------------------------------------
 # figures
 # ----------------------------------------------------------------------------------------------
+AGENT_CASE = {
+    "graph": {"kind": "lattice", "n": 16},
+    "agent_types": [{"name": "committed", "agents": [0, 10], "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}],
+}
+
+
+def stage_agents(cache, workers):
+    import marldyn
+    from marldyn.theory.agent_lna import solve_agent_lna
+
+    print("\n### The LNA at per-agent fixed points: two committed cooperators (agents 0, 10) on the 4 x 4 lattice\n")
+    rows = []
+    for alpha in (1e-3, 2.5e-4):
+        config = marldyn.parse_config({**AGENT_CASE, "learning": {"alpha": alpha}, "init": {"q_noise": 0.0}})
+        game, graph = config.build_game(), config.build_graph()
+        learners = config.learners(game, graph.n_agents)
+        kind = learners.assign(graph.n_agents, None)
+        result = solve_agent_lna(game, graph, learners, kind, np.zeros((graph.n_agents, 2, 2)))
+        q_star_i = result.blocks["agent_fixed_point"]
+        movers = result.blocks["learners"]
+        tau = result.relaxation_time
+        burn, length, every = int(4 * tau), int(40 * tau), max(int(tau / 20), 5)
+        steps = (burn + length) // every * every + every
+        runs = 20
+        data = config.model_dump(exclude_none=True)
+        data["run"].update(steps=steps, runs=runs, record_every=every, seed=3)
+        simulated = cached(
+            cache,
+            f"agents_sim_alpha{alpha:g}.nc",
+            lambda d=data, q=q_star_i: marldyn.simulate(
+                marldyn.parse_config(d), initial_q=q, snapshots=True, workers=workers, progress=False
+            ),
+        )
+        part = simulated.sel(time=slice(burn, None))
+        agent_q = part["agent_q"].values[:, :, movers].reshape(runs, part.sizes["time"], movers.size * 4)
+        variance = agent_q.var(axis=1)  # (run, learner entry): each agent's stationary variance in time
+        sim_var, sim_se = variance.mean(axis=0), variance.std(axis=0, ddof=1) / np.sqrt(runs)
+        theory_var = np.diag(result.blocks["covariance"])
+        ratio = sim_var / theory_var
+        offset = agent_q.mean(axis=(0, 1)) - q_star_i[movers].reshape(-1)
+        sd = np.sqrt(theory_var)
+        x = part["agent_q"].values[:, :, movers]
+        x = np.exp(x - x.max(axis=-1, keepdims=True))
+        x = (x / x.sum(axis=-1, keepdims=True)).mean(axis=(0, 1))  # each learner's mean policy (β = 1)
+        policy_offset = np.abs(x - result.blocks["agent_policy"][movers]).max()
+        within = (part["q_std"] ** 2).mean("time").values.reshape(runs, -1)
+        rows.append(
+            [
+                f"{alpha:g}",
+                f"{tau:.0f}",
+                f"{runs} x {steps}",
+                f"{ratio.mean():.3f} ± {np.sqrt(np.mean((sim_se / theory_var) ** 2) / ratio.size):.3f}",
+                f"{ratio.min():.2f} – {ratio.max():.2f}",
+                f"{np.median(sim_se / sim_var):.3f}",
+                f"{np.abs(offset).max():.4f} ({np.abs(offset / sd).max():.2f} sd)",
+                f"{policy_offset:.4f}",
+                " / ".join(f"{v:.4f}" for v in np.sqrt(within.mean(axis=0))),
+                " / ".join(f"{v:.4f}" for v in result.q_std.ravel()),
+            ]
+        )
+    print(
+        table(
+            rows,
+            [
+                "α",
+                "τ (steps)",
+                "runs x steps",
+                "variance sim / LNA (mean over 56 entries)",
+                "range",
+                "SE per entry (rel.)",
+                "largest |mean - Q*_i|",
+                "largest |mean X_i - X*_i|",
+                "q_std sim",
+                "q_std LNA",
+            ],
+        )
+    )
+
+
 def stage_figures(cache, workers):
     import matplotlib
 

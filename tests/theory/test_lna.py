@@ -472,5 +472,7 @@ def test_types_that_share_the_fixed_point_in_the_lna(fixed_points):
         ({"name": "far", "fraction": 0.1, "gamma": 0.5}, "differ in gamma"),
         ({"name": "cold", "fraction": 0.1, "beta": 2.0}, "differ in beta"),
     ):
-        with pytest.raises(ConfigError, match=match):
-            marldyn.predict({**base, "agent_types": [bad]}, "lna")
+        config = marldyn.parse_config({**base, "agent_types": [bad]})
+        assert match in lna.fixed_point_difference(config.learners(PD, 36))
+        with pytest.raises(ConfigError, match=match):  # predict takes these (theory/agent_lna.py)
+            lna.shared_fixed_point(config.learners(PD, 36))

@@ -225,23 +225,31 @@ def theory(
         if not method.noise:
             condition += "; without noise"
     elif name == "lna":  # issue 8: linear-noise approximation on the graph (theory/lna.py)
-        from .lna import lna_dataset_variables
+        from .lna import fixed_point_difference, lna_dataset_variables
 
         typed = {}
         if learners.typed:
-            typed = dict(learners=learners, assignments=simulator_initial_q(config, game, graph, types=True)[1])
-        variables, condition, lna_extra = lna_dataset_variables(
-            config,
-            game,
-            graph,
-            grid,
-            table,
-            policy=learning.policy,
-            epsilon=learning.epsilon,
-            faq_beta=learning.faq_beta,
-            **typed,
-            **parameters,
-        )
+            initial_q, assignments = simulator_initial_q(config, game, graph, types=True)
+            typed = dict(learners=learners, assignments=assignments)
+        if learners.typed and fixed_point_difference(learners) is not None:  # each learner at its own Q*_i
+            from .agent_lna import agent_lna_dataset_variables
+
+            variables, condition, lna_extra = agent_lna_dataset_variables(
+                game, graph, grid, table, learners, assignments, initial_q
+            )
+        else:
+            variables, condition, lna_extra = lna_dataset_variables(
+                config,
+                game,
+                graph,
+                grid,
+                table,
+                policy=learning.policy,
+                epsilon=learning.epsilon,
+                faq_beta=learning.faq_beta,
+                **typed,
+                **parameters,
+            )
         extra.update(lna_extra)
     elif name == "closure":  # issue 16: Gaussian moment closure on the graph (theory/closure.py)
         from .closure import solve_closure

@@ -49,6 +49,7 @@ from .one_step import pair_td_into, shared_noise_into
 __all__ = [
     "SWITCHING_MARGIN",
     "shared_fixed_point",
+    "fixed_point_difference",
     "LNAResult",
     "dense_matrices",
     "fixed_point",
@@ -981,12 +982,36 @@ def shared_fixed_point(learners) -> dict:
     >>> shared_fixed_point(config.learners(config.build_game(), 16))
     {'beta': 1.0, 'gamma': 0.8, 'rule': 'q_learning', 'policy': 'boltzmann', 'epsilon': None}
     """
-    if np.any(learners.committed):
+    difference = fixed_point_difference(learners)
+    if difference is not None:
         raise ConfigError(
-            "the LNA with agent types needs one fixed point for all: committed agents move their neighbours' fixed "
-            "points agent by agent, which it does not derive; use sde-graph"
+            f"one fixed point for all types needs types that differ in alpha, faq_beta and q_learning/faq only: "
+            f"{difference} (marldyn.theory.agent_lna solves per-agent fixed points)"
         )
     target = np.where(learners.rule == FAQ, Q_LEARNING, learners.rule)  # FAQ's TD target is Q-learning's
+    greedy = learners.policy[0] == EPSILON_GREEDY
+    return {
+        "beta": float(learners.beta[0]),
+        "gamma": float(learners.gamma[0]),
+        "rule": RULES[int(target[0])],
+        "policy": POLICIES[int(learners.policy[0])],
+        "epsilon": float(learners.epsilon[0]) if greedy else None,
+    }
+
+
+def fixed_point_difference(learners) -> str | None:
+    """Why the types of a population do not share one fixed point Q* (committed types, or types that differ in
+    the policy, β or ε, γ or the TD target), or None when they do.
+
+    Examples
+    --------
+    >>> from marldyn.agents import Learners
+    >>> fixed_point_difference(Learners.uniform(2, 2, alpha=0.01, beta=1.0, gamma=0.8)) is None
+    True
+    """
+    if np.any(learners.committed):
+        return "committed agents move their neighbours' fixed points agent by agent"
+    target = np.where(learners.rule == FAQ, Q_LEARNING, learners.rule)
     greedy = learners.policy[0] == EPSILON_GREEDY
     checks = {
         "policy": learners.policy,
@@ -996,17 +1021,8 @@ def shared_fixed_point(learners) -> dict:
     }
     for name, values in checks.items():
         if np.unique(values).size > 1:
-            raise ConfigError(
-                f"the LNA with agent types needs one fixed point for all: the types differ in {name} "
-                f"({np.asarray(values).tolist()}); they may differ in alpha, faq_beta and q_learning/faq only"
-            )
-    return {
-        "beta": float(learners.beta[0]),
-        "gamma": float(learners.gamma[0]),
-        "rule": RULES[int(target[0])],
-        "policy": POLICIES[int(learners.policy[0])],
-        "epsilon": float(learners.epsilon[0]) if greedy else None,
-    }
+            return f"the types differ in {name} ({np.asarray(values).tolist()})"
+    return None
 
 
 def _typed_population(q_star, game, learners, agent_type, n_agents) -> _Population:
