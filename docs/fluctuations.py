@@ -687,8 +687,9 @@ def stage_agents(cache, workers):
         sim_var, sim_se = variance.mean(axis=0), variance.std(axis=0, ddof=1) / np.sqrt(runs)
         theory_var = np.diag(result.blocks["covariance"])
         ratio = sim_var / theory_var
-        offset = agent_q.mean(axis=(0, 1)) - q_star_i[movers].reshape(-1)
-        sd = np.sqrt(theory_var)
+        run_means = agent_q.mean(axis=1)  # (run, learner entry)
+        offset = run_means.mean(axis=0) - q_star_i[movers].reshape(-1)
+        offset_se = run_means.std(axis=0, ddof=1) / np.sqrt(runs)
         x = part["agent_q"].values[:, :, movers]
         x = np.exp(x - x.max(axis=-1, keepdims=True))
         x = (x / x.sum(axis=-1, keepdims=True)).mean(axis=(0, 1))  # each learner's mean policy (β = 1)
@@ -702,7 +703,7 @@ def stage_agents(cache, workers):
                 f"{ratio.mean():.3f} ± {np.sqrt(np.mean((sim_se / theory_var) ** 2) / ratio.size):.3f}",
                 f"{ratio.min():.2f} – {ratio.max():.2f}",
                 f"{np.median(sim_se / sim_var):.3f}",
-                f"{np.abs(offset).max():.4f} ({np.abs(offset / sd).max():.2f} sd)",
+                f"{np.abs(offset).max():.4f} (z ≤ {np.abs(offset / offset_se).max():.1f})",
                 f"{policy_offset:.4f}",
                 " / ".join(f"{v:.4f}" for v in np.sqrt(within.mean(axis=0))),
                 " / ".join(f"{v:.4f}" for v in result.q_std.ravel()),

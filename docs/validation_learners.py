@@ -13,6 +13,7 @@ four relaxation times, against the LNA's. Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -84,6 +85,12 @@ LNA_CASES = [  # (title, [learning], greedy region of Q* or None (the root from 
         dict(alpha=0.001),
         None,
         [{"name": "fast", "fraction": 0.25, "alpha": 0.003}],
+    ),
+    (
+        "committed minority (15 % always cooperate, α = 0.001) at the learners' own fixed points",
+        dict(alpha=0.001),
+        None,
+        [{"name": "zealots", "fraction": 0.15, "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}],
     ),
 ]
 ENTRIES = ["Q(s1,a1)", "Q(s1,a2)", "Q(s2,a1)", "Q(s2,a2)"]
@@ -180,10 +187,17 @@ def lna_table(title: str, learner: dict, region, agent_types: list, quick: bool)
     mean, error = per_run.mean(axis=0), per_run.std(axis=0, ddof=1) / np.sqrt(10)
     theory = predicted.q_std.isel(time=0).values.ravel() ** 2
     margin = predicted.attrs.get("switching_margin")
+    moving = [] if not agent_types else [lna.fixed_point_difference(marldyn.parse_config(config).learners(game, 100))]
+    where = f"Q* = {np.round(q_star, 4).tolist()}"
+    if moving and moving[0] is not None:  # each learner at its own Q*_i (theory/agent_lna.py)
+        where = (
+            f"every agent starts at the homogeneous Q* = {np.round(q_star, 4).tolist()}, the learners' own Q*_i "
+            f"average {np.round(json.loads(predicted.attrs['fixed_point']), 4).tolist()} (committed agents included)"
+        )
     lines = [
         f"#### LNA: {title}",
         "",
-        f"Q* = {np.round(q_star, 4).tolist()}; relaxation time τ = {tau:,.0f} steps; simulation from Q*, 10 runs x "
+        f"{where}; relaxation time τ = {tau:,.0f} steps; simulation from Q*, 10 runs x "
         f"{steps:,} steps ({elapsed:.0f} s), variance averaged after 4 τ"
         + (f"; nearest switching surface {margin:.1f} standard deviations away" if margin is not None else "")
         + ".",

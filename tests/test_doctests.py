@@ -25,6 +25,7 @@ PUBLIC_MODULES = (
     "marldyn.theory.one_step",
     "marldyn.theory.markov",
     "marldyn.theory.lna",
+    "marldyn.theory.agent_lna",
     "marldyn.theory.closure",
     "marldyn.theory.switching",
     "marldyn.analysis",

@@ -166,3 +166,23 @@ def test_predict_lna_takes_types_that_move_the_fixed_point():
     for other in ({"name": "far", "fraction": 0.25, "gamma": 0.5}, {"name": "cold", "fraction": 0.25, "beta": 2.0}):
         ds = marldyn.predict({**base, "agent_types": [other]}, "lna")
         assert np.all(np.isfinite(ds.q_std.values)) and np.all(ds.q_std.values > 0)
+
+
+def test_epsilon_greedy_learners_are_linearised_inside_their_region():
+    config = {
+        "graph": {"kind": "lattice", "n": 16},
+        "learning": {"alpha": 0.005, "policy": "epsilon_greedy", "epsilon": 0.2},
+        "init": {"q": [[1.0, 0.0], [1.0, 0.0]], "q_noise": 0.0},
+        "run": {"steps": 100, "runs": 1},
+        "agent_types": [{"name": "z", "agents": [0], "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}],
+    }
+    ds = marldyn.predict(config, "lna")
+    assert ds.attrs["switching_margin"] > lna.SWITCHING_MARGIN
+    # every learner greedy on C in both states: X(C) = 1 - ε/2 = 0.9, the committed agent 1
+    np.testing.assert_allclose(ds.policy.isel(time=0).values[:, 0], (15 * 0.9 + 1.0) / 16, rtol=1e-12)
+    learners = marldyn.parse_config(config).learners(PD, 16)
+    start = np.broadcast_to([[1.0, 0.0], [1.0, 0.0]], (16, 2, 2))
+    result = solve_agent_lna(PD, lattice(16), learners, learners.assign(16, None), start)
+    # ε-greedy policies do not move inside a region: the spread is the committed agent's 1 against the 15 learners' 0.9
+    np.testing.assert_allclose(result.policy_std, 0.1 * np.sqrt(15) / 16, rtol=1e-9)
+    assert np.all(result.q_std > 0)

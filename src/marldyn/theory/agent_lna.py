@@ -51,9 +51,7 @@ __all__ = [
     "ENUMERATION_LIMIT",
     "AgentNetwork",
     "agent_fixed_point",
-    "agent_lna_dataset_variables",
     "solve_agent_lna",
-    "type_starts",
 ]
 
 ENUMERATION_LIMIT = 65536  # largest K^k of edge-state configurations enumerated for one agent
@@ -85,14 +83,14 @@ class AgentNetwork:
 
     Examples
     --------
-    A committed cooperator among three Q-learners on a path: the learners' drift at Q = 0.
+    A committed cooperator among three Q-learners on a ring of four: the learners' drift at Q = 0.
 
     >>> import numpy as np
     >>> import marldyn
     >>> from marldyn.theory.agent_lna import AgentNetwork
-    >>> config = marldyn.parse_config({"graph": {"kind": "ring", "n": 4}, "agent_types": [
+    >>> config = marldyn.parse_config({"graph": {"kind": "complete", "n": 4}, "agent_types": [
     ...     {"name": "committed", "agents": [0], "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}]})
-    >>> game, graph = config.build_game(), config.build_graph()
+    >>> game, graph = config.build_game(), marldyn.graphs.from_edges([(0, 1), (1, 2), (2, 3), (3, 0)])
     >>> learners = config.learners(game, 4)
     >>> network = AgentNetwork(game, graph, learners, learners.assign(4, None))
     >>> network.moving.tolist()
@@ -414,9 +412,9 @@ def agent_fixed_point(network: AgentNetwork, q0, *, tolerance=1e-12) -> np.ndarr
     >>> import numpy as np
     >>> import marldyn
     >>> from marldyn.theory.agent_lna import AgentNetwork, agent_fixed_point
-    >>> config = marldyn.parse_config({"graph": {"kind": "ring", "n": 4}, "agent_types": [
+    >>> config = marldyn.parse_config({"graph": {"kind": "complete", "n": 4}, "agent_types": [
     ...     {"name": "committed", "agents": [0], "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}]})
-    >>> game, graph = config.build_game(), config.build_graph()
+    >>> game, graph = config.build_game(), marldyn.graphs.from_edges([(0, 1), (1, 2), (2, 3), (3, 0)])
     >>> learners = config.learners(game, 4)
     >>> network = AgentNetwork(game, graph, learners, learners.assign(4, None))
     >>> q_star = agent_fixed_point(network, np.zeros((4, 2, 2)))
