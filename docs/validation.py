@@ -149,6 +149,16 @@ def label(method: str, options: dict) -> str:
     ]
 
 
+def write_generated(begin: str, end: str, stamp: str, text: str) -> None:
+    """Replace what stands between the markers ``begin`` and ``end`` in docs/validation.md by ``stamp`` and
+    ``text`` (an error if the markers are missing)."""
+    document = DOC.read_text()
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(document):
+        raise SystemExit(f"{DOC}: the markers {begin} ... {end} are missing")
+    DOC.write_text(pattern.sub(lambda _: f"{begin}\n{stamp}\n\n{text}\n{end}", document))
+
+
 def per_state(result: dict, n_states: int) -> list[tuple[float, float | None, int]]:
     """(max error, simulation standard error there, time) per state, over actions and times."""
     rows = []
@@ -453,10 +463,7 @@ def main(argv=None) -> int:
             f"predicted abs. skewness > {SKEWNESS_WARNING:g} or abs. excess kurtosis > {KURTOSIS_WARNING:g} in "
             "some entry — from which recorded time, and the largest predicted values over the trajectory."
         )
-        document = DOC.read_text()
-        pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-        document = pattern.sub(lambda _: f"{BEGIN}\n{stamp}\n\n{text}\n{END}", document)
-        DOC.write_text(document)
+        write_generated(BEGIN, END, stamp, text)
     return 0
 
 

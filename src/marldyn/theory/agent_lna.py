@@ -166,10 +166,9 @@ class AgentNetwork:
     def _value(self, q, policy, i) -> np.ndarray:
         return bootstrap_values(int(self.target[i]), q[i][None], policy[i][None], np.zeros((1, self.n_states), int))[0]
 
-    def _half_edges(self, q, policy, i, value=None):
+    def _half_edges(self, q, policy, i):
         """Agent i's TD-error moments on each of its edges f: (d(s, a, b, z), T_f(s, a, b, z), r_f, δ̄_f, v_f)."""
-        if value is None:
-            value = self._value(q, policy, i)
+        value = self._value(q, policy, i)
         first = self.first[i]
         oriented = np.where(first[:, None, None, None, None], self.transition, self.transition.transpose(0, 2, 1, 3))
         error = self.payoff + self.gamma[i] * value - q[i][:, :, None, None]  # (s, a, b, z)
@@ -271,16 +270,27 @@ class AgentNetwork:
         spread = np.einsum("cfs,fsa->csa", onehot, variance)  # Σ_{f in s} v_f
         averaged = total * inverse[:, :, None]  # S / n_s
         conditional = rate * averaged  # g(σ) = E[ΔQ_i | σ]
-        drift = np.einsum("c,csa->sa", weight, conditional)
+        drift = weight @ conditional.reshape(weight.size, -1)
         d = drift.size
-        second = np.einsum("c,csa,ctb->satb", weight, conditional, conditional)
+        weighted = weight[:, None] * conditional.reshape(weight.size, d)
+        second = (weighted.T @ conditional.reshape(weight.size, d)).reshape(
+            self.n_states, -1, self.n_states, d // self.n_states
+        )
         same = np.einsum("c,csa->sa", weight, (spread + total**2) * inverse[:, :, None] ** 2) * rate * gain
         for s in range(self.n_states):
             second[s, :, s, :] = np.diag(same[s])
         own = second.reshape(d, d) - np.outer(drift, drift)
-        edge_weight = np.einsum("c,cfs,cs->fs", weight, onehot, inverse)  # H1[f, s] = E[1[σ_f = s] / n_s]
-        given = np.einsum("c,cet,csa->etsa", weight, onehot, averaged)  # G1[e, t, s, a] = E[1[σ_e = t] S / n_s]
-        pair = np.einsum("c,cfs,cet,cs->fets", weight, onehot, onehot, inverse)  # H2[f, e, t, s]
+        drift = drift.reshape(rate.shape)
+        # contractions over the configurations c as matrix products (no (c, f, s, e, t) intermediate)
+        share = weight[:, None] * inverse  # w_c / n_s, (c, s)
+        edge_weight = np.einsum("cfs,cs->fs", onehot, share)  # H1[f, s] = E[1[σ_f = s] / n_s]
+        k = onehot.shape[1]
+        flat = onehot.reshape(weight.size, -1)  # (c, e t)
+        given = (flat.T @ (weight[:, None] * averaged.reshape(weight.size, -1))).reshape(k, self.n_states, *rate.shape)
+        pair = (flat.T @ (onehot * share[:, None, :]).reshape(weight.size, -1)).reshape(
+            k, self.n_states, k, self.n_states
+        )
+        pair = pair.transpose(2, 0, 1, 3)  # H2[f, e, t, s] = E[1[σ_f = s] 1[σ_e = t] / n_s]
         return dict(
             drift=drift,
             own=own,
