@@ -404,7 +404,7 @@ def agent_fixed_point(network: AgentNetwork, q0, *, tolerance=1e-12) -> np.ndarr
     q0 : array_like, shape (agent, state, action)
         The start of the search for the learners; the agents that do not move keep theirs.
     tolerance : float
-        Largest accepted |Σ_f w_f δ̄_f| relative to max(1, |U|, |Q|).
+        Largest accepted abs(Σ_f w_f δ̄_f) relative to max(1, max abs(U), max abs(Q)).
 
     Returns
     -------
@@ -465,7 +465,7 @@ def agent_fixed_point(network: AgentNetwork, q0, *, tolerance=1e-12) -> np.ndarr
             if error <= tolerance * _scale(network, unpack(found.x)):
                 return unpack(found.x)
     raise ConvergenceError(
-        f"no per-agent fixed point found from the start table (max |Σ w δ̄| = {error:.2e}); the learners may not "
+        f"no per-agent fixed point found from the start table (max abs(Σ w δ̄) = {error:.2e}); the learners may not "
         "settle at a point (use method 'sde-graph')"
     )
 

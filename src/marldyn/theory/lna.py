@@ -844,7 +844,8 @@ def solve_lna(
         types must share the fixed point: they may differ in α, faq_beta and in the rule between q_learning and
         faq (whose TD target is Q-learning's), not in the policy, β, ε or γ, and none may be committed
         (:func:`shared_fixed_point`). Then every agent sits at the same Q*, the derivation holds agent by agent
-        (each row of J and D with its own α and c), and the dense route solves it.
+        (each row of J and D with its own α and c), and the dense route solves it. Types that move the fixed
+        point: :func:`marldyn.theory.agent_lna.solve_agent_lna`.
     route : {"auto", "fourier", "laplacian", "direct"}
         ``fourier``: the periodic lattice, one d x d discrete Lyapunov equation per wave vector (any size);
         ``laplacian``: a regular triangle-free graph, one per eigenvector of its Laplacian (dense eigh);

@@ -310,7 +310,9 @@ class LNA(TheoryMethod):
 
     Q* is the root of δ̄ nearest the initial table; the stationary spread across agents (``q_std``) and of
     the population mean across runs (``q_mean_std``) solve the discrete Lyapunov equation of the
-    linearised per-agent dynamics per Fourier mode / Laplacian eigenvector. No options.
+    linearised per-agent dynamics per Fourier mode / Laplacian eigenvector. With agent types that move the fixed
+    point (committed agents; another β, ε, γ or TD target) every learner sits at its own Q*_i
+    (:mod:`marldyn.theory.agent_lna`). No options.
 
     Examples
     --------
