@@ -186,3 +186,25 @@ def test_epsilon_greedy_learners_are_linearised_inside_their_region():
     # ε-greedy policies do not move inside a region: the spread is the committed agent's 1 against the 15 learners' 0.9
     np.testing.assert_allclose(result.policy_std, 0.1 * np.sqrt(15) / 16, rtol=1e-9)
     assert np.all(result.q_std > 0)
+
+
+def test_isolated_learners_and_committed_agents_keep_their_initial_q_in_predict():
+    # regression: the entry started every non-committed agent at its type's fixed point, isolated ones included
+    table = [[0.5, 0.0], [0.0, 0.5]]
+    config = {
+        "graph": {"kind": "complete", "n": 5},
+        "init": {"q": table, "q_noise": 0.0},
+        "run": {"steps": 10, "runs": 3},
+        "agent_types": [{"name": "z", "agents": [0], "fixed_policy": COMMITTED}],
+    }
+    with pytest.warns(UserWarning, match="isolated"):
+        graph = from_edges([(0, 1), (1, 2), (2, 3)], 5)  # agent 4 has no edge and never learns
+    ds = marldyn.predict(config, "lna", graph=graph)
+    learners = marldyn.parse_config(config).learners(PD, 5)
+    kind = learners.assign(5, None)
+    start = np.broadcast_to(lna.fixed_point(table, PD, beta=1.0, gamma=0.8), (5, 2, 2)).copy()
+    start[[0, 4]] = table
+    result = solve_agent_lna(PD, graph, learners, kind, start)
+    np.testing.assert_array_equal(result.blocks["agent_fixed_point"][4], table)
+    np.testing.assert_allclose(ds.q.isel(time=0).values, result.fixed_point, rtol=1e-9)
+    np.testing.assert_allclose(ds.q_std.isel(time=0).values, result.q_std, rtol=1e-9)

@@ -544,33 +544,47 @@ def solve_agent_lna(game, graph: Graph, learners, agent_type, q0) -> LNAResult:
     (2, 2)
     """
     network = AgentNetwork(game, graph, learners, agent_type)
+    return _summary(network, *_stationary(network, q0))
+
+
+def _stationary(network: AgentNetwork, q0) -> tuple[np.ndarray, dict]:
+    """Q* (agent, state, action) from ``q0`` and the learners' J, D, C, each one's C alone, and τ."""
     q_star = agent_fixed_point(network, q0)
+    movers = np.flatnonzero(network.moving)
+    d = network.n_states * network.n_actions
+    if not movers.size:
+        empty = np.zeros((0, 0))
+        return q_star, dict(jacobian=empty, noise=empty, covariance=empty, alone=[], relaxation=0.0)
+    jacobian = network._jacobian(q_star, network._drift_of, _scale(network, q_star))
+    noise = network.noise(q_star)
+    step = np.eye(movers.size * d) + jacobian
+    radius = float(np.max(np.abs(np.linalg.eigvals(step))))
+    if radius >= 1.0:
+        raise ConvergenceError(
+            f"the per-agent fixed point is unstable (a mode of I + J has modulus {radius:.6f} ≥ 1): no stationary "
+            "fluctuations to linearise"
+        )
+    covariance = solve_discrete_lyapunov(step, noise)
+    blocks = [slice(r * d, (r + 1) * d) for r in range(movers.size)]
+    alone = [solve_discrete_lyapunov(step[b, b], noise[b, b]) for b in blocks]
+    return q_star, dict(
+        jacobian=jacobian,
+        noise=noise,
+        covariance=0.5 * (covariance + covariance.T),
+        alone=alone,
+        relaxation=1.0 / (1.0 - radius),
+    )
+
+
+def _summary(network: AgentNetwork, q_star, parts: dict) -> LNAResult:
+    """The population summaries of :func:`solve_agent_lna` from Q* (every agent's, the committed agents' own Q
+    included) and the learners' stationary covariance ``parts``."""
     movers = np.flatnonzero(network.moving)
     K, M = network.n_states, network.n_actions
     d = K * M
     policy = network.policies(q_star)
-    if movers.size:
-        jacobian = network._jacobian(q_star, network._drift_of, _scale(network, q_star))
-        noise = network.noise(q_star)
-        step = np.eye(movers.size * d) + jacobian
-        radius = float(np.max(np.abs(np.linalg.eigvals(step))))
-        if radius >= 1.0:
-            raise ConvergenceError(
-                f"the per-agent fixed point is unstable (a mode of I + J has modulus {radius:.6f} ≥ 1): no stationary "
-                "fluctuations to linearise"
-            )
-        covariance = solve_discrete_lyapunov(step, noise)
-        covariance = 0.5 * (covariance + covariance.T)
-        alone = [
-            solve_discrete_lyapunov(
-                step[r * d : (r + 1) * d, r * d : (r + 1) * d], noise[r * d : (r + 1) * d, r * d : (r + 1) * d]
-            )
-            for r in range(movers.size)
-        ]
-        relaxation = 1.0 / (1.0 - radius)
-    else:
-        jacobian = noise = covariance = np.zeros((0, 0))
-        alone, relaxation = [], 0.0
+    jacobian, noise, covariance = parts["jacobian"], parts["noise"], parts["covariance"]
+    alone, relaxation = parts["alone"], parts["relaxation"]
     margin = _switching_margin(network, q_star, covariance, movers)
     gradient = _policy_gradients(network, q_star, movers)
     n = network.n_agents
@@ -597,7 +611,7 @@ def solve_agent_lna(game, graph: Graph, learners, agent_type, q0) -> LNAResult:
     def std(matrix):
         return np.sqrt(np.clip(np.diag(matrix), 0.0, None)).reshape(K, M)
 
-    distribution = network.edge_distribution(policy) if graph.n_edges else np.zeros((0, K))
+    distribution = network.edge_distribution(policy) if network.edges.size else np.zeros((0, K))
     attrs = {"learners": int(movers.size), "enumeration_limit": ENUMERATION_LIMIT}
     if margin is not None:
         attrs["switching_margin"] = margin
@@ -684,11 +698,15 @@ def agent_lna_dataset_variables(game, graph: Graph, grid, table, learners, assig
     Returns ``(variables, condition, extra)`` for ``entry._dataset``, as ``lna.lna_dataset_variables``.
     """
     starts = type_starts(game, graph, learners, table)
-    results = []
+    results, solved = [], {}  # runs with one assignment share Q* and C; their committed agents' Q differ
     for kind, q in zip(np.asarray(assignments), np.asarray(initial_q), strict=True):
-        moving = ~learners.committed[kind]
-        q0 = np.where(moving[:, None, None], starts[kind], q)
-        results.append(solve_agent_lna(game, graph, learners, kind, q0))
+        network = AgentNetwork(game, graph, learners, kind)
+        moving = network.moving[:, None, None]
+        key = kind.tobytes()
+        if key not in solved:
+            solved[key] = _stationary(network, np.where(moving, starts[kind], q))
+        q_star, parts = solved[key]
+        results.append(_summary(network, np.where(moving, q_star, q), parts))
     count = np.asarray(grid).size
 
     def constant(value):
