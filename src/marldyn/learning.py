@@ -110,19 +110,19 @@ def faq_scale(faq_beta, probability):
     return 1.0 if probability <= faq_beta else faq_beta / probability
 
 
-def played_weight(policy, faq_beta: float) -> np.ndarray:
+def played_weight(policy, faq_beta) -> np.ndarray:
     """X(s, a) c(s, a) = min(X(s, a), faq_beta): how often an action is played times its update's FAQ factor.
 
     The factor of every update-rate formula of the theory, μ = α π_s X c δ̄ (eq. 9): X · min(faq_beta / X, 1)
     (:func:`faq_scale`) is min(X, faq_beta), and X itself for faq_beta = 1 (every rule but FAQ, see
-    :func:`faq_factor`).
+    :func:`faq_factor`). ``faq_beta`` may be an array that broadcasts against ``policy`` (one per agent).
 
     Examples
     --------
     >>> played_weight(np.array([0.5, 0.05]), 0.1)
     array([0.1 , 0.05])
     """
-    return np.minimum(np.asarray(policy, dtype=np.float64), float(faq_beta))
+    return np.minimum(np.asarray(policy, dtype=np.float64), np.asarray(faq_beta, dtype=np.float64))
 
 
 def bootstrap_values(rule: int, q: np.ndarray, policy: np.ndarray, drawn_actions: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 
+import networkx as nx
 import numpy as np
 from scipy.linalg import solve_discrete_lyapunov
 from scipy.optimize import root
@@ -142,6 +143,7 @@ class AgentNetwork:
                     "use method 'sde-graph'"
                 )
         self._configurations = {}
+        self._groups = None  # the colouring of the Jacobian (:meth:`_colors`), made on first use
 
     # -- the agents' policies, values and edge-state distributions ------------------------------------------
 
@@ -163,20 +165,24 @@ class AgentNetwork:
         matrix = edge_transition_matrix(policy[ends[:, 0]], policy[ends[:, 1]], self.transition)
         return stationary_distribution(matrix)
 
-    def _value(self, q, policy, i) -> np.ndarray:
-        return bootstrap_values(int(self.target[i]), q[i][None], policy[i][None], np.zeros((1, self.n_states), int))[0]
-
-    def _half_edges(self, q, policy, i):
-        """Agent i's TD-error moments on each of its edges f: (d(s, a, b, z), T_f(s, a, b, z), r_f, δ̄_f, v_f)."""
-        value = self._value(q, policy, i)
-        first = self.first[i]
-        oriented = np.where(first[:, None, None, None, None], self.transition, self.transition.transpose(0, 2, 1, 3))
-        error = self.payoff + self.gamma[i] * value - q[i][:, :, None, None]  # (s, a, b, z)
-        expected = np.einsum("fsabz,sabz->fsab", oriented, error)  # r_f(s, a, b)
-        second = np.einsum("fsabz,sabz->fsab", oriented, error**2)
-        neighbor = policy[self.other[i]]  # (f, s, b)
-        mean = np.einsum("fsb,fsab->fsa", neighbor, expected)
-        variance = np.einsum("fsb,fsab->fsa", neighbor, second) - mean**2
+    def _half_edges(self, q, policy, agents):
+        """TD-error moments of agents of one degree k on each of their edges f, each with a leading (agent,) axis:
+        d(s, a, b, z), T_f(s, a, b, z) (oriented: the agent's action first), r_f(s, a, b), δ̄_f(s, a), v_f(s, a)."""
+        value = np.empty((agents.size, self.n_states))
+        for code in np.unique(self.target[agents]):  # V(z) of each agent's rule
+            mine = self.target[agents] == code
+            drawn = np.zeros((int(mine.sum()), self.n_states), dtype=np.int64)
+            value[mine] = bootstrap_values(int(code), q[agents[mine]], policy[agents[mine]], drawn)
+        first = np.stack([self.first[i] for i in agents])  # (n, f)
+        oriented = np.where(
+            first[:, :, None, None, None, None], self.transition, self.transition.transpose(0, 2, 1, 3)
+        )  # (n, f, s, a, b, z)
+        error = self.payoff + (self.gamma[agents, None] * value)[:, None, None, None, :] - q[agents][..., None, None]
+        expected = np.einsum("nfsabz,nsabz->nfsab", oriented, error)  # r_f(s, a, b)
+        second = np.einsum("nfsabz,nsabz->nfsab", oriented, error**2)
+        neighbor = policy[np.stack([self.other[i] for i in agents])]  # (n, f, s, b)
+        mean = np.einsum("nfsb,nfsab->nfsa", neighbor, expected)
+        variance = np.einsum("nfsb,nfsab->nfsa", neighbor, second) - mean**2
         return error, oriented, expected, mean, variance
 
     def _states(self, k):
@@ -188,27 +194,30 @@ class AgentNetwork:
             self._configurations[k] = (sigma, onehot, inverse)
         return self._configurations[k]
 
-    def _enumerate(self, distribution, i):
-        """Weights of agent i's edge-state configurations, their one-hot states and 1 / n_s."""
-        sigma, onehot, inverse = self._states(int(self.degree[i]))
-        weight = np.prod(distribution[np.arange(sigma.shape[1]), sigma], axis=1)  # Π_f p_f(σ_f)
+    def _enumerate(self, distribution, agents):
+        """Weights (agent, c) of the edge-state configurations of agents of one degree, their one-hot states
+        (c, f, s) and 1 / n_s (c, s)."""
+        sigma, onehot, inverse = self._states(int(self.degree[agents[0]]))
+        rows = distribution[np.stack([self.edge_of[i] for i in agents])]  # (n, f, s)
+        weight = np.prod(rows[:, np.arange(sigma.shape[1]), sigma], axis=2)  # Π_f p_f(σ_f), (n, c)
         return weight, onehot, inverse
 
     # -- drift [A1] --------------------------------------------------------------------------------------
 
-    def _td_average(self, q, policy, distribution, i) -> np.ndarray:
-        """Σ_f w_f(s) δ̄_f(s, a) of agent i (state, action): the edge-averaged TD error whose roots are Q*_i;
-        ``distribution`` is every edge's p_e (edge, state)."""
-        _, _, _, mean, _ = self._half_edges(q, policy, i)
-        weight, onehot, inverse = self._enumerate(distribution[self.edge_of[i]], i)
-        edge_weight = np.einsum("c,cfs,cs->fs", weight, onehot, inverse)  # w_f(s)
-        return np.einsum("fs,fsa->sa", edge_weight, mean)
+    def _td_average(self, q, policy, distribution, agents) -> np.ndarray:
+        """Σ_f w_f(s) δ̄_f(s, a) of agents of one degree (agent, state, action): the edge-averaged TD error whose
+        roots are the Q*_i; ``distribution`` is every edge's p_e (edge, state)."""
+        _, _, _, mean, _ = self._half_edges(q, policy, agents)
+        weight, onehot, inverse = self._enumerate(distribution, agents)
+        edge_weight = np.einsum("nc,cfs,cs->nfs", weight, onehot, inverse, optimize=True)  # w_f(s)
+        return np.einsum("nfs,nfsa->nsa", edge_weight, mean)
 
-    def _rate(self, policy, i) -> np.ndarray:
-        return self.alpha[i] * played_weight(policy[i], self.faq_beta[i])  # α_i X_i c_i, (s, a)
+    def _rate(self, policy, agents) -> np.ndarray:
+        """α_i X_i c_i = α_i min(X_i, faq_beta_i) (agent, state, action)."""
+        return self.alpha[agents, None, None] * played_weight(policy[agents], self.faq_beta[agents, None, None])
 
-    def _drift_of(self, q, policy, distribution, i) -> np.ndarray:
-        return self._rate(policy, i) * self._td_average(q, policy, distribution, i)
+    def _drift_of(self, q, policy, distribution, agents) -> np.ndarray:
+        return self._rate(policy, agents) * self._td_average(q, policy, distribution, agents)
 
     def drift(self, q) -> np.ndarray:
         """μ_i(s, a) of every agent, eq. [A1] (agent, state, action), Q per step; zero for agents that do not move.
@@ -225,46 +234,80 @@ class AgentNetwork:
         return out
 
     def _local(self, q, agents, function, base=None, changed=None):
-        """``function(q, policy, distribution, i)`` for the agents i in ``agents``, stacked; with ``base`` (every
-        edge's p_e at another Q) only the ``changed`` agent's edges get their p_e recomputed."""
+        """``function(q, policy, distribution, group)`` for the agents in ``agents`` (agent, state, action), in
+        groups of one degree; with ``base`` (every edge's p_e at another Q) only the edges of the ``changed``
+        agents get their p_e recomputed."""
         policy = self.policies(q)
         if base is None:
             distribution = self.edge_distribution(policy)
         else:
             distribution = base.copy()
-            distribution[self.edge_of[changed]] = self.edge_distribution(policy, self.edge_of[changed])
-        return np.stack([function(q, policy, distribution, i) for i in agents])
+            edges = np.concatenate([self.edge_of[j] for j in changed])
+            if edges.size:
+                distribution[edges] = self.edge_distribution(policy, edges)
+        agents = np.asarray(agents, dtype=np.int64)
+        out = np.empty((agents.size, self.n_states, self.n_actions))
+        degree = self.degree[agents]
+        for k in np.unique(degree):
+            group = degree == k
+            out[group] = function(q, policy, distribution, agents[group])
+        return out
+
+    def _colors(self) -> list:
+        """The moving agents in groups of pairwise distance ≥ 3 (a greedy colouring of the graph's square): the
+        rows {j} ∪ N(j) that a change of Q_j moves are disjoint within a group."""
+        if self._groups is None:
+            graph = nx.Graph()
+            graph.add_nodes_from(range(self.n_agents))
+            graph.add_edges_from(self.edges.tolist())
+            square = nx.power(graph, 2)
+            movers = np.flatnonzero(self.moving)
+            color = nx.coloring.greedy_color(square.subgraph(movers.tolist()), strategy="largest_first")
+            groups = {}
+            for j in movers:
+                groups.setdefault(color[int(j)], []).append(int(j))
+            self._groups = [np.array(sorted(g), dtype=np.int64) for _, g in sorted(groups.items())]
+        return self._groups
 
     def _jacobian(self, q, function, scale) -> np.ndarray:
-        """∂ function_i / ∂Q_j over the moving agents by central differences, (L d, L d); only i ∈ {j} ∪ N(j)
-        change when Q_j does (through X_j, V_j and the p_e of j's edges)."""
+        """∂ function_i / ∂Q_j over the moving agents by central differences, (L d, L d). Only i ∈ {j} ∪ N(j)
+        change when Q_j does (through X_j, V_j and the p_e of j's edges), so the agents of one colour
+        (:meth:`_colors`) are perturbed together and each row is credited to the one agent that moved it."""
         movers = np.flatnonzero(self.moving)
         index = -np.ones(self.n_agents, dtype=np.int64)
         index[movers] = np.arange(movers.size)
         d = self.n_states * self.n_actions
         base = self.edge_distribution(self.policies(q))
         jacobian = np.zeros((movers.size * d, movers.size * d))
-        for col, j in enumerate(movers):
-            rows = np.array([j] + [l for l in self.other[j] if self.moving[l]], dtype=np.int64)
+        for members in self._colors():
+            owner, rows = [], []
+            for j in members:
+                mine = [j] + [int(l) for l in self.other[j] if self.moving[l]]
+                rows += mine
+                owner += [j] * len(mine)
+            rows, owner = np.array(rows, dtype=np.int64), np.array(owner, dtype=np.int64)
             for entry in range(d):
                 s, a = divmod(entry, self.n_actions)
-                h = STEP * max(1.0, abs(q[j, s, a]), scale)
+                h = STEP * np.maximum(np.maximum(1.0, np.abs(q[members, s, a])), scale)
                 plus, minus = q.copy(), q.copy()
-                plus[j, s, a] += h
-                minus[j, s, a] -= h
-                up = self._local(plus, rows, function, base, j)
-                down = self._local(minus, rows, function, base, j)
-                change = (up - down) / (2.0 * h)
-                for r, i in enumerate(rows):
-                    jacobian[index[i] * d : (index[i] + 1) * d, col * d + entry] = change[r].reshape(-1)
+                plus[members, s, a] += h
+                minus[members, s, a] -= h
+                up = self._local(plus, rows, function, base, members)
+                down = self._local(minus, rows, function, base, members)
+                step = dict(zip(members.tolist(), h.tolist(), strict=True))
+                for r, (i, j) in enumerate(zip(rows, owner, strict=True)):
+                    change = (up[r] - down[r]) / (2.0 * step[int(j)])
+                    jacobian[index[i] * d : (index[i] + 1) * d, index[j] * d + entry] = change.reshape(-1)
         return jacobian
 
     # -- noise [A2-A5] ----------------------------------------------------------------------------------
 
     def _agent_moments(self, q, policy, distribution, i) -> dict:
-        error, oriented, expected, mean, variance = self._half_edges(q, policy, i)
-        weight, onehot, inverse = self._enumerate(distribution[self.edge_of[i]], i)
-        rate = self._rate(policy, i)  # α X c
+        one = np.array([i])
+        error, oriented, expected, mean, variance = (x[0] for x in self._half_edges(q, policy, one))
+        weight, onehot, inverse = self._enumerate(distribution, one)
+        weight = weight[0]
+        rate = self._rate(policy, one)[0]  # α X c
         gain = self.alpha[i] * np.minimum(1.0, self.faq_beta[i] / np.maximum(policy[i], 1e-300))  # α c
         total = np.einsum("cfs,fsa->csa", onehot, mean)  # S(σ; s, a) = Σ_{f in s} δ̄_f
         spread = np.einsum("cfs,fsa->csa", onehot, variance)  # Σ_{f in s} v_f
