@@ -38,14 +38,14 @@ import itertools
 
 import networkx as nx
 import numpy as np
-from scipy.linalg import solve_discrete_lyapunov
+from scipy.linalg import block_diag, solve_discrete_lyapunov
 from scipy.optimize import root
 
 from ..errors import ConfigError, ConvergenceError
 from ..graphs import Graph
 from ..learning import FAQ, Q_LEARNING, RULES, SARSA, bootstrap_values, played_weight
 from ..policy import EPSILON_GREEDY, POLICIES, agent_policies
-from .lna import SWITCHING_MARGIN, LNAResult, fixed_point
+from .lna import SWITCHING_MARGIN, LNAResult, fixed_point, run_averaged_variables
 from .markov import edge_transition_matrix, stationary_distribution
 
 __all__ = [
@@ -135,7 +135,10 @@ class AgentNetwork:
         self.first = [np.array(x, dtype=bool) for x in self.first]
         self.degree = np.array([x.size for x in self.edge_of])
         self.moving = ~learners.committed[agent_type] & (self.degree > 0)
-        for i in np.flatnonzero(self.moving):
+        self.movers = np.flatnonzero(self.moving)  # the learners' agent ids, in the order of J, D and C
+        self.index = -np.ones(graph.n_agents, dtype=np.int64)  # agent id -> its row block among the learners
+        self.index[self.movers] = np.arange(self.movers.size)
+        for i in self.movers:
             if float(self.n_states) ** self.degree[i] > ENUMERATION_LIMIT:
                 raise ConfigError(
                     f"the LNA at per-agent fixed points enumerates each learner's K^k edge-state configurations: "
@@ -228,9 +231,8 @@ class AgentNetwork:
         """
         q = np.asarray(q, dtype=np.float64)
         out = np.zeros_like(q)
-        movers = np.flatnonzero(self.moving)
-        if movers.size:
-            out[movers] = self._local(q, movers, self._drift_of)
+        if self.movers.size:
+            out[self.movers] = self._local(q, self.movers, self._drift_of)
         return out
 
     def _local(self, q, agents, function, base=None, changed=None):
@@ -261,10 +263,9 @@ class AgentNetwork:
             graph.add_nodes_from(range(self.n_agents))
             graph.add_edges_from(self.edges.tolist())
             square = nx.power(graph, 2)
-            movers = np.flatnonzero(self.moving)
-            color = nx.coloring.greedy_color(square.subgraph(movers.tolist()), strategy="largest_first")
+            color = nx.coloring.greedy_color(square.subgraph(self.movers.tolist()), strategy="largest_first")
             groups = {}
-            for j in movers:
+            for j in self.movers:
                 groups.setdefault(color[int(j)], []).append(int(j))
             self._groups = [np.array(sorted(g), dtype=np.int64) for _, g in sorted(groups.items())]
         return self._groups
@@ -273,19 +274,16 @@ class AgentNetwork:
         """∂ function_i / ∂Q_j over the moving agents by central differences, (L d, L d). Only i ∈ {j} ∪ N(j)
         change when Q_j does (through X_j, V_j and the p_e of j's edges), so the agents of one colour
         (:meth:`_colors`) are perturbed together and each row is credited to the one agent that moved it."""
-        movers = np.flatnonzero(self.moving)
-        index = -np.ones(self.n_agents, dtype=np.int64)
-        index[movers] = np.arange(movers.size)
-        d = self.n_states * self.n_actions
+        index, d = self.index, self.n_states * self.n_actions
         base = self.edge_distribution(self.policies(q))
-        jacobian = np.zeros((movers.size * d, movers.size * d))
+        jacobian = np.zeros((self.movers.size * d, self.movers.size * d))
         for members in self._colors():
-            owner, rows = [], []
-            for j in members:
+            rows, position = [], []  # the rows each member moves, and that member's place in ``members``
+            for m, j in enumerate(members):
                 mine = [j] + [int(l) for l in self.other[j] if self.moving[l]]
                 rows += mine
-                owner += [j] * len(mine)
-            rows, owner = np.array(rows, dtype=np.int64), np.array(owner, dtype=np.int64)
+                position += [m] * len(mine)
+            rows = np.array(rows, dtype=np.int64)
             for entry in range(d):
                 s, a = divmod(entry, self.n_actions)
                 h = STEP * np.maximum(np.maximum(1.0, np.abs(q[members, s, a])), scale)
@@ -294,10 +292,9 @@ class AgentNetwork:
                 minus[members, s, a] -= h
                 up = self._local(plus, rows, function, base, members)
                 down = self._local(minus, rows, function, base, members)
-                step = dict(zip(members.tolist(), h.tolist(), strict=True))
-                for r, (i, j) in enumerate(zip(rows, owner, strict=True)):
-                    change = (up[r] - down[r]) / (2.0 * step[int(j)])
-                    jacobian[index[i] * d : (index[i] + 1) * d, index[j] * d + entry] = change.reshape(-1)
+                change = (up - down) / (2.0 * h[position, None, None])
+                for r, (i, m) in enumerate(zip(rows, position, strict=True)):
+                    jacobian[index[i] * d : (index[i] + 1) * d, index[members[m]] * d + entry] = change[r].reshape(-1)
         return jacobian
 
     # -- noise [A2-A5] ----------------------------------------------------------------------------------
@@ -308,7 +305,7 @@ class AgentNetwork:
         weight, onehot, inverse = self._enumerate(distribution, one)
         weight = weight[0]
         rate = self._rate(policy, one)[0]  # α X c
-        gain = self.alpha[i] * np.minimum(1.0, self.faq_beta[i] / np.maximum(policy[i], 1e-300))  # α c
+        squared = np.divide(rate**2, policy[i], out=np.zeros_like(rate), where=policy[i] > 0)  # α² c² X
         total = np.einsum("cfs,fsa->csa", onehot, mean)  # S(σ; s, a) = Σ_{f in s} δ̄_f
         spread = np.einsum("cfs,fsa->csa", onehot, variance)  # Σ_{f in s} v_f
         averaged = total * inverse[:, :, None]  # S / n_s
@@ -319,7 +316,7 @@ class AgentNetwork:
         second = (weighted.T @ conditional.reshape(weight.size, d)).reshape(
             self.n_states, -1, self.n_states, d // self.n_states
         )
-        same = np.einsum("c,csa->sa", weight, (spread + total**2) * inverse[:, :, None] ** 2) * rate * gain
+        same = np.einsum("c,csa->sa", weight, (spread + total**2) * inverse[:, :, None] ** 2) * squared
         for s in range(self.n_states):
             second[s, :, s, :] = np.diag(same[s])
         own = second.reshape(d, d) - np.outer(drift, drift)
@@ -359,9 +356,7 @@ class AgentNetwork:
         q = np.asarray(q, dtype=np.float64)
         policy = self.policies(q)
         distribution = self.edge_distribution(policy)
-        movers = np.flatnonzero(self.moving)
-        index = -np.ones(self.n_agents, dtype=np.int64)
-        index[movers] = np.arange(movers.size)
+        movers, index = self.movers, self.index
         terms = {i: self._agent_moments(q, policy, distribution, i) for i in movers}
         K, M = self.n_states, self.n_actions
         d = K * M
@@ -482,7 +477,7 @@ def agent_fixed_point(network: AgentNetwork, q0, *, tolerance=1e-12) -> np.ndarr
             f"q0 must be a finite (agent, state, action) = {(network.n_agents, network.n_states, network.n_actions)} "
             "table"
         )
-    movers = np.flatnonzero(network.moving)
+    movers = network.movers
     if movers.size == 0:
         return q
 
@@ -513,8 +508,9 @@ def agent_fixed_point(network: AgentNetwork, q0, *, tolerance=1e-12) -> np.ndarr
     )
 
 
-def _switching_margin(network: AgentNetwork, q_star, covariance, movers) -> float | None:
+def _switching_margin(network: AgentNetwork, q_star, covariance) -> float | None:
     """ε-greedy learners: the smallest gap Q*_i(s, g) - Q*_i(s, b) in standard deviations of agent i's gap."""
+    movers = network.movers
     greedy = network.kind[movers] == EPSILON_GREEDY
     if not np.any(greedy):
         return None
@@ -593,7 +589,7 @@ def solve_agent_lna(game, graph: Graph, learners, agent_type, q0) -> LNAResult:
 def _stationary(network: AgentNetwork, q0) -> tuple[np.ndarray, dict]:
     """Q* (agent, state, action) from ``q0`` and the learners' J, D, C, each one's C alone, and τ."""
     q_star = agent_fixed_point(network, q0)
-    movers = np.flatnonzero(network.moving)
+    movers = network.movers
     d = network.n_states * network.n_actions
     if not movers.size:
         empty = np.zeros((0, 0))
@@ -622,34 +618,31 @@ def _stationary(network: AgentNetwork, q0) -> tuple[np.ndarray, dict]:
 def _summary(network: AgentNetwork, q_star, parts: dict) -> LNAResult:
     """The population summaries of :func:`solve_agent_lna` from Q* (every agent's, the committed agents' own Q
     included) and the learners' stationary covariance ``parts``."""
-    movers = np.flatnonzero(network.moving)
+    movers = network.movers
     K, M = network.n_states, network.n_actions
     d = K * M
     policy = network.policies(q_star)
     jacobian, noise, covariance = parts["jacobian"], parts["noise"], parts["covariance"]
     alone, relaxation = parts["alone"], parts["relaxation"]
-    margin = _switching_margin(network, q_star, covariance, movers)
-    gradient = _policy_gradients(network, q_star, movers)
+    margin = _switching_margin(network, q_star, covariance)
+    gradient = block_diag(*_policy_gradients(network, q_star)) if movers.size else np.zeros((0, 0))
     n = network.n_agents
-    spread = q_star.reshape(n, d) - q_star.reshape(n, d).mean(axis=0)
-    table_spread = spread.T @ spread / n
-    policy_flat = policy.reshape(n, d)
-    policy_spread = (policy_flat - policy_flat.mean(axis=0)).T @ (policy_flat - policy_flat.mean(axis=0)) / n
 
-    def summaries(blocks_of):  # (1/N) Σ_i C_ii - (1/N²) Σ_ij C_ij and (1/N²) Σ_ij C_ij
-        diagonal = sum((blocks_of(r, r) for r in range(movers.size)), np.zeros((d, d)))
-        total = sum((blocks_of(r, c) for r in range(movers.size) for c in range(movers.size)), np.zeros((d, d)))
-        return diagonal / n - total / n**2, total / n**2
+    def across(values):  # (1/N) Σ_i (v_i - v̄)(v_i - v̄)ᵀ of an (agent, state, action) table
+        centred = values.reshape(n, d) - values.reshape(n, d).mean(axis=0)
+        return centred.T @ centred / n
 
-    def block(r, c):
-        return covariance[r * d : (r + 1) * d, c * d : (c + 1) * d]
+    def summaries(matrix):  # (1/N) Σ_i C_ii - (1/N²) Σ_ij C_ij and (1/N²) Σ_ij C_ij of a (L d, L d) matrix
+        blocks = matrix.reshape(movers.size, d, movers.size, d)
+        total = blocks.sum(axis=(0, 2)) / n**2
+        return np.einsum("rarb->ab", blocks) / n - total, total
 
-    within, mean = summaries(block)
-    within = within + table_spread
-    policy_within, _ = summaries(lambda r, c: gradient[r] @ block(r, c) @ gradient[c].T)
-    policy_within = policy_within + policy_spread
-    alone_within, alone_mean = summaries(lambda r, c: alone[r] if r == c else np.zeros((d, d)))
-    alone_within = alone_within + table_spread
+    within, mean = summaries(covariance)
+    within = within + across(q_star)
+    policy_within, _ = summaries(gradient @ covariance @ gradient.T)
+    policy_within = policy_within + across(policy)
+    alone_within, alone_mean = summaries(block_diag(*alone) if alone else np.zeros((0, 0)))
+    alone_within = alone_within + across(q_star)
 
     def std(matrix):
         return np.sqrt(np.clip(np.diag(matrix), 0.0, None)).reshape(K, M)
@@ -688,21 +681,21 @@ def _summary(network: AgentNetwork, q_star, parts: dict) -> LNAResult:
     )
 
 
-def _policy_gradients(network: AgentNetwork, q_star, movers) -> list:
-    """∂X_i/∂Q_i (d, d) of each moving agent, central differences of its policy (zero for ε-greedy in a region)."""
+def _policy_gradients(network: AgentNetwork, q_star) -> list:
+    """∂X_i/∂Q_i (d, d) of each moving agent by central differences of the policies, one entry of every agent at a
+    time (X_i depends on Q_i only); zero for ε-greedy inside a region."""
     K, M = network.n_states, network.n_actions
-    out = []
-    for i in movers:
-        gradient = np.zeros((K * M, K * M))
-        for entry in range(K * M):
-            s, a = divmod(entry, M)
-            h = STEP * max(1.0, abs(q_star[i, s, a]))
-            plus, minus = q_star.copy(), q_star.copy()
-            plus[i, s, a] += h
-            minus[i, s, a] -= h
-            gradient[:, entry] = ((network.policies(plus)[i] - network.policies(minus)[i]) / (2.0 * h)).reshape(-1)
-        out.append(gradient)
-    return out
+    movers = network.movers
+    gradient = np.zeros((movers.size, K * M, K * M))
+    for entry in range(K * M):
+        s, a = divmod(entry, M)
+        h = STEP * np.maximum(1.0, np.abs(q_star[:, s, a]))
+        plus, minus = q_star.copy(), q_star.copy()
+        plus[:, s, a] += h
+        minus[:, s, a] -= h
+        change = (network.policies(plus) - network.policies(minus)) / (2.0 * h[:, None, None])
+        gradient[:, :, entry] = change[movers].reshape(movers.size, -1)
+    return list(gradient)
 
 
 def type_starts(game, graph: Graph, learners, table) -> np.ndarray:
@@ -733,10 +726,8 @@ def agent_lna_dataset_variables(game, graph: Graph, grid, table, learners, assig
     """Variables of ``theory(config, "lna")`` for types that move the fixed point, averaged over the runs.
 
     Every run has its own assignment of agents to types (``assignments``, (run, agent)) and its committed agents
-    keep their initial Q (``initial_q``, (run, agent, state, action)); the LNA is solved per run and, as the
-    simulation's outputs are, averaged: ``q``, ``policy``, ``state_fraction`` are the runs' means, ``q_std`` and
-    ``policy_std`` the root of the runs' mean within-run variance, ``q_mean_std`` adds the spread of the runs'
-    population means of Q* to the fluctuations of the mean.
+    keep their initial Q (``initial_q``, (run, agent, state, action)); the LNA is solved once per distinct
+    assignment and averaged over the runs as the simulation's outputs are (``lna.run_averaged_variables``).
 
     Returns ``(variables, condition, extra)`` for ``entry._dataset``, as ``lna.lna_dataset_variables``.
     """
@@ -750,29 +741,7 @@ def agent_lna_dataset_variables(game, graph: Graph, grid, table, learners, assig
             solved[key] = _stationary(network, np.where(moving, starts[kind], q))
         q_star, parts = solved[key]
         results.append(_summary(network, np.where(moving, q_star, q), parts))
-    count = np.asarray(grid).size
-
-    def constant(value):
-        return np.broadcast_to(value, (count,) + np.shape(value)).copy()
-
-    def mean_of(get):
-        return np.mean([get(r) for r in results], axis=0)
-
-    def spread(get):  # √ of the runs' mean variance
-        return np.sqrt(mean_of(lambda r: get(r) ** 2))
-
-    means = np.array([r.fixed_point for r in results])
-    between = means.var(axis=0)  # the runs' population means of Q* differ with their assignments
-    variables = {
-        "q": constant(means.mean(axis=0)),
-        "policy": constant(mean_of(lambda r: r.policy)),
-        "q_std": constant(spread(lambda r: r.q_std)),
-        "state_fraction": constant(mean_of(lambda r: r.state_distribution)),
-        "q_mean_std": constant(np.sqrt(mean_of(lambda r: r.q_mean_std**2) + between)),
-        "policy_std": constant(spread(lambda r: r.policy_std)),
-        "q_std_independent": constant(spread(lambda r: r.independent["q_std"])),
-        "q_mean_std_independent": constant(np.sqrt(mean_of(lambda r: r.independent["q_mean_std"] ** 2) + between)),
-    }
+    variables = run_averaged_variables(results, np.asarray(grid).size)
     condition = (
         f"stationary fluctuations around each learner's own fixed point Q*_i (the types move it; edge states "
         f"independent at their pair-stationary laws), solved for each of the {len(results)} runs' assignments and "
@@ -781,7 +750,7 @@ def agent_lna_dataset_variables(game, graph: Graph, grid, table, learners, assig
     extra = {
         "route": "direct",
         "relaxation_time": max(r.relaxation_time for r in results),
-        "fixed_point": np.round(means.mean(axis=0), 12).tolist(),
+        "fixed_point": np.round(variables["q"][0], 12).tolist(),
     }
     margins = [r.attrs["switching_margin"] for r in results if "switching_margin" in r.attrs]
     if margins:

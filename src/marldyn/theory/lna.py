@@ -1155,6 +1155,36 @@ def _independent_ou(population: _Population, game, graph: Graph) -> dict:
     }
 
 
+def run_averaged_variables(results, count: int) -> dict:
+    """The dataset variables of ``theory(config, "lna")`` from one :class:`LNAResult` per run, each repeated on
+    ``count`` times, averaged as the simulation's outputs are: ``q``, ``policy``, ``state_fraction`` the runs'
+    means; ``q_std``, ``policy_std`` (and the independent OU's) the root of the runs' mean variance;
+    ``q_mean_std`` adds the variance across runs of their population means of Q* (zero when every run has the
+    same Q*) to the runs' mean fluctuation of the mean."""
+
+    def constant(value):
+        return np.broadcast_to(value, (count,) + np.shape(value)).copy()
+
+    def mean_of(get):
+        return np.mean([get(r) for r in results], axis=0)
+
+    def spread(get, between=0.0):  # √ of the runs' mean variance
+        return np.sqrt(mean_of(lambda r: get(r) ** 2) + between)
+
+    means = np.array([r.fixed_point for r in results])
+    between = means.var(axis=0)
+    return {
+        "q": constant(means.mean(axis=0)),
+        "policy": constant(mean_of(lambda r: r.policy)),
+        "q_std": constant(spread(lambda r: r.q_std)),
+        "state_fraction": constant(mean_of(lambda r: r.state_distribution)),
+        "q_mean_std": constant(spread(lambda r: r.q_mean_std, between)),
+        "policy_std": constant(spread(lambda r: r.policy_std)),
+        "q_std_independent": constant(spread(lambda r: r.independent["q_std"])),
+        "q_mean_std_independent": constant(spread(lambda r: r.independent["q_mean_std"], between)),
+    }
+
+
 def lna_dataset_variables(config, game, graph, grid, table, *, learners=None, assignments=None, **learner):
     """Variables of ``theory(config, "lna")``: Q* from the config's initial table, constant on the time grid.
 
@@ -1175,24 +1205,7 @@ def lna_dataset_variables(config, game, graph, grid, table, *, learners=None, as
         q_star = fixed_point(table, game, degree=max(degree, 1), **shared_fixed_point(learners))
         results = [solve_lna(q_star, game, graph, learners=learners, agent_type=kind) for kind in assignments]
     result = results[0]
-    count = np.asarray(grid).size
-
-    def constant(value):
-        return np.broadcast_to(value, (count,) + np.shape(value)).copy()
-
-    def spread(get):  # √ of the runs' mean variance
-        return np.sqrt(np.mean([get(r) ** 2 for r in results], axis=0))
-
-    variables = {
-        "q": constant(result.fixed_point),
-        "policy": constant(result.policy),
-        "q_std": constant(spread(lambda r: r.q_std)),
-        "state_fraction": constant(result.state_distribution),
-        "q_mean_std": constant(spread(lambda r: r.q_mean_std)),
-        "policy_std": constant(spread(lambda r: r.policy_std)),
-        "q_std_independent": constant(spread(lambda r: r.independent["q_std"])),
-        "q_mean_std_independent": constant(spread(lambda r: r.independent["q_mean_std"])),
-    }
+    variables = run_averaged_variables(results, np.asarray(grid).size)
     condition = (
         f"stationary fluctuations around the fixed point Q* = {np.round(result.fixed_point, 10).tolist()} "
         f"(root of the mean TD error from Q = {np.asarray(table).tolist()}); time-independent"
