@@ -656,6 +656,7 @@ AGENT_CASE = {
 
 def stage_agents(cache, workers):
     import marldyn
+    from marldyn.policy import boltzmann
     from marldyn.theory.agent_lna import solve_agent_lna
 
     print("\n### The LNA at per-agent fixed points: two committed cooperators (agents 0, 10) on the 4 x 4 lattice\n")
@@ -690,9 +691,7 @@ def stage_agents(cache, workers):
         run_means = agent_q.mean(axis=1)  # (run, learner entry)
         offset = run_means.mean(axis=0) - q_star_i[movers].reshape(-1)
         offset_se = run_means.std(axis=0, ddof=1) / np.sqrt(runs)
-        x = part["agent_q"].values[:, :, movers]
-        x = np.exp(x - x.max(axis=-1, keepdims=True))
-        x = (x / x.sum(axis=-1, keepdims=True)).mean(axis=(0, 1))  # each learner's mean policy (β = 1)
+        x = boltzmann(part["agent_q"].values[:, :, movers], 1.0).mean(axis=(0, 1))  # each learner's mean policy
         policy_offset = np.abs(x - result.blocks["agent_policy"][movers]).max()
         within = (part["q_std"] ** 2).mean("time").values.reshape(runs, -1)
         rows.append(
