@@ -10,9 +10,10 @@ from the public numpy functions of :mod:`marldyn.theory.markov` (eqs. 12, 18), �
 Node layout, as the kernels take it (d = K M entries, n_c = K (M - 1) contrasts, R neighbour nodes):
 
 - focal deviations (point, d), Q_p = m + deviation_p, with weights (point,);
-- neighbour contrasts (contrast point, R, n_c) and the neighbour weights (R,): node p's neighbours are
+- neighbour contrasts (contrast point, R, n_c) and weights (contrast point, R): node p's neighbours are
   ``neighbors[p]`` (drift rules) or ``neighbors[contrast_node[p]]`` (full rules); a neighbour's policy is
-  X_r(s, ·) = softmax(β [c_r(s, 0), …, c_r(s, M-2), 0]);
+  X_r(s, ·) = softmax(β [c_r(s, 0), …, c_r(s, M-2), 0]), or ε-greedy of that row;
+- the Jacobians' evaluations stacked (evaluation, ...), each with its focal and neighbour shift;
 - pair distributions (contrast point, R, K), used instead of the stationary ones when ``dynamic``.
 """
 
@@ -31,12 +32,25 @@ def softmax(logits, beta) -> np.ndarray:
     return weight / weight.sum(axis=-1, keepdims=True)
 
 
-def contrast_policy(contrasts, n_states, n_actions, beta) -> np.ndarray:
-    """X (..., K, M) of tables with the given contrasts (..., K (M - 1)): softmax(β [c(s, ·), 0]) per state."""
+def greedy(logits, epsilon) -> np.ndarray:
+    """ε / M + (1 - ε) 1[a ∈ argmax] / #argmax over the last axis."""
+    logits = np.asarray(logits, dtype=np.float64)
+    best = logits == logits.max(axis=-1, keepdims=True)
+    return epsilon / logits.shape[-1] + (1.0 - epsilon) * best / best.sum(axis=-1, keepdims=True)
+
+
+def policy_of(logits, beta, epsilon):
+    """softmax(β logits), or the ε-greedy policy if ``epsilon`` is given."""
+    return softmax(logits, beta) if epsilon is None else greedy(logits, epsilon)
+
+
+def contrast_policy(contrasts, n_states, n_actions, beta, epsilon=None) -> np.ndarray:
+    """X (..., K, M) of tables with the given contrasts (..., K (M - 1)): softmax(β [c(s, ·), 0]) per state (or
+    ε-greedy)."""
     contrasts = np.asarray(contrasts, dtype=np.float64)
     lead = contrasts.shape[:-1]
     per_state = contrasts.reshape(lead + (n_states, n_actions - 1))
-    return softmax(np.concatenate([per_state, np.zeros(lead + (n_states, 1))], axis=-1), beta)
+    return policy_of(np.concatenate([per_state, np.zeros(lead + (n_states, 1))], axis=-1), beta, epsilon)
 
 
 def neighbor_field(policy, neighbor_policy, neighbor_weight, transition, *, pairs=None, initial=None):
@@ -48,7 +62,7 @@ def neighbor_field(policy, neighbor_policy, neighbor_weight, transition, *, pair
         The focal nodes' X.
     neighbor_policy : ndarray, shape (point, R, K, M)
         The policies X_r of each node's neighbour nodes.
-    neighbor_weight : ndarray, shape (R,)
+    neighbor_weight : ndarray, shape (point, R)
     transition : ndarray, shape (K, M, M, K)
     pairs : ndarray, shape (point, R, K), optional
         p(· | focal, r); default the stationary distribution of λ[s, s'] = Σ_{a,b} X(s,a) X_r(s,b) T(s,a,b,s')
@@ -65,10 +79,10 @@ def neighbor_field(policy, neighbor_policy, neighbor_weight, transition, *, pair
     if pairs is None:
         chain = markov.edge_transition_matrix(policy[:, None], neighbor_policy, transition)  # (point, R, K, K)
         pairs = markov.stationary_distribution(chain, initial)
-    mass = neighbor_weight[None, :, None] * pairs  # (point, R, K)
+    mass = neighbor_weight[:, :, None] * pairs  # (point, R, K)
     distribution = mass.sum(axis=1)
     met = np.einsum("prs,prsa->psa", mass, neighbor_policy)
-    plain = np.einsum("r,prsa->psa", neighbor_weight, neighbor_policy)
+    plain = np.einsum("pr,prsa->psa", neighbor_weight, neighbor_policy)
     positive = distribution[:, :, None] > 0.0
     field = np.where(positive, met / np.where(positive, distribution[:, :, None], 1.0), plain)
     return distribution, field
@@ -86,21 +100,26 @@ def node_moments(
     gamma,
     rule,
     faq_beta=None,
+    epsilon=None,
     pairs=None,
     initial=None,
     with_diffusion=True,
 ):
     """μ (point, K, M), Σ (point, d, d) (None unless ``with_diffusion``) and p(s) (point, K) of each focal node
-    Q_p = ``focal_q[p]`` with the neighbour nodes ``neighbor_contrasts[p]`` (R, n_c) and, if given, the pair
-    distributions ``pairs[p]`` (R, K) [C4, C7]."""
+    Q_p = ``focal_q[p]`` with the neighbour nodes ``neighbor_contrasts[p]`` (R, n_c) of weights
+    ``neighbor_weight[p]`` (R,) (shape (R,): the same for every node) and, if given, the pair distributions
+    ``pairs[p]`` (R, K) [C4, C7]; ε-greedy learners if ``epsilon`` is given."""
     focal_q = np.asarray(focal_q, dtype=np.float64)
     n_states, n_actions = focal_q.shape[1:]
-    policy = softmax(focal_q, beta)
-    neighbor_policy = contrast_policy(neighbor_contrasts, n_states, n_actions, beta)
+    neighbor_weight = np.broadcast_to(neighbor_weight, neighbor_contrasts.shape[:2])
+    policy = policy_of(focal_q, beta, epsilon)
+    neighbor_policy = contrast_policy(neighbor_contrasts, n_states, n_actions, beta, epsilon)
     distribution, field = neighbor_field(
         policy, neighbor_policy, neighbor_weight, np.asarray(game.transition), pairs=pairs, initial=initial
     )
     parameters = dict(alpha=alpha, beta=beta, gamma=gamma, rule=rule, faq_beta=faq_beta)
+    if epsilon is not None:
+        parameters.update(policy="epsilon_greedy", epsilon=epsilon)
     mu = moments.drift(focal_q, field, distribution, degree, game, **parameters)
     sigma = moments.diffusion(focal_q, field, distribution, degree, game, **parameters) if with_diffusion else None
     return mu, sigma, distribution
@@ -111,13 +130,16 @@ def closure_terms(
     fine_deviation,
     fine_weight,
     fine_neighbors,
+    fine_neighbor_weight,
     coarse_deviation,
     coarse_weight,
     coarse_neighbors,
+    coarse_neighbor_weight,
+    focal_shift,
+    neighbor_shift,
     noise_deviation,
     noise_weight,
     noise_contrast,
-    neighbor_weight,
     pairs,
     dynamic,
     step,
@@ -131,35 +153,38 @@ def closure_terms(
     rule,
     initial,
     faq_beta=None,
+    epsilon=None,
 ):
-    """The six outputs of ``closure.closure_terms`` from the same nodes [C5-C8].
+    """The six outputs of ``closure.closure_terms`` from the same nodes [C5-C8, C11].
 
     Returns
     -------
     drift : ndarray, shape (K, M)
         E[μ] = Σ_p w_p μ(Q_p) over the fine rule (pairs ``pairs[p]`` if ``dynamic``, else stationary).
     own : ndarray, shape (d, d)
-        Column c: (E[μ](every focal node shifted by ``step`` in entry c) - E[μ]) / step, coarse rule,
+        Column c: (E[μ] of evaluation 1 + c - E[μ] of evaluation 0) / step, each evaluation over its own coarse
+        nodes with its focal shift (added to every focal node) and neighbour shift (to every neighbour node),
         stationary pairs.
     per_contrast : ndarray, shape (d, n_c)
-        Column c: the same with every neighbour node's contrast c shifted by ``step``.
+        Column c: the same for evaluation 1 + d + c.
     noise : ndarray, shape (d, d)
-        E[Σ] = Σ_p w_p Σ(Q_p) over the coarse full rule, node p's neighbours ``coarse_neighbors[noise_contrast[p]]``.
+        E[Σ] = Σ_p w_p Σ(Q_p) over the coarse full rule, node p's neighbours those of evaluation 0 at
+        ``noise_contrast[p]``.
     edge, common : ndarray, shape (d, d)
         The shared-noise blocks (eqs. L6-L7) at the mean table, p = p*(· | m, m), degrees k, k (zero unless
         ``correlations``).
     """
     n_states, n_actions = game.n_states, game.n_actions
     size = n_states * n_actions
-    n_contrasts = fine_neighbors.shape[2]
     parameters = dict(degree=degree, alpha=alpha, beta=beta, gamma=gamma, rule=rule, faq_beta=faq_beta, initial=initial)
+    parameters["epsilon"] = epsilon
 
-    def expected_drift(deviation, weight, neighbors, focal_shift, neighbor_shift, node_pairs):
+    def expected_drift(deviation, weight, neighbors, neighbor_weight, focal_shift, neighbor_shift, node_pairs):
         focal_q = ((mean[None, :] + deviation) + focal_shift[None, :]).reshape(-1, n_states, n_actions)
         mu, _, _ = node_moments(
             focal_q,
             neighbors[: weight.size] + neighbor_shift,
-            neighbor_weight,
+            neighbor_weight[: weight.size],
             game,
             pairs=node_pairs,
             with_diffusion=False,
@@ -167,31 +192,36 @@ def closure_terms(
         )
         return np.einsum("p,psa->sa", weight, mu)
 
-    no_focal, no_neighbor = np.zeros(size), np.zeros(n_contrasts)
+    no_focal, no_neighbor = np.zeros(size), np.zeros(fine_neighbors.shape[2])
     fine_pairs = pairs[: fine_weight.size] if dynamic else None
-    drift = expected_drift(fine_deviation, fine_weight, fine_neighbors, no_focal, no_neighbor, fine_pairs)
-    base = expected_drift(coarse_deviation, coarse_weight, coarse_neighbors, no_focal, no_neighbor, None)
-    own = np.empty((size, size))
-    for c in range(size):
-        shift = np.zeros(size)
-        shift[c] = step
-        shifted = expected_drift(coarse_deviation, coarse_weight, coarse_neighbors, shift, no_neighbor, None)
-        own[:, c] = ((shifted - base) / step).ravel()
-    per_contrast = np.empty((size, n_contrasts))
-    for c in range(n_contrasts):
-        shift = np.zeros(n_contrasts)
-        shift[c] = step
-        shifted = expected_drift(coarse_deviation, coarse_weight, coarse_neighbors, no_focal, shift, None)
-        per_contrast[:, c] = ((shifted - base) / step).ravel()
+    drift = expected_drift(
+        fine_deviation, fine_weight, fine_neighbors, fine_neighbor_weight, no_focal, no_neighbor, fine_pairs
+    )
+    evaluations = [
+        expected_drift(
+            coarse_deviation[e],
+            coarse_weight[e],
+            coarse_neighbors[e],
+            coarse_neighbor_weight[e],
+            focal_shift[e],
+            neighbor_shift[e],
+            None,
+        ).ravel()
+        for e in range(len(coarse_weight))
+    ]
+    derivative = (np.stack(evaluations[1:], axis=1) - evaluations[0][:, None]) / step
+    own, per_contrast = derivative[:, :size], derivative[:, size:]
 
     focal_q = (mean[None, :] + noise_deviation).reshape(-1, n_states, n_actions)
-    _, sigma, _ = node_moments(focal_q, coarse_neighbors[noise_contrast], neighbor_weight, game, **parameters)
+    _, sigma, _ = node_moments(
+        focal_q, coarse_neighbors[0][noise_contrast], coarse_neighbor_weight[0][noise_contrast], game, **parameters
+    )
     noise = np.einsum("p,pij->ij", noise_weight, sigma)
 
     edge, common = np.zeros((size, size)), np.zeros((size, size))
     if correlations:
         q = mean.reshape(n_states, n_actions)
-        policy = softmax(q, beta)
+        policy = policy_of(q, beta, epsilon)
         chain = markov.edge_transition_matrix(policy, policy, np.asarray(game.transition))
         distribution = markov.stationary_distribution(chain, initial)
         _, product_td, common_product = moments_reference.pair_td(q, policy, game, gamma=gamma, rule=rule)

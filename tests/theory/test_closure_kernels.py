@@ -50,31 +50,6 @@ def _model(game, rule, order=None):
     )
 
 
-def _terms_arguments(model, mean, own, neighbor, pairs):
-    """The arguments of ``closure_terms`` as the closure passes them (``_Model.terms``), the game's arrays left
-    out: (mean, fine, coarse and noise nodes, neighbour weights, pairs, dynamic, step, correlations)."""
-    geometry = model.geometry(mean, own, neighbor)
-    fine_deviation, _, fine_neighbors = model.nodes(model.fine, geometry)
-    coarse_deviation, noise_deviation, coarse_neighbors = model.nodes(model.coarse, geometry)
-    return (
-        mean,
-        fine_deviation,
-        model.fine.contrast_weight,
-        fine_neighbors,
-        coarse_deviation,
-        model.coarse.contrast_weight,
-        coarse_neighbors,
-        noise_deviation,
-        model.coarse.full_weight,
-        model.coarse.full_contrast,
-        model.neighbor_weight,
-        model.no_pairs if pairs is None else pairs,
-        pairs is not None,
-        1e-6 * max(1.0, float(np.abs(mean).max())),
-        True,
-    )
-
-
 def _state(game, seed, dynamic):
     rng = np.random.default_rng(seed)
     size = game.n_states * game.n_actions
@@ -96,7 +71,7 @@ def test_closure_terms_equal_the_numpy_reference(name, rule, dynamic):
     game = GAMES[name]
     model = _model(game, rule)
     mean, own, neighbor, pairs = _state(game, seed=5, dynamic=dynamic)
-    arguments = _terms_arguments(model, mean, own, neighbor, pairs)
+    arguments = model.terms_arguments(mean, own, neighbor, pairs)
     found = closure.closure_terms(*arguments, *model.parameters())
     expected = reference.closure_terms(
         *arguments, game, degree=DEGREE, rule=rule, faq_beta=FAQ_BETA.get(rule), initial=model.initial, **PARAMETERS
@@ -128,22 +103,14 @@ def test_node_moments_equal_the_numpy_reference(name, rule, dynamic):
     game = GAMES[name]
     model = _model(game, rule)
     mean, own, neighbor, pairs = _state(game, seed=8, dynamic=dynamic)
-    _, full_deviation, neighbor_contrasts = model.nodes(model.fine, model.geometry(mean, own, neighbor))
-    focal_q = (mean[None, :] + full_deviation).reshape(-1, game.n_states, game.n_actions)
+    nodes = model.nodes(model.geometry(mean, own, neighbor), model.fine)
+    focal_q = (mean[None, :] + nodes.full).reshape(-1, game.n_states, game.n_actions)
     contrast_node = model.fine.full_contrast
-    mu, sigma, distribution = closure.node_moments(
-        focal_q,
-        neighbor_contrasts,
-        contrast_node,
-        model.no_pairs if pairs is None else pairs,
-        dynamic,
-        *model.parameters(),
-        model.neighbor_weight,
-    )
+    mu, sigma, distribution = model.node_moments(nodes, mean, pairs)
     expected_mu, expected_sigma, expected_distribution = reference.node_moments(
         focal_q,
-        neighbor_contrasts[contrast_node],
-        model.neighbor_weight,
+        nodes.neighbors[contrast_node],
+        nodes.neighbor_weight[contrast_node],
         game,
         degree=DEGREE,
         rule=rule,
@@ -172,16 +139,14 @@ def test_node_moments_in_a_state_never_met():
     mean, own, neighbor, pairs = _state(game, seed=9, dynamic=True)
     pairs[..., 1] = 0.0
     pairs /= pairs.sum(axis=-1, keepdims=True)
-    _, full_deviation, neighbor_contrasts = model.nodes(model.fine, model.geometry(mean, own, neighbor))
-    focal_q = (mean[None, :] + full_deviation).reshape(-1, game.n_states, game.n_actions)
+    nodes = model.nodes(model.geometry(mean, own, neighbor), model.fine)
+    focal_q = (mean[None, :] + nodes.full).reshape(-1, game.n_states, game.n_actions)
     contrast_node = model.fine.full_contrast
-    mu, sigma, distribution = closure.node_moments(
-        focal_q, neighbor_contrasts, contrast_node, pairs, True, *model.parameters(), model.neighbor_weight
-    )
+    mu, sigma, distribution = model.node_moments(nodes, mean, pairs)
     expected_mu, expected_sigma, _ = reference.node_moments(
         focal_q,
-        neighbor_contrasts[contrast_node],
-        model.neighbor_weight,
+        nodes.neighbors[contrast_node],
+        nodes.neighbor_weight[contrast_node],
         game,
         degree=DEGREE,
         rule="q_learning",
@@ -218,7 +183,7 @@ def test_fine_rule_drift_matches_monte_carlo(rule):
     mean = np.array([[3.0, 1.0], [1.0, 2.0]]).ravel()
     own, neighbor = _covariances(4, 0.3, seed=2)
     model = _model(game, rule)
-    arguments = _terms_arguments(model, mean, own, neighbor, None)
+    arguments = model.terms_arguments(mean, own, neighbor)
     drift = closure.closure_terms(*arguments, *model.parameters())[0].ravel()
 
     # the Gaussian and the neighbour's conditional law, from the covariances directly

@@ -54,10 +54,11 @@ from ..errors import ConfigError, ConvergenceError, DivergenceError, MarldynWarn
 from ..games import require_immediate_reward
 from ..graphs import Graph, lattice_side
 from ..learning import EXPECTED_SARSA, FAQ, Q_LEARNING, RULES, faq_factor, rule_code
-from ..policy import EPSILON_GREEDY, FIXED, boltzmann, softmax_row
+from ..policy import BOLTZMANN, EPSILON_GREEDY, FIXED, POLICIES, boltzmann, epsilon_greedy, policy_code, policy_row
 from .euler_maruyama import psd_cholesky_into
 from .markov import edge_transition_into, stationary_into
 from .one_step import drift_into, moments_into, pair_td_into, shared_noise_into, workspace
+from .switching_cubature import greedy_profiles, switching_rule
 
 __all__ = [
     "ClosureTrajectory",
@@ -304,14 +305,15 @@ def closure_modes(graph: Graph, max_modes: int = MAX_MODES) -> tuple[np.ndarray,
 # the cubature kernel (numba)
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
-def _contrast_policy_into(contrasts, beta, logits, out):
-    """X(s, ·) = softmax(β [c(s, 0), …, c(s, M-2), 0]) of a table with the given contrasts (n_c,), into ``out``."""
+def _contrast_policy_into(contrasts, kind, beta, epsilon, logits, out):
+    """X(s, ·) of a table with the given contrasts (n_c,), into ``out``: the policy ``kind`` (Boltzmann β or
+    ε-greedy ε, :func:`marldyn.policy.policy_row`) of the row [c(s, 0), …, c(s, M-2), 0]."""
     n_states, n_actions = out.shape
     for s in range(n_states):
         for a in range(n_actions - 1):
             logits[a] = contrasts[s * (n_actions - 1) + a]
         logits[n_actions - 1] = 0.0
-        softmax_row(logits, beta, out[s])
+        policy_row(kind, logits, beta, epsilon, logits, out[s])
 
 
 @njit(cache=True)
@@ -322,17 +324,19 @@ def _field_into(
     neighbor_weight,
     pairs,
     dynamic,
+    kind,
     beta,
+    epsilon,
     transition,
     initial,
     buffers,
     distribution,
     neighbor,
 ):
-    """The pair-approximation field of one focal node over its neighbour nodes r (contrasts + ``neighbor_shift``):
-    p(s) = Σ_r w_r p(s | focal, r) and X̃(s, ·) = Σ_r w_r p(s | focal, r) X_r(s, ·) / p(s) (eqs. 8, 18, 20) [C4],
-    with p(· | focal, r) the stationary pair distribution p* (eq. 18; closed form for two states), or
-    ``pairs[r]`` if ``dynamic`` (full time scale)."""
+    """The pair-approximation field of one focal node over its neighbour nodes r (contrasts + ``neighbor_shift``,
+    weights ``neighbor_weight`` (r,); nodes of weight 0 are skipped): p(s) = Σ_r w_r p(s | focal, r) and
+    X̃(s, ·) = Σ_r w_r p(s | focal, r) X_r(s, ·) / p(s) (eqs. 8, 18, 20) [C4], with p(· | focal, r) the stationary
+    pair distribution p* (eq. 18; closed form for two states), or ``pairs[r]`` if ``dynamic`` (full time scale)."""
     chain, pair, logits, shifted, neighbor_policy = buffers
     n_states, n_actions = policy.shape
     distribution[:] = 0.0
@@ -340,7 +344,9 @@ def _field_into(
     for r in range(neighbor_weight.size):
         for c in range(shifted.size):
             shifted[c] = neighbor_contrasts[r, c] + neighbor_shift[c]
-        _contrast_policy_into(shifted, beta, logits, neighbor_policy[r])
+        _contrast_policy_into(shifted, kind, beta, epsilon, logits, neighbor_policy[r])
+        if neighbor_weight[r] == 0.0:
+            continue
         if dynamic:
             for s in range(n_states):
                 pair[s] = pairs[r, s]
@@ -381,14 +387,16 @@ def _buffers(n_states, n_actions, n_neighbors, n_contrasts):
 
 @njit(cache=True)
 def _smoothed_drift_into(
-    mean, deviation, weight, focal_shift, neighbor_contrasts, neighbor_shift, dynamic, context, out
+    mean, deviation, weight, focal_shift, neighbor_contrasts, neighbor_weight, neighbor_shift, dynamic, context, out
 ):
-    """E[μ] = Σ_p w_p μ(m + deviation_p + focal_shift | its neighbour nodes), into ``out`` (K, M) [C5].
+    """E[μ] = Σ_p w_p μ(m + deviation_p + focal_shift | its neighbour nodes), into ``out`` (K, M) [C5]; node p's
+    neighbours are ``neighbor_contrasts[p]`` (+ ``neighbor_shift``) with weights ``neighbor_weight[p]``; nodes of
+    weight 0 are skipped.
 
-    ``context``: (neighbour weights, pairs, degree, payoff, transition, α, β, γ, rule, faq_beta, initial,
-    workspace, buffers), the same for every call of one :func:`closure_terms`.
+    ``context``: (pairs, degree, payoff, transition, α, policy kind, β, ε, γ, rule, faq_beta, initial, workspace,
+    buffers), the same for every call of one :func:`closure_terms`.
     """
-    neighbor_weight, pairs, degree, payoff, transition, alpha, beta, gamma, rule, faq_beta, initial, work, buffers = (
+    pairs, degree, payoff, transition, alpha, kind, beta, epsilon, gamma, rule, faq_beta, initial, work, buffers = (
         context
     )
     n_states, n_actions = out.shape
@@ -399,19 +407,23 @@ def _smoothed_drift_into(
     mu = np.empty((n_states, n_actions))
     out[:] = 0.0
     for p in range(weight.size):
+        if weight[p] == 0.0:
+            continue
         for s in range(n_states):
             for a in range(n_actions):
                 i = s * n_actions + a
                 q[s, a] = mean[i] + deviation[p, i] + focal_shift[i]
-            softmax_row(q[s], beta, policy[s])
+            policy_row(kind, q[s], beta, epsilon, q[s], policy[s])
         _field_into(
             policy,
             neighbor_contrasts[p],
             neighbor_shift,
-            neighbor_weight,
+            neighbor_weight[p],
             pairs[p],
             dynamic,
+            kind,
             beta,
+            epsilon,
             transition,
             initial,
             buffers,
@@ -432,13 +444,16 @@ def closure_terms(
     fine_deviation,
     fine_weight,
     fine_neighbors,
+    fine_neighbor_weight,
     coarse_deviation,
     coarse_weight,
     coarse_neighbors,
+    coarse_neighbor_weight,
+    focal_shift,
+    neighbor_shift,
     noise_deviation,
     noise_weight,
     noise_contrast,
-    neighbor_weight,
     pairs,
     dynamic,
     step,
@@ -447,7 +462,9 @@ def closure_terms(
     payoff,
     transition,
     alpha,
+    kind,
     beta,
+    epsilon,
     gamma,
     rule,
     faq_beta,
@@ -456,23 +473,28 @@ def closure_terms(
     """The terms of the moment equations at one state, in one pass [C5-C8].
 
     Returns E[μ] (K, M) under the fine rule (from ``pairs`` if ``dynamic``); Ā_self (d, d) and ∂E[μ]/∂c_nb
-    (d, n_c) by forward differences of step ``step`` of the coarse rule's E[μ] (stationary pairs); E[Σ] (d, d)
-    over the coarse rule's full nodes (node p's neighbours: ``coarse_neighbors[noise_contrast[p]]``); and at the
-    mean table the shared-noise blocks D_edge, D_common (zero unless ``correlations``).
+    (d, n_c) by forward differences of step ``step`` of the coarse rule's E[μ] (stationary pairs): evaluation 0
+    of the coarse stacks (``coarse_*[0]``) is the base, evaluation 1 + c that of the focal entry c < d shifted by
+    ``step`` (``focal_shift[1 + c]``), evaluation 1 + d + c that of the neighbours' contrast c
+    (``neighbor_shift[1 + d + c]``; with ε-greedy, whose cells move with the mean, each evaluation has its own
+    nodes and the shift may be in them already); E[Σ] (d, d) over the coarse rule's full nodes (node p's
+    neighbours: the base's ``coarse_neighbors[0, noise_contrast[p]]``); and at the mean table the shared-noise
+    blocks D_edge, D_common (zero unless ``correlations``).
     """
     n_states, n_actions = payoff.shape[0], payoff.shape[1]
     size = n_states * n_actions
     n_contrasts = fine_neighbors.shape[2]
     work = workspace(n_states, n_actions)
-    buffers = _buffers(n_states, n_actions, neighbor_weight.size, n_contrasts)
+    buffers = _buffers(n_states, n_actions, fine_neighbor_weight.shape[1], n_contrasts)
     context = (
-        neighbor_weight,
         pairs,
         degree,
         payoff,
         transition,
         alpha,
+        kind,
         beta,
+        epsilon,
         gamma,
         rule,
         faq_beta,
@@ -485,28 +507,41 @@ def closure_terms(
     stationary = dynamic & False
     drift = np.empty((n_states, n_actions))
     _smoothed_drift_into(
-        mean, fine_deviation, fine_weight, np.zeros(size), fine_neighbors, no_neighbor, dynamic, context, drift
+        mean,
+        fine_deviation,
+        fine_weight,
+        np.zeros(size),
+        fine_neighbors,
+        fine_neighbor_weight,
+        no_neighbor,
+        dynamic,
+        context,
+        drift,
     )
     base = np.empty((n_states, n_actions))
     _smoothed_drift_into(
-        mean, coarse_deviation, coarse_weight, np.zeros(size), coarse_neighbors, no_neighbor, stationary, context, base
+        mean,
+        coarse_deviation[0],
+        coarse_weight[0],
+        focal_shift[0],
+        coarse_neighbors[0],
+        coarse_neighbor_weight[0],
+        neighbor_shift[0],
+        stationary,
+        context,
+        base,
     )
     derivative = np.empty((size, size + n_contrasts))  # columns: the focal entries, then the neighbour contrasts
     shifted = np.empty((n_states, n_actions))
     for c in range(size + n_contrasts):
-        focal_shift = np.zeros(size)
-        neighbor_shift = np.zeros(n_contrasts)
-        if c < size:
-            focal_shift[c] = step
-        else:
-            neighbor_shift[c - size] = step
         _smoothed_drift_into(
             mean,
-            coarse_deviation,
-            coarse_weight,
-            focal_shift,
-            coarse_neighbors,
-            neighbor_shift,
+            coarse_deviation[1 + c],
+            coarse_weight[1 + c],
+            focal_shift[1 + c],
+            coarse_neighbors[1 + c],
+            coarse_neighbor_weight[1 + c],
+            neighbor_shift[1 + c],
             stationary,
             context,
             shifted,
@@ -522,10 +557,18 @@ def closure_terms(
             for a in range(n_actions):
                 focal_q[p, s, a] = mean[s * n_actions + a] + noise_deviation[p, s * n_actions + a]
     _, sigma, _ = node_moments(
-        focal_q, coarse_neighbors, noise_contrast, pairs, stationary, *context[2:11], neighbor_weight
+        focal_q,
+        coarse_neighbors[0],
+        coarse_neighbor_weight[0],
+        noise_contrast,
+        pairs,
+        stationary,
+        *context[1:12],
     )
     noise = np.zeros((size, size))
     for p in range(noise_weight.size):
+        if noise_weight[p] == 0.0:
+            continue
         for i in range(size):
             for j in range(size):
                 noise[i, j] += noise_weight[p] * sigma[p, i, j]
@@ -538,7 +581,7 @@ def closure_terms(
         for s in range(n_states):
             for a in range(n_actions):
                 q[s, a] = mean[s * n_actions + a]
-            softmax_row(q[s], beta, policy[s])
+            policy_row(kind, q[s], beta, epsilon, q[s], policy[s])
         edge_transition_into(policy, policy, transition, buffers[0])
         stationary_into(buffers[0], initial, np.bool_(True), distribution)
         shape = (n_states, n_actions, n_actions)
@@ -556,6 +599,7 @@ def closure_terms(
 def node_moments(
     focal_q,
     neighbor_contrasts,
+    neighbor_weight,
     contrast_node,
     pairs,
     dynamic,
@@ -563,17 +607,19 @@ def node_moments(
     payoff,
     transition,
     alpha,
+    kind,
     beta,
+    epsilon,
     gamma,
     rule,
     faq_beta,
     initial,
-    neighbor_weight,
 ):
     """Per focal node p: μ (point, K, M), Σ (point, K M, K M) (eqs. 9, 5) and the field's p(s) (point, K).
 
-    Node p's neighbour nodes are ``neighbor_contrasts[contrast_node[p]]`` and, if ``dynamic``, its pair
-    distributions ``pairs[contrast_node[p]]`` [C4, C7].
+    Node p's neighbour nodes are ``neighbor_contrasts[contrast_node[p]]`` with the weights
+    ``neighbor_weight[contrast_node[p]]`` and, if ``dynamic``, its pair distributions
+    ``pairs[contrast_node[p]]`` [C4, C7].
     """
     n_points, n_states, n_actions = focal_q.shape
     size = n_states * n_actions
@@ -581,22 +627,24 @@ def node_moments(
     sigma = np.empty((n_points, size, size))
     distribution = np.empty((n_points, n_states))
     work = workspace(n_states, n_actions)
-    buffers = _buffers(n_states, n_actions, neighbor_weight.size, neighbor_contrasts.shape[2])
+    buffers = _buffers(n_states, n_actions, neighbor_weight.shape[1], neighbor_contrasts.shape[2])
     no_neighbor = np.zeros(neighbor_contrasts.shape[2])
     policy = np.empty((n_states, n_actions))
     neighbor = np.empty((n_states, n_actions))
     for p in range(n_points):
         c = contrast_node[p]
         for s in range(n_states):
-            softmax_row(focal_q[p, s], beta, policy[s])
+            policy_row(kind, focal_q[p, s], beta, epsilon, focal_q[p, s], policy[s])
         _field_into(
             policy,
             neighbor_contrasts[c],
             no_neighbor,
-            neighbor_weight,
+            neighbor_weight[c],
             pairs[c],
             dynamic,
+            kind,
             beta,
+            epsilon,
             transition,
             initial,
             buffers,
@@ -625,8 +673,8 @@ def node_moments(
 @njit(cache=True)
 def advance_pairs(focal_policy, neighbor_contrasts, beta, transition, pairs, steps):
     """``steps`` simulator steps of every cubature pair's edge-state distribution, p ← p λ (eq. 12), in place
-    (full time scale; the pair's policies held fixed over the steps). Neighbour r of focal node p has the
-    contrasts ``neighbor_contrasts[p, r]``."""
+    (full time scale, Boltzmann learners; the pair's policies held fixed over the steps). Neighbour r of focal
+    node p has the contrasts ``neighbor_contrasts[p, r]``."""
     n_points, n_neighbors, n_states = pairs.shape
     n_actions = focal_policy.shape[2]
     chain = np.empty((n_states, n_states))
@@ -635,7 +683,7 @@ def advance_pairs(focal_policy, neighbor_contrasts, beta, transition, pairs, ste
     neighbor_policy = np.empty((n_states, n_actions))
     for p in range(n_points):
         for r in range(n_neighbors):
-            _contrast_policy_into(neighbor_contrasts[p, r], beta, logits, neighbor_policy)
+            _contrast_policy_into(neighbor_contrasts[p, r], BOLTZMANN, beta, 0.0, logits, neighbor_policy)
             edge_transition_into(focal_policy[p], neighbor_policy, transition, chain)
             for _ in range(steps):
                 for s in range(n_states):
@@ -710,10 +758,11 @@ def closure_geometry(mean, own, neighbor, basis, inverse_basis, n_contrasts):
 
 @dataclass(frozen=True, eq=False)
 class _Rule:
-    """A focal cubature [C3-C5]: product Gauss–Hermite (or the symmetric degree-3 rule) in the contrasts and
-    two nodes per level. ``drift_xi`` puts the levels at their conditional mean (ξ_l = 0; exact for μ, linear
-    in them); ``full_xi`` adds the level nodes (exact for Σ, quadratic in them); ``full_contrast`` maps a full
-    node to its contrast node."""
+    """A focal cubature [C3-C5]: product Gauss–Hermite (or the symmetric degree-3 rule, or with ε-greedy the
+    cells of :func:`~marldyn.theory.switching_cubature.switching_rule` [C11]) in the contrasts and two nodes per
+    level. ``drift_xi`` puts the levels at their conditional mean (ξ_l = 0; exact for μ, linear in them);
+    ``full_xi`` adds the level nodes (exact for Σ, quadratic in them); ``full_contrast`` maps a full node to its
+    contrast node."""
 
     order: int
     contrast_xi: np.ndarray
@@ -726,6 +775,11 @@ class _Rule:
     @classmethod
     def build(cls, n_contrasts, n_states, order):
         contrast_xi, contrast_weight, order = _contrast_rule(n_contrasts, order)
+        return cls.product(contrast_xi, contrast_weight, n_states, order)
+
+    @classmethod
+    def product(cls, contrast_xi, contrast_weight, n_states, order):
+        """The rule of the given contrast nodes (point, n_c) and weights (point,) times two nodes per level."""
         level_xi, level_weight = gaussian_nodes([2] * n_states)
         count = len(contrast_weight)
         return cls(
@@ -741,13 +795,66 @@ class _Rule:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class _Nodes:
+    """The nodes of one evaluation [C3-C4]: the focal ``rule``, its deviations Q_p - m of the drift and the full
+    rule, (point, d), and every focal contrast node's neighbour nodes, contrasts (point, neighbour, n_c) and
+    weights (point, neighbour)."""
+
+    rule: _Rule
+    drift: np.ndarray
+    full: np.ndarray
+    neighbors: np.ndarray
+    neighbor_weight: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class _NeighborLaw:
+    """A neighbour law that does not depend on the focal node (the degree classes' mixture [C10]): the learners'
+    Gaussian of contrast mean ``centre`` (n_c,) and lower root ``root``, of total weight ``mass``, and point
+    masses ``extra`` (node, n_c) of weights ``extra_weight`` (the committed classes)."""
+
+    centre: np.ndarray
+    root: np.ndarray
+    mass: float
+    extra: np.ndarray
+    extra_weight: np.ndarray
+
+
+def _cell_orders(n_contrasts: int, order: int | None) -> tuple[int, int]:
+    """ε-greedy: Gauss nodes per cell piece and contrast of the focal agent (``order``, default 3 up to two
+    contrasts, 2 up to three, else 1) and of a neighbour (2 up to three contrasts, else 1) [C11]."""
+    focal = (3 if n_contrasts <= 2 else 2 if n_contrasts <= 3 else 1) if order is None else int(order)
+    if focal < 1:
+        raise ConfigError(f"order = {order!r}: the ε-greedy closure's cell rule needs at least 1 node per piece")
+    return focal, 2 if n_contrasts <= 3 else 1
+
+
 class _Model:
-    """Everything fixed along one closure trajectory and the moment equations [C1-C9].
+    """Everything fixed along one closure trajectory and the moment equations [C1-C9, C11].
 
     Two focal rules: ``fine`` (``order`` per contrast) for E[μ] and the outputs, ``coarse`` (3 per contrast,
-    or the symmetric rule) for the Jacobians and E[Σ], whose errors enter only the covariances."""
+    or the symmetric rule) for the Jacobians and E[Σ], whose errors enter only the covariances. With ε-greedy
+    learners one cell rule (:func:`~marldyn.theory.switching_cubature.switching_rule`, ``order`` per piece) is
+    built for every evaluation, where the Gaussian is then [C11]."""
 
-    def __init__(self, game, degree, modes, weights, alpha, beta, gamma, rule, faq_beta, order, correlations, initial):
+    def __init__(
+        self,
+        game,
+        degree,
+        modes,
+        weights,
+        alpha,
+        beta,
+        gamma,
+        rule,
+        faq_beta,
+        order,
+        correlations,
+        initial,
+        policy="boltzmann",
+        epsilon=None,
+    ):
         require_immediate_reward(game, "closure")
         self.payoff, self.transition = game.arrays()
         self.shape = self.payoff.shape[:2]
@@ -764,13 +871,26 @@ class _Model:
         self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
         self.rule = rule_code(rule)
         self.faq_beta = faq_factor(rule, faq_beta)
+        self.kind = policy_code(policy)
+        self.greedy = self.kind == EPSILON_GREEDY
+        self.epsilon = float(epsilon) if self.greedy else 0.0
         self.correlations = bool(correlations)
         self.initial = np.asarray(initial, dtype=np.float64)
-        self.fine = _Rule.build(self.n_contrasts, n_states, order)
-        coarse = min(3, self.fine.order) if self.fine.order else 0
-        self.coarse = _Rule.build(self.n_contrasts, n_states, coarse if self.n_contrasts <= 4 else 0)
+        if self.greedy:  # the cells' shape at a standard Gaussian: every cell rule of this game has its size
+            self.cell_order, self.neighbor_cell_order = _cell_orders(self.n_contrasts, order)
+            xi, weight = switching_rule(
+                np.zeros((1, self.n_contrasts)), np.eye(self.n_contrasts), n_actions, self.cell_order
+            )
+            self.fine = self.coarse = _Rule.product(xi[0], weight[0], n_states, self.cell_order)
+            # a neighbour enters through its policy only: its nodes are the greedy profiles (greedy_profiles)
+            self.neighbor_eta = np.zeros((n_actions**n_states, self.n_contrasts))
+            self.neighbor_weight = np.full(n_actions**n_states, 1.0 / n_actions**n_states)
+        else:
+            self.fine = _Rule.build(self.n_contrasts, n_states, order)
+            coarse = min(3, self.fine.order) if self.fine.order else 0
+            self.coarse = _Rule.build(self.n_contrasts, n_states, coarse if self.n_contrasts <= 4 else 0)
+            self.neighbor_eta, self.neighbor_weight = _neighbor_rule(self.n_contrasts)
         self.order = self.fine.order
-        self.neighbor_eta, self.neighbor_weight = _neighbor_rule(self.n_contrasts)
         self.no_pairs = np.zeros((len(self.fine.contrast_weight), len(self.neighbor_weight), n_states))
 
     # -- state -----------------------------------------------------------------------------------
@@ -793,14 +913,49 @@ class _Model:
         """What every rule's nodes need (:func:`closure_geometry`) [C4]."""
         return closure_geometry(mean, own, neighbor, self.basis, self.inverse_basis, self.n_contrasts)
 
-    def nodes(self, rule: _Rule, geometry):
-        """Focal deviations Q_p - m of the drift and the full rule, (point, d), and the neighbour nodes'
-        contrasts given each focal contrast node, (contrast point, neighbour point, n_c) [C3-C4]."""
+    def nodes(self, geometry, rule=None, shift=None, neighbor_shift=None, law=None) -> _Nodes:
+        """The focal rule's deviations and its neighbour nodes [C3-C4].
+
+        ``rule`` (Boltzmann) is the fixed focal rule; with ε-greedy the cells are built for the Gaussian of the
+        focal mean shifted by ``shift`` (d,) and its neighbours' law shifted by ``neighbor_shift`` (n_c,) [C11].
+        The neighbours' law: given each focal contrast node, the conditional law of [C4], or ``law``
+        (:class:`_NeighborLaw`)."""
         root, contrast_root, gain, conditional_root, mean_contrast = geometry
-        focal_contrasts = rule.contrast_xi @ contrast_root.T  # c_i - m_c at the contrast nodes
-        spread = self.neighbor_eta @ conditional_root.T  # (R, n_c)
-        neighbor_contrasts = mean_contrast[None, None, :] + (focal_contrasts @ gain.T)[:, None, :] + spread[None]
-        return rule.drift_xi @ root.T, rule.full_xi @ root.T, neighbor_contrasts
+        n_actions = self.shape[1]
+        if self.greedy:
+            centre = mean_contrast if shift is None else mean_contrast + self.contrasts @ shift
+            xi, weight = switching_rule(centre[None], contrast_root, n_actions, self.cell_order)
+            rule = _Rule.product(xi[0], weight[0], self.shape[0], self.cell_order)
+        count = len(rule.contrast_weight)
+        if law is None:
+            centres = mean_contrast[None, :] + (rule.contrast_xi @ contrast_root.T) @ gain.T  # (P, n_c)
+            neighbor_root = conditional_root
+        else:
+            centres = np.broadcast_to(law.centre, (count, self.n_contrasts))
+            neighbor_root = law.root
+        if neighbor_shift is not None:
+            centres = centres + neighbor_shift
+        if self.greedy:  # the law's mass per greedy profile, from its cells
+            eta, cell_weight = switching_rule(centres, neighbor_root, n_actions, self.neighbor_cell_order)
+            profiles, neighbor_weight = greedy_profiles(
+                centres[:, None, :] + eta @ neighbor_root.T, cell_weight, n_actions
+            )
+            neighbors = np.broadcast_to(profiles, (count, *profiles.shape))
+        else:
+            neighbors = centres[:, None, :] + (self.neighbor_eta @ neighbor_root.T)[None]
+            neighbor_weight = np.broadcast_to(self.neighbor_weight, (count, len(self.neighbor_weight)))
+        if law is not None:
+            neighbors = np.concatenate([neighbors, np.broadcast_to(law.extra, (count, *law.extra.shape))], axis=1)
+            neighbor_weight = np.concatenate(
+                [law.mass * neighbor_weight, np.broadcast_to(law.extra_weight, (count, law.extra_weight.size))], axis=1
+            )
+        return _Nodes(
+            rule,
+            rule.drift_xi @ root.T,
+            rule.full_xi @ root.T,
+            np.ascontiguousarray(neighbors),
+            np.ascontiguousarray(neighbor_weight),
+        )
 
     def parameters(self):
         return (
@@ -808,57 +963,37 @@ class _Model:
             self.payoff,
             self.transition,
             self.alpha,
+            self.kind,
             self.beta,
+            self.epsilon,
             self.gamma,
             self.rule,
             self.faq_beta,
             self.initial,
         )
 
-    def node_moments(self, rule, mean, full_deviation, neighbor_contrasts, pairs=None, neighbor_weight=None):
-        focal_q = (mean[None, :] + full_deviation).reshape(-1, *self.shape)
+    def node_moments(self, nodes: _Nodes, mean, pairs=None):
+        """μ, Σ and p(s) at the full nodes of ``nodes`` (:func:`node_moments`)."""
+        focal_q = (mean[None, :] + nodes.full).reshape(-1, *self.shape)
         return node_moments(
             focal_q,
-            neighbor_contrasts,
-            rule.full_contrast,
+            nodes.neighbors,
+            nodes.neighbor_weight,
+            nodes.rule.full_contrast,
             self.no_pairs if pairs is None else pairs,
             pairs is not None,
             *self.parameters(),
-            self.neighbor_weight if neighbor_weight is None else neighbor_weight,
         )
 
-    def terms(self, mean, own, neighbor, pairs=None, neighbors=None, neighbor_weight=None) -> dict:
-        """E[μ], Ā_self, Ā_nb, E[Σ], D_edge, D_common for C₀ = ``own`` and C₁ = ``neighbor`` [C5-C8].
+    def terms(self, mean, own, neighbor, pairs=None, law=None) -> dict:
+        """E[μ], Ā_self, Ā_nb, E[Σ], D_edge, D_common for C₀ = ``own`` and C₁ = ``neighbor`` [C5-C8, C11].
 
         With ``pairs`` (full time scale) E[μ] takes the pairs' edge-state distributions; the fluctuation terms
         (Ā, E[Σ], the shared noise) take the stationary ones: the fluctuations are slow, their edges follow
-        them. ``neighbors(count)``, if given, returns the neighbour nodes' contrasts for ``count`` focal nodes
-        (the degree classes' mixture [C10]) instead of the conditional law of [C4], with their weights
-        ``neighbor_weight`` (default the neighbour rule's)."""
-        geometry = self.geometry(mean, own, neighbor)
-        fine_deviation, _, fine_neighbors = self.nodes(self.fine, geometry)
-        coarse_deviation, noise_deviation, coarse_neighbors = self.nodes(self.coarse, geometry)
-        if neighbors is not None:
-            fine_neighbors = neighbors(len(self.fine.contrast_weight))
-            coarse_neighbors = neighbors(len(self.coarse.contrast_weight))
-        drift, a_self, per_contrast, noise, edge, common = closure_terms(
-            mean,
-            fine_deviation,
-            self.fine.contrast_weight,
-            fine_neighbors,
-            coarse_deviation,
-            self.coarse.contrast_weight,
-            coarse_neighbors,
-            noise_deviation,
-            self.coarse.full_weight,
-            self.coarse.full_contrast,
-            self.neighbor_weight if neighbor_weight is None else neighbor_weight,
-            self.no_pairs if pairs is None else pairs,
-            pairs is not None,
-            1e-6 * max(1.0, float(np.abs(mean).max())),
-            self.correlations,
-            *self.parameters(),
-        )
+        them. ``law`` (:class:`_NeighborLaw`), if given, is the neighbours' law for every focal node (the
+        degree classes' mixture [C10]) instead of the conditional law of [C4]."""
+        arguments = self.terms_arguments(mean, own, neighbor, pairs, law)
+        drift, a_self, per_contrast, noise, edge, common = closure_terms(*arguments, *self.parameters())
         # All k neighbours shift together: k Ā_nb = ∂E[μ]/∂c_nb · R_c (a neighbour's levels do not enter) [C6].
         return {
             "drift": drift.ravel(),
@@ -868,6 +1003,50 @@ class _Model:
             "noise_edge": edge,
             "noise_common": common,
         }
+
+    def terms_arguments(self, mean, own, neighbor, pairs=None, law=None) -> tuple:
+        """The arguments of :func:`closure_terms` before the model's :meth:`parameters`: the fine nodes, the
+        coarse nodes of the base and of every shifted evaluation of the Jacobians with their shifts, the noise
+        nodes, the pairs and the options."""
+        geometry = self.geometry(mean, own, neighbor)
+        step = 1e-6 * max(1.0, float(np.abs(mean).max()))
+        size, n_contrasts = self.size, self.n_contrasts
+        focal_shift = np.zeros((1 + size + n_contrasts, size))
+        neighbor_shift = np.zeros((1 + size + n_contrasts, n_contrasts))
+        focal_shift[1 + np.arange(size), np.arange(size)] = step
+        if self.greedy:  # the cells move with the mean: every shifted evaluation has nodes of its own [C11]
+            coarse = self.nodes(geometry, law=law)
+            fine = coarse
+            unit = np.eye(max(size, n_contrasts))
+            sets = [coarse] + [self.nodes(geometry, shift=step * unit[c, :size], law=law) for c in range(size)]
+            sets += [
+                self.nodes(geometry, neighbor_shift=step * unit[c, :n_contrasts], law=law) for c in range(n_contrasts)
+            ]
+        else:
+            fine = self.nodes(geometry, self.fine, law=law)
+            coarse = self.nodes(geometry, self.coarse, law=law)
+            sets = [coarse] * (1 + size + n_contrasts)
+            neighbor_shift[1 + size + np.arange(n_contrasts), np.arange(n_contrasts)] = step
+        return (
+            mean,
+            fine.drift,
+            fine.rule.contrast_weight,
+            fine.neighbors,
+            fine.neighbor_weight,
+            np.stack([s.drift for s in sets]),
+            np.stack([s.rule.contrast_weight for s in sets]),
+            np.stack([s.neighbors for s in sets]),
+            np.stack([s.neighbor_weight for s in sets]),
+            focal_shift,
+            neighbor_shift,
+            coarse.full,
+            coarse.rule.full_weight,
+            coarse.rule.full_contrast,
+            self.no_pairs if pairs is None else pairs,
+            pairs is not None,
+            step,
+            self.correlations,
+        )
 
     def increments(self, mean, modes, pairs=None):
         """dm/dt = E[μ] and dC(λ)/dt = A C + C Aᵀ + A C Aᵀ + D(λ) for every mode, A(λ) = Ā_self + λ Ā_nb,
@@ -887,16 +1066,22 @@ class _Model:
         return self.pack(drift, mode_rates)
 
     # -- outputs ---------------------------------------------------------------------------------
+    def mean_policy(self, mean, own):
+        """E[X(Q)] under N(m, C₀) (:func:`gaussian_mean_policy`) with this model's policy."""
+        return gaussian_mean_policy(
+            mean.reshape(self.shape), own, self.beta, policy=POLICIES[self.kind], epsilon=self.epsilon
+        )
+
     def record(self, mean, modes, n_agents, pairs=None):
         """The outputs at one state and the diagnostic's sources (:func:`_diagnostic_sources`) [C2, C9], over the
         fine rule's full nodes (the sources hold E[z³ f]: the coarse rule is not accurate enough for them)."""
         own, neighbor = self.covariances(modes)
-        _, full_deviation, neighbor_contrasts = self.nodes(self.fine, self.geometry(mean, own, neighbor))
-        moments = self.node_moments(self.fine, mean, full_deviation, neighbor_contrasts, pairs)
-        out = _diagnostic_sources(self.fine.full_weight, full_deviation, own, *moments)
+        nodes = self.nodes(self.geometry(mean, own, neighbor), self.fine)
+        moments = self.node_moments(nodes, mean, pairs)
+        out = _diagnostic_sources(nodes.rule.full_weight, nodes.full, own, *moments)
         out.update(
             q=mean,
-            policy=gaussian_mean_policy(mean.reshape(self.shape), own, self.beta),
+            policy=self.mean_policy(mean, own),
             own=own,
             neighbor=neighbor,
             within=own - modes[0] / n_agents,
@@ -974,13 +1159,24 @@ class _ClassModel:
     """
 
     def __init__(
-        self, game, degrees, agent_weights, parameters, order, initial, class_type=None, n_types=1, fixed_policy=None
+        self,
+        game,
+        degrees,
+        agent_weights,
+        parameters,
+        order,
+        initial,
+        class_type=None,
+        n_types=1,
+        fixed_policy=None,
+        policy="boltzmann",
+        epsilon=None,
     ):
         """``parameters``: one (α, β, γ, rule, faq_beta) per class; ``class_type`` (class,) each class's type among
         ``n_types`` (agent types: the per-type records); ``fixed_policy`` (class, state, action), NaN for a
-        learning class, the table of a committed one."""
+        learning class, the table of a committed one; ``policy`` and ``epsilon`` every learning class's."""
         self.parts = [
-            _Model(game, k, [0.0], [1.0], *values, order, False, initial)
+            _Model(game, k, [0.0], [1.0], *values, order, False, initial, policy=policy, epsilon=epsilon)
             for k, values in zip(degrees, parameters, strict=True)
         ]
         self.class_type = None if class_type is None else np.asarray(class_type, dtype=np.int64)
@@ -1023,12 +1219,12 @@ class _ClassModel:
             covariances[c] = 0.0
         return self.pack(means, covariances)
 
-    def neighbor_field(self, means, covariances, beta):
-        """The neighbour nodes' contrasts (neighbour node, n_c) and their weights (neighbour node,), seen from a
-        focal class of inverse temperature ``beta``: the learners' law is the edge-weighted mixture of their
-        Gaussians in the effective contrasts (β_c' / β) c, taken as the Gaussian of the same mean and covariance
-        (its policy enters only through smooth averages; one neighbour rule instead of one per class), and every
-        committed class is one node of its own."""
+    def neighbor_field(self, means, covariances, beta) -> _NeighborLaw:
+        """The neighbours' law seen from a focal class of inverse temperature ``beta``: the learners' law is the
+        edge-weighted mixture of their Gaussians in the effective contrasts (β_c' / β) c, taken as the Gaussian of
+        the same mean and covariance (its policy enters only through smooth averages; one neighbour rule instead
+        of one per class), and every committed class is one node of its own. (ε-greedy learners, all of one ε:
+        the scale is 1, the cells of :func:`~marldyn.theory.switching_cubature.switching_rule` [C11].)"""
         first = self.parts[0]
         contrasts = first.contrasts
         learning = ~self.committed
@@ -1040,12 +1236,14 @@ class _ClassModel:
         mixture = np.einsum("c,cij->ij", weight * scale**2, covariances[learning]) + np.einsum(
             "c,ci,cj->ij", weight, spread, spread
         )
-        nodes = (contrasts @ mean)[None, :] + first.neighbor_eta @ _psd_root(contrasts @ mixture @ contrasts.T).T
-        weights = first.neighbor_weight * self.edge_weight[learning].sum()
-        if self.committed.any():  # β_c' = 1: the effective contrasts of a table are its log-ratios over β
-            nodes = np.concatenate([nodes, means[self.committed] @ contrasts.T / beta])
-            weights = np.concatenate([weights, self.edge_weight[self.committed]])
-        return nodes, weights
+        # β_c' = 1: the effective contrasts of a committed table are its log-ratios over β
+        return _NeighborLaw(
+            centre=contrasts @ mean,
+            root=_psd_root(contrasts @ mixture @ contrasts.T),
+            mass=float(self.edge_weight[learning].sum()),
+            extra=means[self.committed] @ contrasts.T / beta,
+            extra_weight=self.edge_weight[self.committed],
+        )
 
     def _fields(self, means, covariances, classes) -> dict:
         """:meth:`neighbor_field` once per distinct β among ``classes`` (it depends on the focal class's β only)."""
@@ -1061,10 +1259,7 @@ class _ClassModel:
             if self.committed[c]:
                 drifts[c], rates[c] = 0.0, 0.0
                 continue
-            nodes, weight = fields[float(part.beta)]
-            terms = part.terms(
-                means[c], covariances[c], zero, neighbors=functools.partial(_repeat, nodes), neighbor_weight=weight
-            )
+            terms = part.terms(means[c], covariances[c], zero, law=fields[float(part.beta)])
             drifts[c] = terms["drift"]
             a = terms["jacobian_self"]
             ac = a @ covariances[c]
@@ -1090,12 +1285,10 @@ class _ClassModel:
         fields = self._fields(*held, np.ones(self.n_classes, bool))
         for c, part in enumerate(self.parts):
             at, spread_c = held[0][c], held[1][c]  # a committed class: its point mass, which plays its table
-            nodes, weight = fields[float(part.beta)]
-            neighbors = _repeat(nodes, len(self.fine.contrast_weight))
-            _, deviation, _ = part.nodes(self.fine, part.geometry(at, spread_c, zero))
-            moments = part.node_moments(self.fine, at, deviation, neighbors, neighbor_weight=weight)
-            parts.append(_diagnostic_sources(self.fine.full_weight, deviation, spread_c, *moments))
-            class_policy[c] = gaussian_mean_policy(at.reshape(self.shape), spread_c, part.beta)
+            nodes = part.nodes(part.geometry(at, spread_c, zero), self.fine, law=fields[float(part.beta)])
+            moments = part.node_moments(nodes, at)
+            parts.append(_diagnostic_sources(nodes.rule.full_weight, nodes.full, spread_c, *moments))
+            class_policy[c] = part.mean_policy(at, spread_c)
         out["policy"] = np.einsum("c,csa->sa", w, class_policy)
         if self.class_type is not None:
             class_q = means.reshape((self.n_classes,) + self.shape)
@@ -1106,16 +1299,14 @@ class _ClassModel:
         return out
 
 
-def _repeat(nodes, count) -> np.ndarray:
-    """The same neighbour nodes (node, n_c) for each of ``count`` focal nodes, C-contiguous (count, node, n_c)."""
-    return np.ascontiguousarray(np.broadcast_to(nodes[None], (count, *nodes.shape)))
+def gaussian_mean_policy(q, covariance, beta, order=None, *, policy="boltzmann", epsilon=None) -> np.ndarray:
+    """E[X(s, ·)] for Q ~ N(q, C): the mean policy of a Gaussian population.
 
-
-def gaussian_mean_policy(q, covariance, beta, order=OUTPUT_ORDER) -> np.ndarray:
-    """E[X(s, ·)] for Q ~ N(q, C), X = softmax(β Q(s, ·)) (eq. 2): the mean policy of a Gaussian population.
-
-    Per state from the marginal of its M - 1 contrasts Q(s, a) - Q(s, M-1), by Gauss–Hermite of ``order``
-    nodes per contrast.
+    Per state from the marginal of its M - 1 contrasts Q(s, a) - Q(s, M-1): for X = softmax(β Q(s, ·)) (eq. 2)
+    by Gauss–Hermite of ``order`` nodes per contrast (default :data:`OUTPUT_ORDER`); for the ε-greedy policy,
+    a step function of the contrasts, by the cells of
+    :func:`~marldyn.theory.switching_cubature.switching_rule` (``order`` nodes per piece, default 8; with two
+    actions exactly ε / 2 + (1 - ε) Φ(m_c / σ_c)) [C11].
 
     Parameters
     ----------
@@ -1124,7 +1315,11 @@ def gaussian_mean_policy(q, covariance, beta, order=OUTPUT_ORDER) -> np.ndarray:
     covariance : array_like, shape (K M, K M)
         The covariance, row-major order of Q.
     beta : float
-    order : int
+        β of the Boltzmann policy (not used by ε-greedy).
+    order : int, optional
+    policy : {"boltzmann", "epsilon_greedy"}
+    epsilon : float, optional
+        ε of the ε-greedy policy.
 
     Returns
     -------
@@ -1136,18 +1331,31 @@ def gaussian_mean_policy(q, covariance, beta, order=OUTPUT_ORDER) -> np.ndarray:
     >>> from marldyn.theory.closure import gaussian_mean_policy
     >>> gaussian_mean_policy([[1.0, 0.0]], np.diag([2.0, 0.0]), 1.0).round(4)  # E[σ(1 + √2 ξ)] < σ(1) = 0.7311
     array([[0.6751, 0.3249]])
+    >>> gaussian_mean_policy([[1.0, 0.0]], np.diag([2.0, 0.0]), 1.0, policy="epsilon_greedy", epsilon=0.2).round(4)
+    array([[0.6795, 0.3205]])
+
+    The second is 0.1 + 0.8 Φ(1 / √2) = 0.1 + 0.8 · 0.7602.
     """
     q = np.asarray(q, dtype=np.float64)
     n_states, n_actions = q.shape
     covariance = np.asarray(covariance, dtype=np.float64)
     basis = _basis(n_states, n_actions)
-    xi, weight = gaussian_nodes([order] * (n_actions - 1))
+    greedy = policy_code(policy) == EPSILON_GREEDY
+    if greedy:
+        cell_order = 8 if order is None else int(order)
+    else:
+        xi, weight = gaussian_nodes([OUTPUT_ORDER if order is None else order] * (n_actions - 1))
     out = np.empty(q.shape)
     for s in range(n_states):
         rows = basis[s * (n_actions - 1) : (s + 1) * (n_actions - 1)]
-        contrasts = (rows @ q.ravel())[None, :] + xi @ _psd_root(rows @ covariance @ rows.T).T
+        centre = rows @ q.ravel()
+        root = _psd_root(rows @ covariance @ rows.T)
+        if greedy:
+            xi, weight = switching_rule(centre[None], root, n_actions, cell_order)
+            xi, weight = xi[0], weight[0]
+        contrasts = centre[None, :] + xi @ root.T
         logits = np.concatenate([contrasts, np.zeros((len(contrasts), 1))], axis=1)
-        out[s] = weight @ boltzmann(logits, beta)
+        out[s] = weight @ (epsilon_greedy(logits, epsilon) if greedy else boltzmann(logits, beta))
     return out
 
 
@@ -1235,6 +1443,8 @@ def solve_closure(
     gamma=None,
     rule="q_learning",
     faq_beta=None,
+    policy="boltzmann",
+    epsilon=None,
     learners=None,
     agent_type=None,
     initial_covariance=None,
@@ -1268,12 +1478,19 @@ def solve_closure(
     faq_beta : float, optional
         With ``rule = "faq"``: every update of the played action scaled by min(faq_beta / X, 1), in E[μ], E[Σ]
         and the shared noise (whose α² X X factors become α² min(X, faq_beta) min(X', faq_beta)).
+    policy : {"boltzmann", "epsilon_greedy"}
+        The learners' policy. ε-greedy (with ``epsilon``; ``beta`` is then not used): the cubature's cells
+        follow the switching surfaces, where the policy jumps, so that E[μ], E[Σ], the Jacobians and the mean
+        policy integrate the jumps (:mod:`marldyn.theory.switching_cubature`, [C11]); ``order`` is then the
+        nodes per piece and contrast (default 3). Reduced time scale, one type of learners.
+    epsilon : float, optional
+        ε of the ε-greedy policy, 0 ≤ ε ≤ 1.
     learners : marldyn.agents.Learners, optional
         Agent types (with ``agent_type``, every agent's type, shape (agent,)): one Gaussian per (type, degree)
         class with its type's α, β, γ, rule and faq_beta, mean field as the degree classes [C10] (reduced time
         scale only, no pair correlations); committed classes never move and enter their neighbours' field with
-        their tables; ε-greedy types are refused. One type (``learners.typed`` False) is the plain closure with
-        its values.
+        their tables; ε-greedy types are refused. One type (``learners.typed`` False) is the plain closure with its
+        values (ε-greedy included).
     initial_covariance : array_like, shape (K M, K M), optional
         Covariance of the agents' independent initial draws around ``q0`` (default 0: identical tables),
         e.g. σ² I for the simulator's normal ``q_noise`` σ.
@@ -1347,7 +1564,18 @@ def solve_closure(
     if learners is not None and not learners.typed:  # one type: its own parameters, the plain closure
         alpha, beta, gamma, rule = learners.alpha[0], learners.beta[0], learners.gamma[0], RULES[learners.rule[0]]
         faq_beta = learners.faq_beta[0] if learners.rule[0] == FAQ else None
+        policy, epsilon = POLICIES[learners.policy[0]], learners.epsilon[0]
         learners = None
+    kind = policy_code(policy)
+    if kind == EPSILON_GREEDY:
+        if epsilon is None or not 0.0 <= float(epsilon) <= 1.0:
+            raise ConfigError(f"epsilon = {epsilon!r}: the ε-greedy closure needs 0 <= epsilon <= 1")
+        if timescale == "full":
+            raise ConfigError(
+                "the ε-greedy closure has the reduced time scale only: its cubature cells move with the switching "
+                "surfaces, so no cubature pair can carry its edge-state distribution from step to step"
+            )
+        beta = 1.0 if beta is None else beta  # not used: ε-greedy does not depend on β
     if learners is None and (alpha is None or beta is None or gamma is None):
         raise ConfigError("the closure needs alpha, beta and gamma (or learners)")
     code = rule_code(rule)
@@ -1379,7 +1607,20 @@ def solve_closure(
     elif degrees.size == 1:
         modes, weights = closure_modes(graph)
         model = _Model(
-            game, degrees[0], modes, weights, alpha, beta, gamma, code, faq_beta, order, correlations, initial
+            game,
+            degrees[0],
+            modes,
+            weights,
+            alpha,
+            beta,
+            gamma,
+            code,
+            faq_beta,
+            order,
+            correlations,
+            initial,
+            policy=policy,
+            epsilon=epsilon,
         )
         y0 = model.pack(q0.ravel(), np.broadcast_to(covariance, (model.n_modes, size, size)))
     else:
@@ -1390,7 +1631,14 @@ def solve_closure(
         if degrees[0] == 0:
             raise ConfigError("the closure needs every agent to have an edge (isolated agents never learn here)")
         model = _ClassModel(
-            game, degrees, counts / counts.sum(), [(alpha, beta, gamma, code, faq_beta)] * degrees.size, order, initial
+            game,
+            degrees,
+            counts / counts.sum(),
+            [(alpha, beta, gamma, code, faq_beta)] * degrees.size,
+            order,
+            initial,
+            policy=policy,
+            epsilon=epsilon,
         )
         y0 = model.pack(
             np.broadcast_to(q0.ravel(), (degrees.size, size)), np.broadcast_to(covariance, (degrees.size, size, size))
@@ -1474,9 +1722,9 @@ def _iterate_full(model, y0, grid, dt, initial):
             h = int(min(dt, target - now))
             drift, mode_rates = model.increments(mean, modes, pairs)
             own, neighbor = model.covariances(modes)
-            deviation, _, neighbor_contrasts = model.nodes(model.fine, model.geometry(mean, own, neighbor))
-            focal_policy = boltzmann((mean[None, :] + deviation).reshape(-1, *model.shape), model.beta)
-            advance_pairs(focal_policy, neighbor_contrasts, model.beta, model.transition, pairs, h)
+            nodes = model.nodes(model.geometry(mean, own, neighbor), model.fine)
+            focal_policy = boltzmann((mean[None, :] + nodes.drift).reshape(-1, *model.shape), model.beta)
+            advance_pairs(focal_policy, nodes.neighbors, model.beta, model.transition, pairs, h)
             mean = mean + h * drift
             modes = modes + h * mode_rates
             now += h

@@ -273,6 +273,8 @@ def theory(
             order=method.order,
             initial_state_distribution=initial_states,
             faq_beta=learning.faq_beta,
+            policy=learning.policy,
+            epsilon=learning.epsilon,
             **typed_closure,
             **parameters,
         )
@@ -382,10 +384,15 @@ def _check_support(config: Config, method, regular: bool) -> None:
     types = config.agent_types
     greedy = learning.policy == "epsilon_greedy" or any(t.policy == "epsilon_greedy" for t in types)
     name = method.name
-    if name == "closure" and greedy:
+    if name == "closure" and greedy and types:
         raise ConfigError(
-            f"method {name!r} is for Boltzmann learners: it does not take ε-greedy policies (a Gaussian cloud "
-            "across a switching surface); use reduced, full, full-discrete, particles, sde or sde-graph"
+            f"method {name!r} takes ε-greedy learners of one type only, not ε-greedy agent types (its classes' "
+            "neighbour mixture is one Gaussian, seen through one policy); use particles, sde or sde-graph"
+        )
+    if name == "closure" and greedy and method.timescale == "full":
+        raise ConfigError(
+            f"method {name!r}: ε-greedy has the reduced time scale only (its cubature cells move with the "
+            "switching surfaces, so no cubature pair can carry its edge state from step to step)"
         )
     classes = name == "reduced" and (bool(types) or not regular)
     if greedy and (classes or (name == "particles" and method.timescale == "reduced")):
