@@ -11,7 +11,7 @@ import marldyn
 from marldyn.errors import ConfigError
 from marldyn.games import Game, two_state_pd
 from marldyn.policy import boltzmann
-from marldyn.theory import Particles
+from marldyn.theory import Closure, Particles
 from marldyn.theory.homogeneous import solve_full, solve_full_discrete, solve_reduced
 from marldyn.theory.particles import solve_particles
 
@@ -119,15 +119,23 @@ def test_committed_particles_never_move_and_identical_types_change_nothing():
 
 
 @pytest.mark.parametrize(
-    "extra",
+    "extra, method, match",
     [
-        {"learning": {"policy": "epsilon_greedy", "epsilon": 0.1}},
-        {"agent_types": [{"name": "eager", "fraction": 0.5, "policy": "epsilon_greedy", "epsilon": 0.1}]},
+        (
+            {"agent_types": [{"name": "eager", "fraction": 0.5, "policy": "epsilon_greedy", "epsilon": 0.1}]},
+            "closure",
+            r"^method 'closure' takes ε-greedy learners of one type only",
+        ),
+        (
+            {"learning": {"policy": "epsilon_greedy", "epsilon": 0.1}},
+            Closure(timescale="full"),
+            r"^method 'closure': ε-greedy has the reduced time scale only",
+        ),
     ],
 )
-def test_closure_refuses_epsilon_greedy_learners(extra):
-    with pytest.raises(ConfigError, match=r"^method 'closure' is for Boltzmann learners"):
-        marldyn.predict({"graph": {"n": 16}, **extra}, "closure")
+def test_closure_refuses_epsilon_greedy_types_and_the_full_time_scale(extra, method, match):
+    with pytest.raises(ConfigError, match=match):
+        marldyn.predict({"graph": {"n": 16}, **extra}, method)
 
 
 def test_closure_with_every_agent_committed_is_a_one_line_error():

@@ -916,16 +916,19 @@ class _Model:
     def nodes(self, geometry, rule=None, shift=None, neighbor_shift=None, law=None) -> _Nodes:
         """The focal rule's deviations and its neighbour nodes [C3-C4].
 
-        ``rule`` (Boltzmann) is the fixed focal rule; with ε-greedy the cells are built for the Gaussian of the
-        focal mean shifted by ``shift`` (d,) and its neighbours' law shifted by ``neighbor_shift`` (n_c,) [C11].
+        ``rule``: the focal rule (default: Boltzmann's ``fine``; with ε-greedy the cells built for the Gaussian of
+        the focal mean shifted by ``shift`` (d,) [C11]); the neighbours' law is shifted by ``neighbor_shift``
+        (n_c,).
         The neighbours' law: given each focal contrast node, the conditional law of [C4], or ``law``
         (:class:`_NeighborLaw`)."""
         root, contrast_root, gain, conditional_root, mean_contrast = geometry
         n_actions = self.shape[1]
-        if self.greedy:
+        if rule is None and self.greedy:
             centre = mean_contrast if shift is None else mean_contrast + self.contrasts @ shift
             xi, weight = switching_rule(centre[None], contrast_root, n_actions, self.cell_order)
             rule = _Rule.product(xi[0], weight[0], self.shape[0], self.cell_order)
+        elif rule is None:
+            rule = self.fine
         count = len(rule.contrast_weight)
         if law is None:
             centres = mean_contrast[None, :] + (rule.contrast_xi @ contrast_root.T) @ gain.T  # (P, n_c)
@@ -1020,10 +1023,11 @@ class _Model:
             unit = np.eye(max(size, n_contrasts))
             sets = [coarse] + [self.nodes(geometry, shift=step * unit[c, :size], law=law) for c in range(size)]
             sets += [
-                self.nodes(geometry, neighbor_shift=step * unit[c, :n_contrasts], law=law) for c in range(n_contrasts)
+                self.nodes(geometry, coarse.rule, neighbor_shift=step * unit[c, :n_contrasts], law=law)
+                for c in range(n_contrasts)
             ]
         else:
-            fine = self.nodes(geometry, self.fine, law=law)
+            fine = self.nodes(geometry, law=law)
             coarse = self.nodes(geometry, self.coarse, law=law)
             sets = [coarse] * (1 + size + n_contrasts)
             neighbor_shift[1 + size + np.arange(n_contrasts), np.arange(n_contrasts)] = step
@@ -1076,7 +1080,7 @@ class _Model:
         """The outputs at one state and the diagnostic's sources (:func:`_diagnostic_sources`) [C2, C9], over the
         fine rule's full nodes (the sources hold E[z³ f]: the coarse rule is not accurate enough for them)."""
         own, neighbor = self.covariances(modes)
-        nodes = self.nodes(self.geometry(mean, own, neighbor), self.fine)
+        nodes = self.nodes(self.geometry(mean, own, neighbor))
         moments = self.node_moments(nodes, mean, pairs)
         out = _diagnostic_sources(nodes.rule.full_weight, nodes.full, own, *moments)
         out.update(
@@ -1285,7 +1289,7 @@ class _ClassModel:
         fields = self._fields(*held, np.ones(self.n_classes, bool))
         for c, part in enumerate(self.parts):
             at, spread_c = held[0][c], held[1][c]  # a committed class: its point mass, which plays its table
-            nodes = part.nodes(part.geometry(at, spread_c, zero), self.fine, law=fields[float(part.beta)])
+            nodes = part.nodes(part.geometry(at, spread_c, zero), law=fields[float(part.beta)])
             moments = part.node_moments(nodes, at)
             parts.append(_diagnostic_sources(nodes.rule.full_weight, nodes.full, spread_c, *moments))
             class_policy[c] = part.mean_policy(at, spread_c)
@@ -1722,7 +1726,7 @@ def _iterate_full(model, y0, grid, dt, initial):
             h = int(min(dt, target - now))
             drift, mode_rates = model.increments(mean, modes, pairs)
             own, neighbor = model.covariances(modes)
-            nodes = model.nodes(model.geometry(mean, own, neighbor), model.fine)
+            nodes = model.nodes(model.geometry(mean, own, neighbor))
             focal_policy = boltzmann((mean[None, :] + nodes.drift).reshape(-1, *model.shape), model.beta)
             advance_pairs(focal_policy, nodes.neighbors, model.beta, model.transition, pairs, h)
             mean = mean + h * drift

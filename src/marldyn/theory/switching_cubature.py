@@ -13,7 +13,7 @@ within the cell:
 - **Truncated-normal Gauss rules.** On each piece [a, b], the ``order``-node Gauss rule of the standard normal
   density restricted to [a, b] (exact for polynomials of degree 2 order - 1 on the piece), computed by the
   discretised Stieltjes procedure (Gautschi, *Orthogonal Polynomials: Computation and Approximation*, 2004,
-  §2.2.3) on a 64-node Gauss–Legendre discretisation of the piece, then the eigenvalues of the Jacobi matrix
+  §2.2.3) on a 40-node Gauss–Legendre discretisation of the piece, then the eigenvalues of the Jacobi matrix
   (Golub & Welsch 1969). Its weights sum to the piece's probability Φ(b) - Φ(a).
 - **Product.** The rule for ξ is the sequential product: each node of ξ_1 … ξ_{t-1} gets its own pieces and
   nodes in ξ_t. With M = 2 actions every coordinate has one break point and two pieces: (2 order)^K nodes.
@@ -38,7 +38,7 @@ CUT = 9.0
 """The standard normal beyond ±CUT (probability 2e-19) is dropped."""
 MIN_MASS = 1e-14
 """Pieces of smaller probability get weight 0."""
-BASE_NODES = 64  # Gauss–Legendre nodes of the discretisation: exact to double precision on a piece of width ≤ 18
+BASE_NODES = 40  # Gauss–Legendre nodes of the discretisation: moments to 4e-12 on a piece of width ≤ 18 (measured)
 
 
 @functools.lru_cache(maxsize=1)
