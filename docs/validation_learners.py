@@ -143,8 +143,6 @@ def _reason(message: str) -> str:
         return "no fixed point: the flow slides on a switching surface"
     if "switching surface" in message and "standard deviations" in message:
         return "Q* too near a switching surface"
-    if "Gaussian cloud across a switching surface" in message:
-        return "ε-greedy: a Gaussian cloud across the switching surfaces"
     return "not for these learners"
 
 

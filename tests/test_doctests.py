@@ -27,6 +27,7 @@ PUBLIC_MODULES = (
     "marldyn.theory.lna",
     "marldyn.theory.agent_lna",
     "marldyn.theory.closure",
+    "marldyn.theory.switching_cubature",
     "marldyn.theory.switching",
     "marldyn.analysis",
     "marldyn.compare",

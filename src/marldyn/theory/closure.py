@@ -30,6 +30,10 @@ Derivation, assumptions and limits: ``docs/closure.md``. Summary (d = K M entrie
   noise, :class:`_ClassModel`). With agent types, one Gaussian per (type, degree) class with its type's α, γ,
   rule, β and faq_beta, on any graph: the learners' mixture taken in the effective contrasts (β_c' / β) c of the
   focal class's β, each committed class a point mass that plays its table; ε-greedy types are refused.
+- **ε-greedy learners** [C11] (one type, reduced time scale): the policy jumps on the switching surfaces, so
+  the focal rule is the cells of :func:`~marldyn.theory.switching_cubature.switching_rule` (truncated-normal
+  Gauss rules on pieces cut at the surfaces), rebuilt for every evaluation, the Jacobians' shifted ones
+  included; a neighbour's law is cut the same way and summed by greedy profile, its policy's only argument.
 
 Rules: Q-learning and expected SARSA (the shared-noise blocks are derived for deterministic bootstrap
 values); SARSA with ``correlations=False``. Time scales: ``reduced`` (stationary pair distributions, an

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 from numpy.polynomial.legendre import leggauss
 
-__all__ = ["MIN_MASS", "greedy_profiles", "switching_rule", "truncated_normal_rule"]
+__all__ = ["CUT", "MIN_MASS", "greedy_profiles", "switching_rule", "truncated_normal_rule"]
 
 CUT = 9.0
 """The standard normal beyond ±CUT (probability 2e-19) is dropped."""
@@ -90,78 +90,159 @@ def _symmetric_eigen_into(matrix, vectors):
 
 
 @njit(cache=True)
-def _truncated_rules_into(lower, upper, order, base_nodes, base_weights, nodes, weights):
-    """The Gauss rules of :func:`truncated_normal_rule` for clipped ends ``lower`` <= ``upper`` (interval,), into
-    ``nodes`` and ``weights`` (interval, order): discretised Stieltjes on the Gauss–Legendre nodes of each
-    interval, in the interval's own mean and spread, then the Jacobi matrix's eigen-decomposition."""
+def _rule_workspace(n_base, order):
+    return (
+        np.empty(n_base),
+        np.empty(n_base),
+        np.empty(n_base),
+        np.empty(n_base),
+        np.empty(n_base),
+        np.zeros((order, order)),
+        np.empty((order, order)),
+    )
+
+
+@njit(cache=True)
+def _truncated_rule_into(a, b, base_nodes, base_weights, work, nodes, weights):
+    """The Gauss rule of :func:`truncated_normal_rule` on [a, b] (clipped, a <= b) into ``nodes`` and
+    ``weights`` (order,): discretised Stieltjes on the Gauss–Legendre nodes of the interval, in the interval's
+    own mean and spread, then the Jacobi matrix's eigen-decomposition."""
+    x, w, previous, current, following, jacobi, vectors = work
+    order = nodes.size
     n_base = base_nodes.size
-    x = np.empty(n_base)
-    w = np.empty(n_base)
-    previous = np.empty(n_base)
-    current = np.empty(n_base)
-    following = np.empty(n_base)
-    jacobi = np.zeros((order, order))
-    vectors = np.empty((order, order))
-    root_two_pi = math.sqrt(2.0 * math.pi)
-    for i in range(lower.size):
-        a, b = lower[i], upper[i]
-        mid = 0.5 * (a + b)
-        # Φ(b) - Φ(a) without cancellation in the upper tail
+    mid = 0.5 * (a + b)
+    # Φ(b) - Φ(a) without cancellation in either tail
+    if a > 0.0:
         mass = 0.5 * (math.erfc(a / math.sqrt(2.0)) - math.erfc(b / math.sqrt(2.0)))
-        if a <= 0.0:
-            mass = 0.5 * (math.erfc(-b / math.sqrt(2.0)) - math.erfc(-a / math.sqrt(2.0)))
-        if not mass >= MIN_MASS:
-            for k in range(order):
-                nodes[i, k] = mid
-                weights[i, k] = 0.0
-            continue
-        if order == 1:  # the piece's mean (φ(a) - φ(b)) / (Φ(b) - Φ(a)): exact for linear functions
-            value = (math.exp(-0.5 * a * a) - math.exp(-0.5 * b * b)) / (root_two_pi * mass)
-            nodes[i, 0] = min(max(value, a), b)
-            weights[i, 0] = mass
-            continue
-        half = 0.5 * (b - a)
-        total = 0.0
-        for j in range(n_base):
-            x[j] = mid + half * base_nodes[j]
-            w[j] = base_weights[j] * math.exp(-0.5 * x[j] * x[j])
-            total += w[j]
-        mean = 0.0
-        for j in range(n_base):
-            w[j] /= total
-            mean += w[j] * x[j]
-        spread = 0.0
-        for j in range(n_base):
-            spread += w[j] * (x[j] - mean) ** 2
-        spread = math.sqrt(spread) if spread > 0.0 else 1.0
-        for j in range(n_base):
-            x[j] = (x[j] - mean) / spread
-            previous[j] = 0.0
-            current[j] = 1.0  # orthonormal with respect to w: Σ w π_k² = 1
-        jacobi[:, :] = 0.0
-        off = 0.0
+    else:
+        mass = 0.5 * (math.erfc(-b / math.sqrt(2.0)) - math.erfc(-a / math.sqrt(2.0)))
+    if not mass >= MIN_MASS:
         for k in range(order):
-            diagonal = 0.0
-            for j in range(n_base):
-                diagonal += w[j] * x[j] * current[j] * current[j]
-            jacobi[k, k] = diagonal
-            if k == order - 1:
-                break
-            norm = 0.0
-            for j in range(n_base):
-                following[j] = (x[j] - diagonal) * current[j] - off * previous[j]
-                norm += w[j] * following[j] * following[j]
-            off = math.sqrt(norm)
-            jacobi[k, k + 1] = off
-            jacobi[k + 1, k] = off
-            scale = off if off > 0.0 else 1.0
-            for j in range(n_base):
-                previous[j] = current[j]
-                current[j] = following[j] / scale
-        _symmetric_eigen_into(jacobi, vectors)
-        for k in range(order):
-            nodes[i, k] = min(max(mean + spread * jacobi[k, k], a), b)
-            weights[i, k] = mass * vectors[0, k] ** 2
+            nodes[k] = mid
+            weights[k] = 0.0
+        return
+    if order == 1:  # the piece's mean (φ(a) - φ(b)) / (Φ(b) - Φ(a)): exact for linear functions
+        value = (math.exp(-0.5 * a * a) - math.exp(-0.5 * b * b)) / (math.sqrt(2.0 * math.pi) * mass)
+        nodes[0] = min(max(value, a), b)
+        weights[0] = mass
+        return
+    half = 0.5 * (b - a)
+    total = 0.0
+    for j in range(n_base):
+        x[j] = mid + half * base_nodes[j]
+        w[j] = base_weights[j] * math.exp(-0.5 * x[j] * x[j])
+        total += w[j]
+    mean = 0.0
+    for j in range(n_base):
+        w[j] /= total
+        mean += w[j] * x[j]
+    spread = 0.0
+    for j in range(n_base):
+        spread += w[j] * (x[j] - mean) ** 2
+    spread = math.sqrt(spread) if spread > 0.0 else 1.0
+    for j in range(n_base):
+        x[j] = (x[j] - mean) / spread
+        previous[j] = 0.0
+        current[j] = 1.0  # orthonormal with respect to w: Σ w π_k² = 1
+    jacobi[:, :] = 0.0
+    off = 0.0
+    for k in range(order):
+        diagonal = 0.0
+        for j in range(n_base):
+            diagonal += w[j] * x[j] * current[j] * current[j]
+        jacobi[k, k] = diagonal
+        if k == order - 1:
+            break
+        norm = 0.0
+        for j in range(n_base):
+            following[j] = (x[j] - diagonal) * current[j] - off * previous[j]
+            norm += w[j] * following[j] * following[j]
+        off = math.sqrt(norm)
+        jacobi[k, k + 1] = off
+        jacobi[k + 1, k] = off
+        scale = off if off > 0.0 else 1.0
+        for j in range(n_base):
+            previous[j] = current[j]
+            current[j] = following[j] / scale
+    _symmetric_eigen_into(jacobi, vectors)
+    for k in range(order):
+        nodes[k] = min(max(mean + spread * jacobi[k, k], a), b)
+        weights[k] = mass * vectors[0, k] ** 2
+
+
+@njit(cache=True)
+def _truncated_rules_into(lower, upper, base_nodes, base_weights, nodes, weights):
+    """:func:`_truncated_rule_into` for every interval (interval,), into ``nodes`` and ``weights`` (interval,
+    order)."""
+    work = _rule_workspace(base_nodes.size, nodes.shape[1])
+    for i in range(lower.size):
+        _truncated_rule_into(lower[i], upper[i], base_nodes, base_weights, work, nodes[i], weights[i])
+
+
+@njit(cache=True)
+def _switching_rule_into(mean, root, per_state, order, base_nodes, base_weights, xi, weights):
+    """The cells of :func:`switching_rule` for every row of ``mean`` (batch, n_c), into ``xi`` (batch, point,
+    n_c) and ``weights`` (batch, point): each node of ξ_1 … ξ_{t-1} gets, in ξ_t, the pieces between its break
+    points (sorted) and ``order`` nodes per piece, in that order."""
+    batch, n_contrasts = mean.shape
+    points = xi.shape[1]
+    work = _rule_workspace(base_nodes.size, order)
+    current = np.zeros((points, n_contrasts))
+    following = np.zeros((points, n_contrasts))
+    current_weight = np.zeros(points)
+    following_weight = np.zeros(points)
+    breaks = np.empty(per_state + 1)
+    piece_nodes = np.empty(order)
+    piece_weights = np.empty(order)
+    scale = 0.0
+    for i in range(n_contrasts):
+        for j in range(n_contrasts):
+            scale = max(scale, abs(root[i, j]))
+    for row in range(batch):
+        count = 1
+        current_weight[0] = 1.0
+        for t in range(n_contrasts):
+            pivot = root[t, t]
+            if not pivot > 1e-12 * scale:  # no spread of its own: ξ_t does not enter
+                for j in range(count):
+                    current[j, t] = 0.0
+                continue
+            first = t - t % per_state  # the earlier contrasts of the same state, and 0 (the last action)
+            n_breaks = t - first + 1
+            for j in range(count):
+                offset = mean[row, t]  # contrast t at ξ_t = 0
+                for v in range(t):
+                    offset += root[t, v] * current[j, v]
+                breaks[0] = -offset / pivot
+                for u in range(first, t):
+                    known = mean[row, u]
+                    for v in range(u + 1):
+                        known += root[u, v] * current[j, v]
+                    breaks[u - first + 1] = (known - offset) / pivot
+                for k in range(1, n_breaks):  # insertion sort of at most M - 1 values
+                    value = breaks[k]
+                    m = k - 1
+                    while m >= 0 and breaks[m] > value:
+                        breaks[m + 1] = breaks[m]
+                        m -= 1
+                    breaks[m + 1] = value
+                for piece in range(n_breaks + 1):
+                    low = -CUT if piece == 0 else min(max(breaks[piece - 1], -CUT), CUT)
+                    high = CUT if piece == n_breaks else min(max(breaks[piece], -CUT), CUT)
+                    _truncated_rule_into(low, max(high, low), base_nodes, base_weights, work, piece_nodes, piece_weights)
+                    for n in range(order):
+                        index = (j * (n_breaks + 1) + piece) * order + n
+                        for v in range(t):
+                            following[index, v] = current[j, v]
+                        following[index, t] = piece_nodes[n]
+                        following_weight[index] = current_weight[j] * piece_weights[n]
+            count *= (n_breaks + 1) * order
+            current, following = following, current
+            current_weight, following_weight = following_weight, current_weight
+        for j in range(points):
+            for v in range(n_contrasts):
+                xi[row, j, v] = current[j, v]
+            weights[row, j] = current_weight[j] if current_weight[j] >= MIN_MASS else 0.0
 
 
 def truncated_normal_rule(lower, upper, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +279,7 @@ def truncated_normal_rule(lower, upper, order: int) -> tuple[np.ndarray, np.ndar
     upper = np.maximum(np.clip(np.asarray(upper, dtype=np.float64).ravel(), -CUT, CUT), lower)
     nodes = np.empty((lower.size, order))
     weights = np.empty((lower.size, order))
-    _truncated_rules_into(lower, upper, order, *_legendre(), nodes, weights)
+    _truncated_rules_into(lower, upper, *_legendre(), nodes, weights)
     return nodes, weights
 
 
@@ -235,35 +316,19 @@ def switching_rule(mean, root, n_actions: int, order: int) -> tuple[np.ndarray, 
     >>> xi.shape, round(float(weights[0, :2].sum()), 6), round(float(weights[0, 2:].sum()), 6)
     ((1, 4, 1), 0.382089, 0.617911)
     """
-    mean = np.atleast_2d(np.asarray(mean, dtype=np.float64))
-    root = np.asarray(root, dtype=np.float64)
+    mean = np.ascontiguousarray(np.atleast_2d(np.asarray(mean, dtype=np.float64)))
+    root = np.ascontiguousarray(root, dtype=np.float64)
     batch, n_contrasts = mean.shape
     per_state = int(n_actions) - 1
+    order = int(order)
     scale = max(float(np.abs(root).max(initial=0.0)), 1e-300)
-    xi = np.zeros((batch, 1, 0))
-    weights = np.ones((batch, 1))
+    points = 1
     for t in range(n_contrasts):
-        points = xi.shape[1]
-        pivot = root[t, t]
-        if not pivot > 1e-12 * scale:  # no spread of its own: ξ_t does not enter
-            xi = np.concatenate([xi, np.zeros((batch, points, 1))], axis=2)
-            continue
-        known = mean[:, None, :t] + xi @ root[:t, :t].T  # the contrasts so far (batch, point, t)
-        offset = mean[:, t, None] + xi @ root[t, :t]  # contrast t at ξ_t = 0
-        first = t - t % per_state  # the earlier contrasts of the same state, and 0 (the last action)
-        values = np.concatenate([np.zeros((batch, points, 1)), known[:, :, first:t]], axis=2)
-        breaks = np.sort((values - offset[:, :, None]) / pivot, axis=2)
-        lower = np.concatenate([np.full((batch, points, 1), -np.inf), breaks], axis=2)
-        upper = np.concatenate([breaks, np.full((batch, points, 1), np.inf)], axis=2)
-        pieces = lower.shape[2]
-        nodes, piece_weights = truncated_normal_rule(lower.ravel(), upper.ravel(), order)
-        nodes = nodes.reshape(batch, points, pieces * order)
-        piece_weights = piece_weights.reshape(batch, points, pieces * order)
-        xi = np.concatenate(
-            [np.repeat(xi, pieces * order, axis=1), nodes.reshape(batch, points * pieces * order, 1)], axis=2
-        )
-        weights = (weights[:, :, None] * piece_weights).reshape(batch, points * pieces * order)
-    weights = np.where(weights >= MIN_MASS, weights, 0.0)
+        if root[t, t] > 1e-12 * scale:
+            points *= (t % per_state + 2) * order
+    xi = np.empty((batch, points, n_contrasts))
+    weights = np.empty((batch, points))
+    _switching_rule_into(mean, root, per_state, order, *_legendre(), xi, weights)
     return xi, weights
 
 
