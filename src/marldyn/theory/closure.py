@@ -1340,9 +1340,9 @@ def gaussian_mean_policy(q, covariance, beta, order=None, *, policy="boltzmann",
     >>> gaussian_mean_policy([[1.0, 0.0]], np.diag([2.0, 0.0]), 1.0).round(4)  # E[σ(1 + √2 ξ)] < σ(1) = 0.7311
     array([[0.6751, 0.3249]])
     >>> gaussian_mean_policy([[1.0, 0.0]], np.diag([2.0, 0.0]), 1.0, policy="epsilon_greedy", epsilon=0.2).round(4)
-    array([[0.6795, 0.3205]])
+    array([[0.7082, 0.2918]])
 
-    The second is 0.1 + 0.8 Φ(1 / √2) = 0.1 + 0.8 · 0.7602.
+    The second is ε / 2 + (1 - ε) Φ(1 / √2) = 0.1 + 0.8 · 0.7602.
     """
     q = np.asarray(q, dtype=np.float64)
     n_states, n_actions = q.shape

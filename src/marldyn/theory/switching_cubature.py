@@ -229,7 +229,8 @@ def _switching_rule_into(mean, root, per_state, order, base_nodes, base_weights,
                 for piece in range(n_breaks + 1):
                     low = -CUT if piece == 0 else min(max(breaks[piece - 1], -CUT), CUT)
                     high = CUT if piece == n_breaks else min(max(breaks[piece], -CUT), CUT)
-                    _truncated_rule_into(low, max(high, low), base_nodes, base_weights, work, piece_nodes, piece_weights)
+                    high = max(high, low)
+                    _truncated_rule_into(low, high, base_nodes, base_weights, work, piece_nodes, piece_weights)
                     for n in range(order):
                         index = (j * (n_breaks + 1) + piece) * order + n
                         for v in range(t):
@@ -267,9 +268,9 @@ def truncated_normal_rule(lower, upper, order: int) -> tuple[np.ndarray, np.ndar
     >>> import numpy as np
     >>> from marldyn.theory.switching_cubature import truncated_normal_rule
     >>> nodes, weights = truncated_normal_rule([0.0], [np.inf], 3)
-    >>> round(float(weights.sum()), 12), round(float(weights @ nodes[0]), 12)  # 1/2 and φ(0) = 1/√(2π)
+    >>> round(float(weights.sum()), 12), round(float(weights[0] @ nodes[0]), 12)  # 1/2 and φ(0) = 1/√(2π)
     (0.5, 0.398942280401)
-    >>> round(float(weights @ nodes[0] ** 5), 10)  # E[ξ⁵; ξ > 0] = 8 φ(0)
+    >>> round(float(weights[0] @ nodes[0] ** 5), 10)  # E[ξ⁵; ξ > 0] = 8 φ(0)
     3.1915382432
     """
     order = int(order)
