@@ -104,16 +104,20 @@ def node_moments(
     pairs=None,
     initial=None,
     with_diffusion=True,
+    fixed_tables=None,
 ):
     """μ (point, K, M), Σ (point, d, d) (None unless ``with_diffusion``) and p(s) (point, K) of each focal node
     Q_p = ``focal_q[p]`` with the neighbour nodes ``neighbor_contrasts[p]`` (R, n_c) of weights
     ``neighbor_weight[p]`` (R,) (shape (R,): the same for every node) and, if given, the pair distributions
-    ``pairs[p]`` (R, K) [C4, C7]; ε-greedy learners if ``epsilon`` is given."""
+    ``pairs[p]`` (R, K) [C4, C7]; ε-greedy learners if ``epsilon`` is given; the last len(``fixed_tables``)
+    neighbour nodes play those tables (K, M) instead."""
     focal_q = np.asarray(focal_q, dtype=np.float64)
     n_states, n_actions = focal_q.shape[1:]
     neighbor_weight = np.broadcast_to(neighbor_weight, neighbor_contrasts.shape[:2])
     policy = policy_of(focal_q, beta, epsilon)
     neighbor_policy = contrast_policy(neighbor_contrasts, n_states, n_actions, beta, epsilon)
+    if fixed_tables is not None and len(fixed_tables):
+        neighbor_policy[:, neighbor_policy.shape[1] - len(fixed_tables) :] = fixed_tables
     distribution, field = neighbor_field(
         policy, neighbor_policy, neighbor_weight, np.asarray(game.transition), pairs=pairs, initial=initial
     )
@@ -144,6 +148,7 @@ def closure_terms(
     dynamic,
     step,
     correlations,
+    fixed_tables,
     game,
     *,
     degree,
@@ -177,7 +182,7 @@ def closure_terms(
     n_states, n_actions = game.n_states, game.n_actions
     size = n_states * n_actions
     parameters = dict(degree=degree, alpha=alpha, beta=beta, gamma=gamma, rule=rule, faq_beta=faq_beta, initial=initial)
-    parameters["epsilon"] = epsilon
+    parameters.update(epsilon=epsilon, fixed_tables=fixed_tables)
 
     def expected_drift(deviation, weight, neighbors, neighbor_weight, focal_shift, neighbor_shift, node_pairs):
         focal_q = ((mean[None, :] + deviation) + focal_shift[None, :]).reshape(-1, n_states, n_actions)

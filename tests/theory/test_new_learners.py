@@ -124,7 +124,7 @@ def test_committed_particles_never_move_and_identical_types_change_nothing():
         (
             {"agent_types": [{"name": "eager", "fraction": 0.5, "policy": "epsilon_greedy", "epsilon": 0.1}]},
             "closure",
-            r"^method 'closure' takes ε-greedy learners of one type only",
+            r"^the closure's learning types must share one policy \(and one ε\), not default \(boltzmann\), eager",
         ),
         (
             {"learning": {"policy": "epsilon_greedy", "epsilon": 0.1}},
@@ -133,7 +133,7 @@ def test_committed_particles_never_move_and_identical_types_change_nothing():
         ),
     ],
 )
-def test_closure_refuses_epsilon_greedy_types_and_the_full_time_scale(extra, method, match):
+def test_closure_refuses_mixed_policies_and_epsilon_greedy_on_the_full_time_scale(extra, method, match):
     with pytest.raises(ConfigError, match=match):
         marldyn.predict({"graph": {"n": 16}, **extra}, method)
 

@@ -177,3 +177,61 @@ def test_greedy_closure_follows_the_switch_the_point_mass_misses():
     assert abs(point_mass.policy.isel(time=-1).sel(action=0).values[1] - mean[1]) > 10 * error[1] + 0.1
     spread = simulation.q_std.isel(time=1).mean("run").values  # t = 2,000, before the switch
     np.testing.assert_allclose(predicted.q_std.isel(time=1).values, spread, rtol=0.1)
+
+
+GREEDY_TYPED = {
+    "graph": {"kind": "barabasi_albert", "n": 30, "m": 3, "seed": 3},
+    "run": {"steps": 2000, "runs": 2, "record_every": 1000, "seed": 2},
+    "init": {"q": [[0.0, 0.3], [0.2, 0.0]], "q_noise": 0.1},
+    "learning": {"alpha": 0.01, "policy": "epsilon_greedy", "epsilon": 0.1},
+}
+
+
+def test_twin_epsilon_greedy_types_give_the_untyped_class_closure():
+    """Two types with the learners' own parameters: every degree class split in two, each half its own Gaussian
+    in the neighbours' field (summed by greedy profile), which is the untyped degree-class closure."""
+    untyped = marldyn.predict(GREEDY_TYPED, "closure", progress=False)
+    twins = marldyn.predict(GREEDY_TYPED | {"agent_types": [{"name": "twin", "fraction": 0.5}]}, "closure")
+    for name in ("policy", "q", "q_std", "state_fraction"):
+        np.testing.assert_allclose(twins[name].values, untyped[name].values, rtol=1e-7, atol=1e-9)
+
+
+def test_epsilon_greedy_class_terms_with_committed_tables_equal_the_numpy_reference():
+    """A learner class's terms among ε-greedy learner classes and committed classes (the neighbours' last nodes
+    play the committed tables), against the numpy formulas."""
+    game = two_state_pd()
+    config = marldyn.parse_config(
+        GREEDY_TYPED | {"agent_types": [{"name": "z", "fraction": 0.3, "fixed_policy": [[0.9, 0.1], [0.7, 0.3]]}]}
+    )
+    graph = lattice(16)
+    learners = config.learners(game, graph.n_agents)
+    agent_type = np.array([1] * 5 + [0] * 11)
+    model = closure._typed_model(game, graph, learners, agent_type, None, np.full(2, 0.5))
+    rng = np.random.default_rng(5)
+    means = rng.normal(size=(model.n_classes, 4)) * 0.3
+    roots = rng.normal(size=(model.n_classes, 4, 4)) * 0.2
+    covariances = roots @ np.swapaxes(roots, 1, 2)
+    law = model.neighbor_field(means, covariances, 1.0)
+    assert law.tables.shape == (1, 2, 2) and len(law.centre) == 1
+    learner = int(np.flatnonzero(~model.committed)[0])
+    part = model.parts[learner]
+    arguments = part.terms_arguments(means[learner], covariances[learner], np.zeros((4, 4)), law=law)
+    found = closure.closure_terms(*arguments, *part.parameters())
+    expected = reference.closure_terms(
+        *arguments, game, degree=4, rule="q_learning", initial=part.initial, epsilon=0.1, alpha=0.01, beta=1.0,
+        gamma=0.8,
+    )  # fmt: skip
+    for value, reference_value in zip(found[:4], expected[:4], strict=True):
+        assert np.abs(value - reference_value).max() <= 1e-7 * np.abs(reference_value).max()
+
+
+def test_epsilon_greedy_learners_beside_a_committed_minority():
+    """The committed class plays its table and keeps its agents' Q; the learners' class moves."""
+    zealots = {"agent_types": [{"name": "z", "fraction": 0.2, "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}]}
+    config = GREEDY_TYPED | {"graph": {"kind": "lattice", "n": 36}} | zealots
+    predicted = marldyn.predict(config, "closure", progress=False)
+    np.testing.assert_allclose(predicted.policy_by_type.sel(agent_type="z").values[..., 0], 1.0, atol=1e-12)
+    committed_q = predicted.q_by_type.sel(agent_type="z").values
+    np.testing.assert_allclose(committed_q, np.broadcast_to(committed_q[0], committed_q.shape), atol=1e-12)
+    learners_q = predicted.q_by_type.sel(agent_type="default").values
+    assert np.abs(learners_q[-1] - learners_q[0]).max() > 0.1

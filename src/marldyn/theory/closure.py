@@ -29,8 +29,9 @@ Derivation, assumptions and limits: ``docs/closure.md``. Summary (d = K M entrie
   pair approximation through the classes' edge-weighted mixture (mean field: no pair correlations, no shared
   noise, :class:`_ClassModel`). With agent types, one Gaussian per (type, degree) class with its type's α, γ,
   rule, β and faq_beta, on any graph: the learners' mixture taken in the effective contrasts (β_c' / β) c of the
-  focal class's β, each committed class a point mass that plays its table; ε-greedy types are refused.
-- **ε-greedy learners** [C11] (one type, reduced time scale): the policy jumps on the switching surfaces, so
+  focal class's β, each committed class a point mass that plays its table; ε-greedy types (all of one ε) with
+  each learner class a Gaussian of its own in the neighbours' field.
+- **ε-greedy learners** [C11] (reduced time scale): the policy jumps on the switching surfaces, so
   the focal rule is the cells of :func:`~marldyn.theory.switching_cubature.switching_rule` (truncated-normal
   Gauss rules on pieces cut at the surfaces), rebuilt for every evaluation, the Jacobians' shifted ones
   included; a neighbour's law is cut the same way and summed by greedy profile, its policy's only argument.
@@ -326,11 +327,12 @@ def _field_into(
     neighbor_contrasts,
     neighbor_shift,
     neighbor_weight,
+    fixed_tables,
     pairs,
     dynamic,
-    kind,
+    neighbor_kind,
     beta,
-    epsilon,
+    neighbor_epsilon,
     transition,
     initial,
     buffers,
@@ -338,17 +340,24 @@ def _field_into(
     neighbor,
 ):
     """The pair-approximation field of one focal node over its neighbour nodes r (contrasts + ``neighbor_shift``,
-    weights ``neighbor_weight`` (r,); nodes of weight 0 are skipped): p(s) = Σ_r w_r p(s | focal, r) and
+    weights ``neighbor_weight`` (r,); nodes of weight 0 are skipped; a learner's policy of kind ``neighbor_kind``,
+    and the last len(``fixed_tables``) nodes play those tables): p(s) = Σ_r w_r p(s | focal, r) and
     X̃(s, ·) = Σ_r w_r p(s | focal, r) X_r(s, ·) / p(s) (eqs. 8, 18, 20) [C4], with p(· | focal, r) the stationary
     pair distribution p* (eq. 18; closed form for two states), or ``pairs[r]`` if ``dynamic`` (full time scale)."""
     chain, pair, logits, shifted, neighbor_policy = buffers
     n_states, n_actions = policy.shape
     distribution[:] = 0.0
     neighbor[:] = 0.0
+    learners = neighbor_weight.size - fixed_tables.shape[0]
     for r in range(neighbor_weight.size):
-        for c in range(shifted.size):
-            shifted[c] = neighbor_contrasts[r, c] + neighbor_shift[c]
-        _contrast_policy_into(shifted, kind, beta, epsilon, logits, neighbor_policy[r])
+        if r >= learners:
+            for s in range(n_states):
+                for a in range(n_actions):
+                    neighbor_policy[r, s, a] = fixed_tables[r - learners, s, a]
+        else:
+            for c in range(shifted.size):
+                shifted[c] = neighbor_contrasts[r, c] + neighbor_shift[c]
+            _contrast_policy_into(shifted, neighbor_kind, beta, neighbor_epsilon, logits, neighbor_policy[r])
         if neighbor_weight[r] == 0.0:
             continue
         if dynamic:
@@ -397,12 +406,11 @@ def _smoothed_drift_into(
     neighbours are ``neighbor_contrasts[p]`` (+ ``neighbor_shift``) with weights ``neighbor_weight[p]``; nodes of
     weight 0 are skipped.
 
-    ``context``: (pairs, degree, payoff, transition, α, policy kind, β, ε, γ, rule, faq_beta, initial, workspace,
-    buffers), the same for every call of one :func:`closure_terms`.
+    ``context``: (pairs, degree, payoff, transition, α, policy kind, β, ε, the neighbours' kind and ε, γ, rule,
+    faq_beta, initial, fixed tables, workspace, buffers), the same for every call of one :func:`closure_terms`.
     """
-    pairs, degree, payoff, transition, alpha, kind, beta, epsilon, gamma, rule, faq_beta, initial, work, buffers = (
-        context
-    )
+    pairs, degree, payoff, transition, alpha, kind, beta, epsilon, neighbor_kind, neighbor_epsilon = context[:10]
+    gamma, rule, faq_beta, initial, fixed_tables, work, buffers = context[10:]
     n_states, n_actions = out.shape
     q = np.empty((n_states, n_actions))
     policy = np.empty((n_states, n_actions))
@@ -423,11 +431,12 @@ def _smoothed_drift_into(
             neighbor_contrasts[p],
             neighbor_shift,
             neighbor_weight[p],
+            fixed_tables,
             pairs[p],
             dynamic,
-            kind,
+            neighbor_kind,
             beta,
-            epsilon,
+            neighbor_epsilon,
             transition,
             initial,
             buffers,
@@ -462,6 +471,7 @@ def closure_terms(
     dynamic,
     step,
     correlations,
+    fixed_tables,
     degree,
     payoff,
     transition,
@@ -469,6 +479,8 @@ def closure_terms(
     kind,
     beta,
     epsilon,
+    neighbor_kind,
+    neighbor_epsilon,
     gamma,
     rule,
     faq_beta,
@@ -499,10 +511,13 @@ def closure_terms(
         kind,
         beta,
         epsilon,
+        neighbor_kind,
+        neighbor_epsilon,
         gamma,
         rule,
         faq_beta,
         initial,
+        fixed_tables,
         work,
         buffers,
     )
@@ -564,10 +579,11 @@ def closure_terms(
         focal_q,
         coarse_neighbors[0],
         coarse_neighbor_weight[0],
+        fixed_tables,
         noise_contrast,
         pairs,
         stationary,
-        *context[1:12],
+        *context[1:14],
     )
     noise = np.zeros((size, size))
     for p in range(noise_weight.size):
@@ -604,6 +620,7 @@ def node_moments(
     focal_q,
     neighbor_contrasts,
     neighbor_weight,
+    fixed_tables,
     contrast_node,
     pairs,
     dynamic,
@@ -614,6 +631,8 @@ def node_moments(
     kind,
     beta,
     epsilon,
+    neighbor_kind,
+    neighbor_epsilon,
     gamma,
     rule,
     faq_beta,
@@ -622,8 +641,8 @@ def node_moments(
     """Per focal node p: μ (point, K, M), Σ (point, K M, K M) (eqs. 9, 5) and the field's p(s) (point, K).
 
     Node p's neighbour nodes are ``neighbor_contrasts[contrast_node[p]]`` with the weights
-    ``neighbor_weight[contrast_node[p]]`` and, if ``dynamic``, its pair distributions
-    ``pairs[contrast_node[p]]`` [C4, C7].
+    ``neighbor_weight[contrast_node[p]]`` (the last len(``fixed_tables``) playing those tables) and, if
+    ``dynamic``, its pair distributions ``pairs[contrast_node[p]]`` [C4, C7].
     """
     n_points, n_states, n_actions = focal_q.shape
     size = n_states * n_actions
@@ -644,11 +663,12 @@ def node_moments(
             neighbor_contrasts[c],
             no_neighbor,
             neighbor_weight[c],
+            fixed_tables,
             pairs[c],
             dynamic,
-            kind,
+            neighbor_kind,
             beta,
-            epsilon,
+            neighbor_epsilon,
             transition,
             initial,
             buffers,
@@ -810,19 +830,24 @@ class _Nodes:
     full: np.ndarray
     neighbors: np.ndarray
     neighbor_weight: np.ndarray
+    fixed_tables: np.ndarray  # (table, K, M): the last neighbour nodes play these tables (committed classes)
 
 
 @dataclass(frozen=True, eq=False)
 class _NeighborLaw:
     """A neighbour law that does not depend on the focal node (the degree classes' mixture [C10]): the learners'
-    Gaussian of contrast mean ``centre`` (n_c,) and lower root ``root``, of total weight ``mass``, and point
-    masses ``extra`` (node, n_c) of weights ``extra_weight`` (the committed classes)."""
+    Gaussians of contrast means ``centre`` (gaussian, n_c), lower roots ``root`` (gaussian, n_c, n_c) and
+    weights ``mass`` (gaussian,) (Boltzmann: their mixture as one Gaussian; ε-greedy: one per class); point
+    masses ``extra`` (node, n_c) of weights ``extra_weight`` (Boltzmann's committed classes, at their tables'
+    log-ratios); and ``tables`` (table, K, M) of weights ``table_weight`` (ε-greedy's committed classes)."""
 
     centre: np.ndarray
     root: np.ndarray
-    mass: float
+    mass: np.ndarray
     extra: np.ndarray
     extra_weight: np.ndarray
+    tables: np.ndarray
+    table_weight: np.ndarray
 
 
 def _cell_orders(n_contrasts: int, order: int | None) -> tuple[int, int]:
@@ -858,7 +883,11 @@ class _Model:
         initial,
         policy="boltzmann",
         epsilon=None,
+        neighbor_policy=None,
+        neighbor_epsilon=None,
     ):
+        """``neighbor_policy``, ``neighbor_epsilon``: the neighbours' (default the agent's own; a committed class
+        of the class model has its own Boltzmann point mass among ε-greedy learners)."""
         require_immediate_reward(game, "closure")
         self.payoff, self.transition = game.arrays()
         self.shape = self.payoff.shape[:2]
@@ -878,21 +907,27 @@ class _Model:
         self.kind = policy_code(policy)
         self.greedy = self.kind == EPSILON_GREEDY
         self.epsilon = float(epsilon) if self.greedy else 0.0
+        self.neighbor_kind = self.kind if neighbor_policy is None else policy_code(neighbor_policy)
+        self.neighbor_greedy = self.neighbor_kind == EPSILON_GREEDY
+        self.neighbor_epsilon = (
+            (self.epsilon if neighbor_policy is None else float(neighbor_epsilon)) if self.neighbor_greedy else 0.0
+        )
+        self.no_tables = np.zeros((0, n_states, n_actions))
         self.correlations = bool(correlations)
         self.initial = np.asarray(initial, dtype=np.float64)
+        self.cell_order, self.neighbor_cell_order = _cell_orders(self.n_contrasts, order if self.greedy else None)
         if self.greedy:  # the cells' shape at a standard Gaussian: every cell rule of this game has its size
-            self.cell_order, self.neighbor_cell_order = _cell_orders(self.n_contrasts, order)
-            xi, weight = switching_rule(
-                np.zeros((1, self.n_contrasts)), np.eye(self.n_contrasts), n_actions, self.cell_order
-            )
+            unit = np.zeros((1, self.n_contrasts)), np.eye(self.n_contrasts)
+            xi, weight = switching_rule(*unit, n_actions, self.cell_order)
             self.fine = self.coarse = _Rule.product(xi[0], weight[0], n_states, self.cell_order)
-            # a neighbour enters through its policy only: its nodes are the greedy profiles (greedy_profiles)
-            self.neighbor_eta = np.zeros((n_actions**n_states, self.n_contrasts))
-            self.neighbor_weight = np.full(n_actions**n_states, 1.0 / n_actions**n_states)
         else:
             self.fine = _Rule.build(self.n_contrasts, n_states, order)
             coarse = min(3, self.fine.order) if self.fine.order else 0
             self.coarse = _Rule.build(self.n_contrasts, n_states, coarse if self.n_contrasts <= 4 else 0)
+        if self.neighbor_greedy:  # a neighbour enters through its policy only: one node per greedy profile
+            self.neighbor_eta = np.zeros((n_actions**n_states, self.n_contrasts))
+            self.neighbor_weight = np.full(n_actions**n_states, 1.0 / n_actions**n_states)
+        else:
             self.neighbor_eta, self.neighbor_weight = _neighbor_rule(self.n_contrasts)
         self.order = self.fine.order
         self.no_pairs = np.zeros((len(self.fine.contrast_weight), len(self.neighbor_weight), n_states))
@@ -934,27 +969,33 @@ class _Model:
         elif rule is None:
             rule = self.fine
         count = len(rule.contrast_weight)
-        if law is None:
+        tables, table_weight = self.no_tables, np.zeros(0)
+        if law is None:  # the conditional law given each focal contrast node [C4]
             centres = mean_contrast[None, :] + (rule.contrast_xi @ contrast_root.T) @ gain.T  # (P, n_c)
-            neighbor_root = conditional_root
-        else:
-            centres = np.broadcast_to(law.centre, (count, self.n_contrasts))
-            neighbor_root = law.root
-        if neighbor_shift is not None:
-            centres = centres + neighbor_shift
-        if self.greedy:  # the law's mass per greedy profile, from its cells
-            eta, cell_weight = switching_rule(centres, neighbor_root, n_actions, self.neighbor_cell_order)
-            profiles, neighbor_weight = greedy_profiles(
-                centres[:, None, :] + eta @ neighbor_root.T, cell_weight, n_actions
-            )
-            neighbors = np.broadcast_to(profiles, (count, *profiles.shape))
-        else:
-            neighbors = centres[:, None, :] + (self.neighbor_eta @ neighbor_root.T)[None]
-            neighbor_weight = np.broadcast_to(self.neighbor_weight, (count, len(self.neighbor_weight)))
-        if law is not None:
-            neighbors = np.concatenate([neighbors, np.broadcast_to(law.extra, (count, *law.extra.shape))], axis=1)
+            if neighbor_shift is not None:
+                centres = centres + neighbor_shift
+            neighbors, neighbor_weight = self._neighbor_nodes(centres, conditional_root)
+        elif self.neighbor_greedy:  # each learner class's cells, summed by greedy profile [C10-C11]
+            shift = 0.0 if neighbor_shift is None else neighbor_shift
+            total = 0.0
+            for centre, root_g, mass in zip(law.centre, law.root, law.mass, strict=True):
+                profiles, weight = self._neighbor_nodes((centre + shift)[None], root_g)
+                total = total + mass * weight
+            neighbors = np.broadcast_to(profiles[0], (count, *profiles.shape[1:]))
+            neighbor_weight = np.broadcast_to(total[0], (count, total.shape[1]))
+            tables, table_weight = law.tables, law.table_weight
+        else:  # the learners' mixture as one Gaussian
+            centres = np.broadcast_to(law.centre[0], (count, self.n_contrasts))
+            if neighbor_shift is not None:
+                centres = centres + neighbor_shift
+            neighbors, neighbor_weight = self._neighbor_nodes(centres, law.root[0])
+            neighbor_weight = law.mass[0] * neighbor_weight
+        if law is not None:  # the committed classes: contrast nodes, then tables (the kernels' order)
+            extra = np.concatenate([law.extra, np.zeros((len(tables), self.n_contrasts))])
+            neighbors = np.concatenate([neighbors, np.broadcast_to(extra, (count, *extra.shape))], axis=1)
+            extra_weight = np.concatenate([law.extra_weight, table_weight])
             neighbor_weight = np.concatenate(
-                [law.mass * neighbor_weight, np.broadcast_to(law.extra_weight, (count, law.extra_weight.size))], axis=1
+                [neighbor_weight, np.broadcast_to(extra_weight, (count, extra_weight.size))], axis=1
             )
         return _Nodes(
             rule,
@@ -962,7 +1003,20 @@ class _Model:
             rule.full_xi @ root.T,
             np.ascontiguousarray(neighbors),
             np.ascontiguousarray(neighbor_weight),
+            np.ascontiguousarray(tables),
         )
+
+    def _neighbor_nodes(self, centres, root):
+        """The nodes (point, R, n_c) and weights (point, R) of the neighbour laws N(centres[p], root rootᵀ): the
+        neighbour rule, or with ε-greedy neighbours the cells' weights summed by greedy profile [C4, C11]."""
+        count = len(centres)
+        if self.neighbor_greedy:
+            n_actions = self.shape[1]
+            eta, cell_weight = switching_rule(centres, root, n_actions, self.neighbor_cell_order)
+            profiles, weight = greedy_profiles(centres[:, None, :] + eta @ root.T, cell_weight, n_actions)
+            return np.broadcast_to(profiles, (count, *profiles.shape)), weight
+        neighbors = centres[:, None, :] + (self.neighbor_eta @ root.T)[None]
+        return neighbors, np.broadcast_to(self.neighbor_weight, (count, len(self.neighbor_weight)))
 
     def parameters(self):
         return (
@@ -973,6 +1027,8 @@ class _Model:
             self.kind,
             self.beta,
             self.epsilon,
+            self.neighbor_kind,
+            self.neighbor_epsilon,
             self.gamma,
             self.rule,
             self.faq_beta,
@@ -986,6 +1042,7 @@ class _Model:
             focal_q,
             nodes.neighbors,
             nodes.neighbor_weight,
+            nodes.fixed_tables,
             nodes.rule.full_contrast,
             self.no_pairs if pairs is None else pairs,
             pairs is not None,
@@ -1054,6 +1111,7 @@ class _Model:
             pairs is not None,
             step,
             self.correlations,
+            fine.fixed_tables,
         )
 
     def increments(self, mean, modes, pairs=None):
@@ -1182,19 +1240,35 @@ class _ClassModel:
     ):
         """``parameters``: one (α, β, γ, rule, faq_beta) per class; ``class_type`` (class,) each class's type among
         ``n_types`` (agent types: the per-type records); ``fixed_policy`` (class, state, action), NaN for a
-        learning class, the table of a committed one; ``policy`` and ``epsilon`` every learning class's."""
-        self.parts = [
-            _Model(game, k, [0.0], [1.0], *values, order, False, initial, policy=policy, epsilon=epsilon)
-            for k, values in zip(degrees, parameters, strict=True)
-        ]
-        self.class_type = None if class_type is None else np.asarray(class_type, dtype=np.int64)
-        self.n_types = int(n_types)
-        self.betas = np.array([part.beta for part in self.parts])
-        n_classes = len(self.parts)
+        learning class, the table of a committed one; ``policy`` and ``epsilon`` every learning class's (a
+        committed class's point mass plays its table through a Boltzmann policy at β = 1, among neighbours of
+        the learners' policy)."""
+        n_classes = len(degrees)
         self.fixed_policy = None if fixed_policy is None else np.asarray(fixed_policy, dtype=np.float64)
         self.committed = np.zeros(n_classes, bool)
         if self.fixed_policy is not None:
             self.committed = ~np.isnan(self.fixed_policy).any(axis=(1, 2))
+        self.greedy = policy_code(policy) == EPSILON_GREEDY
+        self.parts = [
+            _Model(
+                game,
+                k,
+                [0.0],
+                [1.0],
+                *values,
+                order,
+                False,
+                initial,
+                policy="boltzmann" if fixed else policy,
+                epsilon=None if fixed else epsilon,
+                neighbor_policy=policy,
+                neighbor_epsilon=epsilon,
+            )
+            for k, values, fixed in zip(degrees, parameters, self.committed, strict=True)
+        ]
+        self.class_type = None if class_type is None else np.asarray(class_type, dtype=np.int64)
+        self.n_types = int(n_types)
+        self.betas = np.array([part.beta for part in self.parts])
         self.recorded = None  # the committed classes' (initial mean, initial covariance), set by hold_committed
         first = self.parts[0]
         self.shape, self.size, self.n_contrasts = first.shape, first.size, first.n_contrasts
@@ -1231,11 +1305,24 @@ class _ClassModel:
         """The neighbours' law seen from a focal class of inverse temperature ``beta``: the learners' law is the
         edge-weighted mixture of their Gaussians in the effective contrasts (β_c' / β) c, taken as the Gaussian of
         the same mean and covariance (its policy enters only through smooth averages; one neighbour rule instead
-        of one per class), and every committed class is one node of its own. (ε-greedy learners, all of one ε:
-        the scale is 1, the cells of :func:`~marldyn.theory.switching_cubature.switching_rule` [C11].)"""
+        of one per class), and every committed class is one node of its own. ε-greedy learners (all of one ε)
+        [C11]: one Gaussian per learning class (its cells, summed by greedy profile: exact in the mixture), and
+        every committed class plays its table."""
         first = self.parts[0]
         contrasts = first.contrasts
         learning = ~self.committed
+        if self.greedy:
+            return _NeighborLaw(
+                centre=means[learning] @ contrasts.T,
+                root=np.stack(
+                    [_psd_root(contrasts @ covariance @ contrasts.T) for covariance in covariances[learning]]
+                ),
+                mass=self.edge_weight[learning],
+                extra=np.zeros((0, self.n_contrasts)),
+                extra_weight=np.zeros(0),
+                tables=self.fixed_policy[self.committed] if self.committed.any() else first.no_tables,
+                table_weight=self.edge_weight[self.committed],
+            )
         scale = self.betas[learning] / beta
         weight = self.edge_weight[learning] / self.edge_weight[learning].sum()
         scaled = scale[:, None] * means[learning]
@@ -1246,11 +1333,13 @@ class _ClassModel:
         )
         # β_c' = 1: the effective contrasts of a committed table are its log-ratios over β
         return _NeighborLaw(
-            centre=contrasts @ mean,
-            root=_psd_root(contrasts @ mixture @ contrasts.T),
-            mass=float(self.edge_weight[learning].sum()),
+            centre=(contrasts @ mean)[None],
+            root=_psd_root(contrasts @ mixture @ contrasts.T)[None],
+            mass=np.array([self.edge_weight[learning].sum()]),
             extra=means[self.committed] @ contrasts.T / beta,
             extra_weight=self.edge_weight[self.committed],
+            tables=first.no_tables,
+            table_weight=np.zeros(0),
         )
 
     def _fields(self, means, covariances, classes) -> dict:
@@ -1490,15 +1579,16 @@ def solve_closure(
         The learners' policy. ε-greedy (with ``epsilon``; ``beta`` is then not used): the cubature's cells
         follow the switching surfaces, where the policy jumps, so that E[μ], E[Σ], the Jacobians and the mean
         policy integrate the jumps (:mod:`marldyn.theory.switching_cubature`, [C11]); ``order`` is then the
-        nodes per piece and contrast (default 3). Reduced time scale, one type of learners.
+        nodes per piece and contrast (default 3). Reduced time scale.
     epsilon : float, optional
         ε of the ε-greedy policy, 0 ≤ ε ≤ 1.
     learners : marldyn.agents.Learners, optional
         Agent types (with ``agent_type``, every agent's type, shape (agent,)): one Gaussian per (type, degree)
         class with its type's α, β, γ, rule and faq_beta, mean field as the degree classes [C10] (reduced time
         scale only, no pair correlations); committed classes never move and enter their neighbours' field with
-        their tables; ε-greedy types are refused. One type (``learners.typed`` False) is the plain closure with its
-        values (ε-greedy included).
+        their tables; ε-greedy types if every learning type is ε-greedy with one ε (each learner class its own
+        Gaussian in the neighbours' field [C11]). One type (``learners.typed`` False) is the plain closure with its
+        values.
     initial_covariance : array_like, shape (K M, K M), optional
         Covariance of the agents' independent initial draws around ``q0`` (default 0: identical tables),
         e.g. σ² I for the simulator's normal ``q_noise`` σ.
@@ -1676,13 +1766,16 @@ def _typed_model(game, graph, learners, agent_type, order, initial) -> _ClassMod
         raise ConfigError(f"agent_type must give every agent's type, shape ({graph.n_agents},)")
     class_type, class_degree, weight = type_degree_classes(learners, np.asarray(agent_type), graph.degree)
     present = np.unique(class_type)
-    greedy = [learners.names[t] for t in present if learners.policy[t] == EPSILON_GREEDY]
-    if greedy:
+    learning = [t for t in present if learners.policy[t] != FIXED]
+    kinds = {int(learners.policy[t]) for t in learning}
+    epsilons = {float(learners.epsilon[t]) for t in learning if learners.policy[t] == EPSILON_GREEDY}
+    if len(kinds) > 1 or len(epsilons) > 1:
+        names = ", ".join(f"{learners.names[t]} ({POLICIES[learners.policy[t]]})" for t in learning)
         raise ConfigError(
-            f"the closure does not take ε-greedy types ({', '.join(greedy)}): a Gaussian cloud across a switching "
-            "surface; use reduced, particles, sde or sde-graph"
+            f"the closure's learning types must share one policy (and one ε), not {names}: a neighbour class's "
+            "mixture is seen through one policy; use particles, sde or sde-graph"
         )
-    if np.all(learners.policy[present] == FIXED):
+    if not learning:
         raise ConfigError("the closure needs some agents that learn: every agent is committed")
     if class_degree.min() == 0:
         raise ConfigError("the closure needs every agent to have an edge (isolated agents never learn here)")
@@ -1700,8 +1793,19 @@ def _typed_model(game, graph, learners, agent_type, order, initial) -> _ClassMod
         for t, fixed in zip(class_type, committed, strict=True)
     ]
     tables = np.where(committed[:, None, None], learners.fixed_policy[class_type], np.nan)
+    greedy = EPSILON_GREEDY in kinds
     return _ClassModel(
-        game, class_degree, weight, parameters, order, initial, class_type, learners.n_types, fixed_policy=tables
+        game,
+        class_degree,
+        weight,
+        parameters,
+        order,
+        initial,
+        class_type,
+        learners.n_types,
+        fixed_policy=tables,
+        policy=POLICIES[EPSILON_GREEDY if greedy else BOLTZMANN],
+        epsilon=epsilons.pop() if greedy else None,
     )
 
 

@@ -384,11 +384,6 @@ def _check_support(config: Config, method, regular: bool) -> None:
     types = config.agent_types
     greedy = learning.policy == "epsilon_greedy" or any(t.policy == "epsilon_greedy" for t in types)
     name = method.name
-    if name == "closure" and greedy and types:
-        raise ConfigError(
-            f"method {name!r} takes ε-greedy learners of one type only, not ε-greedy agent types (its classes' "
-            "neighbour mixture is one Gaussian, seen through one policy); use particles, sde or sde-graph"
-        )
     if name == "closure" and greedy and method.timescale == "full":
         raise ConfigError(
             f"method {name!r}: ε-greedy has the reduced time scale only (its cubature cells move with the "
