@@ -956,10 +956,9 @@ class _Model:
         """The focal rule's deviations and its neighbour nodes [C3-C4].
 
         ``rule``: the focal rule (default: Boltzmann's ``fine``; with ε-greedy the cells built for the Gaussian of
-        the focal mean shifted by ``shift`` (d,) [C11]); the neighbours' law is shifted by ``neighbor_shift``
-        (n_c,).
-        The neighbours' law: given each focal contrast node, the conditional law of [C4], or ``law``
-        (:class:`_NeighborLaw`)."""
+        the focal mean shifted by ``shift`` (d,) [C11]). The neighbours' law: given each focal contrast node, the
+        conditional law of [C4], or ``law`` (:class:`_NeighborLaw`); its contrasts shifted by ``neighbor_shift``
+        (n_c,)."""
         root, contrast_root, gain, conditional_root, mean_contrast = geometry
         n_actions = self.shape[1]
         if rule is None and self.greedy:
@@ -976,10 +975,10 @@ class _Model:
                 centres = centres + neighbor_shift
             neighbors, neighbor_weight = self._neighbor_nodes(centres, conditional_root)
         elif self.neighbor_greedy:  # each learner class's cells, summed by greedy profile [C10-C11]
-            shift = 0.0 if neighbor_shift is None else neighbor_shift
+            offset = 0.0 if neighbor_shift is None else neighbor_shift
             total = 0.0
             for centre, root_g, mass in zip(law.centre, law.root, law.mass, strict=True):
-                profiles, weight = self._neighbor_nodes((centre + shift)[None], root_g)
+                profiles, weight = self._neighbor_nodes((centre + offset)[None], root_g)
                 total = total + mass * weight
             neighbors = np.broadcast_to(profiles[0], (count, *profiles.shape[1:]))
             neighbor_weight = np.broadcast_to(total[0], (count, total.shape[1]))
