@@ -122,18 +122,13 @@ def test_committed_particles_never_move_and_identical_types_change_nothing():
     "extra, method, match",
     [
         (
-            {"agent_types": [{"name": "eager", "fraction": 0.5, "policy": "epsilon_greedy", "epsilon": 0.1}]},
-            "closure",
-            r"^the closure's learning types must share one policy \(and one ε\), not default \(boltzmann\), eager",
-        ),
-        (
             {"learning": {"policy": "epsilon_greedy", "epsilon": 0.1}},
             Closure(timescale="full"),
             r"^method 'closure': ε-greedy has the reduced time scale only",
         ),
     ],
 )
-def test_closure_refuses_mixed_policies_and_epsilon_greedy_on_the_full_time_scale(extra, method, match):
+def test_closure_refuses_epsilon_greedy_on_the_full_time_scale(extra, method, match):
     with pytest.raises(ConfigError, match=match):
         marldyn.predict({"graph": {"n": 16}, **extra}, method)
 

@@ -180,8 +180,8 @@ def test_greedy_closure_follows_the_switch_the_point_mass_misses():
 
 
 GREEDY_TYPED = {
-    "graph": {"kind": "barabasi_albert", "n": 30, "m": 3, "seed": 3},
-    "run": {"steps": 2000, "runs": 2, "record_every": 1000, "seed": 2},
+    "graph": {"kind": "barabasi_albert", "n": 20, "m": 2, "seed": 3},
+    "run": {"steps": 1000, "runs": 2, "record_every": 500, "seed": 2},
     "init": {"q": [[0.0, 0.3], [0.2, 0.0]], "q_noise": 0.1},
     "learning": {"alpha": 0.01, "policy": "epsilon_greedy", "epsilon": 0.1},
 }
@@ -211,8 +211,9 @@ def test_epsilon_greedy_class_terms_with_committed_tables_equal_the_numpy_refere
     means = rng.normal(size=(model.n_classes, 4)) * 0.3
     roots = rng.normal(size=(model.n_classes, 4, 4)) * 0.2
     covariances = roots @ np.swapaxes(roots, 1, 2)
-    law = model.neighbor_field(means, covariances, 1.0)
-    assert law.tables.shape == (1, 2, 2) and len(law.centre) == 1
+    law = model.neighbor_field(means, covariances, 1.0)  # every neighbour node a table: 4 profiles, then z
+    assert law.centre is None and law.tables.shape == (5, 2, 2)
+    np.testing.assert_array_equal(law.tables[-1], [[0.9, 0.1], [0.7, 0.3]])
     learner = int(np.flatnonzero(~model.committed)[0])
     part = model.parts[learner]
     arguments = part.terms_arguments(means[learner], covariances[learner], np.zeros((4, 4)), law=law)
@@ -235,3 +236,15 @@ def test_epsilon_greedy_learners_beside_a_committed_minority():
     np.testing.assert_allclose(committed_q, np.broadcast_to(committed_q[0], committed_q.shape), atol=1e-12)
     learners_q = predicted.q_by_type.sel(agent_type="default").values
     assert np.abs(learners_q[-1] - learners_q[0]).max() > 0.1
+
+
+def test_uniform_epsilon_greedy_and_boltzmann_types_mix_like_uniform_boltzmann_types():
+    """A type at ε = 1 beside a type at β = 0: both play uniformly, so the mixed closure (every neighbour a table)
+    is the all-Boltzmann β = 0 one (its mixture one Gaussian); expected SARSA leaves no kink to integrate."""
+    learning = {"alpha": 0.01, "rule": "expected_sarsa", "beta": 0.0}
+    base = GREEDY_TYPED | {"learning": learning, "graph": {"kind": "lattice", "n": 36}}
+    boltzmann = marldyn.predict(base | {"agent_types": [{"name": "b", "fraction": 0.5, "alpha": 0.02}]}, "closure")
+    mixed_types = [{"name": "b", "fraction": 0.5, "alpha": 0.02, "policy": "epsilon_greedy", "epsilon": 1.0}]
+    mixed = marldyn.predict(base | {"agent_types": mixed_types}, "closure")
+    for name in ("policy_by_type", "q_by_type", "q_std", "state_fraction"):
+        np.testing.assert_allclose(mixed[name].values, boltzmann[name].values, rtol=1e-7, atol=1e-9)

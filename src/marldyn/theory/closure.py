@@ -330,9 +330,9 @@ def _field_into(
     fixed_tables,
     pairs,
     dynamic,
-    neighbor_kind,
+    kind,
     beta,
-    neighbor_epsilon,
+    epsilon,
     transition,
     initial,
     buffers,
@@ -340,7 +340,7 @@ def _field_into(
     neighbor,
 ):
     """The pair-approximation field of one focal node over its neighbour nodes r (contrasts + ``neighbor_shift``,
-    weights ``neighbor_weight`` (r,); nodes of weight 0 are skipped; a learner's policy of kind ``neighbor_kind``,
+    weights ``neighbor_weight`` (r,); nodes of weight 0 are skipped; a learner's policy of kind ``kind``,
     and the last len(``fixed_tables``) nodes play those tables): p(s) = Σ_r w_r p(s | focal, r) and
     X̃(s, ·) = Σ_r w_r p(s | focal, r) X_r(s, ·) / p(s) (eqs. 8, 18, 20) [C4], with p(· | focal, r) the stationary
     pair distribution p* (eq. 18; closed form for two states), or ``pairs[r]`` if ``dynamic`` (full time scale)."""
@@ -357,7 +357,7 @@ def _field_into(
         else:
             for c in range(shifted.size):
                 shifted[c] = neighbor_contrasts[r, c] + neighbor_shift[c]
-            _contrast_policy_into(shifted, neighbor_kind, beta, neighbor_epsilon, logits, neighbor_policy[r])
+            _contrast_policy_into(shifted, kind, beta, epsilon, logits, neighbor_policy[r])
         if neighbor_weight[r] == 0.0:
             continue
         if dynamic:
@@ -406,11 +406,11 @@ def _smoothed_drift_into(
     neighbours are ``neighbor_contrasts[p]`` (+ ``neighbor_shift``) with weights ``neighbor_weight[p]``; nodes of
     weight 0 are skipped.
 
-    ``context``: (pairs, degree, payoff, transition, α, policy kind, β, ε, the neighbours' kind and ε, γ, rule,
-    faq_beta, initial, fixed tables, workspace, buffers), the same for every call of one :func:`closure_terms`.
+    ``context``: (pairs, degree, payoff, transition, α, policy kind, β, ε, γ, rule, faq_beta, initial, fixed
+    tables, workspace, buffers), the same for every call of one :func:`closure_terms`.
     """
-    pairs, degree, payoff, transition, alpha, kind, beta, epsilon, neighbor_kind, neighbor_epsilon = context[:10]
-    gamma, rule, faq_beta, initial, fixed_tables, work, buffers = context[10:]
+    pairs, degree, payoff, transition, alpha, kind, beta, epsilon = context[:8]
+    gamma, rule, faq_beta, initial, fixed_tables, work, buffers = context[8:]
     n_states, n_actions = out.shape
     q = np.empty((n_states, n_actions))
     policy = np.empty((n_states, n_actions))
@@ -434,9 +434,9 @@ def _smoothed_drift_into(
             fixed_tables,
             pairs[p],
             dynamic,
-            neighbor_kind,
+            kind,
             beta,
-            neighbor_epsilon,
+            epsilon,
             transition,
             initial,
             buffers,
@@ -479,8 +479,6 @@ def closure_terms(
     kind,
     beta,
     epsilon,
-    neighbor_kind,
-    neighbor_epsilon,
     gamma,
     rule,
     faq_beta,
@@ -511,8 +509,6 @@ def closure_terms(
         kind,
         beta,
         epsilon,
-        neighbor_kind,
-        neighbor_epsilon,
         gamma,
         rule,
         faq_beta,
@@ -583,7 +579,7 @@ def closure_terms(
         noise_contrast,
         pairs,
         stationary,
-        *context[1:14],
+        *context[1:12],
     )
     noise = np.zeros((size, size))
     for p in range(noise_weight.size):
@@ -631,8 +627,6 @@ def node_moments(
     kind,
     beta,
     epsilon,
-    neighbor_kind,
-    neighbor_epsilon,
     gamma,
     rule,
     faq_beta,
@@ -666,9 +660,9 @@ def node_moments(
             fixed_tables,
             pairs[c],
             dynamic,
-            neighbor_kind,
+            kind,
             beta,
-            neighbor_epsilon,
+            epsilon,
             transition,
             initial,
             buffers,
@@ -835,15 +829,16 @@ class _Nodes:
 
 @dataclass(frozen=True, eq=False)
 class _NeighborLaw:
-    """A neighbour law that does not depend on the focal node (the degree classes' mixture [C10]): the learners'
-    Gaussians of contrast means ``centre`` (gaussian, n_c), lower roots ``root`` (gaussian, n_c, n_c) and
-    weights ``mass`` (gaussian,) (Boltzmann: their mixture as one Gaussian; ε-greedy: one per class); point
-    masses ``extra`` (node, n_c) of weights ``extra_weight`` (Boltzmann's committed classes, at their tables'
-    log-ratios); and ``tables`` (table, K, M) of weights ``table_weight`` (ε-greedy's committed classes)."""
+    """A neighbour law that does not depend on the focal node (the degree classes' mixture [C10]).
 
-    centre: np.ndarray
-    root: np.ndarray
-    mass: np.ndarray
+    Boltzmann learners: their mixture as one Gaussian of contrast mean ``centre`` (n_c,), lower root ``root``
+    and weight ``mass``, with point masses ``extra`` (node, n_c) of weights ``extra_weight`` (the committed
+    classes, at their tables' log-ratios). Otherwise (``centre`` None) every neighbour node is a policy table,
+    ``tables`` (table, K, M) of weights ``table_weight`` [C11]."""
+
+    centre: np.ndarray | None
+    root: np.ndarray | None
+    mass: float
     extra: np.ndarray
     extra_weight: np.ndarray
     tables: np.ndarray
@@ -883,11 +878,7 @@ class _Model:
         initial,
         policy="boltzmann",
         epsilon=None,
-        neighbor_policy=None,
-        neighbor_epsilon=None,
     ):
-        """``neighbor_policy``, ``neighbor_epsilon``: the neighbours' (default the agent's own; a committed class
-        of the class model has its own Boltzmann point mass among ε-greedy learners)."""
         require_immediate_reward(game, "closure")
         self.payoff, self.transition = game.arrays()
         self.shape = self.payoff.shape[:2]
@@ -907,11 +898,6 @@ class _Model:
         self.kind = policy_code(policy)
         self.greedy = self.kind == EPSILON_GREEDY
         self.epsilon = float(epsilon) if self.greedy else 0.0
-        self.neighbor_kind = self.kind if neighbor_policy is None else policy_code(neighbor_policy)
-        self.neighbor_greedy = self.neighbor_kind == EPSILON_GREEDY
-        self.neighbor_epsilon = (
-            (self.epsilon if neighbor_policy is None else float(neighbor_epsilon)) if self.neighbor_greedy else 0.0
-        )
         self.no_tables = np.zeros((0, n_states, n_actions))
         self.correlations = bool(correlations)
         self.initial = np.asarray(initial, dtype=np.float64)
@@ -924,7 +910,7 @@ class _Model:
             self.fine = _Rule.build(self.n_contrasts, n_states, order)
             coarse = min(3, self.fine.order) if self.fine.order else 0
             self.coarse = _Rule.build(self.n_contrasts, n_states, coarse if self.n_contrasts <= 4 else 0)
-        if self.neighbor_greedy:  # a neighbour enters through its policy only: one node per greedy profile
+        if self.greedy:  # a neighbour enters through its policy only: one node per greedy profile
             self.neighbor_eta = np.zeros((n_actions**n_states, self.n_contrasts))
             self.neighbor_weight = np.full(n_actions**n_states, 1.0 / n_actions**n_states)
         else:
@@ -973,23 +959,20 @@ class _Model:
             centres = mean_contrast[None, :] + (rule.contrast_xi @ contrast_root.T) @ gain.T  # (P, n_c)
             if neighbor_shift is not None:
                 centres = centres + neighbor_shift
-            neighbors, neighbor_weight = self._neighbor_nodes(centres, conditional_root)
-        elif self.neighbor_greedy:  # each learner class's cells, summed by greedy profile [C10-C11]
-            offset = 0.0 if neighbor_shift is None else neighbor_shift
-            total = 0.0
-            for centre, root_g, mass in zip(law.centre, law.root, law.mass, strict=True):
-                profiles, weight = self._neighbor_nodes((centre + offset)[None], root_g)
-                total = total + mass * weight
-            neighbors = np.broadcast_to(profiles[0], (count, *profiles.shape[1:]))
-            neighbor_weight = np.broadcast_to(total[0], (count, total.shape[1]))
-            tables, table_weight = law.tables, law.table_weight
+            neighbors, neighbor_weight = self.neighbor_nodes(centres, conditional_root)
+        elif law.centre is None:  # every neighbour a table [C10-C11]
+            neighbors, neighbor_weight = np.zeros((count, 0, self.n_contrasts)), np.zeros((count, 0))
         else:  # the learners' mixture as one Gaussian
-            centres = np.broadcast_to(law.centre[0], (count, self.n_contrasts))
+            centres = np.broadcast_to(law.centre, (count, self.n_contrasts))
             if neighbor_shift is not None:
                 centres = centres + neighbor_shift
-            neighbors, neighbor_weight = self._neighbor_nodes(centres, law.root[0])
-            neighbor_weight = law.mass[0] * neighbor_weight
-        if law is not None:  # the committed classes: contrast nodes, then tables (the kernels' order)
+            neighbors, neighbor_weight = self.neighbor_nodes(centres, law.root)
+            neighbor_weight = law.mass * neighbor_weight
+        if law is not None:
+            tables, table_weight = (
+                law.tables,
+                law.table_weight,
+            )  # the committed classes: contrast nodes, then tables (the kernels' order)
             extra = np.concatenate([law.extra, np.zeros((len(tables), self.n_contrasts))])
             neighbors = np.concatenate([neighbors, np.broadcast_to(extra, (count, *extra.shape))], axis=1)
             extra_weight = np.concatenate([law.extra_weight, table_weight])
@@ -1005,11 +988,11 @@ class _Model:
             np.ascontiguousarray(tables),
         )
 
-    def _neighbor_nodes(self, centres, root):
+    def neighbor_nodes(self, centres, root):
         """The nodes (point, R, n_c) and weights (point, R) of the neighbour laws N(centres[p], root rootᵀ): the
         neighbour rule, or with ε-greedy neighbours the cells' weights summed by greedy profile [C4, C11]."""
         count = len(centres)
-        if self.neighbor_greedy:
+        if self.greedy:
             n_actions = self.shape[1]
             eta, cell_weight = switching_rule(centres, root, n_actions, self.neighbor_cell_order)
             profiles, weight = greedy_profiles(centres[:, None, :] + eta @ root.T, cell_weight, n_actions)
@@ -1026,8 +1009,6 @@ class _Model:
             self.kind,
             self.beta,
             self.epsilon,
-            self.neighbor_kind,
-            self.neighbor_epsilon,
             self.gamma,
             self.rule,
             self.faq_beta,
@@ -1234,37 +1215,24 @@ class _ClassModel:
         class_type=None,
         n_types=1,
         fixed_policy=None,
-        policy="boltzmann",
-        epsilon=None,
+        policies=None,
     ):
         """``parameters``: one (α, β, γ, rule, faq_beta) per class; ``class_type`` (class,) each class's type among
         ``n_types`` (agent types: the per-type records); ``fixed_policy`` (class, state, action), NaN for a
-        learning class, the table of a committed one; ``policy`` and ``epsilon`` every learning class's (a
-        committed class's point mass plays its table through a Boltzmann policy at β = 1, among neighbours of
-        the learners' policy)."""
+        learning class, the table of a committed one; ``policies``: one (policy, ε) per class (default
+        Boltzmann; a committed class's point mass plays its table through a Boltzmann policy at β = 1)."""
         n_classes = len(degrees)
         self.fixed_policy = None if fixed_policy is None else np.asarray(fixed_policy, dtype=np.float64)
         self.committed = np.zeros(n_classes, bool)
         if self.fixed_policy is not None:
             self.committed = ~np.isnan(self.fixed_policy).any(axis=(1, 2))
-        self.greedy = policy_code(policy) == EPSILON_GREEDY
+        policies = [("boltzmann", None)] * n_classes if policies is None else policies
         self.parts = [
-            _Model(
-                game,
-                k,
-                [0.0],
-                [1.0],
-                *values,
-                order,
-                False,
-                initial,
-                policy="boltzmann" if fixed else policy,
-                epsilon=None if fixed else epsilon,
-                neighbor_policy=policy,
-                neighbor_epsilon=epsilon,
-            )
-            for k, values, fixed in zip(degrees, parameters, self.committed, strict=True)
+            _Model(game, k, [0.0], [1.0], *values, order, False, initial, policy=policy, epsilon=epsilon)
+            for k, values, (policy, epsilon) in zip(degrees, parameters, policies, strict=True)
         ]
+        # Boltzmann learners only: their mixture as one Gaussian; else every neighbour a table [C10-C11]
+        self.tabled = any(part.greedy for part, fixed in zip(self.parts, self.committed, strict=True) if not fixed)
         self.class_type = None if class_type is None else np.asarray(class_type, dtype=np.int64)
         self.n_types = int(n_types)
         self.betas = np.array([part.beta for part in self.parts])
@@ -1304,24 +1272,16 @@ class _ClassModel:
         """The neighbours' law seen from a focal class of inverse temperature ``beta``: the learners' law is the
         edge-weighted mixture of their Gaussians in the effective contrasts (β_c' / β) c, taken as the Gaussian of
         the same mean and covariance (its policy enters only through smooth averages; one neighbour rule instead
-        of one per class), and every committed class is one node of its own. ε-greedy learners (all of one ε)
-        [C11]: one Gaussian per learning class (its cells, summed by greedy profile: exact in the mixture), and
-        every committed class plays its table."""
+        of one per class), and every committed class is one node of its own. With ε-greedy learners among the
+        classes (``tabled``), or seen from β = 0, every neighbour node is the policy table it plays [C11]: each
+        learner class's own Gaussian, by its neighbour rule (Boltzmann, β_c') or its cells summed by greedy
+        profile (ε-greedy, ε_c'), and each committed class's table; the mixture is then exact, and ``beta`` does
+        not enter."""
         first = self.parts[0]
         contrasts = first.contrasts
         learning = ~self.committed
-        if self.greedy:
-            return _NeighborLaw(
-                centre=means[learning] @ contrasts.T,
-                root=np.stack(
-                    [_psd_root(contrasts @ covariance @ contrasts.T) for covariance in covariances[learning]]
-                ),
-                mass=self.edge_weight[learning],
-                extra=np.zeros((0, self.n_contrasts)),
-                extra_weight=np.zeros(0),
-                tables=self.fixed_policy[self.committed] if self.committed.any() else first.no_tables,
-                table_weight=self.edge_weight[self.committed],
-            )
+        if self.tabled or beta == 0.0:  # β = 0: no effective contrasts (β_c' / β); the tables are exact
+            return self._table_law(means, covariances)
         scale = self.betas[learning] / beta
         weight = self.edge_weight[learning] / self.edge_weight[learning].sum()
         scaled = scale[:, None] * means[learning]
@@ -1332,13 +1292,41 @@ class _ClassModel:
         )
         # β_c' = 1: the effective contrasts of a committed table are its log-ratios over β
         return _NeighborLaw(
-            centre=(contrasts @ mean)[None],
-            root=_psd_root(contrasts @ mixture @ contrasts.T)[None],
-            mass=np.array([self.edge_weight[learning].sum()]),
+            centre=contrasts @ mean,
+            root=_psd_root(contrasts @ mixture @ contrasts.T),
+            mass=float(self.edge_weight[learning].sum()),
             extra=means[self.committed] @ contrasts.T / beta,
             extra_weight=self.edge_weight[self.committed],
             tables=first.no_tables,
             table_weight=np.zeros(0),
+        )
+
+    def _table_law(self, means, covariances) -> _NeighborLaw:
+        """:meth:`neighbor_field` with every neighbour node a policy table (weights: the classes' edge-end
+        weights times their rules')."""
+        n_states, n_actions = self.shape
+        tables, weights = [], []
+        for c, part in enumerate(self.parts):
+            if self.committed[c]:
+                tables.append(self.fixed_policy[c][None])
+                weights.append(np.array([self.edge_weight[c]]))
+                continue
+            centre = (part.contrasts @ means[c])[None]
+            nodes, node_weight = part.neighbor_nodes(
+                centre, _psd_root(part.contrasts @ covariances[c] @ part.contrasts.T)
+            )
+            rows = nodes[0].reshape(-1, n_states, n_actions - 1)
+            logits = np.concatenate([rows, np.zeros((len(rows), n_states, 1))], axis=2)
+            tables.append(epsilon_greedy(logits, part.epsilon) if part.greedy else boltzmann(logits, part.beta))
+            weights.append(self.edge_weight[c] * node_weight[0])
+        return _NeighborLaw(
+            centre=None,
+            root=None,
+            mass=0.0,
+            extra=np.zeros((0, self.n_contrasts)),
+            extra_weight=np.zeros(0),
+            tables=np.concatenate(tables),
+            table_weight=np.concatenate(weights),
         )
 
     def _fields(self, means, covariances, classes) -> dict:
@@ -1734,8 +1722,7 @@ def solve_closure(
             [(alpha, beta, gamma, code, faq_beta)] * degrees.size,
             order,
             initial,
-            policy=policy,
-            epsilon=epsilon,
+            policies=[(policy, epsilon)] * degrees.size,
         )
         y0 = model.pack(
             np.broadcast_to(q0.ravel(), (degrees.size, size)), np.broadcast_to(covariance, (degrees.size, size, size))
@@ -1765,16 +1752,7 @@ def _typed_model(game, graph, learners, agent_type, order, initial) -> _ClassMod
         raise ConfigError(f"agent_type must give every agent's type, shape ({graph.n_agents},)")
     class_type, class_degree, weight = type_degree_classes(learners, np.asarray(agent_type), graph.degree)
     present = np.unique(class_type)
-    learning = [t for t in present if learners.policy[t] != FIXED]
-    kinds = {int(learners.policy[t]) for t in learning}
-    epsilons = {float(learners.epsilon[t]) for t in learning if learners.policy[t] == EPSILON_GREEDY}
-    if len(kinds) > 1 or len(epsilons) > 1:
-        names = ", ".join(f"{learners.names[t]} ({POLICIES[learners.policy[t]]})" for t in learning)
-        raise ConfigError(
-            f"the closure's learning types must share one policy (and one ε), not {names}: a neighbour class's "
-            "mixture is seen through one policy; use particles, sde or sde-graph"
-        )
-    if not learning:
+    if np.all(learners.policy[present] == FIXED):
         raise ConfigError("the closure needs some agents that learn: every agent is committed")
     if class_degree.min() == 0:
         raise ConfigError("the closure needs every agent to have an edge (isolated agents never learn here)")
@@ -1792,7 +1770,10 @@ def _typed_model(game, graph, learners, agent_type, order, initial) -> _ClassMod
         for t, fixed in zip(class_type, committed, strict=True)
     ]
     tables = np.where(committed[:, None, None], learners.fixed_policy[class_type], np.nan)
-    greedy = EPSILON_GREEDY in kinds
+    policies = [
+        ("boltzmann", None) if fixed else (POLICIES[learners.policy[t]], learners.epsilon[t])
+        for t, fixed in zip(class_type, committed, strict=True)
+    ]
     return _ClassModel(
         game,
         class_degree,
@@ -1803,8 +1784,7 @@ def _typed_model(game, graph, learners, agent_type, order, initial) -> _ClassMod
         class_type,
         learners.n_types,
         fixed_policy=tables,
-        policy=POLICIES[EPSILON_GREEDY if greedy else BOLTZMANN],
-        epsilon=epsilons.pop() if greedy else None,
+        policies=policies,
     )
 
 
