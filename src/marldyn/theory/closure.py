@@ -29,8 +29,8 @@ Derivation, assumptions and limits: ``docs/closure.md``. Summary (d = K M entrie
   pair approximation through the classes' edge-weighted mixture (mean field: no pair correlations, no shared
   noise, :class:`_ClassModel`). With agent types, one Gaussian per (type, degree) class with its type's α, γ,
   rule, β and faq_beta, on any graph: the learners' mixture taken in the effective contrasts (β_c' / β) c of the
-  focal class's β, each committed class a point mass that plays its table; ε-greedy types (all of one ε) with
-  each learner class a Gaussian of its own in the neighbours' field.
+  focal class's β, each committed class a point mass that plays its table; with ε-greedy types (or a focal
+  β = 0) every neighbour node is the policy table it plays, each learner class a Gaussian of its own.
 - **ε-greedy learners** [C11] (reduced time scale): the policy jumps on the switching surfaces, so
   the focal rule is the cells of :func:`~marldyn.theory.switching_cubature.switching_rule` (truncated-normal
   Gauss rules on pieces cut at the surfaces), rebuilt for every evaluation, the Jacobians' shifted ones
@@ -1573,8 +1573,8 @@ def solve_closure(
         Agent types (with ``agent_type``, every agent's type, shape (agent,)): one Gaussian per (type, degree)
         class with its type's α, β, γ, rule and faq_beta, mean field as the degree classes [C10] (reduced time
         scale only, no pair correlations); committed classes never move and enter their neighbours' field with
-        their tables; ε-greedy types if every learning type is ε-greedy with one ε (each learner class its own
-        Gaussian in the neighbours' field [C11]). One type (``learners.typed`` False) is the plain closure with its
+        their tables; ε-greedy types too, of any ε and beside Boltzmann types (every neighbour node then the
+        policy table it plays, each learner class its own Gaussian [C11]). One type (``learners.typed`` False) is the plain closure with its
         values.
     initial_covariance : array_like, shape (K M, K M), optional
         Covariance of the agents' independent initial draws around ``q0`` (default 0: identical tables),

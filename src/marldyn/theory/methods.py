@@ -331,8 +331,8 @@ class Closure(TheoryMethod):
     Deterministic: the mean m(t) of Q and the covariance of the agents' deviations per adjacency eigenvalue
     (one agent's spread and its correlation with its neighbours), closed at second order (docs/closure.md);
     on a graph whose degrees differ, one Gaussian per degree class, and with agent types (Boltzmann or
-    committed) one per (type, degree) class (mean field). ε-greedy learners of one type (reduced time scale):
-    the cubature's cells are cut by the switching surfaces (docs/closure.md section 7).
+    committed) one per (type, degree) class (mean field). ε-greedy learners and types (reduced time scale): the
+    cubature's cells are cut by the switching surfaces (docs/closure.md section 7).
     Reports ``q_std`` and the predicted skewness and excess kurtosis of every entry (a warning where the
     population is far from Gaussian).
 
