@@ -1574,8 +1574,8 @@ def solve_closure(
         class with its type's α, β, γ, rule and faq_beta, mean field as the degree classes [C10] (reduced time
         scale only, no pair correlations); committed classes never move and enter their neighbours' field with
         their tables; ε-greedy types too, of any ε and beside Boltzmann types (every neighbour node then the
-        policy table it plays, each learner class its own Gaussian [C11]). One type (``learners.typed`` False) is the plain closure with its
-        values.
+        policy table it plays, each learner class its own Gaussian [C11]). One type (``learners.typed`` False)
+        is the plain closure with its values.
     initial_covariance : array_like, shape (K M, K M), optional
         Covariance of the agents' independent initial draws around ``q0`` (default 0: identical tables),
         e.g. σ² I for the simulator's normal ``q_noise`` σ.
