@@ -53,6 +53,15 @@ def cases(steps: int) -> list[tuple[str, dict]]:
             {**base, "learning": {"alpha": 0.001}, "agent_types": [{"name": "fast", "fraction": 0.25, "alpha": 0.01}]},
         ),
         (
+            "ε-greedy (ε = 0.1) beside a committed minority (15 % always cooperate), PD, Q0 = 0 + noise 0.2",
+            {
+                **base,
+                "learning": greedy,
+                "init": {"q_noise": 0.2},
+                "agent_types": [{"name": "zealots", "fraction": 0.15, "fixed_policy": [[1.0, 0.0], [1.0, 0.0]]}],
+            },
+        ),
+        (
             "committed minority (15 % always cooperate), PD, Q0 = 0 + noise 0.2",
             {
                 **base,
@@ -139,6 +148,8 @@ def _reason(message: str) -> str:
         return "agent types"
     if "committed agents move" in message:
         return "committed agents move the fixed point"
+    if "no per-agent fixed point found" in message:
+        return "no per-agent fixed point found from the start table"
     if "reaches none of the" in message:
         return "no fixed point: the flow slides on a switching surface"
     if "switching surface" in message and "standard deviations" in message:
