@@ -124,7 +124,7 @@ def test_committed_particles_never_move_and_identical_types_change_nothing():
         (
             {"learning": {"policy": "epsilon_greedy", "epsilon": 0.1}},
             Closure(timescale="full"),
-            r"^method 'closure': ε-greedy has the reduced time scale only",
+            r"^the ε-greedy closure has the reduced time scale only",
         ),
     ],
 )

@@ -901,19 +901,18 @@ class _Model:
         self.no_tables = np.zeros((0, n_states, n_actions))
         self.correlations = bool(correlations)
         self.initial = np.asarray(initial, dtype=np.float64)
-        self.cell_order, self.neighbor_cell_order = _cell_orders(self.n_contrasts, order if self.greedy else None)
         if self.greedy:  # the cells' shape at a standard Gaussian: every cell rule of this game has its size
+            self.cell_order, self.neighbor_cell_order = _cell_orders(self.n_contrasts, order)
             unit = np.zeros((1, self.n_contrasts)), np.eye(self.n_contrasts)
             xi, weight = switching_rule(*unit, n_actions, self.cell_order)
             self.fine = self.coarse = _Rule.product(xi[0], weight[0], n_states, self.cell_order)
+            # a neighbour enters through its policy only: one node per greedy profile (neighbor_nodes)
+            self.neighbor_eta = None
+            self.neighbor_weight = np.full(n_actions**n_states, 1.0 / n_actions**n_states)
         else:
             self.fine = _Rule.build(self.n_contrasts, n_states, order)
             coarse = min(3, self.fine.order) if self.fine.order else 0
             self.coarse = _Rule.build(self.n_contrasts, n_states, coarse if self.n_contrasts <= 4 else 0)
-        if self.greedy:  # a neighbour enters through its policy only: one node per greedy profile
-            self.neighbor_eta = np.zeros((n_actions**n_states, self.n_contrasts))
-            self.neighbor_weight = np.full(n_actions**n_states, 1.0 / n_actions**n_states)
-        else:
             self.neighbor_eta, self.neighbor_weight = _neighbor_rule(self.n_contrasts)
         self.order = self.fine.order
         self.no_pairs = np.zeros((len(self.fine.contrast_weight), len(self.neighbor_weight), n_states))

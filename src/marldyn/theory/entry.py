@@ -384,11 +384,6 @@ def _check_support(config: Config, method, regular: bool) -> None:
     types = config.agent_types
     greedy = learning.policy == "epsilon_greedy" or any(t.policy == "epsilon_greedy" for t in types)
     name = method.name
-    if name == "closure" and greedy and method.timescale == "full":
-        raise ConfigError(
-            f"method {name!r}: ε-greedy has the reduced time scale only (its cubature cells move with the "
-            "switching surfaces, so no cubature pair can carry its edge state from step to step)"
-        )
     classes = name == "reduced" and (bool(types) or not regular)
     if greedy and (classes or (name == "particles" and method.timescale == "reduced")):
         raise ConfigError(
